@@ -1,0 +1,184 @@
+/**
+ * Per-thread hypervisor context: the machine views, this thread's counters, the protocol
+ * profile (mutations and fixes as bit masks, resolved once), reusable scratch objects (so the
+ * fault path allocates nothing), the lock helpers that count, and the broadcast-invalidation hook
+ * supplied by the simulated processor (hw/tlb.ts), which hv code must not import.
+ */
+import type { Machine } from '../memory/machine.js';
+import type { Layout } from '../memory/layout.js';
+import { CTRL, LOCK, VIOLATION_SLOTS, VIOLATION_WORDS } from '../memory/layout.js';
+import { geometryFor, type Geometry } from '../mmu/geometry.js';
+import { LeafRef, WalkResult } from '../mmu/tree.js';
+import { lockWord, unlockWord, MMU_LOCK_SPINS, MUTEX_SPINS } from '../sync/lock.js';
+import { COUNTER } from '../stats/counters.js';
+import { MUTATIONS, type Fix, type Mutation, type RcMode } from '../workload/types.js';
+import { performance } from 'node:perf_hooks';
+
+/** Mutation bits: bit i = MUTATIONS[i]. */
+export const MUT = Object.freeze(
+  Object.fromEntries(MUTATIONS.map((name, i) => [name, 1 << i])) as Record<Mutation, number>,
+);
+export const FIX = Object.freeze({ p1: 1, p2: 2, p3: 4, p4: 8, p5: 16 } as Record<Fix, number>);
+export const FIX_ALL = 31;
+
+/** Invariant names (stable: used in results `checks.byInvariant`). */
+export const INVARIANTS = [
+  'I1-no-stale-shadow',
+  'I2-permissions',
+  'I3-dirty-chain',
+  'I4-tlb',
+  'I5-no-lost-write',
+  'I6-dirty-log',
+  'I7-lifetime',
+  'liveness',
+  'P4-rpn-merge',
+] as const;
+export type InvariantName = (typeof INVARIANTS)[number];
+export const INV = Object.freeze(Object.fromEntries(INVARIANTS.map((n, i) => [n, i])) as Record<InvariantName, number>);
+
+/** Broadcast TLB invalidation of (lpid, 4 KiB page number, page shift); shift 0 = whole lpid. */
+export type Shootdown = (ctx: HvContext, lpid: number, pn: number, shift: number) => void;
+
+export interface ContextOptions {
+  vcpu: number; // -1 for the coordinator / a test thread
+  worker: number; // counter block index
+  mutations?: readonly Mutation[];
+  fixes?: readonly Fix[];
+  rc?: RcMode;
+  shootdown?: Shootdown;
+  /** Optional hook called at named points of the fault path (tests force interleavings). */
+  hook?: (point: HookPoint, ctx: HvContext) => void;
+}
+
+/** Named points in the fault path where tests may inject a pause. */
+export type HookPoint = 'after-seq-read' | 'after-l1-lookup' | 'before-commit' | 'after-translate';
+
+export class HvContext {
+  readonly m: Machine;
+  readonly w: Int32Array;
+  readonly L: Layout;
+  readonly g: Geometry;
+  readonly counters: Float64Array;
+  readonly counterBase: number;
+  readonly vcpu: number;
+  readonly worker: number;
+  readonly mut: number;
+  readonly fix: number;
+  readonly rcAuto: boolean;
+  shootdown: Shootdown;
+  readonly hook: ((point: HookPoint, ctx: HvContext) => void) | undefined;
+  /** Scratch for lookups and walks (one thread uses one context). */
+  readonly ref = new LeafRef();
+  readonly ref2 = new LeafRef();
+  readonly walk = new WalkResult();
+  /** L1's partition-scoped lpid (the L1 guest itself, as L0 numbers it). */
+  readonly l1Lpid = 1;
+  /** Wall-clock origin for violation timestamps. */
+  t0Ms = performance.now();
+
+  constructor(m: Machine, o: ContextOptions) {
+    this.m = m;
+    this.w = m.w;
+    this.L = m.L;
+    this.g = geometryFor(m.L.pageShift);
+    this.vcpu = o.vcpu;
+    this.worker = o.worker;
+    this.counters = m.f64;
+    this.counterBase = m.counterIndex(o.worker, 0);
+    let mut = 0;
+    for (const n of o.mutations ?? []) mut |= MUT[n];
+    this.mut = mut;
+    let fix = 0;
+    for (const f of o.fixes ?? []) fix |= FIX[f];
+    this.fix = fix;
+    this.rcAuto = o.rc === 'auto';
+    this.shootdown = o.shootdown ?? noShootdown;
+    this.hook = o.hook;
+  }
+
+  has(mutationBit: number): boolean {
+    return (this.mut & mutationBit) !== 0;
+  }
+
+  fixed(fixBit: number): boolean {
+    return (this.fix & fixBit) !== 0;
+  }
+
+  /** Add to one of this thread's counters (plain add: each worker owns its block). */
+  count(c: number, n = 1): void {
+    this.counters[this.counterBase + c] += n;
+  }
+
+  // ---- locks -----------------------------------------------------------------------------
+
+  /** Take kvm->mmu_lock. */
+  mmuLock(): void {
+    const waited = lockWord(this.w, this.m.lockIndex(LOCK.mmu), MMU_LOCK_SPINS);
+    const c = this.counters;
+    const b = this.counterBase;
+    c[b + COUNTER.mmuLockAcq]++;
+    if (waited > 0) {
+      c[b + COUNTER.mmuLockContended]++;
+      c[b + COUNTER.mmuLockWaitNs] += waited;
+    }
+  }
+
+  mmuUnlock(): void {
+    unlockWord(this.w, this.m.lockIndex(LOCK.mmu));
+  }
+
+  /** Take nested guest slot g's tlb_lock (a sleeping mutex). Returns the wait in ns. */
+  tlbLock(slot: number): number {
+    const waited = lockWord(this.w, this.m.tlbLockIndex(slot), MUTEX_SPINS);
+    const c = this.counters;
+    const b = this.counterBase;
+    c[b + COUNTER.tlbLockAcq]++;
+    if (waited > 0) {
+      c[b + COUNTER.tlbLockContended]++;
+      c[b + COUNTER.tlbLockWaitNs] += waited;
+    }
+    return waited;
+  }
+
+  tlbUnlock(slot: number): void {
+    unlockWord(this.w, this.m.tlbLockIndex(slot));
+  }
+
+  // ---- mmu_invalidate_seq (§1.5) ---------------------------------------------------------
+
+  /** Read `mmu_invalidate_seq` (an atomic load is also the read barrier). */
+  readSeq(): number {
+    return Atomics.load(this.w, this.m.ctrl(CTRL.mmuSeq));
+  }
+
+  /** kernel mmu_invalidate_retry: true when an invalidation is in progress or has completed since `seq`. Lock: mmu_lock. */
+  retrySeq(seq: number): boolean {
+    if (Atomics.load(this.w, this.m.ctrl(CTRL.mmuInProgress)) !== 0) return true;
+    return Atomics.load(this.w, this.m.ctrl(CTRL.mmuSeq)) !== seq;
+  }
+
+  // ---- online violations -----------------------------------------------------------------
+
+  /**
+   * Record a violation seen online (cheap: a shared ring of fixed records). Values a..e are
+   * invariant-specific (lpid, addresses as 4 KiB page numbers, PTE words).
+   */
+  violation(inv: number, a = 0, b = 0, c = 0, d = 0, e = 0): void {
+    const w = this.w;
+    const n = Atomics.add(w, this.m.ctrl(CTRL.violationCount), 1);
+    this.count(COUNTER.violations);
+    if (n < VIOLATION_SLOTS) {
+      const at = this.L.violationsWord + n * VIOLATION_WORDS;
+      w[at] = inv;
+      w[at + 1] = this.vcpu;
+      w[at + 2] = a;
+      w[at + 3] = b;
+      w[at + 4] = c;
+      w[at + 5] = d;
+      w[at + 6] = e;
+      w[at + 7] = Math.round(performance.now() - this.t0Ms);
+    }
+  }
+}
+
+function noShootdown(): void {}

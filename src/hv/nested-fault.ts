@@ -1,0 +1,350 @@
+/**
+ * The nested page fault (kernel `book3s_hv_nested.c`: kvmhv_nested_page_fault,
+ * __kvmhv_nested_page_fault, kvmhv_translate_addr_nested, kvmhv_handle_nested_set_rc).
+ * kernel-model.md §3 and §4; the step letters A-J and INVAL below are §3.2's.
+ *
+ * Runs on the faulting vCPU's thread. Lock order: tlb_lock -> mmu_lock. Outcomes are values
+ * (RESUME_GUEST, RESUME_HOST or a negative errno), and `v.kind` names the branch taken.
+ */
+import {
+  PAGE_ACCESSED,
+  PAGE_DIRTY,
+  PAGE_EXEC,
+  PAGE_READ,
+  PAGE_WRITE,
+  PTE_RPN_MASK,
+} from '../mmu/pte.js';
+import { PMD_SHIFT, levelForShift, pnAlign, pnCount } from '../mmu/geometry.js';
+import { WALK_NOT_PRESENT, WALK_OK, WALK_READ_FAILED, WALK_UNSUPPORTED, findLeaf, walkRadixTree } from '../mmu/tree.js';
+import { MEMSLOT_INVALID, MEMSLOT_READONLY } from '../memory/machine.js';
+import { COUNTER } from '../stats/counters.js';
+import { INV, MUT, type HvContext } from './context.js';
+import { GUEST, guestWord, shadowPgdUnit, updatePtblCache, guestAlive } from './guests.js';
+import {
+  EAGAIN,
+  EINVAL,
+  InstantiateResult,
+  TABLE_L1,
+  createPte,
+  instantiateL1Page,
+  lookupL1PteLocked,
+  pageOfPn,
+  setRcLocked,
+  unmapShadowPteLocked,
+} from './radix.js';
+import { L1MemoryReader } from './l1-memory.js';
+import {
+  BOOK3S_INTERRUPT_H_INST_STORAGE,
+  DSISR_BADACCESS,
+  DSISR_BAD_COPYPASTE,
+  DSISR_BAD_FAULT_64S,
+  DSISR_ISSTORE,
+  DSISR_NOEXEC_OR_G,
+  DSISR_NOHPTE,
+  DSISR_PRTABLE_FAULT,
+  DSISR_PROTFAULT,
+  DSISR_SET_RC,
+  DSISR_UNSUPP_MMU,
+  FAULT_KIND,
+  RESUME_GUEST,
+  RESUME_HOST,
+  SRR1_ISI_N_G_OR_CIP,
+  SRR1_MSR_BITS,
+  type VcpuRegs,
+} from './regs.js';
+
+/** Per-context scratch of the fault path (no allocation per fault). */
+const scratch = new WeakMap<HvContext, { inst: InstantiateResult; reader: L1MemoryReader }>();
+function scratchOf(ctx: HvContext): { inst: InstantiateResult; reader: L1MemoryReader } {
+  let s = scratch.get(ctx);
+  if (s === undefined) {
+    s = { inst: new InstantiateResult(), reader: new L1MemoryReader(ctx.m) };
+    scratch.set(ctx, s);
+  }
+  return s;
+}
+
+/**
+ * kvmhv_nested_page_fault: take the guest's tlb_lock and run the body.
+ * Mutation `skip-tlb-lock` (M4) runs the body without it.
+ */
+export function nestedPageFault(ctx: HvContext, v: VcpuRegs): number {
+  const slot = v.slot;
+  const locked = !ctx.has(MUT['skip-tlb-lock']);
+  if (locked) ctx.tlbLock(slot);
+  const inFault = guestWord(ctx, slot, GUEST.inFault);
+  Atomics.add(ctx.w, inFault, 1);
+  try {
+    if (!guestAlive(ctx, slot, v.generation)) {
+      // The guest this vCPU entered was freed under it (I7): only possible without references.
+      ctx.violation(INV['I7-lifetime'], slot + 1, v.generation);
+      v.kind = FAULT_KIND.error;
+      return EINVAL;
+    }
+    return nestedPageFaultBody(ctx, v, slot);
+  } finally {
+    Atomics.sub(ctx.w, inFault, 1);
+    if (locked) ctx.tlbUnlock(slot);
+  }
+}
+
+/** __kvmhv_nested_page_fault. Lock: the guest's tlb_lock (and the srcu read side). */
+export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number): number {
+  const w = ctx.w;
+  const g = ctx.g;
+  const dsisr = v.faultDsisr;
+  const ea = v.faultDar;
+  const write = (dsisr & DSISR_ISSTORE) !== 0;
+
+  // A. A cached root for L1's table, reloaded once if absent.
+  if (w[guestWord(ctx, slot, GUEST.l1Root)] === 0) {
+    updatePtblCache(ctx, slot);
+    if (w[guestWord(ctx, slot, GUEST.l1Root)] === 0) {
+      v.kind = FAULT_KIND.reflected;
+      return RESUME_HOST;
+    }
+  }
+
+  // B. The L2 real address (page number; the byte offset only matters for reports).
+  let nGpaPn = Math.floor(v.faultGpa / 4096);
+  void ea;
+
+  // C. L2 -> L1 through L1's own table.
+  const wr = ctx.walk;
+  let r = translateL2(ctx, v, slot, nGpaPn, dsisr);
+  ctx.hook?.('after-translate', ctx);
+  if (r === RESUME_HOST && (dsisr & (DSISR_PROTFAULT | DSISR_BADACCESS | DSISR_NOEXEC_OR_G | DSISR_BAD_COPYPASTE)) !== 0) {
+    if (!ctx.has(MUT['skip-inval'])) return inval(ctx, v, slot, nGpaPn);
+  }
+  if (r !== 0) {
+    v.kind = r === RESUME_HOST ? FAULT_KIND.reflected : FAULT_KIND.error;
+    return r;
+  }
+
+  // D. An R/C fault: L0 sets the bits if L1's own PTE already has them.
+  let flags = dsisr;
+  if ((dsisr & DSISR_SET_RC) !== 0) {
+    r = nestedSetRc(ctx, slot, nGpaPn, wr.leaf, wr.raPn, dsisr);
+    if (r === RESUME_HOST) {
+      v.kind = FAULT_KIND.rcReflected;
+      return RESUME_HOST;
+    }
+    if (r !== 0) return inval(ctx, v, slot, nGpaPn);
+    flags &= ~DSISR_SET_RC;
+    if ((flags & (DSISR_BAD_FAULT_64S | DSISR_NOHPTE | DSISR_PROTFAULT)) === 0) {
+      v.kind = FAULT_KIND.rcFixed;
+      return RESUME_GUEST;
+    }
+  }
+
+  // E. L1's page size must be at least L0's base page.
+  const l1Shift = wr.pageShift;
+  if (l1Shift < g.pageShift) {
+    v.kind = FAULT_KIND.error;
+    return EINVAL;
+  }
+  const gpaPn = wr.raPn;
+  const gpaPage = pageOfPn(ctx, gpaPn);
+  const l1Leaf = wr.leaf;
+
+  // F. The memslot: none -> MMIO (or a DSI into L2); read-only -> DSI on a store.
+  const memslot = ctx.m.memslotOf(gpaPage);
+  if (memslot < 0 || (ctx.m.slotFlags(memslot) & MEMSLOT_INVALID) !== 0) {
+    if ((flags & (DSISR_PRTABLE_FAULT | DSISR_BADACCESS)) !== 0) {
+      queueDsi(v, flags);
+      return RESUME_GUEST;
+    }
+    v.mmioPending = true;
+    v.kind = FAULT_KIND.mmio;
+    return RESUME_HOST;
+  }
+  let ro = false;
+  if ((ctx.m.slotFlags(memslot) & MEMSLOT_READONLY) !== 0) {
+    if (write) {
+      queueDsi(v, DSISR_ISSTORE | DSISR_PROTFAULT);
+      return RESUME_GUEST;
+    }
+    ro = true;
+  }
+
+  // G. L0's own mapping of the L1 page, read after the sequence number.
+  const late = ctx.has(MUT['late-seq-read']);
+  let seq = late ? 0 : ctx.readSeq();
+  ctx.hook?.('after-seq-read', ctx);
+  ctx.mmuLock();
+  let hp = lookupL1PteLocked(ctx, gpaPn);
+  let hLevel = ctx.ref.level;
+  ctx.mmuUnlock();
+  ctx.hook?.('after-l1-lookup', ctx);
+  if (late) seq = ctx.readSeq(); // M3: the window between lookup and read is unprotected
+  let hshift = hp < 0 ? shiftOfLevel(ctx, hLevel) : g.pageShift;
+  v.kind = FAULT_KIND.shadowInsert;
+  if (hp >= 0 || (write && (hp & PAGE_WRITE) === 0)) {
+    const inst = scratchOf(ctx).inst;
+    r = instantiateL1Page(ctx, gpaPn, memslot, write, ro, inst);
+    if (r === EAGAIN) {
+      v.kind = FAULT_KIND.retried;
+      return RESUME_GUEST;
+    }
+    if (r !== 0) {
+      v.kind = FAULT_KIND.error;
+      return r;
+    }
+    // As written, a vanished host entry also returns 0 here and `inst` keeps whatever it held
+    // (P3): hp stays the stale copy from the lookup and the level is the previous call's.
+    if (inst.hp !== 0 && (inst.hp & PTE_RPN_MASK) !== 0) hp = inst.hp;
+    hLevel = inst.level;
+    hshift = shiftOfLevel(ctx, hLevel);
+    v.kind = FAULT_KIND.hostInstantiate;
+  }
+  const gfnAlignedPn = pnAlign(gpaPn, hshift);
+
+  // H. Permissions and R/C of the shadow leaf (§3.5).
+  let s = combine(ctx, hp, l1Leaf, write);
+
+  // I. Shadow leaf size (§3.6).
+  let sshift: number;
+  if (hshift <= l1Shift) {
+    sshift = hshift;
+  } else {
+    sshift = PMD_SHIFT < l1Shift ? PMD_SHIFT : g.pageShift;
+    const between = (gpaPn & (pnCount(hshift) - 1)) & ~(pnCount(sshift) - 1);
+    s |= between;
+  }
+  const level = levelForShift(g, sshift);
+  nGpaPn = pnAlign(nGpaPn, sshift);
+
+  // J. Insert the shadow leaf and its rmap entry in one critical section.
+  ctx.hook?.('before-commit', ctx);
+  const l1Lpid = w[guestWord(ctx, slot, GUEST.l1Lpid)]!;
+  r = createPte(ctx, slot, nGpaPn, s, level, seq, pageOfPn(ctx, gfnAlignedPn), l1Lpid);
+  if (r === EAGAIN) {
+    v.kind = FAULT_KIND.retried;
+    return RESUME_GUEST;
+  }
+  if (r !== 0) {
+    v.kind = FAULT_KIND.error;
+    return r;
+  }
+  return RESUME_GUEST;
+}
+
+function shiftOfLevel(ctx: HvContext, level: number): number {
+  return level === 2 ? 30 : level === 1 ? 21 : ctx.g.pageShift;
+}
+
+function queueDsi(v: VcpuRegs, dsisr: number): void {
+  v.dsiPending = true;
+  v.dsiDar = v.faultDar;
+  v.dsiDsisr = dsisr;
+  v.kind = FAULT_KIND.dsi;
+}
+
+/** INVAL: drop the shadow leaf at n_gpa (with tlbie) and let L2 re-fault. Takes mmu_lock. */
+function inval(ctx: HvContext, v: VcpuRegs, slot: number, nGpaPn: number): number {
+  ctx.mmuLock();
+  const i = findLeaf(ctx.w, ctx.m.hostSpace, shadowPgdUnit(slot), nGpaPn, ctx.g, ctx.ref2);
+  if (i >= 0) unmapShadowPteLocked(ctx, slot, i, nGpaPn, ctx.ref2.shift);
+  ctx.mmuUnlock();
+  v.kind = FAULT_KIND.inval;
+  return RESUME_GUEST;
+}
+
+/**
+ * The shadow leaf from L0's leaf `hp` and L1's leaf `gl` (§3.5): permissions intersect; A only
+ * if L1 has R; D only if L1 has C and this access is a store.
+ * Mutations: `ignore-l1-perm` (M12) keeps hp's R/W/X; `ignore-l1-rc` (M9) keeps hp's D.
+ */
+export function combine(ctx: HvContext, hp: number, gl: number, write: boolean): number {
+  let s = hp;
+  if (!ctx.has(MUT['ignore-l1-perm'])) {
+    if ((gl & PAGE_READ) === 0) s &= ~PAGE_READ;
+    if ((gl & PAGE_WRITE) === 0) s &= ~PAGE_WRITE;
+    if ((gl & PAGE_EXEC) === 0) s &= ~PAGE_EXEC;
+  }
+  if ((gl & PAGE_ACCESSED) === 0) s &= ~PAGE_ACCESSED;
+  if (!ctx.has(MUT['ignore-l1-rc']) && !((gl & PAGE_DIRTY) !== 0 && write)) s &= ~PAGE_DIRTY;
+  return s;
+}
+
+/**
+ * kvmhv_translate_addr_nested (§3.3): walk L1's table for n_gpa and check the access against
+ * L1's permissions. 0 with `ctx.walk` filled, or RESUME_HOST with the reflected DSISR (and SRR1
+ * for HISI) written into the vCPU, or a raw error.
+ */
+export function translateL2(ctx: HvContext, v: VcpuRegs, slot: number, nGpaPn: number, dsisr: number): number {
+  const w = ctx.w;
+  let flags = dsisr & DSISR_ISSTORE;
+  const root = w[guestWord(ctx, slot, GUEST.l1Root)]!;
+  const rts = w[guestWord(ctx, slot, GUEST.l1Rts)]!;
+  const wr = ctx.walk;
+  const st = walkRadixTree(scratchOf(ctx).reader, root, rts, nGpaPn, wr);
+  if (st !== WALK_OK) {
+    if (st === WALK_UNSUPPORTED) flags |= DSISR_UNSUPP_MMU;
+    else if (st === WALK_NOT_PRESENT) flags |= DSISR_NOHPTE;
+    else if (st === WALK_READ_FAILED) {
+      flags |= DSISR_PRTABLE_FAULT;
+      v.faultGpa = wr.failAddr;
+    } else return EINVAL;
+    return reflect(v, flags);
+  }
+  const leaf = wr.leaf;
+  if ((dsisr & DSISR_ISSTORE) !== 0) {
+    if ((leaf & PAGE_WRITE) === 0) return reflect(v, flags | DSISR_PROTFAULT);
+  } else if (v.trap === BOOK3S_INTERRUPT_H_INST_STORAGE) {
+    if ((leaf & PAGE_EXEC) === 0) return reflect(v, flags | SRR1_ISI_N_G_OR_CIP);
+  } else if ((leaf & (PAGE_READ | PAGE_WRITE)) === 0) {
+    return reflect(v, flags | DSISR_PROTFAULT);
+  }
+  return 0;
+}
+
+function reflect(v: VcpuRegs, flags: number): number {
+  v.faultDsisr = flags;
+  if (v.trap === BOOK3S_INTERRUPT_H_INST_STORAGE) v.srr1 = (v.srr1 & SRR1_MSR_BITS) | flags;
+  return RESUME_HOST;
+}
+
+/**
+ * kvmhv_handle_nested_set_rc (§4.2): reflect if L1's own PTE lacks R (or C on a store);
+ * otherwise set them in L0's table for L1 and in the shadow leaf in ONE mmu_lock hold.
+ * Mutations: `skip-set-rc-check` (M10) skips the L1 check; `split-rc-lock` (M11) drops the lock
+ * between the two sets (the pre-Dec-2018 code).
+ */
+export function nestedSetRc(ctx: HvContext, slot: number, nGpaPn: number, gl: number, gpaPn: number, dsisr: number): number {
+  const store = (dsisr & DSISR_ISSTORE) !== 0;
+  const need = PAGE_ACCESSED | (store ? PAGE_DIRTY : 0);
+  if (!ctx.has(MUT['skip-set-rc-check']) && (gl & need) !== need) return RESUME_HOST;
+  ctx.mmuLock();
+  const ok1 = setRcLocked(ctx, TABLE_L1, gpaPn, store);
+  if (!ok1) {
+    ctx.mmuUnlock();
+    return EINVAL;
+  }
+  if (ctx.has(MUT['split-rc-lock'])) {
+    ctx.mmuUnlock();
+    ctx.hook?.('before-commit', ctx);
+    ctx.mmuLock();
+  }
+  const ok2 = setRcLocked(ctx, slot, nGpaPn, store);
+  ctx.mmuUnlock();
+  return ok2 ? 0 : EINVAL;
+}
+
+/** Count the outcome of a fault into the per-branch counters. */
+export function countFault(ctx: HvContext, kind: number): void {
+  ctx.count(FAULT_COUNTER[kind]!);
+}
+
+const FAULT_COUNTER: readonly number[] = [
+  COUNTER.faultShadowInsert,
+  COUNTER.faultHostInstantiate,
+  COUNTER.faultReflected,
+  COUNTER.faultRcFixed,
+  COUNTER.faultRcReflected,
+  COUNTER.faultRetried,
+  COUNTER.faultMmio,
+  COUNTER.faultDsi,
+  COUNTER.faultInval,
+  COUNTER.faultError,
+];

@@ -1,0 +1,398 @@
+/**
+ * L0's radix mechanism (kernel `book3s_64_mmu_radix.c`): create a PTE in a partition-scoped
+ * table (L0's table for L1, or a shadow table), unmap one, set R/C, free sub-trees, and
+ * instantiate an L1 page. The table and the lpid to invalidate are parameters, as in the kernel
+ * after the commit nestsim models, so the nested policy (nested-fault.ts) reuses them.
+ */
+import { CTRL, PGD_UNITS } from '../memory/layout.js';
+import { MEMSLOT_LOG_DIRTY, MEMSLOT_READONLY, BACKING_BUSY } from '../memory/machine.js';
+import { backingFrame, backingOrder, hostFaultIn } from '../memory/host.js';
+import {
+  PAGE_ACCESSED,
+  PAGE_DIRTY,
+  PAGE_EXEC,
+  PAGE_MERGE_OK,
+  PAGE_PRESENT,
+  PAGE_PTE,
+  PAGE_READ,
+  PAGE_WRITE,
+  PTE_NLB_MASK,
+  PTE_RPN_MASK,
+  makeDir,
+  makeLeaf,
+} from '../mmu/pte.js';
+import { LEVEL_PMD, LEVEL_PTE, LEVEL_PUD, pnAlign, pnCount } from '../mmu/geometry.js';
+import { UNIT_WORDS, findLeaf, pteUpdate, type TableSpace } from '../mmu/tree.js';
+import { COUNTER } from '../stats/counters.js';
+import { INV, MUT, FIX, type HvContext } from './context.js';
+import { GUEST, guestWord, shadowPgdUnit } from './guests.js';
+import { removeNestRmapRangeLocked, insertNestRmapLocked } from './rmap.js';
+
+export const EAGAIN = -11;
+export const ENOMEM = -12;
+export const EFAULT = -14;
+export const EINVAL = -22;
+
+/** Which table a create/unmap works on: L0's table for L1 (full unmap semantics) or a shadow. */
+export const TABLE_L1 = -1;
+/** PGD unit of L0's table for L1 in the host table space. */
+export const L1_TABLE_PGD_UNIT = 0;
+void PGD_UNITS;
+
+/** Which table to operate on: TABLE_L1, or a nested-guest slot (its shadow table). */
+function pgdOf(table: number): number {
+  return table === TABLE_L1 ? L1_TABLE_PGD_UNIT : shadowPgdUnit(table);
+}
+
+export function lpidOf(ctx: HvContext, table: number): number {
+  return table === TABLE_L1 ? ctx.l1Lpid : ctx.w[guestWord(ctx, table, GUEST.shadowLpid)]!;
+}
+
+/** L1 base page of a 4 KiB page number. */
+export function pageOfPn(ctx: HvContext, pn: number): number {
+  return Math.floor(pn / ctx.L.basePn);
+}
+
+// ---- unmap -----------------------------------------------------------------------------------
+
+/**
+ * Unmap a shadow leaf: exchange to 0, then tlbie(shadow_lpid). Lock: mmu_lock.
+ * Mutations: `nonatomic-unmap` (M6) reads then stores 0; `skip-tlb-flush` (M7) omits the tlbie.
+ */
+export function unmapShadowPteLocked(ctx: HvContext, slot: number, i: number, l2Pn: number, shift: number): number {
+  const w = ctx.w;
+  let old: number;
+  if (ctx.has(MUT['nonatomic-unmap'])) {
+    old = w[i]!;
+    Atomics.store(w, i, 0);
+  } else {
+    old = Atomics.exchange(w, i, 0);
+  }
+  ctx.count(COUNTER.shadowPtesRemoved);
+  if (!ctx.has(MUT['skip-tlb-flush'])) ctx.shootdown(ctx, w[guestWord(ctx, slot, GUEST.shadowLpid)]!, pnAlign(l2Pn, shift), shift);
+  return old;
+}
+
+/**
+ * kvmppc_unmap_pte on L0's table for L1: exchange to 0, tlbie(L1 lpid), remove the nested rmap
+ * range of the old host page (which unmaps every shadow leaf built on it), and mark the dirty
+ * bitmap if the old leaf had C and the slot logs dirty pages. Lock: mmu_lock.
+ */
+export function unmapL1PteLocked(ctx: HvContext, i: number, gpaPn: number, shift: number): number {
+  const w = ctx.w;
+  let old: number;
+  if (ctx.has(MUT['nonatomic-unmap'])) {
+    old = w[i]!;
+    Atomics.store(w, i, 0);
+  } else {
+    old = Atomics.exchange(w, i, 0);
+  }
+  if (old >= 0) return old; // was not present
+  const startPn = pnAlign(gpaPn, shift);
+  ctx.shootdown(ctx, ctx.l1Lpid, startPn, shift);
+  const firstPage = pageOfPn(ctx, startPn);
+  const nPages = Math.max(1, pnCount(shift) / ctx.L.basePn);
+  const hostPn = (old & PTE_RPN_MASK) & ~(pnCount(shift) - 1);
+  removeNestRmapRangeLocked(ctx, firstPage, nPages, hostPn, shift);
+  if ((old & PAGE_DIRTY) !== 0) {
+    const slot = ctx.m.memslotOf(firstPage);
+    if (slot >= 0 && (ctx.m.slotFlags(slot) & MEMSLOT_LOG_DIRTY) !== 0) markDirtyRange(ctx, firstPage, nPages);
+  }
+  return old;
+}
+
+function unmapAnyLocked(ctx: HvContext, table: number, i: number, pn: number, shift: number): void {
+  if (table === TABLE_L1) unmapL1PteLocked(ctx, i, pn, shift);
+  else unmapShadowPteLocked(ctx, table, i, pn, shift);
+}
+
+export function markDirtyRange(ctx: HvContext, firstPage: number, nPages: number): void {
+  const w = ctx.w;
+  for (let p = firstPage; p < firstPage + nPages; p++) Atomics.or(w, ctx.L.dirtyWord + (p >>> 5), 1 << (p & 31));
+}
+
+/**
+ * Free the table a directory entry points to, unmapping every leaf below it properly (the
+ * `full = false` path of kvmppc_unmap_free_p?d_entry_table, fix C1 of §7). Lock: mmu_lock.
+ */
+function unmapFreeTableLocked(ctx: HvContext, table: number, dir: number, level: number, basePnOfRange: number): void {
+  const m = ctx.m;
+  const w = ctx.w;
+  const unit = m.unitOfPn(m.hostSpace, dir & PTE_NLB_MASK);
+  const base = m.hostSpace.word + unit * UNIT_WORDS;
+  const g = ctx.g;
+  const n = 1 << g.bits[level]!;
+  const step = 2 ** g.pnShift[level]!;
+  for (let k = 0; k < n; k++) {
+    const e = Atomics.load(w, base + k);
+    if (e >= 0) {
+      if (e !== 0) Atomics.store(w, base + k, 0);
+      continue;
+    }
+    const pn = basePnOfRange + k * step;
+    if ((e & PAGE_PTE) !== 0) unmapAnyLocked(ctx, table, base + k, pn, g.leafShift[level]!);
+    else {
+      Atomics.store(w, base + k, 0);
+      unmapFreeTableLocked(ctx, table, e, level - 1, pn);
+    }
+  }
+  m.freeTableUnit(m.hostSpace, unit);
+}
+
+// ---- create ----------------------------------------------------------------------------------
+
+/**
+ * kvmppc_create_pte (§3.7): install leaf `pte` for 4 KiB page `pn` at `level` in `table`
+ * (TABLE_L1 or a guest slot), if no invalidation has run since `seq` was read. For shadow
+ * inserts, `rmapPage >= 0` names the L1 page whose rmap gets (l1Lpid, pn) in the same critical
+ * section. Returns 0, EAGAIN or ENOMEM. Lock: takes mmu_lock (pre-allocation happens before).
+ */
+export function createPte(
+  ctx: HvContext,
+  table: number,
+  pn: number,
+  pte: number,
+  level: number,
+  seq: number,
+  rmapPage: number,
+  rmapLpid: number,
+): number {
+  const m = ctx.m;
+  const w = ctx.w;
+  const g = ctx.g;
+  const space: TableSpace = m.hostSpace;
+  const pgdWord = space.word + pgdOf(table) * UNIT_WORDS + ((pn >>> g.pnShift[3]) & ((1 << g.bits[3]) - 1));
+
+  // 1. Pre-allocate missing intermediate tables outside the lock.
+  let newPud = -1;
+  let newPmd = -1;
+  let newPte = -1;
+  const pgdE = Atomics.load(w, pgdWord);
+  let pudE = 0;
+  if (pgdE < 0) {
+    pudE = Atomics.load(w, entryIn(ctx, pgdE, pn, LEVEL_PUD));
+  } else {
+    newPud = m.allocTableUnit(space);
+  }
+  let pmdE = 0;
+  const pudIsDir = pudE < 0 && (pudE & PAGE_PTE) === 0;
+  if (pudIsDir) pmdE = Atomics.load(w, entryIn(ctx, pudE, pn, LEVEL_PMD));
+  else if (level <= LEVEL_PMD) newPmd = m.allocTableUnit(space);
+  const pmdIsDir = pudIsDir && pmdE < 0 && (pmdE & PAGE_PTE) === 0;
+  if (level === LEVEL_PTE && !pmdIsDir) newPte = m.allocTableUnit(space);
+
+  // 2. Under the lock, re-validate against the sequence number.
+  ctx.mmuLock();
+  let ret = EAGAIN;
+  const checkSeq = !(table !== TABLE_L1 && ctx.has(MUT['skip-mmu-seq-check']));
+  try {
+    if (checkSeq && ctx.retrySeq(seq)) return ret;
+    ret = ENOMEM;
+    // 3. Walk down, populating and resolving conflicts.
+    let e = Atomics.load(w, pgdWord);
+    if (e >= 0) {
+      if (newPud < 0) return ret;
+      Atomics.store(w, pgdWord, makeDir(space.basePn + newPud, g.bits[2]));
+      newPud = -1;
+      e = Atomics.load(w, pgdWord);
+    }
+    const pudWord = entryIn(ctx, e, pn, LEVEL_PUD);
+    let pud = Atomics.load(w, pudWord);
+    if (pud < 0 && (pud & PAGE_PTE) !== 0) {
+      const hPn = pnAlign(pn, 30);
+      if (level === LEVEL_PUD) return (ret = mergeLeafLocked(ctx, table, pudWord, pud, pte, hPn, 30, rmapPage, rmapLpid));
+      if (newPmd < 0) return (ret = EAGAIN); // raced with a 1 GiB insert
+      unmapAnyLocked(ctx, table, pudWord, hPn, 30);
+      pud = 0;
+    }
+    if (level === LEVEL_PUD) {
+      if (pud !== 0) {
+        Atomics.store(w, pudWord, 0);
+        if (pud < 0) {
+          ctx.shootdown(ctx, lpidOf(ctx, table), 0, -1); // page-walk cache flush
+          unmapFreeTableLocked(ctx, table, pud, LEVEL_PMD, pnAlign(pn, 30));
+        }
+      }
+      installLeafLocked(ctx, pudWord, pte, rmapPage, rmapLpid, pnAlign(pn, 30));
+      return (ret = 0);
+    }
+    if (pud >= 0) {
+      if (newPmd < 0) return ret;
+      Atomics.store(w, pudWord, makeDir(space.basePn + newPmd, g.bits[1]));
+      newPmd = -1;
+      pud = Atomics.load(w, pudWord);
+    }
+    const pmdWord = entryIn(ctx, pud, pn, LEVEL_PMD);
+    let pmd = Atomics.load(w, pmdWord);
+    if (pmd < 0 && (pmd & PAGE_PTE) !== 0) {
+      const lPn = pnAlign(pn, 21);
+      if (level === LEVEL_PMD) return (ret = mergeLeafLocked(ctx, table, pmdWord, pmd, pte, lPn, 21, rmapPage, rmapLpid));
+      if (newPte < 0) return (ret = EAGAIN); // raced with a 2 MiB insert
+      unmapAnyLocked(ctx, table, pmdWord, lPn, 21);
+      pmd = 0;
+    }
+    if (level === LEVEL_PMD) {
+      if (pmd !== 0) {
+        Atomics.store(w, pmdWord, 0);
+        if (pmd < 0) {
+          ctx.shootdown(ctx, lpidOf(ctx, table), 0, -1);
+          unmapFreeTableLocked(ctx, table, pmd, LEVEL_PTE, pnAlign(pn, 21));
+        }
+      }
+      installLeafLocked(ctx, pmdWord, pte, rmapPage, rmapLpid, pnAlign(pn, 21));
+      return (ret = 0);
+    }
+    if (pmd >= 0) {
+      if (newPte < 0) return ret;
+      Atomics.store(w, pmdWord, makeDir(space.basePn + newPte, g.bits[0]));
+      newPte = -1;
+      pmd = Atomics.load(w, pmdWord);
+    }
+    const ptep = entryIn(ctx, pmd, pn, LEVEL_PTE);
+    const old = Atomics.load(w, ptep);
+    const basePn = pnAlign(pn, g.pageShift);
+    if (old < 0) return (ret = mergeLeafLocked(ctx, table, ptep, old, pte, basePn, g.pageShift, rmapPage, rmapLpid));
+    installLeafLocked(ctx, ptep, pte, rmapPage, rmapLpid, basePn);
+    return (ret = 0);
+  } finally {
+    ctx.mmuUnlock();
+    // 4. Free unused pre-allocations.
+    if (newPud >= 0) m.freeTableUnit(space, newPud);
+    if (newPmd >= 0) m.freeTableUnit(space, newPmd);
+    if (newPte >= 0) m.freeTableUnit(space, newPte);
+    void ret;
+  }
+}
+
+/** Word index of the entry for `pn` at `level` in the table a directory word points to. */
+function entryIn(ctx: HvContext, dir: number, pn: number, level: number): number {
+  const g = ctx.g;
+  return ctx.m.hostSpace.word + ((dir & PTE_NLB_MASK) - ctx.m.hostSpace.basePn) * UNIT_WORDS + ((pn >>> g.pnShift[level]!) & ((1 << g.bits[level]!) - 1));
+}
+
+/** kvmppc_radix_set_pte_at + kvmhv_insert_nest_rmap, one critical section. Lock: mmu_lock. */
+function installLeafLocked(ctx: HvContext, i: number, pte: number, rmapPage: number, rmapLpid: number, leafPn: number): void {
+  Atomics.store(ctx.w, i, pte); // plain store + ptesync: only into an entry found non-present
+  if (rmapPage >= 0 && !ctx.has(MUT['skip-rmap'])) insertNestRmapLocked(ctx, rmapPage, rmapLpid, leafPn);
+}
+
+/**
+ * A leaf is already present where we want ours: identical -> nothing to do; otherwise the
+ * kernel merges (old | new, WARN if bits outside W/D/A differ) and inserts no rmap entry.
+ * An RPN difference is window P4 (§7): reported as a violation; `fixes: [p4]` replaces the leaf
+ * (full unmap of the old one, then install with rmap) instead of OR-ing two real page numbers.
+ */
+function mergeLeafLocked(
+  ctx: HvContext,
+  table: number,
+  i: number,
+  old: number,
+  pte: number,
+  leafPn: number,
+  shift: number,
+  rmapPage: number,
+  rmapLpid: number,
+): number {
+  if (old === pte) return 0;
+  if (((old ^ pte) & PTE_RPN_MASK) !== 0) {
+    if (ctx.fixed(FIX.p4)) {
+      unmapAnyLocked(ctx, table, i, leafPn, shift);
+      installLeafLocked(ctx, i, pte, rmapPage, rmapLpid, leafPn);
+      return 0;
+    }
+    ctx.violation(INV['P4-rpn-merge'], table === TABLE_L1 ? 0 : ctx.w[guestWord(ctx, table, GUEST.l1Lpid)]!, leafPn, old, pte);
+  }
+  void PAGE_MERGE_OK; // differences outside W/D/A would WARN in the kernel; merging is the same
+  pteUpdate(ctx.w, i, 0, pte & ~PAGE_PRESENT & ~PAGE_PTE);
+  return 0;
+}
+
+// ---- R/C ---------------------------------------------------------------------------------------
+
+/**
+ * kvmppc_hv_handle_set_rc: find the leaf covering `pn` in `table`; if present and (a load, or
+ * the leaf is writable) CAS-OR in R (and C for a store) and return true. No tlbie: setting bits
+ * needs none. Lock: mmu_lock.
+ */
+export function setRcLocked(ctx: HvContext, table: number, pn: number, store: boolean): boolean {
+  const i = findLeaf(ctx.w, ctx.m.hostSpace, pgdOf(table), pn, ctx.g, ctx.ref2);
+  if (i < 0) return false;
+  const leaf = Atomics.load(ctx.w, i);
+  if (store && (leaf & PAGE_WRITE) === 0) return false;
+  const set = PAGE_ACCESSED | (store ? PAGE_DIRTY : 0);
+  if (ctx.has(MUT['nonatomic-rc'])) {
+    const o = ctx.w[i]!;
+    Atomics.store(ctx.w, i, o | set);
+  } else {
+    pteUpdate(ctx.w, i, 0, set);
+  }
+  return true;
+}
+
+// ---- instantiate -----------------------------------------------------------------------------
+
+/** Result of instantiateL1Page (reused per context). */
+export class InstantiateResult {
+  /** The leaf now in L0's table for L1. */
+  hp = 0;
+  /** Its level: 0 base, 1 = 2 MiB, 2 = 1 GiB. */
+  level = 0;
+}
+
+/**
+ * kvmppc_book3s_instantiate_page (§3.4): fault in the host page behind L1 page `gpaPn` and map
+ * it in L0's table for L1. Returns 0 (with `out` filled), EAGAIN, EFAULT or ENOMEM.
+ * A host entry that vanished before the insert returns 0 with `out` untouched in the kernel
+ * (window P3, §7); nestsim reproduces that under `protocol: mainline` and returns EAGAIN with
+ * `fixes: [p3]`. Lock: takes mmu_lock.
+ */
+export function instantiateL1Page(ctx: HvContext, gpaPn: number, memslot: number, write: boolean, ro: boolean, out: InstantiateResult): number {
+  const m = ctx.m;
+  const w = ctx.w;
+  // 1. Sequence number, then GUP.
+  const seq2 = ctx.readSeq();
+  const page = pageOfPn(ctx, gpaPn);
+  const got = hostFaultIn(m, page);
+  if (got === 0) return EFAULT;
+  const upgrade = !write && !ro;
+  // 2. Read the host's own entry under mmu_lock, only if no invalidation ran since seq2.
+  ctx.mmuLock();
+  let b = ctx.retrySeq(seq2) ? 0 : Atomics.load(w, ctx.L.backingWord + page);
+  if ((b & BACKING_BUSY) !== 0) b = 0;
+  ctx.mmuUnlock();
+  if (b === 0) {
+    // 3. No present host entry: "try again".
+    return ctx.fixed(FIX.p3) ? EAGAIN : 0;
+  }
+  const hostOrder = backingOrder(b);
+  const frame = backingFrame(b);
+  // 4. Level: as large as the host entry, unless the slot logs dirty pages.
+  const logging = (m.slotFlags(memslot) & MEMSLOT_LOG_DIRTY) !== 0;
+  let level = LEVEL_PTE;
+  if (!logging && hostOrder === 2) level = LEVEL_PUD;
+  else if (!logging && hostOrder >= 1) level = LEVEL_PMD;
+  const leafShift = level === LEVEL_PUD ? 30 : level === LEVEL_PMD ? 21 : ctx.g.pageShift;
+  const pagesInLeaf = Math.max(1, pnCount(leafShift) / ctx.L.basePn);
+  const firstPage = Math.floor(page / pagesInLeaf) * pagesInLeaf;
+  // Frames of a block are contiguous, so the leaf's first frame is frame - (page - firstPage).
+  const hostPn = m.frameToHostPn(frame - (page - firstPage));
+  // 5. Flags.
+  let flags = PAGE_READ | PAGE_EXEC | PAGE_ACCESSED;
+  if (!ro && (write || upgrade)) flags |= PAGE_WRITE | PAGE_DIRTY;
+  const pte = makeLeaf(hostPn, flags);
+  // 6. Insert.
+  const r = createPte(ctx, TABLE_L1, firstPage * ctx.L.basePn, pte, level, seq2, -1, 0);
+  if (r !== 0) return r;
+  out.hp = pte;
+  out.level = level;
+  return 0;
+}
+
+/** Read the L1-table leaf covering `gpaPn` (copy). Returns 0 when absent; `ctx.ref` gets the level. Lock: mmu_lock. */
+export function lookupL1PteLocked(ctx: HvContext, gpaPn: number): number {
+  const i = findLeaf(ctx.w, ctx.m.hostSpace, L1_TABLE_PGD_UNIT, gpaPn, ctx.g, ctx.ref);
+  return i < 0 ? 0 : Atomics.load(ctx.w, i);
+}
+
+/** Memslot flag helpers re-exported for the fault path. */
+export { MEMSLOT_READONLY, MEMSLOT_LOG_DIRTY, CTRL, PAGE_PRESENT };

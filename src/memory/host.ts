@@ -1,0 +1,134 @@
+/**
+ * The host's own memory management for L1's memory: which host frames back each L1 page
+ * (the host page table behind the memslot's userspace mapping), faulting pages in (GUP), and the
+ * block operations migration and swap are built from.
+ *
+ * Each L1 page's backing word is `(order << 28) | (frame + 1)` (0 = not backed: never touched or
+ * swapped out). A block of order k (base page, 2 MiB THP, 1 GiB hugetlb) is chosen per naturally
+ * aligned chunk of L1 memory from the configured mix, deterministically from the seed, and is
+ * always backed, migrated and swapped whole (simplification: no THP split; no compaction, so a
+ * huge block can fail to allocate once memory is fragmented, and GUP then fails with -EFAULT).
+ *
+ * Every data frame carries a write counter (each completed L2 store adds one), an owner (the L1
+ * page it backs + 1) and a generation that changes whenever the frame is retired, so a store that
+ * lands in a frame that no longer backs its page is caught online (I5).
+ */
+import { CTRL, LOCK } from './layout.js';
+import { BACKING_BUSY, BACKING_FRAME_MASK, BACKING_ORDER_SHIFT, type Machine } from './machine.js';
+import { lockWord, unlockWord, MMU_LOCK_SPINS } from '../sync/lock.js';
+
+/** A cheap integer hash (deterministic chunk choices). */
+export function hash32(x: number, seed: number): number {
+  let h = (x ^ seed) >>> 0;
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+  return (h ^ (h >>> 16)) >>> 0;
+}
+
+/** The backing order the host uses for the chunk holding L1 page `page`. */
+export function chosenOrder(m: Machine, page: number): number {
+  const w = m.w;
+  const seed = w[m.ctrl(CTRL.backingSeed)]!;
+  const t1g = w[m.ctrl(CTRL.backingMix1G)]!;
+  const t2m = w[m.ctrl(CTRL.backingMix2M)]!;
+  if (t1g > 0 && m.topOrder >= 2) {
+    const chunk = Math.floor(page / m.orderFrames[2]);
+    if ((chunk + 1) * m.orderFrames[2] <= m.L.l1Pages && (hash32(chunk, seed) & 0xffff) < t1g) return 2;
+  }
+  if (t2m > 0) {
+    const chunk = Math.floor(page / m.orderFrames[1]);
+    if ((chunk + 1) * m.orderFrames[1] <= m.L.l1Pages && (hash32(chunk, seed ^ 0x2d) & 0xffff) < t2m) return 1;
+  }
+  return 0;
+}
+
+export function backingFrame(b: number): number {
+  return (b & BACKING_FRAME_MASK) - 1;
+}
+
+export function backingOrder(b: number): number {
+  return (b >>> BACKING_ORDER_SHIFT) & 3;
+}
+
+export function hostLock(m: Machine): void {
+  lockWord(m.w, m.lockIndex(LOCK.host), MMU_LOCK_SPINS);
+}
+
+export function hostUnlock(m: Machine): void {
+  unlockWord(m.w, m.lockIndex(LOCK.host));
+}
+
+/**
+ * GUP: make L1 page `page` resident and return its backing word, or 0 when the host cannot
+ * (out of memory). Lock-free when the page is resident (GUP-fast); otherwise takes the host lock,
+ * which a running migration or swap-out holds, so a fault on a page being moved waits for it.
+ */
+export function hostFaultIn(m: Machine, page: number): number {
+  const w = m.w;
+  const bi = m.L.backingWord + page;
+  const fast = Atomics.load(w, bi);
+  if (fast !== 0 && (fast & BACKING_BUSY) === 0) return fast;
+  hostLock(m);
+  let b = Atomics.load(w, bi);
+  if (b === 0) b = backBlockLocked(m, page);
+  hostUnlock(m);
+  return b;
+}
+
+/** Back the whole chunk holding `page` with a fresh block, restoring swapped write counts. */
+function backBlockLocked(m: Machine, page: number): number {
+  const order = chosenOrder(m, page);
+  const n = m.orderFrames[order]!;
+  const first = Math.floor(page / n) * n;
+  const f0 = m.allocFramesLocked(order);
+  if (f0 < 0) {
+    Atomics.add(m.w, m.ctrl(CTRL.hostOom), 1);
+    return 0;
+  }
+  installBlockLocked(m, first, n, f0, order, true);
+  return Atomics.load(m.w, m.L.backingWord + page);
+}
+
+/**
+ * Point L1 pages [first, first + n) at frames [f0, f0 + n). With `restoreSwap`, each frame's
+ * write counter is the page's saved swap count (0 for a page never written). Host lock held.
+ */
+export function installBlockLocked(m: Machine, first: number, n: number, f0: number, order: number, restoreSwap: boolean): void {
+  const w = m.w;
+  const L = m.L;
+  for (let k = 0; k < n; k++) {
+    const f = f0 + k;
+    const page = first + k;
+    if (restoreSwap) {
+      Atomics.store(w, L.frameWritesWord + f, w[L.swapWritesWord + page]!);
+      w[L.swapWritesWord + page] = 0;
+    }
+    Atomics.store(w, L.frameOwnerWord + f, page + 1);
+    Atomics.store(w, L.backingWord + page, (order << BACKING_ORDER_SHIFT) | (f + 1));
+  }
+}
+
+/** Mark (or clear) the busy bit on every page of a block so GUP-fast backs off. Host lock held. */
+export function markBlockBusyLocked(m: Machine, first: number, n: number, busy: boolean): void {
+  const w = m.w;
+  for (let k = 0; k < n; k++) {
+    const i = m.L.backingWord + first + k;
+    const b = w[i]!;
+    if (b !== 0) Atomics.store(w, i, busy ? b | BACKING_BUSY : b & ~BACKING_BUSY);
+  }
+}
+
+/**
+ * Retire frames [f0, f0 + n): bump each generation (a later store through a stale translation
+ * is then detectable), clear the owner, and hand the block back. Returns the sum of their write
+ * counters as read after retirement. Host lock held.
+ */
+export function retireBlockLocked(m: Machine, f0: number, n: number, order: number): void {
+  const w = m.w;
+  const L = m.L;
+  for (let k = 0; k < n; k++) {
+    Atomics.add(w, L.frameGenWord + f0 + k, 1);
+    Atomics.store(w, L.frameOwnerWord + f0 + k, 0);
+  }
+  m.freeFramesLocked(f0, order);
+}

@@ -1,0 +1,342 @@
+/**
+ * The shared machine's layout: the single source of every offset (STYLE.md, "Shared memory").
+ *
+ * One SharedArrayBuffer holds the whole simulated machine. Every region is addressed in 32-bit
+ * words through one Int32Array (`Machine.w`), except the per-worker counter blocks, which are
+ * Float64 (they carry nanosecond sums). `computeLayout` derives all offsets from the resolved
+ * config; `attachMachine` (machine.ts) builds identical views in the coordinator and every worker.
+ *
+ * Address vocabulary (STYLE.md): `pn` = a page number in 4 KiB units; `l2Pn` (kernel n_gpa >> 12),
+ * `l1Pn`/`gfn` (gpa >> 12, in 4 KiB units), `hostPn` (hpa >> 12). Frames of host memory are
+ * counted in base pages (`frame`), base page = L0's PAGE_SIZE (4K or 64K).
+ */
+import type { ResolvedConfig } from '../workload/types.js';
+import { COUNTER_COUNT } from '../stats/counters.js';
+import { assert } from '../util/assert.js';
+
+export const LAYOUT_MAGIC = 0x4e53_494d; // "NSIM"
+export const LAYOUT_VERSION = 3;
+
+/** Words per 64-byte line: each lock word sits on its own line. */
+export const LINE_WORDS = 16;
+/** Words in one page-table unit: a 4 KiB (ISA) table of 512 eight-byte entries, one word each. */
+export const TABLE_UNIT_WORDS = 512;
+/** A PGD (13 index bits) spans 16 units and is aligned to 64 KiB. */
+export const PGD_UNITS = 16;
+/** Largest number of nested guests per L1 (KVM_MAX_NESTED_GUESTS_SHIFT = 12). */
+export const MAX_NESTED_LPID = 4096;
+/** Words per nested-guest record. */
+export const GUEST_WORDS = 16;
+/** Words per rmap node: next, lpid, l2Pn. */
+export const RMAP_NODE_WORDS = 4;
+/** Words per memslot record. */
+export const MEMSLOT_WORDS = 8;
+export const MAX_MEMSLOTS = 4;
+/** Words per TLB entry: tag (base-page number of the L2 address), lpid, data (leaf word), frame generation. */
+export const TLB_ENTRY_WORDS = 4;
+/** Words per online violation record: invariant, vcpu, a, b, c, d, e, timeMs. */
+export const VIOLATION_WORDS = 8;
+export const VIOLATION_SLOTS = 64;
+
+/** Named indices in the control block (word offsets from `ctrlWord`). */
+export const CTRL = {
+  magic: 0,
+  version: 1,
+  /** kvm->mmu_invalidate_seq */
+  mmuSeq: 2,
+  /** kvm->mmu_invalidate_in_progress */
+  mmuInProgress: 3,
+  /** Bumped by every broadcast invalidation before it scans the TLBs (see hw/tlb.ts). */
+  tlbEpoch: 4,
+  /** Next shadow lpid to hand out. */
+  nextShadowLpid: 5,
+  /** Host frame allocator: bump pointer (frames) and free-list heads per order (frame + 1). */
+  hostBump: 6,
+  hostFree0: 7,
+  hostFree1: 8,
+  hostFree2: 9,
+  hostFramesFree: 10,
+  /** Table unit allocators: bump and free-list head (unit + 1) for host and L1 table spaces. */
+  hostTableBump: 11,
+  hostTableFree: 12,
+  l1TableBump: 13,
+  l1TableFree: 14,
+  /** rmap node pool: bump and free head (node + 1); changed only under mmu_lock. */
+  rmapBump: 15,
+  rmapFree: 16,
+  /** Run control: 1 = stop requested. */
+  stop: 17,
+  /** Audit barrier: requested generation, parked count, resume generation. */
+  auditRequest: 18,
+  auditParked: 19,
+  auditResume: 20,
+  /** Online violation ring: total count. */
+  violationCount: 21,
+  /** Dirty logging enabled on the main memslot (mirrors the slot flag, for actors). */
+  dirtyLog: 22,
+  /** Pages currently mapped in L1's tables, per-guest sums are not kept. */
+  l1PtcrValid: 23,
+  /** Workers attached (sanity). */
+  attached: 24,
+  /** Live vCPUs that have not yet finished. */
+  running: 25,
+  /** Rmap node allocation failures (pool exhausted). */
+  rmapExhausted: 26,
+  /** Table unit allocation failures. */
+  tableExhausted: 27,
+  /** Host backing choice: seed and thresholds (0..65535) for 1 GiB and 2 MiB blocks. */
+  backingSeed: 28,
+  backingMix1G: 29,
+  backingMix2M: 30,
+  /** L1's leaf-size choice for L2 memory: thresholds (0..65535) for 1 GiB and 2 MiB leaves. */
+  l1Mix1G: 31,
+  l1Mix2M: 32,
+  /** Host memory allocation failures (GUP -EFAULT). */
+  hostOom: 33,
+} as const;
+export const CTRL_WORDS = 64;
+
+/** Lock lines (index into the lock region). Per-guest tlb_locks follow these. */
+export const LOCK = {
+  mmu: 0,
+  host: 1,
+  hostTable: 2,
+  l1Table: 3,
+  l1: 4, // L1's own lock for its tables (L1 kernel's page-table lock)
+} as const;
+export const GLOBAL_LOCKS = 5;
+
+export interface Layout {
+  readonly totalBytes: number;
+  readonly pageShift: number; // L0 base page shift (12 or 16)
+  readonly basePn: number; // base page in 4 KiB units
+  readonly vcpus: number;
+  readonly workers: number; // counter blocks: vCPUs + 1 for the coordinator
+  readonly guestCount: number;
+
+  readonly ctrlWord: number;
+  readonly locksWord: number; // GLOBAL_LOCKS + guestCount lines
+
+  /** Host table space (shadow tables and L0's table for L1), at host real address 0. */
+  readonly hostTablesWord: number;
+  readonly hostTableUnits: number;
+  readonly hostTableNextWord: number; // free-list links, one per unit
+  /** L1 table space: L1's tables for its L2s, living in L1 memory at `l1TableBasePn`. */
+  readonly l1TablesWord: number;
+  readonly l1TableUnits: number;
+  readonly l1TableNextWord: number;
+  readonly l1TableBasePn: number;
+  /** L1's partition table (4 words per lpid), in L1 memory at `l1PtblPn`. */
+  readonly l1PtblWord: number;
+  readonly l1PtblPn: number;
+
+  /** Host data frames: first host page number (4 KiB units) and count (base pages). */
+  readonly hostDataBasePn: number;
+  readonly hostFrames: number;
+  readonly frameWritesWord: number; // write counter per frame
+  readonly frameGenWord: number; // generation per frame: bumped when retired
+  readonly frameOwnerWord: number; // l1 base-page index + 1 that the frame backs, 0 = free
+  readonly frameNextWord: number; // free-list link
+
+  /** L1 memory in base pages: main slot, readonly slot, then the MMIO hole (no slot). */
+  readonly l1Pages: number; // main + readonly, in base pages
+  readonly l1MainPages: number;
+  readonly l1MmioPages: number;
+  readonly l1DataPages: number; // main pages usable for L2 data (below the table area)
+  readonly backingWord: number; // per L1 base page: (order << 28) | (frame + 1), 0 = none
+  readonly swapWritesWord: number; // per L1 base page: write count while swapped out
+  readonly rmapHeadWord: number; // per L1 base page: rmap list head (node + 1)
+  readonly dirtyWord: number; // dirty bitmap, one bit per L1 base page
+  readonly memslotsWord: number;
+
+  readonly rmapNodesWord: number;
+  readonly rmapNodes: number;
+
+  readonly guestsWord: number; // guestCount records of GUEST_WORDS
+  readonly idrWord: number; // MAX_NESTED_LPID words: l1 lpid -> guest slot + 1
+
+  readonly tlbSets: number;
+  readonly tlbWays: number;
+  readonly tlbWord: number; // vcpus * sets * ways * TLB_ENTRY_WORDS
+  readonly vcpuCtlWord: number; // one line per vCPU (state, quiesce generation, ...)
+
+  readonly violationsWord: number;
+
+  /** Float64 region: one counter block per worker. Offset in BYTES (8-aligned). */
+  readonly countersByte: number;
+  readonly counterWords64: number; // per block
+}
+
+/** Fields of a vCPU control line. */
+export const VCPU_CTL = {
+  /** 1 while the vCPU runs guest code (its TLB is live); 0 in L0/L1 handlers or stopped. */
+  inGuest: 0,
+  /** Bumped by the vCPU at access boundaries; a shootdown waits for it to move. */
+  quiesceGen: 1,
+  /** Set by a shootdown that is waiting; the vCPU then notifies quiesceGen. */
+  shootdownWaiting: 2,
+  /** Physical-CPU / bookkeeping: guest slot this vCPU runs. */
+  guest: 3,
+} as const;
+
+function roundUp(n: number, m: number): number {
+  return Math.ceil(n / m) * m;
+}
+
+/** Size of one page-size leaf in base pages. */
+export function pagesPerShift(shift: number, pageShift: number): number {
+  return 2 ** Math.max(0, shift - pageShift);
+}
+
+export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): Layout {
+  const pageShift = cfg.basePageSize === '64K' ? 16 : 12;
+  const basePn = 1 << (pageShift - 12);
+  const pageBytes = 2 ** pageShift;
+  const vcpus = cfg.vcpus;
+  const workers = workersOverride ?? vcpus + 1;
+  const guestCount = cfg.guests.count;
+  const guestPages = Math.ceil(cfg.guests.memoryBytes / pageBytes);
+
+  // Table space sizing: worst case for every tree fully populated with base-page leaves,
+  // plus slack for churn (freed units are recycled through a free list).
+  const ptePerUnit = pageShift === 16 ? 32 : 512;
+  const treeUnits = (pages: number): number =>
+    Math.ceil(pages / ptePerUnit) + Math.ceil(pages / (ptePerUnit * 512)) + Math.ceil(pages / (ptePerUnit * 512 * 512)) + 4;
+  const mainPages = Math.ceil((cfg.l1.memoryBytes - cfg.l1.readonlyBytes) / pageBytes);
+  const l1Pages = Math.ceil(cfg.l1.memoryBytes / pageBytes);
+  const shadowUnits = guestCount * treeUnits(Math.min(guestPages, Math.ceil(cfg.guests.memoryBytes / pageBytes)));
+  const hostTableUnits = PGD_UNITS * (guestCount + 1) + treeUnits(l1Pages) + shadowUnits + 64;
+  const l1TableUnits = PGD_UNITS * guestCount + guestCount * treeUnits(guestPages) + 64;
+
+  // L1's table area: at the top of the main memslot, 4 KiB-unit aligned, then its partition table.
+  const l1TableBytes = l1TableUnits * 4096 + MAX_NESTED_LPID * 16;
+  const l1TableAreaPages = Math.ceil(l1TableBytes / pageBytes);
+  assert(l1TableAreaPages < mainPages, 'L1 memory too small for its own page tables');
+  const l1DataPages = mainPages - l1TableAreaPages;
+  const l1TableBasePn = l1DataPages * basePn;
+  const l1PtblPn = l1TableBasePn + l1TableUnits;
+
+  const hostFrames = Math.floor(cfg.host.memoryBytes / pageBytes);
+  // Host real address map: tables from 0, data frames from the next 1 GiB boundary.
+  const hostTableBytes = hostTableUnits * 4096;
+  const hostDataBasePn = roundUp(hostTableBytes, 2 ** 30) / 4096;
+  assert(hostDataBasePn + hostFrames * basePn < 2 ** 25, 'host real addresses beyond 128 GiB do not fit a PTE');
+  assert((l1Pages + Math.ceil(cfg.l1.mmioBytes / pageBytes)) * basePn < 2 ** 25, 'L1 real addresses beyond 128 GiB');
+
+  const rmapNodes = Math.min(2 ** 24, guestCount * guestPages * 2 + 4096);
+  const tlbWays = cfg.hardware.tlbWays;
+  const tlbSets = cfg.hardware.tlbEntries / tlbWays;
+
+  let w = 0;
+  const take = (words: number, alignWords = LINE_WORDS): number => {
+    w = roundUp(w, alignWords);
+    const at = w;
+    w += words;
+    return at;
+  };
+  const ctrlWord = take(CTRL_WORDS);
+  const locksWord = take((GLOBAL_LOCKS + guestCount) * LINE_WORDS);
+  const guestsWord = take(guestCount * GUEST_WORDS);
+  const idrWord = take(MAX_NESTED_LPID);
+  const memslotsWord = take(MAX_MEMSLOTS * MEMSLOT_WORDS);
+  const vcpuCtlWord = take(vcpus * LINE_WORDS);
+  const violationsWord = take(VIOLATION_SLOTS * VIOLATION_WORDS);
+  const hostTablesWord = take(hostTableUnits * TABLE_UNIT_WORDS, TABLE_UNIT_WORDS);
+  const hostTableNextWord = take(hostTableUnits);
+  const l1TablesWord = take(l1TableUnits * TABLE_UNIT_WORDS, TABLE_UNIT_WORDS);
+  const l1TableNextWord = take(l1TableUnits);
+  const l1PtblWord = take(MAX_NESTED_LPID * 4);
+  const frameWritesWord = take(hostFrames);
+  const frameGenWord = take(hostFrames);
+  const frameOwnerWord = take(hostFrames);
+  const frameNextWord = take(hostFrames);
+  const backingWord = take(l1Pages);
+  const swapWritesWord = take(l1Pages);
+  const rmapHeadWord = take(l1Pages);
+  const dirtyWord = take(Math.ceil(l1Pages / 32));
+  const rmapNodesWord = take(rmapNodes * RMAP_NODE_WORDS);
+  const tlbWord = take(vcpus * tlbSets * tlbWays * TLB_ENTRY_WORDS);
+  const counterWords64 = roundUp(COUNTER_COUNT, 8);
+  w = roundUp(w, LINE_WORDS);
+  const countersByte = w * 4;
+  const totalBytes = countersByte + workers * counterWords64 * 8;
+  assert(totalBytes < 2 ** 31, `machine needs ${totalBytes} bytes of shared memory, over 2 GiB`);
+
+  return Object.freeze({
+    totalBytes,
+    pageShift,
+    basePn,
+    vcpus,
+    workers,
+    guestCount,
+    ctrlWord,
+    locksWord,
+    hostTablesWord,
+    hostTableUnits,
+    hostTableNextWord,
+    l1TablesWord,
+    l1TableUnits,
+    l1TableNextWord,
+    l1TableBasePn,
+    l1PtblWord,
+    l1PtblPn,
+    hostDataBasePn,
+    hostFrames,
+    frameWritesWord,
+    frameGenWord,
+    frameOwnerWord,
+    frameNextWord,
+    l1Pages,
+    l1MainPages: mainPages,
+    l1MmioPages: Math.ceil(cfg.l1.mmioBytes / pageBytes),
+    l1DataPages,
+    backingWord,
+    swapWritesWord,
+    rmapHeadWord,
+    dirtyWord,
+    memslotsWord,
+    rmapNodesWord,
+    rmapNodes,
+    guestsWord,
+    idrWord,
+    tlbSets,
+    tlbWays,
+    tlbWord,
+    vcpuCtlWord,
+    violationsWord,
+    countersByte,
+    counterWords64,
+  });
+}
+
+/** Every region as [name, startByte, endByte], for the layout test and `--debug-layout`. */
+export function layoutRegions(L: Layout): Array<[string, number, number]> {
+  const r: Array<[string, number, number]> = [];
+  const words = (name: string, at: number, n: number): void => {
+    r.push([name, at * 4, (at + n) * 4]);
+  };
+  words('ctrl', L.ctrlWord, CTRL_WORDS);
+  words('locks', L.locksWord, (GLOBAL_LOCKS + L.guestCount) * LINE_WORDS);
+  words('guests', L.guestsWord, L.guestCount * GUEST_WORDS);
+  words('idr', L.idrWord, MAX_NESTED_LPID);
+  words('memslots', L.memslotsWord, MAX_MEMSLOTS * MEMSLOT_WORDS);
+  words('vcpuCtl', L.vcpuCtlWord, L.vcpus * LINE_WORDS);
+  words('violations', L.violationsWord, VIOLATION_SLOTS * VIOLATION_WORDS);
+  words('hostTables', L.hostTablesWord, L.hostTableUnits * TABLE_UNIT_WORDS);
+  words('hostTableNext', L.hostTableNextWord, L.hostTableUnits);
+  words('l1Tables', L.l1TablesWord, L.l1TableUnits * TABLE_UNIT_WORDS);
+  words('l1TableNext', L.l1TableNextWord, L.l1TableUnits);
+  words('l1Ptbl', L.l1PtblWord, MAX_NESTED_LPID * 4);
+  words('frameWrites', L.frameWritesWord, L.hostFrames);
+  words('frameGen', L.frameGenWord, L.hostFrames);
+  words('frameOwner', L.frameOwnerWord, L.hostFrames);
+  words('frameNext', L.frameNextWord, L.hostFrames);
+  words('backing', L.backingWord, L.l1Pages);
+  words('swapWrites', L.swapWritesWord, L.l1Pages);
+  words('rmapHead', L.rmapHeadWord, L.l1Pages);
+  words('dirty', L.dirtyWord, Math.ceil(L.l1Pages / 32));
+  words('rmapNodes', L.rmapNodesWord, L.rmapNodes * RMAP_NODE_WORDS);
+  words('tlb', L.tlbWord, L.vcpus * L.tlbSets * L.tlbWays * TLB_ENTRY_WORDS);
+  r.push(['counters', L.countersByte, L.countersByte + L.workers * L.counterWords64 * 8]);
+  return r;
+}

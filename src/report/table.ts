@@ -1,0 +1,318 @@
+/**
+ * The terminal report of a results document (`nestsim run` without `--quiet`), and the one-line
+ * live progress display. Pure string building: the caller writes it, and decides on colour
+ * (`--no-color`, NO_COLOR, not a TTY).
+ */
+
+import {
+  FAULT_KINDS,
+  LATENCY_KINDS,
+  STAGE_KINDS,
+  type LatencySummary,
+  type LockStats,
+  type ResultsDocument,
+} from '../stats/results.js';
+
+export interface TableOptions {
+  /** Emit ANSI colour codes. */
+  color: boolean;
+}
+
+export interface ProgressInput {
+  elapsedMs: number;
+  accesses: number;
+  faults: number;
+  violations: number;
+  accessesPerSec: number;
+  faultsPerSec: number;
+  /** 0..1 when the run length is known (duration or access budget). */
+  fraction?: number;
+}
+
+/** Display names of latency kinds and counters; unknown keys fall back to their camelCase split. */
+export const KIND_LABELS: Readonly<Record<string, string>> = {
+  access: 'access (sampled)',
+  shadowInsert: 'shadow insert',
+  hostInstantiate: 'host instantiate',
+  reflected: 'reflected to L1',
+  rcFixed: 'RC fixed',
+  rcReflected: 'RC reflected',
+  retried: 'retried',
+  mmio: 'MMIO',
+  dsi: 'DSI',
+  inval: 'invalid',
+  error: 'error',
+  l1Walk: 'stage: L1 walk',
+  l0Lookup: 'stage: L0 lookup',
+  instantiate: 'stage: instantiate',
+  shadowInsertCommit: 'stage: shadow commit',
+  tlbLockWait: 'stage: tlb_lock wait',
+  mmuLockWait: 'stage: mmu_lock wait',
+};
+
+export function kindLabel(kind: string): string {
+  return KIND_LABELS[kind] ?? kind.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();
+}
+
+/** `n` in `unit`s to 3 significant digits ("1.23", "12.3", "123"). */
+function sig3(n: number): string {
+  return n < 10 ? n.toFixed(2) : n < 100 ? n.toFixed(1) : n.toFixed(0);
+}
+
+/** A duration in ns with a human unit: "850 ns", "1.23 µs", "45.6 ms", "2.00 s". */
+export function fmtNs(ns: number): string {
+  if (!Number.isFinite(ns)) return String(ns);
+  const a = Math.abs(ns);
+  // Promote when rounding would print 1000 of the smaller unit.
+  if (a < 999.5) return `${Math.round(ns)} ns`;
+  if (a < 999_500) return `${sig3(ns / 1e3)} µs`;
+  if (a < 999_500_000) return `${sig3(ns / 1e6)} ms`;
+  return `${sig3(ns / 1e9)} s`;
+}
+
+/** A duration in ms: "850 ms", "12.3 s". */
+export function fmtMs(ms: number): string {
+  return ms < 999.5 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
+}
+
+const COUNT_UNITS = ['k', 'M', 'G', 'T'] as const;
+
+/** A count, short: "999", "35.0k", "1.2M". */
+export function fmtCount(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  const a = Math.abs(n);
+  if (a < 999.5) return String(Math.round(n));
+  let scaled = n;
+  for (const unit of COUNT_UNITS) {
+    scaled /= 1000;
+    if (Math.abs(scaled) < 999.95 || unit === 'T') return `${scaled.toFixed(1)}${unit}`;
+  }
+  return String(n); // unreachable: the loop returns at 'T'
+}
+
+/** An exact integer with thousands separators: "1,234,567". */
+export function fmtInt(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  return String(Math.round(n)).replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+}
+
+/** part/whole as a percentage with one decimal; "-" when whole is 0. */
+export function fmtPct(part: number, whole: number): string {
+  return whole > 0 ? `${((part / whole) * 100).toFixed(1)}%` : '-';
+}
+
+// --- layout -------------------------------------------------------------------------------
+
+const ANSI = { red: '\x1b[31m', green: '\x1b[32m', bold: '\x1b[1m', dim: '\x1b[2m', reset: '\x1b[0m' } as const;
+type Style = Exclude<keyof typeof ANSI, 'reset'>;
+
+function paint(text: string, style: Style, color: boolean): string {
+  return color ? `${ANSI[style]}${text}${ANSI.reset}` : text;
+}
+
+/** Visible width: ANSI sequences take no columns. */
+function visibleLength(s: string): number {
+  // eslint-disable-next-line no-control-regex
+  return s.replace(/\x1b\[[0-9;]*m/g, '').length;
+}
+
+function pad(s: string, width: number, right: boolean): string {
+  const fill = ' '.repeat(Math.max(0, width - visibleLength(s)));
+  return right ? fill + s : s + fill;
+}
+
+/**
+ * Rows under a header, columns separated by two spaces; the first column is left-aligned, the
+ * others right-aligned (they are numbers). A rule of box characters under the header.
+ */
+function grid(header: string[], rows: string[][], color: boolean): string[] {
+  const widths = header.map((h, i) => Math.max(visibleLength(h), ...rows.map((r) => visibleLength(r[i] ?? ''))));
+  const line = (cells: string[]): string =>
+    '  ' + cells.map((cell, i) => pad(cell, widths[i]!, i > 0)).join('  ').trimEnd();
+  const rule = '  ' + widths.map((w) => '─'.repeat(w)).join('──');
+  return [paint(line(header), 'bold', color), paint(rule, 'dim', color), ...rows.map(line)];
+}
+
+function heading(title: string, color: boolean): string {
+  return paint(title, 'bold', color);
+}
+
+function configString(doc: ResultsDocument, key: string): string | undefined {
+  const v = doc.config[key];
+  return typeof v === 'string' ? v : undefined;
+}
+
+function configList(doc: ResultsDocument, key: string): string[] {
+  const v = doc.config[key];
+  return Array.isArray(v) ? v.map(String) : [];
+}
+
+// --- sections -----------------------------------------------------------------------------
+
+function headerLines(doc: ResultsDocument, color: boolean): string[] {
+  const file = configString(doc, 'file') ?? '(inline config)';
+  const protocol = configString(doc, 'protocol') ?? '?';
+  const fixes = configList(doc, 'fixes');
+  const mutations = configList(doc, 'mutations');
+  const lines = [
+    `${paint(`${doc.tool.name} ${doc.tool.version}`, 'bold', color)}  ${file}  ` +
+      `vcpus ${doc.run.vcpus}  seed ${doc.run.seed}  protocol ${protocol}` +
+      (fixes.length > 0 ? ` (fixes ${fixes.join(',')})` : '') +
+      `  duration ${fmtMs(doc.run.durationMs)} (wall ${fmtMs(doc.run.wallMs)})`,
+  ];
+  if (mutations.length > 0) lines.push(`mutations: ${mutations.join(', ')}`);
+  lines.push(`node ${doc.run.node}, ${doc.run.cpus} cpus`);
+  return lines;
+}
+
+function throughputLines(doc: ResultsDocument, color: boolean): string[] {
+  return [
+    `${heading('Throughput', color)}  ${fmtCount(doc.throughput.accessesPerSec)} accesses/s  ` +
+      `${fmtCount(doc.throughput.faultsPerSec)} faults/s`,
+  ];
+}
+
+function countLines(doc: ResultsDocument, color: boolean): string[] {
+  const c = doc.counts;
+  const row = (label: string, n: number): string[] => [label, fmtInt(n), fmtPct(n, c.accesses)];
+  const rows = [
+    row('accesses', c.accesses),
+    row('  loads', c.loads),
+    row('  stores', c.stores),
+    row('  fetches', c.fetches),
+    row('tlb hits', c.tlbHits),
+    row('tlb misses', c.tlbMisses),
+    row('  shadow walk hits', c.walkHits),
+    row('faults', c.faultsTotal),
+  ];
+  for (const kind of [...FAULT_KINDS, 'inval', 'error'] as const) {
+    const n = c.faults[kind];
+    if (n > 0 || (FAULT_KINDS as readonly string[]).includes(kind)) rows.push(row(`  ${kindLabel(kind)}`, n));
+  }
+  rows.push(row('L1 handler runs', c.l1Handled), row('writes completed', c.writesCompleted));
+  return [heading('Counts', color), ...grid(['', 'count', '% of accesses'], rows, color)];
+}
+
+function latencyLines(doc: ResultsDocument, color: boolean): string[] {
+  const known = LATENCY_KINDS as readonly string[];
+  const kinds = [...known, ...Object.keys(doc.latencyNs).filter((k) => !known.includes(k))];
+  const rows: string[][] = [];
+  for (const kind of kinds) {
+    const s: LatencySummary | undefined = doc.latencyNs[kind];
+    if (s === undefined || s.count <= 0) continue;
+    rows.push([kindLabel(kind), fmtCount(s.count), fmtNs(s.mean), fmtNs(s.p50), fmtNs(s.p90), fmtNs(s.p99), fmtNs(s.p999), fmtNs(s.max)]);
+  }
+  if (rows.length === 0) return [`${heading('Latency', color)}  (nothing timed)`];
+  return [heading('Latency', color), ...grid(['', 'count', 'mean', 'p50', 'p90', 'p99', 'p99.9', 'max'], rows, color)];
+}
+
+function invalidationLines(doc: ResultsDocument, color: boolean): string[] {
+  const i = doc.invalidations;
+  const rows: [string, number][] = [
+    ['tlbie (page)', i.tlbiePage],
+    ['tlbie (lpid)', i.tlbieLpid],
+    ['tlbie (all)', i.tlbieAll],
+    ['H_RPT_INVALIDATE ranges', i.rptRange],
+    ['host notifier calls', i.hostNotifier],
+    ['shadow PTEs removed', i.shadowPtesRemoved],
+    ['rmap entries walked', i.rmapEntriesWalked],
+    ['TLB entries flushed', i.tlbFlushes],
+    ['TLB shootdowns waited', i.tlbShootdowns],
+  ];
+  return [heading('Invalidations', color), ...grid(['', 'count'], rows.map(([l, n]) => [l, fmtInt(n)]), color)];
+}
+
+function lockRow(name: string, l: LockStats): string[] {
+  return [
+    name,
+    fmtInt(l.acquisitions),
+    fmtInt(l.contended),
+    fmtPct(l.contended, l.acquisitions),
+    fmtNs(l.waitNs),
+    l.acquisitions > 0 ? fmtNs(l.waitNs / l.acquisitions) : '-',
+  ];
+}
+
+function lockLines(doc: ResultsDocument, color: boolean): string[] {
+  return [
+    heading('Locks', color),
+    ...grid(
+      ['', 'acquisitions', 'contended', 'contended %', 'total wait', 'wait/acq'],
+      [lockRow('mmu_lock', doc.locks.mmuLock), lockRow('tlb_lock', doc.locks.tlbLock)],
+      color,
+    ),
+  ];
+}
+
+function actorLines(doc: ResultsDocument, color: boolean): string[] {
+  const rows = Object.entries(doc.actors)
+    .filter(([, n]) => n > 0)
+    .map(([name, n]) => [kindLabel(name), fmtInt(n)]);
+  return rows.length === 0 ? [] : [heading('Actors', color), ...grid(['', 'events'], rows, color)];
+}
+
+/** How many detailed violation records the terminal report prints. */
+export const TABLE_VIOLATION_LINES = 10;
+
+function checkLines(doc: ResultsDocument, color: boolean): string[] {
+  const ch = doc.checks;
+  const n = ch.violations;
+  const verdict =
+    n === 0
+      ? paint('0 violations', 'green', color)
+      : paint(`${fmtInt(n)} violation${n === 1 ? '' : 's'}`, 'red', color);
+  const lines = [
+    `${heading('Checks', color)}  ${verdict}  (${fmtInt(ch.audits)} audits, ${fmtInt(ch.lostWrites)} lost writes)`,
+  ];
+  for (const [inv, count] of Object.entries(ch.byInvariant).sort((a, b) => b[1] - a[1])) {
+    if (count > 0) lines.push(`  ${inv}: ${fmtInt(count)}`);
+  }
+  for (const v of doc.violations.slice(0, TABLE_VIOLATION_LINES)) {
+    const where = [
+      v.lpid !== undefined ? `lpid ${v.lpid}` : '',
+      v.l2Ra !== undefined ? `l2Ra ${v.l2Ra}` : '',
+      v.l1Ra !== undefined ? `l1Ra ${v.l1Ra}` : '',
+      v.hostRa !== undefined ? `hostRa ${v.hostRa}` : '',
+    ].filter((s) => s !== '');
+    const ptes = Object.entries(v.pte ?? {}).map(([role, val]) => `${role} pte ${val}`);
+    lines.push(
+      `  ${paint(v.invariant, 'red', color)} vcpu ${v.vcpu} at ${v.timeMs.toFixed(1)} ms: ${v.message}` +
+        (where.length + ptes.length > 0 ? ` [${[...where, ...ptes].join(', ')}]` : ''),
+    );
+  }
+  const shown = Math.min(doc.violations.length, TABLE_VIOLATION_LINES);
+  if (shown > 0 && n > shown) lines.push(`  ... ${fmtInt(n - shown)} more`);
+  return lines;
+}
+
+/** The full terminal report, sections separated by blank lines, ending with a newline. */
+export function renderTable(doc: ResultsDocument, opts: TableOptions): string {
+  const { color } = opts;
+  const sections = [
+    headerLines(doc, color),
+    throughputLines(doc, color),
+    countLines(doc, color),
+    latencyLines(doc, color),
+    invalidationLines(doc, color),
+    lockLines(doc, color),
+    actorLines(doc, color),
+    checkLines(doc, color),
+  ].filter((s) => s.length > 0);
+  return sections.map((s) => s.join('\n')).join('\n\n') + '\n';
+}
+
+const BAR_WIDTH = 20;
+
+/** One line of live progress (no newline, no carriage return: the caller owns the cursor). */
+export function renderProgress(p: ProgressInput): string {
+  let line =
+    `${(p.elapsedMs / 1000).toFixed(1)}s  ${fmtCount(p.accesses)} accesses (${fmtCount(p.accessesPerSec)}/s)  ` +
+    `${fmtCount(p.faults)} faults (${fmtCount(p.faultsPerSec)}/s)  ` +
+    `${fmtCount(p.violations)} violation${p.violations === 1 ? '' : 's'}`;
+  if (p.fraction !== undefined && Number.isFinite(p.fraction)) {
+    const f = Math.min(1, Math.max(0, p.fraction));
+    const filled = Math.round(f * BAR_WIDTH);
+    line += `  [${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}] ${Math.floor(f * 100)}%`;
+  }
+  return line;
+}

@@ -1,0 +1,51 @@
+/**
+ * Locks in shared memory (DESIGN.md "Shared-memory rules").
+ *
+ * A three-state futex lock (0 free, 1 held, 2 held with sleepers), in the style of Drepper's
+ * "Futexes are tricky": uncontended acquire is one compare-exchange, contended waiters spin
+ * briefly and then sleep in `Atomics.wait`, so more vCPUs than cores do not burn the cores.
+ * `mmu_lock` (a spinlock in the kernel) spins longer before sleeping; a nested guest's
+ * `tlb_lock` (a mutex in the kernel) sleeps almost at once.
+ *
+ * Statistics go to the caller's counter block: acquisitions, contended acquisitions and wait
+ * time. The clock is read only on the contended path (a timer call costs more than the lock).
+ */
+import { performance } from 'node:perf_hooks';
+
+/** Spins before an `mmu_lock` waiter sleeps. */
+export const MMU_LOCK_SPINS = 200;
+/** Spins before a `tlb_lock` waiter sleeps (a sleeping mutex). */
+export const MUTEX_SPINS = 20;
+
+/**
+ * Acquire the lock word `w[i]`. Returns 0 when uncontended, else the wait in ns (>= 1).
+ */
+export function lockWord(w: Int32Array, i: number, spins: number): number {
+  if (Atomics.compareExchange(w, i, 0, 1) === 0) return 0;
+  const t0 = performance.now();
+  for (let s = 0; s < spins; s++) {
+    if (Atomics.load(w, i) === 0 && Atomics.compareExchange(w, i, 0, 1) === 0) {
+      return Math.max(1, (performance.now() - t0) * 1e6);
+    }
+  }
+  // Mark "held with sleepers" and sleep until the holder hands the word back as 0.
+  while (Atomics.exchange(w, i, 2) !== 0) Atomics.wait(w, i, 2);
+  return Math.max(1, (performance.now() - t0) * 1e6);
+}
+
+/** Try once; true when acquired. */
+export function tryLockWord(w: Int32Array, i: number): boolean {
+  return Atomics.compareExchange(w, i, 0, 1) === 0;
+}
+
+export function unlockWord(w: Int32Array, i: number): void {
+  // 1 -> 0 means nobody sleeps; 2 -> 1 means sleepers: hand the word back and wake one.
+  if (Atomics.sub(w, i, 1) !== 1) {
+    Atomics.store(w, i, 0);
+    Atomics.notify(w, i, 1);
+  }
+}
+
+export function isLockedWord(w: Int32Array, i: number): boolean {
+  return Atomics.load(w, i) !== 0;
+}

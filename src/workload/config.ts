@@ -1,0 +1,298 @@
+/**
+ * Loading, validating and overriding workload configs.
+ *
+ * Pipeline: YAML text -> (walk the document, per-key checks from `keys.ts`) explicit entries,
+ * each with its source position -> (defaults, cross-key checks) a deep-frozen `ResolvedConfig`.
+ * Every user error is a `ConfigError` naming file, line, column, key, what was expected and
+ * what was found. The explicit entries of each resolved config are remembered (weakly), so
+ * `applyOverrides` re-resolves with the file's positions and its defaults intact.
+ */
+
+import { readFileSync } from 'node:fs';
+import { LineCounter, isAlias, isCollection, isMap, isScalar, isSeq, parseDocument } from 'yaml';
+import type { Document, Node as YamlNode } from 'yaml';
+import {
+  CROSS_CHECKS, GROUPS, KEYS, KEY_BY_NAME, checkValue, childrenOf, didYouMean, formatValue, lookupKey,
+} from './keys.js';
+import type { KeySpec, KeyValue } from './keys.js';
+import type { ResolvedConfig } from './types.js';
+
+export { describeKeys } from './keys.js';
+
+/** A user error in a config file or override, printed as one line (see `message`). */
+export class ConfigError extends Error {
+  /**
+   * @param line 1-based; 0 when there is no position (missing file, command-line override)
+   * @param key dotted key, '' when the error is about the whole file
+   * @param found already rendered (JSON of the YAML value, or a description such as `unknown key "x"`)
+   * @param hint what to do instead, e.g. `(did you mean "vcpus"?)`; '' when none
+   */
+  constructor(
+    readonly file: string,
+    readonly line: number,
+    readonly col: number,
+    readonly key: string,
+    readonly expected: string,
+    readonly found: string,
+    readonly hint = '',
+  ) {
+    const where = line > 0 ? `${file}:${line}:${col}` : file;
+    super(`${where}: ${key === '' ? '' : `${key}: `}expected ${expected}, found ${found}${hint === '' ? '' : ` ${hint}`}`);
+    this.name = 'ConfigError';
+  }
+}
+
+interface Loc {
+  readonly file: string;
+  readonly line: number;
+  readonly col: number;
+}
+
+/** One explicitly set key: its checked value and where it was written. */
+interface Entry {
+  readonly value: KeyValue;
+  /** The value as written (YAML value), for `found` in cross-key errors. */
+  readonly raw: unknown;
+  readonly loc: Loc;
+  /** Source order (offset in the file; overrides after the file); the later key gets cross-key errors. */
+  readonly order: number;
+  /** The key as written (`host.backing.4K` for the canonical `host.backing.base`). */
+  readonly shownKey: string;
+  /** The alias used for the base page of a mix (`4K`/`64K`), checked against basePageSize. */
+  readonly alias?: string;
+}
+
+type Entries = Map<string, Entry>;
+
+const PROVENANCE = new WeakMap<ResolvedConfig, Entries>();
+
+/** Longest rendering of a found value before it is cut. */
+const MAX_FOUND_CHARS = 80;
+
+function renderFound(value: unknown): string {
+  const json = JSON.stringify(value) ?? String(value);
+  return json.length > MAX_FOUND_CHARS ? `${json.slice(0, MAX_FOUND_CHARS - 3)}...` : json;
+}
+
+/** Parses and validates a YAML config; `file` only labels error messages and `ResolvedConfig.file`. */
+export function parseConfig(text: string, file = '<inline>'): ResolvedConfig {
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const locAt = (offset: number): Loc => ({ file, ...lineCounter.linePos(offset) });
+  const err = doc.errors[0];
+  if (err !== undefined) {
+    const loc = locAt(err.pos[0]);
+    throw new ConfigError(file, loc.line, loc.col, '', 'valid YAML', `syntax error: ${err.message.split('\n')[0]!}`);
+  }
+  const entries: Entries = new Map();
+  const root = doc.contents;
+  if (root !== null && !(isScalar(root) && root.value === null)) {
+    if (!isMap(root)) {
+      const loc = locAt(root.range?.[0] ?? 0);
+      throw new ConfigError(file, loc.line, loc.col, '', `a mapping of ${childrenOf('').join(', ')}`, renderFound(toRaw(root, doc)));
+    }
+    walkMap(root, '', doc, locAt, entries);
+  }
+  return resolveEntries(entries, file);
+}
+
+/** Reads and validates a YAML config file. An unreadable file is a `ConfigError` too. */
+export function loadConfig(path: string): ResolvedConfig {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    const found = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory' : code === 'EACCES' ? 'a file without read permission' : String((e as Error).message);
+    throw new ConfigError(path, 0, 0, '', 'a readable YAML file', found);
+  }
+  return parseConfig(text, path);
+}
+
+/** Command-line names that append to a list rather than replace it (`--mutation x` repeatable). */
+const APPENDING: Readonly<Record<string, string>> = { mutation: 'mutations', fix: 'fixes' };
+
+/**
+ * Applies command-line overrides (`--vcpus 4`, `--set workload.pattern=zipf`) on top of a resolved
+ * config and re-validates everything, cross-key checks included.
+ *
+ * Keys are any dotted key of the table, plus `mutation`/`fix`, which append to `mutations`/`fixes`
+ * (an array value stands for a repeated flag). Each value is parsed exactly as if it were written
+ * in YAML (`4`, `2s`, `[p1, p5]`, `true`). Keys the file left out keep their defaults, so e.g.
+ * `workload.workingSet` still follows an overridden `guests.memory`.
+ *
+ * @param source labels errors about the overrides, e.g. `command line` or `--set`
+ */
+export function applyOverrides(
+  cfg: ResolvedConfig,
+  overrides: Readonly<Record<string, string | readonly string[]>>,
+  source = 'command line',
+): ResolvedConfig {
+  const entries: Entries = new Map(PROVENANCE.get(cfg) ?? entriesFromResolved(cfg));
+  let order = Math.max(0, ...[...entries.values()].map((e) => e.order + 1));
+  const loc: Loc = { file: source, line: 0, col: 0 };
+  for (const [name, given] of Object.entries(overrides)) {
+    const texts = typeof given === 'string' ? [given] : given;
+    const appendTo = APPENDING[name];
+    const dot = name.lastIndexOf('.');
+    const found = appendTo !== undefined ? { spec: KEY_BY_NAME.get(appendTo)! } : lookupKey(name.slice(0, dot < 0 ? 0 : dot), name.slice(dot + 1));
+    if (found === undefined) {
+      const names = [...KEYS.map((s) => s.key), ...Object.keys(APPENDING)];
+      throw new ConfigError(source, 0, 0, name, 'a config key (nestsim validate --keys lists them)', `unknown key ${renderFound(name)}`, didYouMean(name, names));
+    }
+    const { spec, alias } = found;
+    const isList = spec.type === 'list-of-enum';
+    // Appending starts from the current list; a repeated flag unions lists and otherwise the last one wins.
+    let value: KeyValue | undefined = appendTo !== undefined ? (entries.get(spec.key)?.value ?? spec.default) : undefined;
+    let raw: unknown = null;
+    for (const text of texts) {
+      raw = parseOverrideValue(text, name, source);
+      const checked = checkOrThrow(spec, raw, name, () => loc);
+      value = isList && value !== undefined ? [...new Set([...(value as readonly string[]), ...(checked as readonly string[])])] : checked;
+    }
+    if (value === undefined) continue;
+    if (isList) raw = value;
+    entries.set(spec.key, { value, raw, loc, order: order++, shownKey: name, ...(alias ? { alias } : {}) });
+  }
+  return resolveEntries(entries, cfg.file);
+}
+
+function parseOverrideValue(text: string, key: string, source: string): unknown {
+  const doc = parseDocument(text, { prettyErrors: false });
+  if (doc.errors.length > 0) throw new ConfigError(source, 0, 0, key, 'a YAML value', renderFound(text));
+  return doc.toJS();
+}
+
+/** Every key of a config whose explicit entries are unknown (not made here) counts as explicit, without position. */
+function entriesFromResolved(cfg: ResolvedConfig): Entries {
+  const entries: Entries = new Map();
+  const loc: Loc = { file: cfg.file, line: 0, col: 0 };
+  for (const spec of KEYS) {
+    let v: unknown = cfg;
+    for (const part of spec.field.split('.')) v = (v as Record<string, unknown>)[part];
+    entries.set(spec.key, { value: v as KeyValue, raw: v, loc, order: -1, shownKey: spec.key });
+  }
+  return entries;
+}
+
+type LocAt = (offset: number) => Loc;
+
+function walkMap(map: YamlNode, group: string, doc: Document, locAt: LocAt, entries: Entries): void {
+  if (!isMap(map)) return;
+  for (const pair of map.items) {
+    const keyNode = pair.key as YamlNode | null;
+    const keyLoc = locAt(keyNode?.range?.[0] ?? map.range?.[0] ?? 0);
+    const name = isScalar(keyNode) ? String(keyNode.value) : renderFound(keyNode === null ? null : toRaw(keyNode, doc));
+    const path = group === '' ? name : `${group}.${name}`;
+    const valueNode = pair.value as YamlNode | null;
+    if (GROUPS.has(path)) {
+      if (valueNode === null || (isScalar(valueNode) && valueNode.value === null)) continue; // `host:` with nothing under it
+      if (!isMap(valueNode)) {
+        const loc = locAt(valueNode.range?.[0] ?? keyNode?.range?.[0] ?? 0);
+        throw new ConfigError(loc.file, loc.line, loc.col, path, `a mapping of ${childrenOf(path).join(', ')}`, renderFound(toRaw(valueNode, doc)));
+      }
+      walkMap(valueNode, path, doc, locAt, entries);
+      continue;
+    }
+    const found = lookupKey(group, name);
+    if (found === undefined) {
+      const known = childrenOf(group);
+      throw new ConfigError(keyLoc.file, keyLoc.line, keyLoc.col, path, `one of ${known.join(', ')}`, `unknown key ${renderFound(name)}`, didYouMean(name, known));
+    }
+    const { spec, alias } = found;
+    const previous = entries.get(spec.key);
+    if (previous !== undefined) {
+      throw new ConfigError(keyLoc.file, keyLoc.line, keyLoc.col, path, `one base page key (base, 4K or 64K)`, `${renderFound(name)} after ${renderFound(previous.shownKey.slice(group.length + 1))}`);
+    }
+    const raw = valueNode === null ? null : toRaw(valueNode, doc);
+    const nodeLoc = (index?: number): Loc => {
+      let node = valueNode;
+      if (index !== undefined && isSeq(valueNode)) node = (valueNode.items[index] as YamlNode | undefined) ?? valueNode;
+      const start = node?.range?.[0];
+      // An empty value (`vcpus:`) has a zero-length range after the colon: point at the key instead.
+      return start === undefined || (isScalar(node) && node.value === null) ? keyLoc : locAt(start);
+    };
+    const value = checkOrThrow(spec, raw, path, nodeLoc);
+    entries.set(spec.key, { value, raw, loc: keyLoc, order: keyNode?.range?.[0] ?? 0, shownKey: path, ...(alias ? { alias } : {}) });
+  }
+}
+
+/** A node's plain value: scalars as parsed, collections as plain arrays/objects, aliases followed. */
+function toRaw(node: YamlNode, doc: Document): unknown {
+  if (isAlias(node)) {
+    const target = node.resolve(doc);
+    return target === undefined ? null : toRaw(target as YamlNode, doc);
+  }
+  if (isScalar(node)) return node.value;
+  if (isCollection(node)) return node.toJSON(doc);
+  return null;
+}
+
+function checkOrThrow(spec: KeySpec, raw: unknown, shownKey: string, locOf: (index?: number) => Loc): KeyValue {
+  const r = checkValue(spec, raw);
+  if (r.ok) return r.value;
+  const loc = locOf(r.index);
+  const key = r.index === undefined ? shownKey : `${shownKey}[${r.index}]`;
+  const found = r.index === undefined ? raw : (raw as unknown[])[r.index];
+  throw new ConfigError(loc.file, loc.line, loc.col, key, r.expected, renderFound(found), r.hint ?? '');
+}
+
+/** Fills defaults, runs the cross-key checks, builds and freezes the config. */
+function resolveEntries(entries: Entries, file: string): ResolvedConfig {
+  const values = new Map<string, KeyValue>();
+  for (const spec of KEYS) {
+    const e = entries.get(spec.key);
+    if (e !== undefined) values.set(spec.key, e.value);
+  }
+  for (const spec of KEYS) {
+    if (!values.has(spec.key)) values.set(spec.key, spec.defaultFrom !== undefined ? values.get(spec.defaultFrom) ?? spec.default : spec.default);
+  }
+  const get = (key: string): KeyValue => values.get(key)!;
+
+  // Cross-key errors go to the key written last: that is where the contradiction appeared.
+  const blameOf = (keys: readonly string[]): { key: string; entry: Entry | undefined } => {
+    let best: { key: string; entry: Entry | undefined } = { key: keys[keys.length - 1]!, entry: undefined };
+    for (const key of keys) {
+      const entry = entries.get(key);
+      if (entry !== undefined && (best.entry === undefined || entry.order > best.entry.order)) best = { key, entry };
+    }
+    return best;
+  };
+  const fail = (blame: { key: string; entry: Entry | undefined }, expected: string, found: string): never => {
+    const loc = blame.entry?.loc ?? { file, line: 0, col: 0 };
+    throw new ConfigError(loc.file, loc.line, loc.col, blame.entry?.shownKey ?? blame.key, expected, found);
+  };
+
+  for (const cross of CROSS_CHECKS) {
+    const blame = blameOf(cross.keys);
+    const expected = cross.check(get, blame.key);
+    if (expected !== null) fail(blame, expected, blame.entry !== undefined ? renderFound(blame.entry.raw) : renderFound(formatValue(KEY_BY_NAME.get(blame.key)!, get(blame.key))));
+  }
+  const base = get('basePageSize') as string;
+  for (const [key, entry] of entries) {
+    if (entry.alias === undefined || entry.alias === base) continue;
+    const blame = blameOf(['basePageSize', key]);
+    if (blame.key === key) fail(blame, `base page key "base" or "${base}" (basePageSize is ${base})`, renderFound(entry.alias));
+    else fail(blame, `"${entry.alias}" to match the base page key ${entry.shownKey}`, renderFound(base));
+  }
+
+  const out: Record<string, unknown> = { file };
+  for (const spec of KEYS) {
+    const parts = spec.field.split('.');
+    let obj = out;
+    for (const part of parts.slice(0, -1)) obj = (obj[part] ??= {}) as Record<string, unknown>;
+    const v = get(spec.key);
+    obj[parts[parts.length - 1]!] = Array.isArray(v) ? [...v] : v;
+  }
+  const cfg = deepFreeze(out) as unknown as ResolvedConfig;
+  PROVENANCE.set(cfg, entries);
+  return cfg;
+}
+
+function deepFreeze<T>(value: T): T {
+  if (typeof value === 'object' && value !== null && !Object.isFrozen(value)) {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}

@@ -1,0 +1,365 @@
+/**
+ * The one table of config keys: it drives validation, defaults, the `nestsim validate --keys`
+ * listing and the README's config reference. `config.ts` walks the YAML and calls in here;
+ * nothing about keys is written anywhere else.
+ *
+ * Rows use the YAML form (dotted camelCase path, user units such as `4G` or `5s`); `field` says
+ * where the value lands in `ResolvedConfig` (types.ts), always in bytes, ms or plain numbers.
+ */
+
+import { BASE_PAGE_SIZES, FIXES, MUTATIONS, PATTERNS, PROTOCOLS, RC_MODES, VCPU_MAPS } from './types.js';
+import { GiB, KiB, MiB, formatDuration, formatSize, parseDuration, parseSize } from './units.js';
+
+export const KEY_TYPES = ['int', 'number', 'size', 'duration', 'enum', 'bool', 'list-of-enum', 'mix-weight'] as const;
+export type KeyType = (typeof KEY_TYPES)[number];
+
+/** A checked value: numbers are bytes for sizes and ms for durations. */
+export type KeyValue = number | string | boolean | readonly string[];
+
+export interface KeySpec {
+  /** Dotted YAML path, e.g. `hardware.tlb.entries`. */
+  readonly key: string;
+  /** Dotted path of the value in `ResolvedConfig`, e.g. `hardware.tlbEntries`. */
+  readonly field: string;
+  readonly type: KeyType;
+  /** Inclusive bounds (bytes for sizes, ms for durations) unless `minExclusive`. */
+  readonly min?: number;
+  readonly max?: number;
+  readonly minExclusive?: boolean;
+  /** A single value excluded from the range (zipf theta = 1 has no closed form). */
+  readonly notEqual?: number;
+  readonly powerOfTwo?: boolean;
+  /** Allowed values of an enum, or of each element of a list. */
+  readonly values?: readonly string[];
+  /** Other spellings of the last path segment (the base page of a mix: `4K`, `64K`). */
+  readonly aliases?: readonly string[];
+  readonly default: KeyValue;
+  /** When the key is absent, it takes this other key's resolved value instead of `default`. */
+  readonly defaultFrom?: string;
+  readonly unit: string;
+  readonly doc: string;
+}
+
+/** Smallest base page; every size is a multiple of it (and of the 64K page when that is the base). */
+export const MIN_PAGE_BYTES = 4 * KiB;
+
+/**
+ * L1 and host page numbers, counted in 4K pages, stay below 2^24, so the machine layout may hold
+ * a page number in 24 bits: at most 64G of L1 gpa space (memory + MMIO) and 64G of host memory.
+ */
+export const MAX_PAGE_NUMBER = 2 ** 24;
+export const MAX_MEMORY_BYTES = MAX_PAGE_NUMBER * MIN_PAGE_BYTES;
+
+const U32_MAX = 0xffff_ffff;
+const DAY_MS = 86_400_000;
+
+/** Bytes of each base page size. */
+export const BASE_PAGE_BYTES: Readonly<Record<string, number>> = { '4K': 4 * KiB, '64K': 64 * KiB };
+
+const size = (key: string, field: string, dflt: number, min: number, doc: string, defaultFrom?: string): KeySpec => ({
+  key, field, type: 'size', min, max: MAX_MEMORY_BYTES, default: dflt, unit: 'bytes', doc, ...(defaultFrom ? { defaultFrom } : {}),
+});
+const ratio = (key: string, field: string, dflt: number, doc: string): KeySpec => ({
+  key, field, type: 'number', min: 0, max: 1, default: dflt, unit: 'fraction', doc,
+});
+const actor = (key: string, field: string, doc: string): KeySpec => ({
+  key, field, type: 'number', min: 0, default: 0, unit: 'per 1,000 accesses per vCPU', doc,
+});
+function mix(key: string, field: string, what: string, base: number): KeySpec[] {
+  return [
+    { key: `${key}.base`, field: `${field}.base`, type: 'mix-weight', min: 0, aliases: BASE_PAGE_SIZES, default: base, unit: 'weight',
+      doc: `${what}: weight of the base page (key \`base\`, or \`4K\`/\`64K\` matching basePageSize)` },
+    { key: `${key}.2M`, field: `${field}.2M`, type: 'mix-weight', min: 0, default: 0, unit: 'weight', doc: `${what}: weight of 2M pages` },
+    { key: `${key}.1G`, field: `${field}.1G`, type: 'mix-weight', min: 0, default: 0, unit: 'weight', doc: `${what}: weight of 1G pages` },
+  ];
+}
+
+export const KEYS: readonly KeySpec[] = [
+  { key: 'seed', field: 'seed', type: 'int', min: 0, max: U32_MAX, default: 1, unit: '', doc: 'PRNG seed; each vCPU and actor draws its own stream from it' },
+  { key: 'duration', field: 'durationMs', type: 'duration', min: 1, max: DAY_MS, default: 5000, unit: 'ms', doc: 'run length; ignored when accesses > 0' },
+  { key: 'accesses', field: 'accesses', type: 'int', min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, unit: 'accesses per vCPU', doc: 'run length in accesses per vCPU; 0 = run for duration' },
+  { key: 'warmup', field: 'warmupAccesses', type: 'int', min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, unit: 'accesses per vCPU', doc: 'warm-up accesses per vCPU, not counted in the statistics' },
+  { key: 'vcpus', field: 'vcpus', type: 'int', min: 1, max: 256, default: 2, unit: '', doc: 'simulated vCPUs (worker threads)' },
+  { key: 'protocol', field: 'protocol', type: 'enum', values: PROTOCOLS, default: 'mainline', unit: '', doc: 'mainline = the kernel as written (windows P1-P5 open); fixed = all closed' },
+  { key: 'fixes', field: 'fixes', type: 'list-of-enum', values: FIXES, default: [], unit: '', doc: 'close single windows of kernel-model.md §7 under mainline' },
+  { key: 'mutations', field: 'mutations', type: 'list-of-enum', values: MUTATIONS, default: [], unit: '', doc: 'protocol ablations, each removes one protection (kernel-model.md §6.4)' },
+  { key: 'basePageSize', field: 'basePageSize', type: 'enum', values: BASE_PAGE_SIZES, default: '4K', unit: '', doc: 'base page size of every level; all sizes are multiples of it' },
+  { key: 'hardware.rc', field: 'hardware.rc', type: 'enum', values: RC_MODES, default: 'fault', unit: '', doc: 'fault = RC updates in partition-scoped leaves fault (DSISR_SET_RC); auto = hardware sets them' },
+  { key: 'hardware.tlb.entries', field: 'hardware.tlbEntries', type: 'int', min: 1, max: 4096, powerOfTwo: true, default: 64, unit: 'entries per vCPU', doc: 'TLB size of each vCPU' },
+  { key: 'hardware.tlb.ways', field: 'hardware.tlbWays', type: 'int', min: 1, max: 4096, powerOfTwo: true, default: 4, unit: 'ways', doc: 'TLB associativity, <= hardware.tlb.entries' },
+  size('host.memory', 'host.memoryBytes', 4 * GiB, MIN_PAGE_BYTES, 'host real memory for data frames (at most 64G)'),
+  ...mix('host.backing', 'host.backing', 'host backing of L1 memory', 1),
+  size('l1.memory', 'l1.memoryBytes', 2 * GiB, MIN_PAGE_BYTES, 'L1 guest-real memory (one memslot), excluding the MMIO hole; may overcommit'),
+  size('l1.readonly', 'l1.readonlyBytes', 0, 0, 'top part of l1.memory that is a READONLY memslot, < l1.memory'),
+  size('l1.mmio', 'l1.mmioBytes', 0, 0, 'L1 gpa range after memory with no memslot (emulated MMIO); l1.memory + l1.mmio <= 64G'),
+  ...mix('l1.pageSizes', 'l1.pageSizes', 'L1 mapping of L2 memory', 1),
+  { key: 'l1.dirtyLog', field: 'l1.dirtyLog', type: 'bool', default: false, unit: '', doc: "L0 dirty-logs L1's main memslot from the start" },
+  { key: 'guests.count', field: 'guests.count', type: 'int', min: 1, max: 4096, default: 1, unit: 'nested guests', doc: 'nested guests (L2s)' },
+  size('guests.memory', 'guests.memoryBytes', 256 * MiB, MIN_PAGE_BYTES, 'L2 guest-real memory of each nested guest'),
+  { key: 'guests.vcpuMap', field: 'guests.vcpuMap', type: 'enum', values: VCPU_MAPS, default: 'spread', unit: '', doc: 'spread: vCPU i in guest i % count; packed: consecutive vCPUs share a guest' },
+  { key: 'workload.pattern', field: 'workload.pattern', type: 'enum', values: PATTERNS, default: 'uniform', unit: '', doc: 'page access pattern over the working set' },
+  { key: 'workload.theta', field: 'workload.theta', type: 'number', min: 0, minExclusive: true, max: 10, notEqual: 1, default: 0.99, unit: '', doc: 'zipf skew' },
+  { key: 'workload.hotFraction', field: 'workload.hotFraction', type: 'number', min: 0, minExclusive: true, max: 1, default: 0.1, unit: 'fraction', doc: 'hotset: fraction of the working set that is hot' },
+  ratio('workload.hotProbability', 'workload.hotProbability', 0.9, 'hotset: probability that an access goes to the hot part'),
+  ratio('workload.writeRatio', 'workload.writeRatio', 0.3, 'fraction of accesses that are stores'),
+  ratio('workload.execRatio', 'workload.execRatio', 0, 'fraction of accesses that are instruction fetches (HISI path)'),
+  ratio('workload.mmioRatio', 'workload.mmioRatio', 0, "fraction of accesses to L2 pages that L1 maps onto its MMIO hole (needs l1.mmio > 0)"),
+  size('workload.workingSet', 'workload.workingSetBytes', 256 * MiB, MIN_PAGE_BYTES, 'bytes of each guest touched, <= guests.memory; defaults to guests.memory', 'guests.memory'),
+  actor('actors.l1.unmap', 'actors.l1.unmap', 'L1 unmaps an L2 page + H_TLB_INVALIDATE IS=0'),
+  actor('actors.l1.protect', 'actors.l1.protect', 'L1 write-protects an L2 page + tlbie'),
+  actor('actors.l1.clean', 'actors.l1.clean', 'L1 clears C (its own dirty log for L2) + tlbie'),
+  actor('actors.l1.rangeFlush', 'actors.l1.rangeFlush', 'L1 H_RPT_INVALIDATE over a range'),
+  actor('actors.l1.lpidFlush', 'actors.l1.lpidFlush', 'L1 H_TLB_INVALIDATE IS=2 RIC=0 (whole LPID)'),
+  actor('actors.host.migrate', 'actors.host.migrate', 'host migrates an L1 page (notifier begin/unmap/copy/end)'),
+  actor('actors.host.swap', 'actors.host.swap', 'host swaps an L1 page out; it comes back on the next fault'),
+  actor('actors.host.age', 'actors.host.age', 'kvm_age_radix on one L1 page'),
+  actor('actors.host.harvest', 'actors.host.harvest', 'dirty-log harvest pass over the whole slot'),
+  actor('actors.host.memslotFlush', 'actors.host.memslotFlush', 'memslot flush (dirty logging toggled)'),
+  { key: 'audit.perMillion', field: 'audit.perMillion', type: 'number', min: 0, max: 1_000_000, default: 0, unit: 'per 1,000,000 accesses', doc: 'stop-the-world audits (total over all vCPUs); 0 = only the final audit' },
+];
+
+/** Rows by canonical dotted key. */
+export const KEY_BY_NAME: ReadonlyMap<string, KeySpec> = new Map(KEYS.map((s) => [s.key, s]));
+
+/** Every dotted prefix that is a mapping (`hardware`, `hardware.tlb`, ...); '' is the root. */
+export const GROUPS: ReadonlySet<string> = new Set(
+  KEYS.flatMap((s) => s.key.split('.').slice(0, -1).map((_, i, parts) => parts.slice(0, i + 1).join('.'))).concat(['']),
+);
+
+/** The names allowed directly under a group, in table order, aliases included. */
+export function childrenOf(group: string): string[] {
+  const depth = group === '' ? 0 : group.split('.').length;
+  const names: string[] = [];
+  for (const s of KEYS) {
+    const parts = s.key.split('.');
+    if (parts.length <= depth || (group !== '' && parts.slice(0, depth).join('.') !== group)) continue;
+    for (const name of parts.length === depth + 1 ? [parts[depth]!, ...(s.aliases ?? [])] : [parts[depth]!]) {
+      if (!names.includes(name)) names.push(name);
+    }
+  }
+  return names;
+}
+
+/** Resolves `group` + `name` to a row, following aliases. */
+export function lookupKey(group: string, name: string): { spec: KeySpec; alias?: string } | undefined {
+  const path = group === '' ? name : `${group}.${name}`;
+  const spec = KEY_BY_NAME.get(path);
+  if (spec) return { spec };
+  for (const s of KEYS) {
+    if (s.aliases?.includes(name) && s.key === `${path.slice(0, path.length - name.length)}base`) return { spec: s, alias: name };
+  }
+  return undefined;
+}
+
+export type CheckResult =
+  | { readonly ok: true; readonly value: KeyValue }
+  | { readonly ok: false; readonly expected: string; readonly hint?: string; readonly index?: number };
+
+/** The accepted input of a row, as used after "expected" in error messages. */
+export function expectedText(spec: KeySpec): string {
+  switch (spec.type) {
+    case 'int':
+      return `${spec.powerOfTwo ? 'power of two' : 'integer'} ${rangeText(spec, String)}`;
+    case 'number':
+    case 'mix-weight':
+      return `number ${rangeText(spec, String)}`;
+    case 'size':
+      return `size ${rangeText(spec, formatSize)} in multiples of 4K (like 512M or 4G)`;
+    case 'duration':
+      return `duration ${rangeText(spec, formatDuration)} (like 500ms, 5s or 2m)`;
+    case 'enum':
+      return `one of ${spec.values!.join(', ')}`;
+    case 'bool':
+      return 'true or false';
+    case 'list-of-enum':
+      return `list of ${spec.values!.join(', ')}`;
+  }
+}
+
+function rangeText(spec: KeySpec, fmt: (n: number) => string): string {
+  const hasMax = spec.max !== undefined && spec.max !== Number.MAX_SAFE_INTEGER;
+  let text: string;
+  if (spec.minExclusive) text = hasMax ? `> ${fmt(spec.min!)} and <= ${fmt(spec.max!)}` : `> ${fmt(spec.min!)}`;
+  else text = hasMax ? `${fmt(spec.min!)}..${fmt(spec.max!)}` : `>= ${fmt(spec.min!)}`;
+  return spec.notEqual === undefined ? text : `${text}, not ${spec.notEqual}`;
+}
+
+function inRange(spec: KeySpec, n: number): boolean {
+  if (spec.min !== undefined && (spec.minExclusive ? n <= spec.min : n < spec.min)) return false;
+  if (spec.max !== undefined && n > spec.max) return false;
+  return n !== spec.notEqual;
+}
+
+/**
+ * Checks one raw YAML value (string, number, boolean, null, array or object as `toJSON` gives it)
+ * against its row. Sizes and durations accept a number (bytes, ms) or a string with a unit.
+ * A list also accepts a single string (`fixes: p5`); duplicates in a list are dropped.
+ */
+export function checkValue(spec: KeySpec, raw: unknown): CheckResult {
+  const fail = (hint?: string): CheckResult => ({ ok: false, expected: expectedText(spec), ...(hint ? { hint } : {}) });
+  switch (spec.type) {
+    case 'int':
+      if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || !inRange(spec, raw)) return fail();
+      if (spec.powerOfTwo && (raw & (raw - 1)) !== 0) return fail();
+      return { ok: true, value: raw };
+    case 'number':
+    case 'mix-weight':
+      return typeof raw === 'number' && Number.isFinite(raw) && inRange(spec, raw) ? { ok: true, value: raw } : fail();
+    case 'size':
+    case 'duration': {
+      const isSize = spec.type === 'size';
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' ? (isSize ? parseSize(raw) : parseDuration(raw)) : null;
+      if (n === null || !Number.isSafeInteger(n) || !inRange(spec, n)) return fail();
+      if (isSize && n % MIN_PAGE_BYTES !== 0) return fail();
+      return { ok: true, value: n };
+    }
+    case 'enum':
+      if (typeof raw === 'string' && spec.values!.includes(raw)) return { ok: true, value: raw };
+      return fail(typeof raw === 'string' ? didYouMean(raw, spec.values!) : undefined);
+    case 'bool':
+      return typeof raw === 'boolean' ? { ok: true, value: raw } : fail();
+    case 'list-of-enum': {
+      const items: unknown[] = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? raw : [];
+      if (!Array.isArray(raw) && typeof raw !== 'string') return fail();
+      const out: string[] = [];
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i];
+        if (typeof item !== 'string' || !spec.values!.includes(item)) {
+          const hint = typeof item === 'string' ? didYouMean(item, spec.values!) : undefined;
+          return { ok: false, expected: `one of ${spec.values!.join(', ')}`, ...(Array.isArray(raw) ? { index: i } : {}), ...(hint ? { hint } : {}) };
+        }
+        if (!out.includes(item)) out.push(item);
+      }
+      return { ok: true, value: out };
+    }
+  }
+}
+
+/** Renders a resolved value in the form a user would write it in YAML. */
+export function formatValue(spec: KeySpec, value: KeyValue): string {
+  if (spec.type === 'size') return formatSize(value as number);
+  if (spec.type === 'duration') return formatDuration(value as number);
+  if (Array.isArray(value)) return `[${value.join(', ')}]`;
+  return String(value);
+}
+
+/** `(did you mean "x"?)` for the closest candidate within edit distance 2 (case-insensitive), else undefined. */
+export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDist = 3;
+  for (const c of candidates) {
+    const d = editDistance(word.toLowerCase(), c.toLowerCase());
+    if (d < bestDist) [best, bestDist] = [c, d];
+  }
+  return best === undefined ? undefined : `(did you mean "${best}"?)`;
+}
+
+/** Optimal-string-alignment distance: insertions, deletions, substitutions and adjacent swaps. */
+export function editDistance(a: string, b: string): number {
+  const rows = a.length + 1;
+  const cols = b.length + 1;
+  const d = new Array<number>(rows * cols);
+  for (let i = 0; i < rows; i++) d[i * cols] = i;
+  for (let j = 0; j < cols; j++) d[j] = j;
+  for (let i = 1; i < rows; i++) {
+    for (let j = 1; j < cols; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      let v = Math.min(d[(i - 1) * cols + j]! + 1, d[i * cols + j - 1]! + 1, d[(i - 1) * cols + j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[(i - 2) * cols + j - 2]! + 1);
+      d[i * cols + j] = v;
+    }
+  }
+  return d[rows * cols - 1]!;
+}
+
+/** Markdown reference of the key table: key, type (with range), default, unit, doc. */
+export function describeKeys(): string {
+  const cell = (s: string): string => s.replace(/\|/g, '\\|');
+  const lines = ['| key | type | default | unit | doc |', '|---|---|---|---|---|'];
+  for (const s of KEYS) {
+    const type = s.type === 'enum' || s.type === 'list-of-enum' || s.type === 'bool' ? `${s.type}: ${expectedText(s)}` : expectedText(s);
+    const dflt = s.defaultFrom ? `= ${s.defaultFrom}` : formatValue(s, s.default);
+    lines.push(`| \`${s.key}\` | ${cell(type)} | ${cell(dflt)} | ${cell(s.unit)} | ${cell(s.doc)} |`);
+  }
+  return lines.join('\n') + '\n';
+}
+
+/** Cross-key constraints, checked after every key has a value (explicit or default). */
+export interface CrossCheck {
+  /** The keys involved; the error is reported on whichever was written last. */
+  readonly keys: readonly string[];
+  /**
+   * @param get resolved value of any key
+   * @param blame the key the error will be reported on
+   * @returns null when satisfied, else the text after "expected"
+   */
+  readonly check: (get: (key: string) => KeyValue, blame: string) => string | null;
+}
+
+const SIZE_KEYS = KEYS.filter((s) => s.type === 'size').map((s) => s.key);
+const num = (get: (key: string) => KeyValue, key: string): number => get(key) as number;
+
+export const CROSS_CHECKS: readonly CrossCheck[] = [
+  ...SIZE_KEYS.map((k): CrossCheck => ({
+    keys: ['basePageSize', k],
+    check: (get, blame) => {
+      const base = get('basePageSize') as string;
+      if (num(get, k) % BASE_PAGE_BYTES[base]! === 0) return null;
+      return blame === k
+        ? `size in multiples of the base page ${base} (basePageSize)`
+        : `a base page that divides ${k} (${formatSize(num(get, k))})`;
+    },
+  })),
+  ...['host.backing', 'l1.pageSizes'].map((m): CrossCheck => ({
+    keys: [`${m}.base`, `${m}.2M`, `${m}.1G`],
+    check: (get) =>
+      num(get, `${m}.base`) + num(get, `${m}.2M`) + num(get, `${m}.1G`) > 0 ? null : `at least one weight of ${m} (base, 2M, 1G) > 0`,
+  })),
+  {
+    keys: ['hardware.tlb.entries', 'hardware.tlb.ways'],
+    check: (get, blame) => {
+      const [entries, ways] = [num(get, 'hardware.tlb.entries'), num(get, 'hardware.tlb.ways')];
+      if (ways <= entries) return null;
+      return blame === 'hardware.tlb.ways' ? `power of two <= hardware.tlb.entries (${entries})` : `at least hardware.tlb.ways (${ways})`;
+    },
+  },
+  {
+    keys: ['workload.writeRatio', 'workload.execRatio', 'workload.mmioRatio'],
+    check: (get) => {
+      const sum = num(get, 'workload.writeRatio') + num(get, 'workload.execRatio') + num(get, 'workload.mmioRatio');
+      return sum <= 1 + 1e-9 ? null : `writeRatio + execRatio + mmioRatio <= 1 (they add up to ${+sum.toFixed(6)})`;
+    },
+  },
+  {
+    keys: ['guests.memory', 'workload.workingSet'],
+    check: (get, blame) => {
+      const [mem, ws] = [num(get, 'guests.memory'), num(get, 'workload.workingSet')];
+      if (ws <= mem) return null;
+      return blame === 'guests.memory' ? `at least workload.workingSet (${formatSize(ws)})` : `size <= guests.memory (${formatSize(mem)})`;
+    },
+  },
+  {
+    keys: ['l1.memory', 'l1.readonly'],
+    check: (get, blame) => {
+      const [mem, ro] = [num(get, 'l1.memory'), num(get, 'l1.readonly')];
+      if (ro < mem) return null;
+      return blame === 'l1.memory' ? `more than l1.readonly (${formatSize(ro)})` : `size < l1.memory (${formatSize(mem)})`;
+    },
+  },
+  {
+    keys: ['l1.memory', 'l1.mmio'],
+    check: (get, blame) => {
+      const [mem, mmio] = [num(get, 'l1.memory'), num(get, 'l1.mmio')];
+      if (mem + mmio <= MAX_MEMORY_BYTES) return null;
+      const other = blame === 'l1.memory' ? `l1.mmio (${formatSize(mmio)})` : `l1.memory (${formatSize(mem)})`;
+      return `size that with ${other} stays within ${formatSize(MAX_MEMORY_BYTES)} of L1 address space`;
+    },
+  },
+  {
+    keys: ['l1.mmio', 'workload.mmioRatio'],
+    check: (get, blame) => {
+      if (num(get, 'workload.mmioRatio') === 0 || num(get, 'l1.mmio') > 0) return null;
+      return blame === 'l1.mmio' ? 'size > 0 because workload.mmioRatio > 0' : '0 because l1.mmio is 0 (set l1.mmio to give L1 an MMIO hole)';
+    },
+  },
+];

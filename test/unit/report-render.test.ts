@@ -1,0 +1,135 @@
+import { describe, expect, it } from 'vitest';
+
+import { renderHtml } from '../../src/report/html.js';
+import { fmtCount, fmtNs, renderProgress, renderTable } from '../../src/report/table.js';
+import { COUNTER, newCounters } from '../../src/stats/counters.js';
+import { Histogram } from '../../src/stats/histogram.js';
+import { buildResults, type ResultsDocument, type ResultsInput } from '../../src/stats/results.js';
+
+function input(file: string, violations = 0): ResultsInput {
+  const counters = newCounters();
+  counters[COUNTER.accesses] = 1_234_567;
+  counters[COUNTER.tlbHits] = 1_200_000;
+  counters[COUNTER.tlbMisses] = 34_567;
+  counters[COUNTER.faultShadowInsert] = 30_000;
+  counters[COUNTER.faultReflected] = 5_000;
+  counters[COUNTER.tlbiePage] = 77;
+  counters[COUNTER.mmuLockAcq] = 1000;
+  counters[COUNTER.mmuLockContended] = 250;
+  counters[COUNTER.mmuLockWaitNs] = 2_000_000;
+  const shadowInsert = new Histogram();
+  shadowInsert.recordN(1_500, 30_000);
+  const reflected = new Histogram();
+  reflected.recordN(25_000, 5_000);
+  return {
+    config: { file, protocol: 'mainline', vcpus: 4, mutations: [], workload: { pattern: 'zipf' } },
+    seed: 7,
+    vcpus: 4,
+    durationMs: 1_000,
+    wallMs: 1_200,
+    counters,
+    histograms: { shadowInsert, reflected },
+    violations: Array.from({ length: violations }, () => ({
+      invariant: 'I5',
+      message: 'store <lost> & "dropped"',
+      vcpu: 3,
+      timeMs: 12.25,
+      l1Ra: '0x2000',
+    })),
+    byInvariant: violations > 0 ? { I5: violations } : {},
+    lostWrites: violations,
+    perVcpu: [],
+  };
+}
+
+const stripAnsi = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '');
+
+describe('formatters', () => {
+  it('fmtNs picks a human unit with 3 significant digits', () => {
+    expect(fmtNs(0)).toBe('0 ns');
+    expect(fmtNs(850)).toBe('850 ns');
+    expect(fmtNs(999.7)).toBe('1.00 µs');
+    expect(fmtNs(1_234)).toBe('1.23 µs');
+    expect(fmtNs(45_600_000)).toBe('45.6 ms');
+    expect(fmtNs(2e9)).toBe('2.00 s');
+  });
+
+  it('fmtCount shortens with one decimal', () => {
+    expect(fmtCount(999)).toBe('999');
+    expect(fmtCount(35_000)).toBe('35.0k');
+    expect(fmtCount(1_234_567)).toBe('1.2M');
+    expect(fmtCount(999_999)).toBe('1.0M');
+  });
+});
+
+describe('renderTable', () => {
+  it('contains the header, counts with percentages, latency rows and lock figures', () => {
+    const out = renderTable(buildResults(input('configs/default.yaml')), { color: false });
+    expect(out).not.toContain('\x1b[');
+    expect(out).toContain('configs/default.yaml');
+    expect(out).toMatch(/vcpus 4 +seed 7 +protocol mainline/);
+    expect(out).toContain('1.2M accesses/s');
+    expect(out).toContain('35.0k faults/s');
+    expect(out).toMatch(/accesses +1,234,567 +100\.0%/);
+    expect(out).toMatch(/shadow insert +30,000 +2\.4%/);
+    expect(out).toMatch(/shadow insert +30\.0k +1\.50 µs/);
+    expect(out).toMatch(/reflected to L1 +5\.0k +25\.0 µs/);
+    expect(out).not.toMatch(/^ +host instantiate +\S+ +\d.*µs/m); // no latency row for an empty kind
+    expect(out).toMatch(/mmu_lock +1,000 +250 +25\.0% +2\.00 ms +2\.00 µs/);
+    expect(out).toContain('0 violations');
+  });
+
+  it('colour: zero violations in green, violations in red with their records', () => {
+    const clean = renderTable(buildResults(input('a.yaml')), { color: true });
+    expect(clean).toContain('\x1b[32m0 violations\x1b[0m');
+    const bad = renderTable(buildResults(input('a.yaml', 2)), { color: true });
+    expect(bad).toContain('\x1b[31m2 violations\x1b[0m');
+    const plain = stripAnsi(bad);
+    expect(plain).toContain('I5 vcpu 3 at 12.3 ms: store <lost> & "dropped" [l1Ra 0x2000]');
+  });
+
+  it('columns line up (no colour)', () => {
+    const out = renderTable(buildResults(input('a.yaml')), { color: false });
+    const lines = out.split('\n');
+    const ruleIndex = lines.findIndex((l) => l.includes('─') && lines[lines.indexOf(l) - 1]?.includes('p99.9'));
+    const header = lines[ruleIndex - 1]!;
+    const row = lines[ruleIndex + 1]!;
+    expect(row.length).toBe(header.length); // right-aligned last column ends where the header ends
+  });
+});
+
+describe('renderProgress', () => {
+  it('one line, no newline, with a bar when the fraction is known', () => {
+    const line = renderProgress({ elapsedMs: 2500, accesses: 1_500_000, faults: 35_000, violations: 0, accessesPerSec: 600_000, faultsPerSec: 14_000, fraction: 0.5 });
+    expect(line).not.toMatch(/[\r\n]/);
+    expect(line).toContain('2.5s');
+    expect(line).toContain('1.5M accesses (600.0k/s)');
+    expect(line).toContain('50%');
+    expect(renderProgress({ elapsedMs: 0, accesses: 0, faults: 0, violations: 1, accessesPerSec: 0, faultsPerSec: 0 })).toContain('1 violation');
+  });
+});
+
+describe('renderHtml', () => {
+  it('escapes a <script> config file name and draws inline SVG charts', () => {
+    const doc: ResultsDocument = buildResults(input('<script>alert(1)</script>.yaml', 1));
+    const html = renderHtml(doc);
+    expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
+    expect(html).not.toContain('<script');
+    expect(html).toContain('&lt;script&gt;alert(1)&lt;/script&gt;.yaml');
+    expect(html).toContain('store &lt;lost&gt; &amp; &quot;dropped&quot;');
+    expect(html).toContain('<svg');
+    expect((html.match(/<svg /g) ?? []).length).toBeGreaterThanOrEqual(3); // fault kinds + 2 latency charts
+    expect(html).not.toMatch(/\b(src|href)=/); // self-contained
+    expect(html).not.toContain('NaN');
+    expect(html).toContain('workload.pattern');
+  });
+
+  it('renders an empty run without NaN', () => {
+    const empty = input('e.yaml');
+    empty.counters = newCounters();
+    empty.histograms = {};
+    const html = renderHtml(buildResults(empty));
+    expect(html).not.toContain('NaN');
+    expect(html).toContain('No faults.');
+  });
+});
