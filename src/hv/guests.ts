@@ -114,7 +114,9 @@ export function getNestedGuest(ctx: HvContext, l1Lpid: number, create: boolean):
   let s = findNestedLocked(ctx, l1Lpid);
   if (s >= 0) {
     w[guestWord(ctx, s, GUEST.refcnt)]!++;
-  } else if (create) {
+  } else if (create && Atomics.load(w, guestWord(ctx, slot, GUEST.state)) === GUEST_FREE) {
+    // (A removed guest still referenced by running vCPUs keeps its slot until the last put;
+    // with fixed slots a successor waits for that: the caller retries.)
     s = slot;
     const at = guestWord(ctx, s, 0);
     w[at + GUEST.l1Lpid] = l1Lpid;

@@ -143,6 +143,13 @@ export interface Layout {
   readonly l1MainPages: number;
   readonly l1MmioPages: number;
   readonly l1DataPages: number; // main pages usable for L2 data (below the table area)
+  /** L2 memory per guest in base pages, and how L1 lays it out (see hv/l1-handler.ts). */
+  readonly guestPages: number;
+  readonly l2RoPages: number; // first pages of each L2: mapped onto L1's read-only memslot
+  readonly l2MmioPages: number; // last pages of each L2: mapped onto L1's MMIO hole
+  readonly l1WindowPages: number; // L1 data pages L2 memory is spread over (1G/2M multiple)
+  readonly l1AlignPages: number; // largest L1 leaf size (pages) usable in the window
+  readonly harvestSnapWord: number; // per L1 base page: its write count at the last harvest
   readonly backingWord: number; // per L1 base page: (order << 28) | (frame + 1), 0 = none
   readonly swapWritesWord: number; // per L1 base page: write count while swapped out
   readonly rmapHeadWord: number; // per L1 base page: rmap list head (node + 1)
@@ -214,6 +221,11 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
   assert(l1TableAreaPages < mainPages, 'L1 memory too small for its own page tables');
   const l1DataPages = mainPages - l1TableAreaPages;
   const l1TableBasePn = l1DataPages * basePn;
+  // The window of L1 data pages L2 memory is spread over: a multiple of the largest leaf that fits.
+  const pages1G = 2 ** (30 - pageShift);
+  const pages2M = 2 ** (21 - pageShift);
+  const l1AlignPages = l1DataPages >= pages1G ? pages1G : l1DataPages >= pages2M ? pages2M : 1;
+  const l1WindowPages = Math.floor(l1DataPages / l1AlignPages) * l1AlignPages;
   const l1PtblPn = l1TableBasePn + l1TableUnits;
 
   const hostFrames = Math.floor(cfg.host.memoryBytes / pageBytes);
@@ -251,6 +263,7 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
   const frameOwnerWord = take(hostFrames);
   const frameNextWord = take(hostFrames);
   const backingWord = take(l1Pages);
+  const harvestSnapWord = take(l1Pages);
   const swapWritesWord = take(l1Pages);
   const rmapHeadWord = take(l1Pages);
   const dirtyWord = take(Math.ceil(l1Pages / 32));
@@ -290,6 +303,12 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
     l1MainPages: mainPages,
     l1MmioPages: Math.ceil(cfg.l1.mmioBytes / pageBytes),
     l1DataPages,
+    guestPages,
+    l2RoPages: Math.min(l1Pages - mainPages, Math.floor(guestPages / 8)),
+    l2MmioPages: Math.min(Math.ceil(cfg.l1.mmioBytes / pageBytes), Math.floor(guestPages / 8)),
+    l1WindowPages,
+    l1AlignPages,
+    harvestSnapWord,
     backingWord,
     swapWritesWord,
     rmapHeadWord,
@@ -332,6 +351,7 @@ export function layoutRegions(L: Layout): Array<[string, number, number]> {
   words('frameOwner', L.frameOwnerWord, L.hostFrames);
   words('frameNext', L.frameNextWord, L.hostFrames);
   words('backing', L.backingWord, L.l1Pages);
+  words('harvestSnap', L.harvestSnapWord, L.l1Pages);
   words('swapWrites', L.swapWritesWord, L.l1Pages);
   words('rmapHead', L.rmapHeadWord, L.l1Pages);
   words('dirty', L.dirtyWord, Math.ceil(L.l1Pages / 32));

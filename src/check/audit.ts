@@ -1,0 +1,194 @@
+/**
+ * The auditor: a full check of kernel-model.md §6.3's invariants over the whole shared machine,
+ * run at quiescent points (every vCPU and actor parked at a safe point, or after the run).
+ * Violations go to the context's violation ring (`HvContext.violation`).
+ *
+ * Checked here:
+ * - I1 every present shadow leaf maps host memory that backs a present L0 leaf for the L1 page
+ *   L1's table names, and the rmap slot of that page's aligned gfn holds (lpid, n_gpa).
+ * - I2 shadow permissions are contained in L1's leaf (R/W/X) and in L0's leaf for L1 (W).
+ * - I3 shadow C => L0's leaf for L1 has C and L1's leaf has C; shadow R => L1's leaf has R.
+ * - I4 every valid TLB entry is backed by its shadow leaf and grants no more than it.
+ * - I5 conservation: every completed store is counted in the frame that backs its page now
+ *   (or in the page's swap slot); `lostWrites` is the shortfall.
+ * - I7 each live guest's reference count is 1 (IDR) + the vCPUs inside it.
+ * I6 (dirty-log completeness) is checked by the harvest itself (engine/duties.ts).
+ */
+import { COUNTER } from '../stats/counters.js';
+import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_PTE, PAGE_READ, PAGE_WRITE, PTE_NLB_MASK, PTE_RPN_MASK } from '../mmu/pte.js';
+import { pnAlign, pnCount } from '../mmu/geometry.js';
+import { UNIT_WORDS, WALK_OK, findLeaf, walkRadixTree } from '../mmu/tree.js';
+import { backingFrame } from '../memory/host.js';
+import { CTRL, TLB_ENTRY_WORDS, VCPU_CTL } from '../memory/layout.js';
+import { INV, type HvContext } from '../hv/context.js';
+import { GUEST, GUEST_LIVE, guestWord, shadowPgdUnit } from '../hv/guests.js';
+import { L1_TABLE_PGD_UNIT, pageOfPn } from '../hv/radix.js';
+import { rmapEntries } from '../hv/rmap.js';
+import { L1MemoryReader } from '../hv/l1-memory.js';
+import { TLB_DATA, TLB_INVALID, TLB_LPID, TLB_TAG, tlbBase, vcpuCtl } from '../hw/tlb.js';
+import { LeafRef } from '../mmu/tree.js';
+
+export interface AuditOptions {
+  /** Total completed stores (sum of every worker's writesCompleted). */
+  writesCompleted: number;
+  /** Which L1 lpid each vCPU is in (for I7), -1 = none. */
+  vcpuGuests?: readonly number[];
+}
+
+export interface AuditReport {
+  shadowLeaves: number;
+  tlbEntries: number;
+  lostWrites: number;
+  violations: number;
+}
+
+/** Run every invariant check. Lock: none taken; the caller guarantees quiescence. */
+export function audit(ctx: HvContext, o: AuditOptions): AuditReport {
+  const before = Atomics.load(ctx.w, ctx.m.ctrl(CTRL.violationCount));
+  ctx.count(COUNTER.audits);
+  let shadowLeaves = 0;
+  for (let slot = 0; slot < ctx.L.guestCount; slot++) {
+    if (Atomics.load(ctx.w, guestWord(ctx, slot, GUEST.state)) !== GUEST_LIVE) continue;
+    shadowLeaves += auditShadowTree(ctx, slot);
+  }
+  const tlbEntries = auditTlbs(ctx);
+  const lostWrites = auditWrites(ctx, o.writesCompleted);
+  if (o.vcpuGuests) auditRefcounts(ctx, o.vcpuGuests);
+  const after = Atomics.load(ctx.w, ctx.m.ctrl(CTRL.violationCount));
+  return { shadowLeaves, tlbEntries, lostWrites, violations: after - before };
+}
+
+const reader = new WeakMap<HvContext, L1MemoryReader>();
+
+/** Visit every present leaf of guest `slot`'s shadow tree. */
+export function forEachShadowLeaf(ctx: HvContext, slot: number, fn: (l2Pn: number, shift: number, leaf: number) => void): void {
+  const m = ctx.m;
+  const g = ctx.g;
+  const visit = (tableWord: number, level: number, basePn: number): void => {
+    const n = 1 << g.bits[level]!;
+    const step = 2 ** g.pnShift[level]!;
+    for (let k = 0; k < n; k++) {
+      const e = Atomics.load(ctx.w, tableWord + k);
+      if (e >= 0) continue;
+      const pn = basePn + k * step;
+      if ((e & PAGE_PTE) !== 0) fn(pn, level < 3 ? g.leafShift[level]! : 39, e);
+      else if (level > 0) visit(m.hostSpace.word + ((e & PTE_NLB_MASK) - m.hostSpace.basePn) * UNIT_WORDS, level - 1, pn);
+    }
+  };
+  visit(m.hostSpace.word + shadowPgdUnit(slot) * UNIT_WORDS, 3, 0);
+}
+
+function auditShadowTree(ctx: HvContext, slot: number): number {
+  const w = ctx.w;
+  const m = ctx.m;
+  let rd = reader.get(ctx);
+  if (!rd) reader.set(ctx, (rd = new L1MemoryReader(m)));
+  const walk = ctx.walk;
+  const ref = new LeafRef();
+  const l1Lpid = w[guestWord(ctx, slot, GUEST.l1Lpid)]!;
+  const root = w[guestWord(ctx, slot, GUEST.l1Root)]!;
+  const rts = w[guestWord(ctx, slot, GUEST.l1Rts)]!;
+  let count = 0;
+  forEachShadowLeaf(ctx, slot, (l2Pn, shift, leaf) => {
+    count++;
+    // L1's view of this L2 address.
+    if (walkRadixTree(rd!, root, rts, l2Pn, walk) !== WALK_OK) {
+      ctx.violation(INV['I2-permissions'], l1Lpid, l2Pn, leaf, 0, 1);
+      return;
+    }
+    const gl = walk.leaf;
+    const gpaPn = walk.raPn;
+    // I2: permissions contained in L1's leaf.
+    if ((leaf & PAGE_WRITE && !(gl & PAGE_WRITE)) || (leaf & PAGE_READ && !(gl & (PAGE_READ | PAGE_WRITE))) || (leaf & PAGE_EXEC && !(gl & PAGE_EXEC))) {
+      ctx.violation(INV['I2-permissions'], l1Lpid, l2Pn, leaf, gl, 2);
+    }
+    // L0's leaf for the L1 page.
+    const hi = findLeaf(w, m.hostSpace, L1_TABLE_PGD_UNIT, gpaPn, ctx.g, ref);
+    const hp = hi >= 0 ? Atomics.load(w, hi) : 0;
+    const page = pageOfPn(ctx, gpaPn);
+    const b = page < ctx.L.l1Pages ? Atomics.load(w, ctx.L.backingWord + page) : 0;
+    const framePn = b !== 0 ? m.frameToHostPn(backingFrame(b)) : -1;
+    // I1: the shadow leaf's host page is the one backing the L1 page now, through a present L0 leaf.
+    const shadowPnForAddr = (leaf & PTE_RPN_MASK) + ((l2Pn & (pnCount(shift) - 1)) & ~0);
+    const expectPn = framePn >= 0 ? framePn + (gpaPn % ctx.L.basePn) : -1;
+    if (hp === 0 || framePn < 0 || pnAlign(shadowPnForAddr, ctx.g.pageShift) !== pnAlign(expectPn, ctx.g.pageShift)) {
+      ctx.violation(INV['I1-no-stale-shadow'], l1Lpid, l2Pn, leaf, hp, gpaPn);
+      return;
+    }
+    if ((leaf & PAGE_WRITE) !== 0 && (hp & PAGE_WRITE) === 0) ctx.violation(INV['I2-permissions'], l1Lpid, l2Pn, leaf, hp, 3);
+    // I1 (rmap): the aligned gfn's slot names this shadow leaf.
+    const alignedPage = pageOfPn(ctx, pnAlign(gpaPn, ref.shift));
+    let found = false;
+    for (const [lp, pn] of rmapEntries(ctx, alignedPage)) if (lp === l1Lpid && pn === l2Pn) found = true;
+    if (!found) ctx.violation(INV['I1-no-stale-shadow'], l1Lpid, l2Pn, leaf, hp, -1);
+    // I3: the dirty and referenced chains.
+    if ((leaf & PAGE_DIRTY) !== 0 && ((hp & PAGE_DIRTY) === 0 || (gl & PAGE_DIRTY) === 0)) {
+      ctx.violation(INV['I3-dirty-chain'], l1Lpid, l2Pn, leaf, hp, gl);
+    }
+    if ((leaf & PAGE_ACCESSED) !== 0 && (gl & PAGE_ACCESSED) === 0) ctx.violation(INV['I3-dirty-chain'], l1Lpid, l2Pn, leaf, hp, gl);
+  });
+  return count;
+}
+
+function auditTlbs(ctx: HvContext): number {
+  const w = ctx.w;
+  const m = ctx.m;
+  const L = ctx.L;
+  const ref = new LeafRef();
+  // shadow lpid -> slot
+  const slotOfShadow = new Map<number, number>();
+  for (let s = 0; s < L.guestCount; s++) {
+    if (Atomics.load(w, guestWord(ctx, s, GUEST.state)) === GUEST_LIVE) slotOfShadow.set(w[guestWord(ctx, s, GUEST.shadowLpid)]!, s);
+  }
+  let n = 0;
+  for (let v = 0; v < L.vcpus; v++) {
+    const base = tlbBase(m, v);
+    for (let k = 0; k < L.tlbSets * L.tlbWays; k++) {
+      const e = base + k * TLB_ENTRY_WORDS;
+      const vpn = Atomics.load(w, e + TLB_TAG);
+      if (vpn === TLB_INVALID) continue;
+      n++;
+      const lpid = w[e + TLB_LPID]!;
+      const data = w[e + TLB_DATA]!;
+      const slot = slotOfShadow.get(lpid);
+      const l2Pn = vpn * L.basePn;
+      const i = slot === undefined ? -1 : findLeaf(w, m.hostSpace, shadowPgdUnit(slot), l2Pn, ctx.g, ref);
+      const leaf = i >= 0 ? Atomics.load(w, i) : 0;
+      const leafRpn = leaf !== 0 ? (leaf & PTE_RPN_MASK) + ((l2Pn & (pnCount(ref.shift) - 1)) & ~(L.basePn - 1)) : -1;
+      const grants = data & (PAGE_READ | PAGE_WRITE | PAGE_EXEC | PAGE_DIRTY | PAGE_ACCESSED);
+      if (leaf === 0 || leafRpn !== (data & PTE_RPN_MASK) || (grants & ~leaf) !== 0) {
+        ctx.violation(INV['I4-tlb'], lpid, l2Pn, data, leaf, v);
+      }
+    }
+  }
+  return n;
+}
+
+/** I5 conservation. Returns the number of lost writes (0 when intact). */
+export function pageWrites(ctx: HvContext, page: number): number {
+  const b = Atomics.load(ctx.w, ctx.L.backingWord + page);
+  if (b === 0) return ctx.w[ctx.L.swapWritesWord + page]!;
+  return Atomics.load(ctx.w, ctx.L.frameWritesWord + backingFrame(b));
+}
+
+function auditWrites(ctx: HvContext, completed: number): number {
+  let sum = 0;
+  for (let p = 0; p < ctx.L.l1Pages; p++) sum += pageWrites(ctx, p);
+  const lost = completed - sum;
+  if (lost !== 0) ctx.violation(INV['I5-no-lost-write'], 0, lost, completed, sum, -1);
+  return Math.max(0, lost);
+}
+
+function auditRefcounts(ctx: HvContext, vcpuGuests: readonly number[]): void {
+  const w = ctx.w;
+  for (let s = 0; s < ctx.L.guestCount; s++) {
+    if (Atomics.load(w, guestWord(ctx, s, GUEST.state)) !== GUEST_LIVE) continue;
+    const inIdr = w[ctx.L.idrWord + s + 1] === s + 1 ? 1 : 0;
+    let inside = 0;
+    for (let v = 0; v < vcpuGuests.length; v++) if (vcpuGuests[v] === s) inside++;
+    const ref = w[guestWord(ctx, s, GUEST.refcnt)]!;
+    if (ref !== inIdr + inside) ctx.violation(INV['I7-lifetime'], s + 1, ref, inIdr + inside, 0, 3);
+  }
+  void VCPU_CTL;
+  void vcpuCtl;
+}

@@ -1,0 +1,234 @@
+/**
+ * What the host does to L1's memory and how L0's KVM hears about it (kernel-model.md §5.3-5.6):
+ * MMU-notifier range invalidation (kvm_unmap_radix), page migration and swap built on it,
+ * aging (kvm_age_radix), the dirty-log harvest (kvm_radix_test_clear_dirty) and the memslot
+ * flush (kvmppc_radix_flush_memslot).
+ */
+import { CTRL } from '../memory/layout.js';
+import { MEMSLOT_LOG_DIRTY, SLOT, SLOT_MAIN } from '../memory/machine.js';
+import {
+  backingFrame,
+  backingOrder,
+  hostLock,
+  hostUnlock,
+  installBlockLocked,
+  markBlockBusyLocked,
+  retireBlockLocked,
+} from '../memory/host.js';
+import { PAGE_ACCESSED, PAGE_DIRTY, PTE_RPN_MASK } from '../mmu/pte.js';
+import { pnAlign, pnCount } from '../mmu/geometry.js';
+import { findLeaf, pteUpdate } from '../mmu/tree.js';
+import { COUNTER } from '../stats/counters.js';
+import { FIX, MUT, type HvContext } from './context.js';
+import { L1_TABLE_PGD_UNIT, pageOfPn, unmapL1PteLocked } from './radix.js';
+import { updateNestRmapRcListLocked } from './rmap.js';
+
+/** kvm_mmu_invalidate_begin. Lock: mmu_lock. */
+export function invalidateBeginLocked(ctx: HvContext): void {
+  Atomics.add(ctx.w, ctx.m.ctrl(CTRL.mmuInProgress), 1);
+}
+
+/** kvm_mmu_invalidate_end: seq++ (then the barrier), in_progress--. Lock: mmu_lock. */
+export function invalidateEndLocked(ctx: HvContext): void {
+  Atomics.add(ctx.w, ctx.m.ctrl(CTRL.mmuSeq), 1);
+  Atomics.sub(ctx.w, ctx.m.ctrl(CTRL.mmuInProgress), 1);
+}
+
+/**
+ * kvm_unmap_radix over L1 pages [first, first + n): unmap every L1-table leaf covering them
+ * (full semantics: tlbie, nested rmap removal, dirty bitmap). Lock: mmu_lock.
+ */
+export function unmapL1RangeLocked(ctx: HvContext, first: number, n: number): void {
+  const w = ctx.w;
+  const basePn = ctx.L.basePn;
+  for (let p = first; p < first + n; ) {
+    const pn = p * basePn;
+    const i = findLeaf(w, ctx.m.hostSpace, L1_TABLE_PGD_UNIT, pn, ctx.g, ctx.ref);
+    if (i >= 0) {
+      const shift = ctx.ref.shift;
+      unmapL1PteLocked(ctx, i, pn, shift);
+      p = pageOfPn(ctx, pnAlign(pn, shift) + pnCount(shift));
+    } else p++;
+  }
+}
+
+/**
+ * Run `action` between notifier begin and end around L1 pages [first, first + n), as the host
+ * does for migration, swap-out and munmap. The frames may be reused once this returns.
+ */
+function notifierRange(ctx: HvContext, first: number, n: number): void {
+  ctx.count(COUNTER.hostNotifier);
+  ctx.mmuLock();
+  invalidateBeginLocked(ctx);
+  unmapL1RangeLocked(ctx, first, n);
+  ctx.mmuUnlock();
+}
+
+function notifierEnd(ctx: HvContext): void {
+  ctx.mmuLock();
+  invalidateEndLocked(ctx);
+  ctx.mmuUnlock();
+}
+
+/**
+ * Migrate the host block backing L1 page `page` to new frames: notifier begin + unmap, copy the
+ * data (the write counters), switch the backing, retire the old frames, notifier end.
+ * Returns false when there is nothing to move or no memory to move it to.
+ */
+export function hostMigrate(ctx: HvContext, page: number): boolean {
+  const m = ctx.m;
+  const w = ctx.w;
+  const L = ctx.L;
+  hostLock(m);
+  try {
+    const b = Atomics.load(w, L.backingWord + page);
+    if (b === 0) return false;
+    const order = backingOrder(b);
+    const n = m.orderFrames[order]!;
+    const first = Math.floor(page / n) * n;
+    const oldF0 = backingFrame(Atomics.load(w, L.backingWord + first));
+    const newF0 = m.allocFramesLocked(order);
+    if (newF0 < 0) return false;
+    markBlockBusyLocked(m, first, n, true);
+    notifierRange(ctx, first, n);
+    // Every translation of the old frames is gone (the unmaps' tlbies have completed): copy.
+    for (let k = 0; k < n; k++) Atomics.add(w, L.frameGenWord + oldF0 + k, 1); // retire first
+    for (let k = 0; k < n; k++) Atomics.store(w, L.frameWritesWord + newF0 + k, Atomics.load(w, L.frameWritesWord + oldF0 + k));
+    installBlockLocked(m, first, n, newF0, order, false);
+    retireBlockLocked(m, oldF0, n, order);
+    notifierEnd(ctx);
+    ctx.count(COUNTER.migrations);
+    return true;
+  } finally {
+    hostUnlock(m);
+  }
+}
+
+/** Swap out the host block backing L1 page `page`; the next GUP brings it back (swap-in). */
+export function hostSwapOut(ctx: HvContext, page: number): boolean {
+  const m = ctx.m;
+  const w = ctx.w;
+  const L = ctx.L;
+  hostLock(m);
+  try {
+    const b = Atomics.load(w, L.backingWord + page);
+    if (b === 0) return false;
+    const order = backingOrder(b);
+    const n = m.orderFrames[order]!;
+    const first = Math.floor(page / n) * n;
+    const f0 = backingFrame(Atomics.load(w, L.backingWord + first));
+    markBlockBusyLocked(m, first, n, true);
+    notifierRange(ctx, first, n);
+    for (let k = 0; k < n; k++) Atomics.add(w, L.frameGenWord + f0 + k, 1);
+    for (let k = 0; k < n; k++) {
+      w[L.swapWritesWord + first + k] = Atomics.load(w, L.frameWritesWord + f0 + k);
+      Atomics.store(w, L.backingWord + first + k, 0);
+    }
+    retireBlockLocked(m, f0, n, order);
+    notifierEnd(ctx);
+    ctx.count(COUNTER.swapOuts);
+    return true;
+  } finally {
+    hostUnlock(m);
+  }
+}
+
+/**
+ * kvm_age_radix on L1 page `page`: if the L1-table leaf is young, clear A (no tlbie for the L1
+ * table, as in the kernel), then clear A in every matching shadow leaf through the rmap (with
+ * tlbie). Returns whether the page was young. Takes mmu_lock.
+ */
+export function kvmAgeRadix(ctx: HvContext, page: number): boolean {
+  ctx.count(COUNTER.ages);
+  const pn = page * ctx.L.basePn;
+  ctx.mmuLock();
+  try {
+    const i = findLeaf(ctx.w, ctx.m.hostSpace, L1_TABLE_PGD_UNIT, pn, ctx.g, ctx.ref);
+    if (i < 0) return false;
+    const leaf = Atomics.load(ctx.w, i);
+    if ((leaf & PAGE_ACCESSED) === 0) return false;
+    const shift = ctx.ref.shift;
+    pteUpdate(ctx.w, i, PAGE_ACCESSED, 0);
+    const hostPn = (leaf & PTE_RPN_MASK) & ~(pnCount(shift) - 1);
+    updateNestRmapRcListLocked(ctx, pageOfPn(ctx, pnAlign(pn, shift)), PAGE_ACCESSED, 0, hostPn, shift);
+    return true;
+  } finally {
+    ctx.mmuUnlock();
+  }
+}
+
+/**
+ * kvm_radix_test_clear_dirty for L1 page `page`: read the leaf without the lock; if present and
+ * dirty, re-check under mmu_lock, clear D, tlbie(L1 lpid) and clear D in every matching shadow
+ * leaf through the rmap. Returns 1 if the page was dirty. Kernel as written does not bump
+ * mmu_invalidate_seq here (window P5); `fixes: [p5]` does (the unmerged 2019 patch).
+ */
+export function testClearDirty(ctx: HvContext, page: number): number {
+  const w = ctx.w;
+  const pn = page * ctx.L.basePn;
+  let i = findLeaf(w, ctx.m.hostSpace, L1_TABLE_PGD_UNIT, pn, ctx.g, ctx.ref);
+  if (i < 0) return 0;
+  let leaf = Atomics.load(w, i);
+  if ((leaf & PAGE_DIRTY) === 0) return 0;
+  ctx.mmuLock();
+  try {
+    i = findLeaf(w, ctx.m.hostSpace, L1_TABLE_PGD_UNIT, pn, ctx.g, ctx.ref);
+    if (i < 0) return 0;
+    leaf = Atomics.load(w, i);
+    if ((leaf & PAGE_DIRTY) === 0) return 0;
+    const shift = ctx.ref.shift;
+    if (ctx.has(MUT['nonatomic-rc'])) {
+      const o = w[i]!;
+      Atomics.store(w, i, o & ~PAGE_DIRTY);
+    } else pteUpdate(w, i, PAGE_DIRTY, 0);
+    ctx.shootdown(ctx, ctx.l1Lpid, pnAlign(pn, shift), shift);
+    const hostPn = (leaf & PTE_RPN_MASK) & ~(pnCount(shift) - 1);
+    updateNestRmapRcListLocked(ctx, pageOfPn(ctx, pnAlign(pn, shift)), PAGE_DIRTY, 0, hostPn, shift);
+    if (ctx.fixed(FIX.p5)) Atomics.add(w, ctx.m.ctrl(CTRL.mmuSeq), 1);
+    return 1;
+  } finally {
+    ctx.mmuUnlock();
+  }
+}
+
+/** Test-and-clear one bit of the dirty bitmap (set by unmaps of dirty leaves). */
+function takeDirtyBit(ctx: HvContext, page: number): boolean {
+  const bit = 1 << (page & 31);
+  return (Atomics.and(ctx.w, ctx.L.dirtyWord + (page >>> 5), ~bit) & bit) !== 0;
+}
+
+/**
+ * One dirty-log harvest (KVM_GET_DIRTY_LOG) over `pages` of the main memslot starting at
+ * `first`: per page, test-and-clear D, OR the bitmap bit. `onPage(page, dirty)` lets the auditor
+ * check completeness (I6). Returns the number of dirty pages.
+ */
+export function harvestDirtyLog(ctx: HvContext, first: number, pages: number, onPage?: (page: number, dirty: boolean) => void): number {
+  ctx.count(COUNTER.harvests);
+  if ((ctx.m.slotFlags(SLOT_MAIN) & MEMSLOT_LOG_DIRTY) === 0) return 0;
+  let dirty = 0;
+  const end = Math.min(first + pages, ctx.L.l1DataPages);
+  for (let p = first; p < end; p++) {
+    const d = testClearDirty(ctx, p) !== 0;
+    const b = takeDirtyBit(ctx, p);
+    if (d || b) dirty++;
+    onPage?.(p, d || b);
+  }
+  ctx.count(COUNTER.harvestDirtyPages, dirty);
+  return dirty;
+}
+
+/**
+ * kvmppc_radix_flush_memslot on the main slot (dirty logging switched, slot moved or deleted):
+ * under mmu_lock unmap every L1-table leaf of the slot, then seq++ (fix C2 of §7; mutation
+ * `skip-memslot-seq`, M14, leaves the bump out).
+ */
+export function flushMemslot(ctx: HvContext, slot: number): void {
+  ctx.count(COUNTER.memslotFlushes);
+  const base = ctx.w[ctx.m.slotWord(slot, SLOT.basePage)]!;
+  const n = ctx.w[ctx.m.slotWord(slot, SLOT.npages)]!;
+  ctx.mmuLock();
+  // The main slot's top holds L1's own page tables, which L0 never maps for L1 here (pinned).
+  unmapL1RangeLocked(ctx, base, slot === SLOT_MAIN ? Math.min(n, ctx.L.l1DataPages) : n);
+  if (!ctx.has(MUT['skip-memslot-seq'])) Atomics.add(ctx.w, ctx.m.ctrl(CTRL.mmuSeq), 1);
+  ctx.mmuUnlock();
+}

@@ -1,0 +1,228 @@
+/**
+ * Invalidations L1 asks of L0 for its nested guests (kernel-model.md §5.1, §5.2):
+ * H_TLB_INVALIDATE (kvmhv_emulate_priv_tlbie and its IS = 0/2/3 helpers) and
+ * H_RPT_INVALIDATE with the NESTED type (do_h_rpt_invalidate_pat), in `book3s_hv_nested.c`.
+ */
+import { COUNTER } from '../stats/counters.js';
+import { findLeaf } from '../mmu/tree.js';
+import { pnAlign, pnCount } from '../mmu/geometry.js';
+import { FIX, INV, MUT, type HvContext } from './context.js';
+import {
+  GUEST,
+  GUEST_FREE,
+  findNestedLocked,
+  flushNestedLpid,
+  getNestedGuest,
+  guestWord,
+  putNestedGuest,
+  shadowPgdUnit,
+  skipRefs,
+} from './guests.js';
+import { unmapShadowPteLocked } from './radix.js';
+import { H_P4, H_PARAMETER, H_SUCCESS } from './regs.js';
+import { MAX_NESTED_LPID } from '../memory/layout.js';
+
+/** Radix AP encodings -> page shift (device-tree defaults). */
+export function apToShift(ap: number): number {
+  switch (ap) {
+    case 0:
+      return 12;
+    case 5:
+      return 16;
+    case 1:
+      return 21;
+    case 2:
+      return 30;
+    default:
+      return -1;
+  }
+}
+
+export function shiftToAp(shift: number): number {
+  return shift === 16 ? 5 : shift === 21 ? 1 : shift === 30 ? 2 : 0;
+}
+
+/** Build the three H_TLB_INVALIDATE arguments (tests and the L1 actor). */
+export function tlbieArgs(ric: number, is: number, lpid: number, addrBytes = 0, shift = 12): [number, number, number] {
+  const instr = (ric << 18) | (1 << 16); // R = 1 (radix), PRS = 0 (partition scoped)
+  const rb = addrBytes - (addrBytes % 4096) + is * 1024 + shiftToAp(shift) * 32;
+  return [instr, lpid, rb];
+}
+
+/** Take a reference (get without create), honouring `skip-refcount` (M13). -1 when absent. */
+function getRef(ctx: HvContext, lpid: number): number {
+  if (!skipRefs(ctx)) return getNestedGuest(ctx, lpid, false);
+  ctx.mmuLock();
+  const s = findNestedLocked(ctx, lpid);
+  ctx.mmuUnlock();
+  return s;
+}
+
+function putRef(ctx: HvContext, slot: number): void {
+  if (!skipRefs(ctx)) putNestedGuest(ctx, slot);
+}
+
+function lockGuest(ctx: HvContext, slot: number): boolean {
+  if (ctx.has(MUT['skip-tlb-lock'])) return false;
+  ctx.tlbLock(slot);
+  return true;
+}
+
+/**
+ * kvmhv_invalidate_shadow_pte loop: remove every shadow leaf in [pn, pn + 2^shift), one mmu_lock
+ * hold per step; a step is the leaf's size, or a base page where none is found.
+ * Lock: the guest's tlb_lock.
+ */
+export function invalidateShadowRange(ctx: HvContext, slot: number, pn: number, shift: number): void {
+  const g = ctx.g;
+  let npages = Math.max(1, pnCount(shift) / pnCount(g.pageShift));
+  let at = pnAlign(pn, shift);
+  do {
+    ctx.mmuLock();
+    const i = findLeaf(ctx.w, ctx.m.hostSpace, shadowPgdUnit(slot), at, g, ctx.ref);
+    let stepShift = g.pageShift;
+    if (i >= 0) {
+      stepShift = ctx.ref.shift;
+      unmapShadowPteLocked(ctx, slot, i, at, stepShift);
+    }
+    ctx.mmuUnlock();
+    const stepPages = pnCount(stepShift) / pnCount(g.pageShift);
+    npages -= stepPages;
+    at = pnAlign(at, stepShift) + pnCount(stepShift);
+  } while (npages > 0);
+}
+
+/**
+ * H_TLB_INVALIDATE from L1 (kvmhv_emulate_priv_tlbie). `instr` is the tlbie instruction image,
+ * `rs` holds the lpid, `rb` the IS/AP/EPN fields. Returns H_SUCCESS or H_PARAMETER.
+ */
+export function hTlbInvalidate(ctx: HvContext, instr: number, rs: number, rb: number): number {
+  const ric = (instr >>> 18) & 3;
+  const prs = (instr >>> 17) & 1;
+  const r = (instr >>> 16) & 1;
+  const is = Math.floor(rb / 1024) & 3;
+  const ap = Math.floor(rb / 32) & 7;
+  const lpid = rs >>> 0;
+  if (r === 0 || prs === 1 || ric === 3 || is === 1 || (is === 0 && ric !== 0)) return H_PARAMETER;
+  if (is === 0) {
+    const shift = apToShift(ap);
+    if (shift < 0) return H_PARAMETER;
+    ctx.count(COUNTER.tlbiePage);
+    const pn = Math.floor(rb / 4096);
+    const slot = getRef(ctx, lpid);
+    if (slot < 0) return H_SUCCESS;
+    const locked = lockGuest(ctx, slot);
+    invalidateShadowRange(ctx, slot, pn, shift);
+    if (locked) ctx.tlbUnlock(slot);
+    putRef(ctx, slot);
+    return H_SUCCESS;
+  }
+  if (is === 2) {
+    ctx.count(COUNTER.tlbieLpid);
+    const slot = getRef(ctx, lpid);
+    if (slot < 0) return H_SUCCESS;
+    emulateTlbieLpid(ctx, slot, ric);
+    putRef(ctx, slot);
+    return H_SUCCESS;
+  }
+  ctx.count(COUNTER.tlbieAll);
+  emulateTlbieAllLpid(ctx, ric);
+  return H_SUCCESS;
+}
+
+/** kvmhv_emulate_tlbie_lpid: the LPID-wide action under the guest's tlb_lock. */
+function emulateTlbieLpid(ctx: HvContext, slot: number, ric: number): void {
+  const locked = lockGuest(ctx, slot);
+  flushNestedLpid(ctx, slot, ric);
+  if (locked) ctx.tlbUnlock(slot);
+}
+
+/**
+ * kvmhv_emulate_tlbie_all_lpid (IS = 3): for every guest in the IDR, drop mmu_lock and apply the
+ * LPID action. As written it takes NO reference (window P2, §7): a RIC 2 that removes an idle
+ * guest frees it while the loop still holds its tlb_lock. `fixes: [p2]` takes one.
+ */
+function emulateTlbieAllLpid(ctx: HvContext, ric: number): void {
+  const w = ctx.w;
+  for (let lpid = 1; lpid < MAX_NESTED_LPID; lpid++) {
+    ctx.mmuLock();
+    const slot = findNestedLocked(ctx, lpid);
+    ctx.mmuUnlock();
+    if (slot < 0) continue;
+    const gen = w[guestWord(ctx, slot, GUEST.generation)]!;
+    if (ctx.fixed(FIX.p2)) {
+      const s = getNestedGuest(ctx, lpid, false);
+      if (s < 0) continue;
+      emulateTlbieLpid(ctx, s, ric);
+      putNestedGuest(ctx, s);
+      continue;
+    }
+    const locked = lockGuest(ctx, slot);
+    flushNestedLpid(ctx, slot, ric);
+    if (Atomics.load(w, guestWord(ctx, slot, GUEST.state)) === GUEST_FREE || w[guestWord(ctx, slot, GUEST.generation)] !== gen) {
+      // The object whose mutex we are about to release is gone (I7, P2).
+      ctx.violation(INV['I7-lifetime'], lpid, gen, 2);
+    }
+    if (locked) ctx.tlbUnlock(slot);
+  }
+}
+
+// ---- H_RPT_INVALIDATE --------------------------------------------------------------------------
+
+export const H_RPTI_TYPE_NESTED = 0x1;
+export const H_RPTI_TYPE_TLB = 0x2;
+export const H_RPTI_TYPE_PWC = 0x4;
+export const H_RPTI_TYPE_PAT = 0x8;
+export const H_RPTI_TYPE_NESTED_ALL = H_RPTI_TYPE_TLB | H_RPTI_TYPE_PWC | H_RPTI_TYPE_PAT;
+export const H_RPTI_PAGE_4K = 0x1;
+export const H_RPTI_PAGE_64K = 0x2;
+export const H_RPTI_PAGE_2M = 0x4;
+export const H_RPTI_PAGE_1G = 0x8;
+export const H_RPTI_PAGE_ALL = -1;
+/** tlb_range_flush_page_ceiling: larger ranges flush the whole LPID. */
+export const TLB_RANGE_FLUSH_PAGE_CEILING = 33;
+/** `end` meaning "to the end of the address space". */
+export const H_RPTI_END_ALL = Number.MAX_SAFE_INTEGER;
+
+/**
+ * H_RPT_INVALIDATE, nested partition-scoped (do_h_rpt_invalidate_pat). Addresses are bytes.
+ * Returns H_SUCCESS or H_P4.
+ */
+export function hRptInvalidate(ctx: HvContext, lpid: number, type: number, pageSizes: number, start: number, end: number): number {
+  ctx.count(COUNTER.rptRange);
+  const slot = getRef(ctx, lpid);
+  if (slot < 0) return H_SUCCESS; // unknown lpids are ignored
+  try {
+    if ((type & H_RPTI_TYPE_NESTED_ALL) === H_RPTI_TYPE_NESTED_ALL) {
+      emulateTlbieLpid(ctx, slot, 2);
+      return H_SUCCESS;
+    }
+    if (start === 0 && end === H_RPTI_END_ALL) {
+      emulateTlbieLpid(ctx, slot, 0);
+      return H_SUCCESS;
+    }
+    if ((type & H_RPTI_TYPE_TLB) === 0) return H_SUCCESS; // PWC only: nothing to do
+    const sizes: Array<[number, number]> = [
+      [H_RPTI_PAGE_4K, 12],
+      [H_RPTI_PAGE_64K, 16],
+      [H_RPTI_PAGE_2M, 21],
+      [H_RPTI_PAGE_1G, 30],
+    ];
+    let matched = false;
+    for (const [bit, shift] of sizes) {
+      if ((pageSizes & bit) === 0 || shift < ctx.g.pageShift) continue;
+      matched = true;
+      const n = Math.floor((end - start) / 2 ** shift);
+      if (n > TLB_RANGE_FLUSH_PAGE_CEILING) {
+        emulateTlbieLpid(ctx, slot, 0);
+        return H_SUCCESS;
+      }
+      const locked = lockGuest(ctx, slot);
+      for (let a = start; a < end; a += 2 ** shift) invalidateShadowRange(ctx, slot, Math.floor(a / 4096), shift);
+      if (locked) ctx.tlbUnlock(slot);
+    }
+    return matched ? H_SUCCESS : H_P4;
+  } finally {
+    putRef(ctx, slot);
+  }
+}

@@ -1,0 +1,338 @@
+/**
+ * One simulated L2 vCPU on its worker thread: the access pipeline of the processor (TLB lookup,
+ * hardware walk of the shadow table, storage interrupts) and the exits it causes: into L0's
+ * nested fault handler on this thread, and, on a reflection, into L1's handler (an L1 vCPU runs
+ * its nested guest, so L1's handler runs on the same thread), then back into L2.
+ *
+ * Fast path (`access`): one TLB probe, one mask compare, for stores one frame-generation check
+ * and one atomic add. Everything else is in `accessSlow`. Nothing allocates per access.
+ */
+import { performance } from 'node:perf_hooks';
+import { TLB_ENTRY_WORDS, VCPU_CTL } from '../memory/layout.js';
+import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_PRESENT, PAGE_PTE, PAGE_READ, PAGE_WRITE, PTE_RPN_MASK } from '../mmu/pte.js';
+import { pnCount } from '../mmu/geometry.js';
+import { LeafRef, findLeaf } from '../mmu/tree.js';
+import { COUNTER } from '../stats/counters.js';
+import { Histogram } from '../stats/histogram.js';
+import { INV, MUT, type HvContext } from '../hv/context.js';
+import { GUEST, getNestedGuest, guestWord, putNestedGuest, shadowPgdUnit, updatePtblCache } from '../hv/guests.js';
+import { countFault, nestedPageFault } from '../hv/nested-fault.js';
+import { L1Target, l1HandleNestedFault } from '../hv/l1-handler.js';
+import {
+  BOOK3S_INTERRUPT_H_DATA_STORAGE,
+  BOOK3S_INTERRUPT_H_INST_STORAGE,
+  DSISR_ISSTORE,
+  DSISR_NOHPTE,
+  DSISR_PROTFAULT,
+  DSISR_SET_RC,
+  FAULT_KIND_NAMES,
+  RESUME_GUEST,
+  RESUME_HOST,
+  SRR1_ISI_N_G_OR_CIP,
+  VcpuRegs,
+} from '../hv/regs.js';
+import { CTRL } from '../memory/layout.js';
+import { TLB_DATA, TLB_GEN, TLB_INVALID, TLB_LPID, TLB_TAG, quiesce, tlbBase, vcpuCtl } from './tlb.js';
+
+export const ACCESS_LOAD = 0;
+export const ACCESS_STORE = 1;
+export const ACCESS_FETCH = 2;
+
+/** Bits a TLB entry must hold for each access type to hit (R always; C for a store). */
+const NEED = [
+  PAGE_PRESENT | PAGE_READ | PAGE_ACCESSED,
+  PAGE_PRESENT | PAGE_WRITE | PAGE_ACCESSED | PAGE_DIRTY,
+  PAGE_PRESENT | PAGE_EXEC | PAGE_ACCESSED,
+] as const;
+
+/** Faults one access may take before the vCPU declares a livelock (liveness, M16). */
+export const LIVELOCK_FAULTS = 64;
+/** Accesses between quiescence points (a waiting tlbie is held up at most this long). */
+export const QUIESCE_EVERY = 16;
+
+/** Histograms a vCPU keeps (merged by the coordinator). */
+export class CpuStats {
+  readonly access = new Histogram();
+  readonly byKind: Histogram[] = FAULT_KIND_NAMES.map(() => new Histogram());
+  readonly tlbLockWait = new Histogram();
+}
+
+export class Cpu {
+  readonly regs = new VcpuRegs();
+  readonly stats = new CpuStats();
+  readonly target = new L1Target();
+  private readonly w: Int32Array;
+  private readonly tlb: number;
+  private readonly setMask: number;
+  private readonly ways: number;
+  private readonly basePnShift: number;
+  private readonly inGuestIdx: number;
+  private readonly genIdx: number;
+  private readonly waitingIdx: number;
+  private readonly epochIdx: number;
+  private readonly frameGenWord: number;
+  private readonly frameWritesWord: number;
+  private readonly hostDataBasePn: number;
+  private readonly walkRef = new LeafRef();
+  private readonly autoRc: boolean;
+  private readonly refs: boolean;
+  private lpid = 0;
+  private victim = 0;
+  private sinceQuiesce = 0;
+  /** Sample one access in 2^k for the access-latency histogram. */
+  private sampleMask = 63;
+  private sampleCount = 0;
+
+  constructor(
+    readonly ctx: HvContext,
+    /** L1's lpid for the nested guest this vCPU runs. */
+    readonly l1Lpid: number,
+  ) {
+    const m = ctx.m;
+    this.w = m.w;
+    this.tlb = tlbBase(m, ctx.vcpu);
+    this.setMask = m.L.tlbSets - 1;
+    this.ways = m.L.tlbWays;
+    this.basePnShift = m.L.pageShift - 12;
+    this.inGuestIdx = vcpuCtl(m, ctx.vcpu, VCPU_CTL.inGuest);
+    this.genIdx = vcpuCtl(m, ctx.vcpu, VCPU_CTL.quiesceGen);
+    this.waitingIdx = vcpuCtl(m, ctx.vcpu, VCPU_CTL.shootdownWaiting);
+    this.epochIdx = m.ctrl(CTRL.tlbEpoch);
+    this.frameGenWord = m.L.frameGenWord;
+    this.frameWritesWord = m.L.frameWritesWord;
+    this.hostDataBasePn = m.L.hostDataBasePn;
+    this.autoRc = ctx.rcAuto;
+    this.refs = !ctx.has(MUT['skip-refcount']);
+  }
+
+  // ---- entering and leaving L2 (H_ENTER_NESTED) ---------------------------------------------
+
+  /**
+   * H_ENTER_NESTED: get (or create) the nested guest with a reference held for the whole run,
+   * load its partition-table cache if empty, and enter guest mode. False when the guest's slot
+   * is still held by a removed predecessor (L1 retries later).
+   */
+  enter(): boolean {
+    const ctx = this.ctx;
+    const r = this.regs;
+    let slot: number;
+    if (this.refs || r.slot < 0) {
+      slot = getNestedGuest(ctx, this.l1Lpid, true);
+      if (slot < 0) return false;
+      if (!this.refs) putNestedGuest(ctx, slot); // M13: the run holds no reference
+    } else slot = r.slot;
+    r.slot = slot;
+    r.generation = this.w[guestWord(ctx, slot, GUEST.generation)]!;
+    this.lpid = this.w[guestWord(ctx, slot, GUEST.shadowLpid)]!;
+    if (this.w[guestWord(ctx, slot, GUEST.l1Root)] === 0) {
+      ctx.tlbLock(slot);
+      updatePtblCache(ctx, slot);
+      ctx.tlbUnlock(slot);
+    }
+    Atomics.store(this.w, this.inGuestIdx, 1);
+    return true;
+  }
+
+  /** Leave guest mode (exit to L0 or L1): in-flight accesses are over. */
+  private leaveGuest(): void {
+    Atomics.store(this.w, this.inGuestIdx, 0);
+    quiesce(this.w, this.genIdx, this.waitingIdx);
+  }
+
+  /** H_ENTER_NESTED returns to L1: drop the run's reference. */
+  exit(): void {
+    this.leaveGuest();
+    if (this.refs && this.regs.slot >= 0) putNestedGuest(this.ctx, this.regs.slot);
+  }
+
+  /** Park at a safe point (audits, the end of a run). */
+  park(): void {
+    this.leaveGuest();
+  }
+
+  resume(): void {
+    Atomics.store(this.w, this.inGuestIdx, 1);
+  }
+
+  // ---- the access pipeline ---------------------------------------------------------------------
+
+  /** One L2 access to 4 KiB page `l2Pn`. Returns false if it ended in a DSI/error/livelock. */
+  access(l2Pn: number, type: number): boolean {
+    const w = this.w;
+    const c = this.ctx.counters;
+    const cb = this.ctx.counterBase;
+    c[cb + COUNTER.accesses]++;
+    if (++this.sinceQuiesce === QUIESCE_EVERY) {
+      this.sinceQuiesce = 0;
+      quiesce(w, this.genIdx, this.waitingIdx);
+    }
+    const sample = (++this.sampleCount & this.sampleMask) === 0;
+    const t0 = sample ? performance.now() : 0;
+    const vpn = l2Pn >>> this.basePnShift;
+    const set = this.tlb + (vpn & this.setMask) * this.ways * TLB_ENTRY_WORDS;
+    let ok = false;
+    let hit = false;
+    for (let way = 0; way < this.ways; way++) {
+      const e = set + way * TLB_ENTRY_WORDS;
+      if (Atomics.load(w, e + TLB_TAG) === vpn && w[e + TLB_LPID] === this.lpid) {
+        const data = w[e + TLB_DATA]!;
+        const need = NEED[type]!;
+        if ((data & need) === need) {
+          hit = true;
+          c[cb + COUNTER.tlbHits]++;
+          if (type === ACCESS_STORE) this.store(data, w[e + TLB_GEN]!);
+          ok = true;
+        }
+        break;
+      }
+    }
+    if (!hit) {
+      c[cb + COUNTER.tlbMisses]++;
+      ok = this.accessSlow(l2Pn, vpn, type);
+    }
+    if (sample) this.stats.access.record((performance.now() - t0) * 1e6);
+    return ok;
+  }
+
+  /** A completed store: one more write in the frame, checked against the generation cached at fill. */
+  private store(data: number, gen: number): void {
+    const frame = ((data & PTE_RPN_MASK) - this.hostDataBasePn) >>> this.basePnShift;
+    if (Atomics.load(this.w, this.frameGenWord + frame) !== gen) {
+      // The frame was retired (migrated or swapped) after this translation was cached: the store
+      // lands in memory that no longer backs its page (I5).
+      this.ctx.violation(INV['I5-no-lost-write'], this.lpid, frame, gen, Atomics.load(this.w, this.frameGenWord + frame));
+    }
+    Atomics.add(this.w, this.frameWritesWord + frame, 1);
+    this.ctx.counters[this.ctx.counterBase + COUNTER.writesCompleted]++;
+  }
+
+  /** Hardware walk of the shadow table; on a storage interrupt, exit and handle it; retry. */
+  private accessSlow(l2Pn: number, vpn: number, type: number): boolean {
+    const ctx = this.ctx;
+    const w = this.w;
+    const r = this.regs;
+    for (let faults = 0; ; ) {
+      const e0 = Atomics.load(w, this.epochIdx);
+      const ref = this.walkRef;
+      const i = findLeaf(w, ctx.m.hostSpace, shadowPgdUnit(r.slot), l2Pn, ctx.g, ref);
+      let dsisr = type === ACCESS_STORE ? DSISR_ISSTORE : 0;
+      if (i >= 0) {
+        let leaf = Atomics.load(w, i);
+        const permOk =
+          type === ACCESS_STORE ? (leaf & PAGE_WRITE) !== 0 : type === ACCESS_FETCH ? (leaf & PAGE_EXEC) !== 0 : (leaf & PAGE_READ) !== 0;
+        if (!permOk) dsisr |= type === ACCESS_FETCH ? SRR1_ISI_N_G_OR_CIP : DSISR_PROTFAULT;
+        else {
+          const rc = PAGE_ACCESSED | (type === ACCESS_STORE ? PAGE_DIRTY : 0);
+          if ((leaf & rc) !== rc) {
+            if (this.autoRc) {
+              Atomics.or(w, i, rc); // experiment: hardware sets R/C itself (loses dirty pages)
+              leaf |= rc;
+            } else dsisr |= DSISR_SET_RC;
+          }
+        }
+        if ((dsisr & ~DSISR_ISSTORE) === 0) {
+          // Translation OK: fill the TLB with this base page's slice of the leaf.
+          const leafPn = l2Pn - (l2Pn & (pnCount(ref.shift) - 1));
+          const rpn = (leaf & PTE_RPN_MASK) + ((l2Pn - leafPn) & ~(pnCount(this.ctx.g.pageShift) - 1));
+          const data = (leaf & ~PTE_RPN_MASK) | rpn;
+          const frame = (rpn - this.hostDataBasePn) >>> this.basePnShift;
+          const gen = Atomics.load(w, this.frameGenWord + frame);
+          const e = this.fill(vpn, data, gen);
+          if (Atomics.load(w, this.epochIdx) !== e0) {
+            // An invalidation ran while we walked: the entry may be stale. Drop it and re-walk.
+            Atomics.store(w, e + TLB_TAG, TLB_INVALID);
+            continue;
+          }
+          ctx.counters[ctx.counterBase + COUNTER.walkHits]++;
+          if (type === ACCESS_STORE) this.store(data, gen);
+          return true;
+        }
+      } else dsisr |= DSISR_NOHPTE;
+      if (++faults > LIVELOCK_FAULTS) {
+        ctx.violation(INV.liveness, this.lpid, l2Pn, dsisr);
+        return false;
+      }
+      const res = this.storageInterrupt(l2Pn, type, dsisr);
+      if (res !== 0) return res > 0;
+    }
+  }
+
+  private fill(vpn: number, data: number, gen: number): number {
+    const w = this.w;
+    const set = this.tlb + (vpn & this.setMask) * this.ways * TLB_ENTRY_WORDS;
+    let e = -1;
+    for (let way = 0; way < this.ways; way++) {
+      const x = set + way * TLB_ENTRY_WORDS;
+      const tag = Atomics.load(w, x + TLB_TAG);
+      if (tag === TLB_INVALID || (tag === vpn && w[x + TLB_LPID] === this.lpid)) {
+        e = x;
+        break;
+      }
+    }
+    if (e < 0) {
+      e = set + (this.victim++ % this.ways) * TLB_ENTRY_WORDS;
+    }
+    Atomics.store(w, e + TLB_TAG, TLB_INVALID);
+    w[e + TLB_LPID] = this.lpid;
+    w[e + TLB_DATA] = data;
+    w[e + TLB_GEN] = gen;
+    Atomics.store(w, e + TLB_TAG, vpn);
+    return e;
+  }
+
+  /**
+   * An HDSI/HISI from L2: exit to L0, run the nested fault handler, act on its outcome.
+   * Returns 0 to retry the access, 1 when the access completed (MMIO emulated), -1 when it
+   * ended without completing (DSI into L2, unfixable fault).
+   */
+  private storageInterrupt(l2Pn: number, type: number, dsisr: number): number {
+    const ctx = this.ctx;
+    const r = this.regs;
+    this.leaveGuest();
+    r.trap = type === ACCESS_FETCH ? BOOK3S_INTERRUPT_H_INST_STORAGE : BOOK3S_INTERRUPT_H_DATA_STORAGE;
+    r.faultDar = l2Pn * 4096;
+    r.faultGpa = l2Pn * 4096;
+    r.faultDsisr = dsisr;
+    r.srr1 = type === ACCESS_FETCH ? dsisr : 0;
+    r.dsiPending = false;
+    r.mmioPending = false;
+    const t0 = performance.now();
+    const res = nestedPageFault(ctx, r);
+    const kind = r.kind;
+    this.stats.byKind[kind]!.record((performance.now() - t0) * 1e6);
+    countFault(ctx, kind);
+    if (res === RESUME_GUEST) {
+      if (r.dsiPending) {
+        Atomics.store(this.w, this.inGuestIdx, 1);
+        return -1; // L2 takes a DSI at the address: this access does not complete
+      }
+      Atomics.store(this.w, this.inGuestIdx, 1);
+      return 0;
+    }
+    // RESUME_HOST or an error: H_ENTER_NESTED returns to L1.
+    this.exit();
+    let out = 0;
+    if (res === RESUME_HOST && r.mmioPending) {
+      out = 1; // H_TOO_HARD: L1 emulates the MMIO access; it completes
+    } else if (res === RESUME_HOST) {
+      const fixed = l1HandleNestedFault(ctx, r.slot, l2Pn, r.faultDsisr, this.target);
+      if (!fixed) out = -1;
+    } else {
+      out = -1; // an error: L1 sees the trap with the original DSISR and gives up on it
+    }
+    // L1 re-enters L2.
+    while (!this.enter()) {
+      // The guest's slot is held by a removed predecessor: wait for its last reference.
+      Atomics.wait(this.w, this.genIdx, Atomics.load(this.w, this.genIdx), 1);
+    }
+    return out;
+  }
+
+  /** Drop every entry of this vCPU's TLB (vCPU moved to another physical CPU, §5.9). */
+  flushLocalTlb(): void {
+    const n = this.ctx.m.L.tlbSets * this.ways;
+    for (let k = 0; k < n; k++) Atomics.store(this.w, this.tlb + k * TLB_ENTRY_WORDS + TLB_TAG, TLB_INVALID);
+  }
+}
+
+export { RESUME_HOST, PAGE_PTE };

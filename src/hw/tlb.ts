@@ -1,0 +1,129 @@
+/**
+ * The simulated processor's TLBs and broadcast invalidation (tlbie + tlbsync).
+ *
+ * Each vCPU has a set-associative TLB in shared memory, tagged by (lpid, base-page number of
+ * the L2 address). An entry holds the shadow leaf's word with the RPN of that one base page and
+ * the generation of the host frame at fill time, so a hit is one tag compare and one mask
+ * compare (permission and R/C bits packed in the word, as in v86). Huge leaves are cached one
+ * base page at a time (simplification: no multi-size TLB).
+ *
+ * Broadcast invalidation (`tlbieBroadcast`): bump the global epoch, drop every matching entry in
+ * every vCPU's TLB, then wait until each vCPU whose TLB held a match has passed an access
+ * boundary (or left guest mode), so no access that started with the old translation is still in
+ * flight when the tlbie "completes". A vCPU filling an entry re-reads the epoch after the fill
+ * and drops the entry (and retries the access) if it moved, which closes the walk/fill race.
+ */
+import { CTRL, LINE_WORDS, TLB_ENTRY_WORDS, VCPU_CTL } from '../memory/layout.js';
+import type { Machine } from '../memory/machine.js';
+import { pnAlign, pnCount } from '../mmu/geometry.js';
+import { COUNTER } from '../stats/counters.js';
+import type { HvContext } from '../hv/context.js';
+
+export const TLB_TAG = 0;
+export const TLB_LPID = 1;
+export const TLB_DATA = 2;
+export const TLB_GEN = 3;
+export const TLB_INVALID = -1;
+
+/** First word of vCPU v's TLB. */
+export function tlbBase(m: Machine, v: number): number {
+  return m.L.tlbWord + v * m.L.tlbSets * m.L.tlbWays * TLB_ENTRY_WORDS;
+}
+
+export function vcpuCtl(m: Machine, v: number, field: number): number {
+  return m.L.vcpuCtlWord + v * LINE_WORDS + field;
+}
+
+/** Mark every TLB entry invalid (machine creation). */
+export function resetTlbs(m: Machine): void {
+  const n = m.L.vcpus * m.L.tlbSets * m.L.tlbWays;
+  for (let k = 0; k < n; k++) m.w[m.L.tlbWord + k * TLB_ENTRY_WORDS + TLB_TAG] = TLB_INVALID;
+}
+
+/**
+ * Drop matching entries of vCPU v's TLB; returns how many. `shift` 0 = the whole lpid.
+ * `vpnFirst`/`vpnCount` in base pages.
+ */
+function dropEntries(m: Machine, v: number, lpid: number, vpnFirst: number, vpnCount: number, wholeLpid: boolean): number {
+  const w = m.w;
+  const sets = m.L.tlbSets;
+  const ways = m.L.tlbWays;
+  const base = tlbBase(m, v);
+  let dropped = 0;
+  if (!wholeLpid && vpnCount <= 4) {
+    for (let k = 0; k < vpnCount; k++) {
+      const vpn = vpnFirst + k;
+      const set = base + (vpn & (sets - 1)) * ways * TLB_ENTRY_WORDS;
+      for (let way = 0; way < ways; way++) {
+        const e = set + way * TLB_ENTRY_WORDS;
+        if (Atomics.load(w, e + TLB_TAG) === vpn && w[e + TLB_LPID] === lpid) {
+          Atomics.store(w, e + TLB_TAG, TLB_INVALID);
+          dropped++;
+        }
+      }
+    }
+    return dropped;
+  }
+  const end = vpnFirst + vpnCount;
+  const n = sets * ways;
+  for (let k = 0; k < n; k++) {
+    const e = base + k * TLB_ENTRY_WORDS;
+    const tag = Atomics.load(w, e + TLB_TAG);
+    if (tag === TLB_INVALID || w[e + TLB_LPID] !== lpid) continue;
+    if (wholeLpid || (tag >= vpnFirst && tag < end)) {
+      Atomics.store(w, e + TLB_TAG, TLB_INVALID);
+      dropped++;
+    }
+  }
+  return dropped;
+}
+
+/**
+ * tlbie(lpid, address, size) followed by tlbsync: the `Shootdown` hook of every HvContext.
+ * `shift` > 0: the translation(s) covering [pn, pn + 2^shift); 0: every entry of `lpid`;
+ * < 0: a page-walk-cache flush (nothing cached here, so nothing to drop).
+ */
+export function tlbieBroadcast(ctx: HvContext, lpid: number, pn: number, shift: number): void {
+  if (shift < 0) return;
+  const m = ctx.m;
+  const w = m.w;
+  Atomics.add(w, m.ctrl(CTRL.tlbEpoch), 1);
+  const basePn = m.L.basePn;
+  const whole = shift === 0;
+  const vpnFirst = whole ? 0 : Math.floor(pnAlign(pn, shift) / basePn);
+  const vpnCount = whole ? 0 : Math.max(1, pnCount(shift) / basePn);
+  let total = 0;
+  for (let v = 0; v < m.L.vcpus; v++) {
+    const dropped = dropEntries(m, v, lpid, vpnFirst, vpnCount, whole);
+    if (dropped === 0) continue;
+    total += dropped;
+    if (v !== ctx.vcpu) waitQuiescent(m, v);
+  }
+  ctx.count(COUNTER.tlbShootdowns);
+  if (total > 0) ctx.count(COUNTER.tlbFlushes, total);
+}
+
+/** Wait until vCPU v has passed an access boundary or is out of guest mode. */
+function waitQuiescent(m: Machine, v: number): void {
+  const w = m.w;
+  const inGuest = vcpuCtl(m, v, VCPU_CTL.inGuest);
+  const gen = vcpuCtl(m, v, VCPU_CTL.quiesceGen);
+  const snap = Atomics.load(w, gen);
+  if (Atomics.load(w, inGuest) === 0) return;
+  Atomics.store(w, vcpuCtl(m, v, VCPU_CTL.shootdownWaiting), 1);
+  while (Atomics.load(w, gen) === snap && Atomics.load(w, inGuest) !== 0) {
+    Atomics.wait(w, gen, snap, 2);
+  }
+}
+
+/**
+ * The vCPU side of quiescence: called at access boundaries and on leaving guest mode. Cheap when
+ * nobody waits (one atomic add and one load).
+ */
+export function quiesce(w: Int32Array, genIdx: number, waitingIdx: number): void {
+  Atomics.add(w, genIdx, 1);
+  if (Atomics.load(w, waitingIdx) !== 0) {
+    Atomics.store(w, waitingIdx, 0);
+    Atomics.notify(w, genIdx);
+  }
+}
