@@ -166,6 +166,7 @@ export class HvContext {
   violation(inv: number, a = 0, b = 0, c = 0, d = 0, e = 0): void {
     const w = this.w;
     const n = Atomics.add(w, this.m.ctrl(CTRL.violationCount), 1);
+    Atomics.add(w, this.m.ctrl(CTRL.violationByInvariant + inv), 1);
     this.count(COUNTER.violations);
     if (n < VIOLATION_SLOTS) {
       const at = this.L.violationsWord + n * VIOLATION_WORDS;

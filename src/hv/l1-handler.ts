@@ -21,7 +21,7 @@ import { COUNTER } from '../stats/counters.js';
 import { CTRL } from '../memory/layout.js';
 import type { HvContext } from './context.js';
 import { l1PgdUnit } from './guests.js';
-import { hTlbInvalidate, hRptInvalidate, tlbieArgs, H_RPTI_TYPE_NESTED, H_RPTI_TYPE_TLB, H_RPTI_PAGE_ALL } from './tlbie.js';
+import { hTlbInvalidate, hRptInvalidate, tlbieArgs, H_RPTI_TYPE_NESTED, H_RPTI_TYPE_TLB, H_RPTI_PAGE_4K, H_RPTI_PAGE_64K } from './tlbie.js';
 import { DSISR_ISSTORE, DSISR_NOHPTE, DSISR_PROTFAULT, DSISR_SET_RC, SRR1_ISI_N_G_OR_CIP } from './regs.js';
 
 /** Where L1 puts L2 page `l2Pn` of guest `slot`: returns the L1 4 KiB page number; `out.shift` the leaf size. */
@@ -189,7 +189,10 @@ export function l1UnmapRange(ctx: HvContext, slot: number, l2Pn: number, n: numb
     if (i >= 0 && ctx.ref.level === LEVEL_PTE) Atomics.store(ctx.w, i, 0);
   }
   l1Unlock(ctx);
-  hRptInvalidate(ctx, slot + 1, H_RPTI_TYPE_NESTED | H_RPTI_TYPE_TLB, H_RPTI_PAGE_ALL, start * 4096, (start + n * step) * 4096);
+  // Linux as L1 names the page size it unmapped (here the base page), not H_RPTI_PAGE_ALL: with
+  // ALL, L0 would walk every size including 1 GiB, 2^18 lock round trips for a small range.
+  const psize = ctx.g.pageShift === 16 ? H_RPTI_PAGE_64K : H_RPTI_PAGE_4K;
+  hRptInvalidate(ctx, slot + 1, H_RPTI_TYPE_NESTED | H_RPTI_TYPE_TLB, psize, start * 4096, (start + n * step) * 4096);
 }
 
 /** H_TLB_INVALIDATE(IS = 2, RIC) for guest `slot`. */

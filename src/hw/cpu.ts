@@ -162,6 +162,7 @@ export class Cpu {
     const c = this.ctx.counters;
     const cb = this.ctx.counterBase;
     c[cb + COUNTER.accesses]++;
+    c[cb + COUNTER.loads + type]++; // loads, stores, fetches are consecutive counters
     if (++this.sinceQuiesce === QUIESCE_EVERY) {
       this.sinceQuiesce = 0;
       quiesce(w, this.genIdx, this.waitingIdx);

@@ -99,8 +99,10 @@ export function tlbieBroadcast(ctx: HvContext, lpid: number, pn: number, shift: 
     total += dropped;
     if (v !== ctx.vcpu) waitQuiescent(m, v);
   }
-  ctx.count(COUNTER.tlbShootdowns);
-  if (total > 0) ctx.count(COUNTER.tlbFlushes, total);
+  if (total > 0) {
+    ctx.count(COUNTER.tlbShootdowns);
+    ctx.count(COUNTER.tlbFlushes, total);
+  }
 }
 
 /** Wait until vCPU v has passed an access boundary or is out of guest mode. */

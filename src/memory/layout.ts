@@ -93,6 +93,8 @@ export const CTRL = {
   l1Mix2M: 32,
   /** Host memory allocation failures (GUP -EFAULT). */
   hostOom: 33,
+  /** Violations per invariant (16 words from here, indexed like INVARIANTS). */
+  violationByInvariant: 40,
 } as const;
 export const CTRL_WORDS = 64;
 
@@ -219,7 +221,9 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
   const l1TableBytes = l1TableUnits * 4096 + MAX_NESTED_LPID * 16;
   const l1TableAreaPages = Math.ceil(l1TableBytes / pageBytes);
   assert(l1TableAreaPages < mainPages, 'L1 memory too small for its own page tables');
-  const l1DataPages = mainPages - l1TableAreaPages;
+  // L1's tables start 64 KiB aligned (a PGD must be aligned to its own size).
+  const pgdAlignPages = Math.max(1, 16 / basePn);
+  const l1DataPages = Math.floor((mainPages - l1TableAreaPages) / pgdAlignPages) * pgdAlignPages;
   const l1TableBasePn = l1DataPages * basePn;
   // The window of L1 data pages L2 memory is spread over: a multiple of the largest leaf that fits.
   const pages1G = 2 ** (30 - pageShift);
@@ -304,8 +308,8 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
     l1MmioPages: Math.ceil(cfg.l1.mmioBytes / pageBytes),
     l1DataPages,
     guestPages,
-    l2RoPages: Math.min(l1Pages - mainPages, Math.floor(guestPages / 8)),
-    l2MmioPages: Math.min(Math.ceil(cfg.l1.mmioBytes / pageBytes), Math.floor(guestPages / 8)),
+    l2RoPages: Math.min(l1Pages - mainPages, Math.floor(guestPages / 256)),
+    l2MmioPages: Math.min(Math.ceil(cfg.l1.mmioBytes / pageBytes), Math.floor(guestPages / 256)),
     l1WindowPages,
     l1AlignPages,
     harvestSnapWord,

@@ -1,0 +1,186 @@
+/**
+ * Actor duties a vCPU thread runs between accesses, scheduled by work done: L1's changes to its
+ * tables for L2 (each followed by the invalidation the kernel issues) and the host's changes to
+ * L1 memory (migration, swap, aging, dirty-log harvest, memslot flush), plus vCPU 0's periodic
+ * stop-the-world audits. A duty runs with the vCPU out of guest mode (its TLB is not in use).
+ *
+ * Rates are events per 1,000 accesses of this vCPU; the interval between two events is jittered
+ * uniformly in [0.5, 1.5) x the mean, from the vCPU's seeded stream.
+ */
+import type { ResolvedConfig } from '../workload/types.js';
+import type { Prng } from '../workload/prng.js';
+import { CTRL } from '../memory/layout.js';
+import { SLOT_MAIN } from '../memory/machine.js';
+import { COUNTER } from '../stats/counters.js';
+import { INV, type HvContext } from '../hv/context.js';
+import { GUEST, guestWord } from '../hv/guests.js';
+import { l1Clean, l1FlushLpid, l1Protect, l1Target, l1Unmap, l1UnmapRange, L1Target } from '../hv/l1-handler.js';
+import { flushMemslot, harvestDirtyLog, hostMigrate, hostSwapOut, kvmAgeRadix } from '../hv/notifier.js';
+import { pageOfPn } from '../hv/radix.js';
+import { BACKING_BUSY } from '../memory/machine.js';
+import type { Cpu } from '../hw/cpu.js';
+import { audit, pageWrites } from '../check/audit.js';
+import { stopTheWorld } from './barrier.js';
+
+const KIND = {
+  l1Unmap: 0,
+  l1Protect: 1,
+  l1Clean: 2,
+  l1RangeFlush: 3,
+  l1LpidFlush: 4,
+  migrate: 5,
+  swap: 6,
+  age: 7,
+  harvest: 8,
+  memslotFlush: 9,
+  audit: 10,
+} as const;
+const KINDS = 11;
+
+export class Duties {
+  /** Access count at which the earliest duty is due. */
+  next = Infinity;
+  private readonly due = new Float64Array(KINDS).fill(Infinity);
+  private readonly mean = new Float64Array(KINDS).fill(0);
+  private readonly target = new L1Target();
+
+  constructor(
+    private readonly ctx: HvContext,
+    private readonly cpu: Cpu,
+    cfg: ResolvedConfig,
+    private readonly prng: Prng,
+    private readonly wsPages: number,
+  ) {
+    const a = cfg.actors;
+    const perK = (rate: number): number => (rate > 0 ? 1000 / rate : 0);
+    this.mean[KIND.l1Unmap] = perK(a.l1.unmap);
+    this.mean[KIND.l1Protect] = perK(a.l1.protect);
+    this.mean[KIND.l1Clean] = perK(a.l1.clean);
+    this.mean[KIND.l1RangeFlush] = perK(a.l1.rangeFlush);
+    this.mean[KIND.l1LpidFlush] = perK(a.l1.lpidFlush);
+    this.mean[KIND.migrate] = perK(a.host.migrate);
+    this.mean[KIND.swap] = perK(a.host.swap);
+    this.mean[KIND.age] = perK(a.host.age);
+    // One harvester (vCPU 0) so its per-page write snapshots are its own; its rate covers all vCPUs.
+    this.mean[KIND.harvest] = ctx.vcpu === 0 ? perK(a.host.harvest * cfg.vcpus) : 0;
+    this.mean[KIND.memslotFlush] = perK(a.host.memslotFlush);
+    this.mean[KIND.audit] = ctx.vcpu === 0 && cfg.audit.perMillion > 0 ? 1e6 / cfg.audit.perMillion / cfg.vcpus : 0;
+    for (let k = 0; k < KINDS; k++) if (this.mean[k]! > 0) this.due[k] = this.interval(k);
+    this.recompute();
+  }
+
+  private interval(k: number): number {
+    return Math.max(1, Math.round(this.mean[k]! * (0.5 + this.prng.nextFloat())));
+  }
+
+  private recompute(): void {
+    let n = Infinity;
+    for (let k = 0; k < KINDS; k++) if (this.due[k]! < n) n = this.due[k]!;
+    this.next = n;
+  }
+
+  /** Run every duty due at access count `n`. */
+  run(n: number): void {
+    this.cpu.park();
+    for (let k = 0; k < KINDS; k++) {
+      while (this.due[k]! <= n) {
+        this.perform(k);
+        this.due[k]! += this.interval(k);
+      }
+    }
+    this.recompute();
+    this.cpu.resume();
+  }
+
+  /** A random L2 page (4 KiB page number) of this vCPU's working set. */
+  private randomL2Pn(): number {
+    return this.prng.nextBelow(this.wsPages) * this.ctx.L.basePn;
+  }
+
+  /** The L1 page behind a random L2 page of this vCPU's guest (or -1 for MMIO). */
+  private randomL1Page(): number {
+    const slot = this.cpu.regs.slot;
+    l1Target(this.ctx, slot, this.randomL2Pn(), this.target);
+    const page = pageOfPn(this.ctx, this.target.gpaPn);
+    return page < this.ctx.L.l1Pages ? page : -1;
+  }
+
+  private perform(k: number): void {
+    const ctx = this.ctx;
+    const slot = this.cpu.regs.slot;
+    switch (k) {
+      case KIND.l1Unmap:
+        l1Unmap(ctx, slot, this.randomL2Pn());
+        break;
+      case KIND.l1Protect:
+        l1Protect(ctx, slot, this.randomL2Pn());
+        break;
+      case KIND.l1Clean:
+        l1Clean(ctx, slot, this.randomL2Pn());
+        break;
+      case KIND.l1RangeFlush:
+        l1UnmapRange(ctx, slot, this.randomL2Pn(), 8);
+        break;
+      case KIND.l1LpidFlush:
+        l1FlushLpid(ctx, slot, 0);
+        break;
+      case KIND.migrate: {
+        const p = this.randomL1Page();
+        if (p >= 0) hostMigrate(ctx, p);
+        break;
+      }
+      case KIND.swap: {
+        const p = this.randomL1Page();
+        if (p >= 0) hostSwapOut(ctx, p);
+        break;
+      }
+      case KIND.age: {
+        const p = this.randomL1Page();
+        if (p >= 0) kvmAgeRadix(ctx, p);
+        break;
+      }
+      case KIND.harvest:
+        this.harvest();
+        break;
+      case KIND.memslotFlush:
+        flushMemslot(ctx, SLOT_MAIN);
+        break;
+      case KIND.audit:
+        this.audit();
+        break;
+    }
+  }
+
+  /**
+   * A dirty-log harvest over the L1 pages that back L2 memory, checking completeness (I6): a
+   * page whose write count moved since the last harvest must be reported dirty.
+   */
+  private harvest(): void {
+    const ctx = this.ctx;
+    const L = ctx.L;
+    const w = ctx.w;
+    const stride = Math.ceil(L.guestPages / L.l1AlignPages) * L.l1AlignPages;
+    const pages = Math.min(L.l1WindowPages, stride * L.guestCount);
+    harvestDirtyLog(ctx, 0, pages, (page, dirty) => {
+      const b = Atomics.load(w, L.backingWord + page);
+      if ((b & BACKING_BUSY) !== 0) return; // being moved right now: check next time
+      const now = pageWrites(ctx, page);
+      const snapI = L.harvestSnapWord + page;
+      if (now !== w[snapI] && !dirty) ctx.violation(INV['I6-dirty-log'], 0, page, w[snapI]!, now);
+      w[snapI] = now;
+    });
+  }
+
+  private audit(): void {
+    const ctx = this.ctx;
+    const m = ctx.m;
+    stopTheWorld(m, () => {
+      let writes = 0;
+      for (let wk = 0; wk < m.L.workers; wk++) writes += m.f64[m.counterIndex(wk, COUNTER.writesCompleted)]!;
+      audit(ctx, { writesCompleted: writes });
+    });
+    void GUEST;
+    void guestWord;
+    void CTRL;
+  }
+}

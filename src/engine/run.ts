@@ -1,0 +1,144 @@
+/**
+ * The coordinator: build the shared machine, start one piscina worker per vCPU, show live
+ * progress from the shared counter blocks, then run the final audit, merge statistics and build
+ * the results document.
+ */
+import { cpus } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { Piscina } from 'piscina';
+import type { ResolvedConfig } from '../workload/types.js';
+import type { Machine } from '../memory/machine.js';
+import { COUNTER, COUNTER_COUNT, mergeCounters, totalFaults } from '../stats/counters.js';
+import { Histogram } from '../stats/histogram.js';
+import { buildResults, type ResultsDocument } from '../stats/results.js';
+import { audit } from '../check/audit.js';
+import { decodeViolations } from '../check/violations.js';
+import { vcpuWorkerFile } from '../util/paths.js';
+import { contextFor, setupMachine } from './setup.js';
+import { runVcpu, type VcpuResult, type VcpuTask } from './vcpu-loop.js';
+
+export interface ProgressSnapshot {
+  elapsedMs: number;
+  accesses: number;
+  faults: number;
+  violations: number;
+  accessesPerSec: number;
+  faultsPerSec: number;
+  fraction?: number;
+}
+
+export interface RunOptions {
+  /** Called about every `progressMs` with live figures. */
+  onProgress?: (p: ProgressSnapshot) => void;
+  progressMs?: number;
+  /** Run the vCPUs on this thread, one after the other (tests; only sensible for 1 vCPU). */
+  inline?: boolean;
+  /** Reuse this worker pool (stress rounds) instead of starting one; it is left running. */
+  pool?: Piscina;
+}
+
+/** A worker pool for `threads` vCPUs. */
+export function makePool(threads: number): Piscina {
+  return new Piscina({
+    filename: vcpuWorkerFile(),
+    minThreads: threads,
+    maxThreads: threads,
+    idleTimeout: 60_000,
+    concurrentTasksPerWorker: 1,
+  });
+}
+
+export interface RunOutcome {
+  doc: ResultsDocument;
+  machine: Machine;
+  /** 0 clean, 1 some invariant was violated. */
+  exitCode: number;
+}
+
+/** Sum one counter over every worker block. */
+export function sumCounter(m: Machine, c: number): number {
+  let s = 0;
+  for (let wk = 0; wk < m.L.workers; wk++) s += m.f64[m.counterIndex(wk, c)]!;
+  return s;
+}
+
+export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}): Promise<RunOutcome> {
+  const wall0 = performance.now();
+  const m = setupMachine(cfg);
+  const start = Date.now();
+  const deadline = start + cfg.durationMs;
+  const tasks: VcpuTask[] = [];
+  for (let v = 0; v < cfg.vcpus; v++) {
+    tasks.push({ sab: m.sab, layout: m.L, cfg, vcpu: v, accesses: cfg.accesses, deadlineMs: deadline });
+  }
+  const t0 = performance.now();
+  let results: VcpuResult[];
+  if (opts.inline) {
+    results = tasks.map((t) => runVcpu(t, m));
+  } else {
+    const pool = opts.pool ?? makePool(cfg.vcpus);
+    let timer: NodeJS.Timeout | undefined;
+    if (opts.onProgress) {
+      const every = opts.progressMs ?? 250;
+      timer = setInterval(() => opts.onProgress!(snapshot(m, cfg, t0)), every);
+    }
+    try {
+      results = await Promise.all(tasks.map((t) => pool.run(t) as Promise<VcpuResult>));
+    } finally {
+      if (timer) clearInterval(timer);
+      if (!opts.pool) await pool.destroy();
+    }
+  }
+  const durationMs = performance.now() - t0;
+
+  // Final audit, on a quiescent machine: every vCPU has left its guest.
+  const coord = contextFor(m, cfg, -1, m.L.workers - 1);
+  const writes = sumCounter(m, COUNTER.writesCompleted);
+  const report = audit(coord, { writesCompleted: writes, vcpuGuests: [] });
+
+  const merged = new Float64Array(COUNTER_COUNT);
+  for (let wk = 0; wk < m.L.workers; wk++) mergeCounters(merged, m.counterBlock(wk).subarray(0, COUNTER_COUNT));
+  const histograms: Record<string, Histogram> = {};
+  for (const r of results) {
+    for (const [k, data] of Object.entries(r.histograms)) {
+      (histograms[k] ??= new Histogram()).merge(data);
+    }
+  }
+  const { records, byInvariant, total } = decodeViolations(m, cfg);
+  const doc = buildResults({
+    config: cfg,
+    seed: cfg.seed,
+    vcpus: cfg.vcpus,
+    durationMs,
+    wallMs: performance.now() - wall0,
+    counters: merged,
+    histograms,
+    violations: records,
+    byInvariant,
+    lostWrites: report.lostWrites,
+    perVcpu: Array.from({ length: cfg.vcpus }, (_, v) => m.counterBlock(v).slice(0, COUNTER_COUNT)),
+  });
+  void start;
+  return { doc, machine: m, exitCode: total > 0 ? 1 : 0 };
+}
+
+function snapshot(m: Machine, cfg: ResolvedConfig, t0: number): ProgressSnapshot {
+  const elapsedMs = performance.now() - t0;
+  const merged = new Float64Array(COUNTER_COUNT);
+  for (let wk = 0; wk < m.L.workers; wk++) mergeCounters(merged, m.counterBlock(wk).subarray(0, COUNTER_COUNT));
+  const accesses = merged[COUNTER.accesses]!;
+  const faults = totalFaults(merged);
+  const s = Math.max(1e-3, elapsedMs / 1000);
+  const fraction = cfg.accesses > 0 ? accesses / (cfg.accesses * cfg.vcpus) : Math.min(1, elapsedMs / cfg.durationMs);
+  return {
+    elapsedMs,
+    accesses,
+    faults,
+    violations: merged[COUNTER.violations]!,
+    accessesPerSec: accesses / s,
+    faultsPerSec: faults / s,
+    fraction,
+  };
+}
+
+export const machineCpus = (): number => cpus().length;

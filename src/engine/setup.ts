@@ -1,0 +1,59 @@
+/**
+ * Building a ready machine from a resolved config: the shared buffer, the host's backing and
+ * L1's page-size choices, L1's partition table for its guests, invalid TLBs. Used by the
+ * coordinator and by tests that drive the protocol from one thread.
+ */
+import type { ResolvedConfig, PageSizeMix } from '../workload/types.js';
+import { CTRL } from '../memory/layout.js';
+import { createMachine, type Machine } from '../memory/machine.js';
+import { HvContext, type ContextOptions } from '../hv/context.js';
+import { l1SetPartitionEntry } from '../hv/guests.js';
+import { resetTlbs, tlbieBroadcast } from '../hw/tlb.js';
+
+/** Thresholds (0..65535) for "1 GiB" and "2 MiB" from a mix: P(1G) and P(2M | not 1G). */
+export function mixThresholds(mix: PageSizeMix): [number, number] {
+  const total = mix.base + mix['2M'] + mix['1G'];
+  if (total <= 0) return [0, 0];
+  const p1 = mix['1G'] / total;
+  const rest = mix.base + mix['2M'];
+  const p2 = rest > 0 ? mix['2M'] / rest : 0;
+  return [Math.round(p1 * 65536), Math.round(p2 * 65536)];
+}
+
+export function setupMachine(cfg: ResolvedConfig, workers?: number): Machine {
+  const m = createMachine(cfg, workers);
+  const w = m.w;
+  const [h1, h2] = mixThresholds(cfg.host.backing);
+  const [l1a, l1b] = mixThresholds(cfg.l1.pageSizes);
+  w[m.ctrl(CTRL.backingSeed)] = cfg.seed | 0;
+  w[m.ctrl(CTRL.backingMix1G)] = h1;
+  w[m.ctrl(CTRL.backingMix2M)] = h2;
+  w[m.ctrl(CTRL.l1Mix1G)] = l1a;
+  w[m.ctrl(CTRL.l1Mix2M)] = l1b;
+  resetTlbs(m);
+  // L1 registers its partition table and an entry for each of its nested guests.
+  const ctx = new HvContext(m, { vcpu: -1, worker: m.L.workers - 1 });
+  for (let s = 0; s < cfg.guests.count; s++) l1SetPartitionEntry(ctx, s, true);
+  return m;
+}
+
+/** A context for `cfg`'s protocol profile with the real broadcast invalidation wired in. */
+export function contextFor(m: Machine, cfg: ResolvedConfig, vcpu: number, worker: number, extra?: Partial<ContextOptions>): HvContext {
+  const fixes = cfg.protocol === 'fixed' ? (['p1', 'p2', 'p3', 'p4', 'p5'] as const) : cfg.fixes;
+  return new HvContext(m, {
+    vcpu,
+    worker,
+    mutations: cfg.mutations,
+    fixes,
+    rc: cfg.hardware.rc,
+    shootdown: tlbieBroadcast,
+    ...extra,
+  });
+}
+
+/** L1 lpid of the guest vCPU `v` runs. */
+export function guestOfVcpu(cfg: ResolvedConfig, v: number): number {
+  const n = cfg.guests.count;
+  const slot = cfg.guests.vcpuMap === 'spread' ? v % n : Math.min(n - 1, Math.floor((v * n) / cfg.vcpus));
+  return slot + 1;
+}

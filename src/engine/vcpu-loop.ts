@@ -1,0 +1,109 @@
+/**
+ * The life of one simulated L2 vCPU: generate accesses, run them through the processor model,
+ * run actor duties scheduled by work done (so a seeded 1-vCPU run is deterministic), and take
+ * part in stop-the-world audits. Runs on a worker thread (workers/vcpu.ts) or, for tests and
+ * `--vcpus 1`, on the calling thread.
+ */
+import { performance } from 'node:perf_hooks';
+import type { ResolvedConfig } from '../workload/types.js';
+import { Prng } from '../workload/prng.js';
+import { makeGenerator, type PageGenerator } from '../workload/generators.js';
+import { CTRL, type Layout } from '../memory/layout.js';
+import { attachMachine, type Machine } from '../memory/machine.js';
+import { COUNTER } from '../stats/counters.js';
+import { Histogram } from '../stats/histogram.js';
+import type { HvContext } from '../hv/context.js';
+import { ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE, Cpu } from '../hw/cpu.js';
+import { contextFor, guestOfVcpu } from './setup.js';
+import { Duties } from './duties.js';
+import { auditPoint } from './barrier.js';
+import { FAULT_KIND_NAMES } from '../hv/regs.js';
+
+export interface VcpuTask {
+  sab: SharedArrayBuffer;
+  layout: Layout;
+  cfg: ResolvedConfig;
+  vcpu: number;
+  /** Accesses to run (0 = until `deadlineMs`). */
+  accesses: number;
+  /** Wall-clock deadline (Date.now() ms) when `accesses` is 0. */
+  deadlineMs: number;
+}
+
+export interface VcpuResult {
+  vcpu: number;
+  accesses: number;
+  /** Histogram data by latency kind (Float64Array). */
+  histograms: Record<string, Float64Array>;
+}
+
+const CHECK_EVERY = 1024;
+
+/** Run one vCPU to completion on this thread. `machine` may be passed when already attached. */
+export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
+  const m = machine ?? attachMachine(task.sab, task.layout);
+  const cfg = task.cfg;
+  const v = task.vcpu;
+  const ctx = contextFor(m, cfg, v, v);
+  const w = m.w;
+  Atomics.add(w, m.ctrl(CTRL.running), 1);
+  const cpu = new Cpu(ctx, guestOfVcpu(cfg, v));
+  const prng = new Prng(cfg.seed, v + 1);
+  const L = m.L;
+  const pageBytes = 2 ** L.pageShift;
+  const wsPages = Math.max(1, Math.min(L.guestPages - L.l2MmioPages, Math.floor(cfg.workload.workingSetBytes / pageBytes)));
+  const gen: PageGenerator = makeGenerator(cfg.workload, wsPages, prng);
+  const duties = new Duties(ctx, cpu, cfg, prng, wsPages);
+  const writeT = cfg.workload.writeRatio;
+  const execT = writeT + cfg.workload.execRatio;
+  const mmioT = execT + cfg.workload.mmioRatio;
+  const mmioBase = L.guestPages - L.l2MmioPages;
+  const basePn = L.basePn;
+  const warmup = cfg.warmupAccesses;
+  const total = task.accesses > 0 ? task.accesses + warmup : Infinity;
+  const stopIdx = m.ctrl(CTRL.stop);
+  let seenAudit = 0;
+  while (!cpu.enter()) Atomics.wait(w, stopIdx, 0, 1);
+  let n = 0;
+  for (; n < total; n++) {
+    if ((n & (CHECK_EVERY - 1)) === 0) {
+      if (Atomics.load(w, stopIdx) !== 0) break;
+      if (task.accesses === 0 && n >= warmup && Date.now() >= task.deadlineMs) break;
+    }
+    if ((n & 15) === 0) seenAudit = auditPoint(m, cpu, seenAudit);
+    if (n === warmup && warmup > 0) resetAfterWarmup(ctx, cpu);
+    const r = prng.nextFloat();
+    let type = ACCESS_LOAD;
+    let page: number;
+    if (r < writeT) type = ACCESS_STORE;
+    else if (r < execT) type = ACCESS_FETCH;
+    if (r >= execT && r < mmioT && L.l2MmioPages > 0) page = mmioBase + prng.nextBelow(L.l2MmioPages);
+    else page = gen.next();
+    cpu.access(page * basePn, type);
+    if (n >= duties.next) duties.run(n);
+  }
+  cpu.exit();
+  Atomics.sub(w, m.ctrl(CTRL.running), 1);
+  // Wake an auditor waiting for this vCPU to park.
+  Atomics.notify(w, m.ctrl(CTRL.auditParked));
+  const histograms: Record<string, Float64Array> = { access: cpu.stats.access.data };
+  FAULT_KIND_NAMES.forEach((k, i) => (histograms[k] = cpu.stats.byKind[i]!.data));
+  histograms.tlbLockWait = cpu.stats.tlbLockWait.data;
+  return { vcpu: v, accesses: Math.max(0, n - warmup), histograms };
+}
+
+/** Zero this vCPU's statistics after warm-up (keeping the store count the auditor needs). */
+function resetAfterWarmup(ctx: HvContext, cpu: Cpu): void {
+  const c = ctx.counters;
+  const b = ctx.counterBase;
+  const writes = c[b + COUNTER.writesCompleted]!;
+  const viol = c[b + COUNTER.violations]!;
+  c.fill(0, b, b + ctx.L.counterWords64);
+  c[b + COUNTER.writesCompleted] = writes;
+  c[b + COUNTER.violations] = viol;
+  cpu.stats.access.reset();
+  for (const h of cpu.stats.byKind) h.reset();
+}
+
+export const ACCESS_TYPES = { ACCESS_LOAD, ACCESS_STORE, ACCESS_FETCH };
+export { Histogram, performance };
