@@ -53,14 +53,23 @@ import {
   type VcpuRegs,
 } from './regs.js';
 
-/** Per-context scratch of the fault path (no allocation per fault). */
-const scratch = new WeakMap<HvContext, { inst: InstantiateResult; reader: L1MemoryReader }>();
-function scratchOf(ctx: HvContext): { inst: InstantiateResult; reader: L1MemoryReader } {
+/** Per-context scratch of the fault path (no allocation per fault); one context per thread. */
+interface Scratch {
+  inst: InstantiateResult;
+  reader: L1MemoryReader;
+}
+const scratch = new WeakMap<HvContext, Scratch>();
+let lastCtx: HvContext | undefined;
+let lastScratch: Scratch | undefined;
+function scratchOf(ctx: HvContext): Scratch {
+  if (ctx === lastCtx) return lastScratch!;
   let s = scratch.get(ctx);
   if (s === undefined) {
     s = { inst: new InstantiateResult(), reader: new L1MemoryReader(ctx.m) };
     scratch.set(ctx, s);
   }
+  lastCtx = ctx;
+  lastScratch = s;
   return s;
 }
 
@@ -72,8 +81,11 @@ export function nestedPageFault(ctx: HvContext, v: VcpuRegs): number {
   const slot = v.slot;
   const locked = !ctx.has(MUT['skip-tlb-lock']);
   if (locked) ctx.tlbLock(slot);
+  // Faults in progress, for the lifetime check (I7). Under tlb_lock one body runs at a time, so
+  // plain updates suffice (the unlock publishes them); without the lock (M4) they must be atomic.
   const inFault = guestWord(ctx, slot, GUEST.inFault);
-  Atomics.add(ctx.w, inFault, 1);
+  if (locked) ctx.w[inFault]!++;
+  else Atomics.add(ctx.w, inFault, 1);
   try {
     if (!guestAlive(ctx, slot, v.generation)) {
       // The guest this vCPU entered was freed under it (I7): only possible without references.
@@ -83,8 +95,10 @@ export function nestedPageFault(ctx: HvContext, v: VcpuRegs): number {
     }
     return nestedPageFaultBody(ctx, v, slot);
   } finally {
-    Atomics.sub(ctx.w, inFault, 1);
-    if (locked) ctx.tlbUnlock(slot);
+    if (locked) {
+      ctx.w[inFault]!--;
+      ctx.tlbUnlock(slot);
+    } else Atomics.sub(ctx.w, inFault, 1);
   }
 }
 
@@ -181,6 +195,9 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number): 
   v.kind = FAULT_KIND.shadowInsert;
   if (hp >= 0 || (write && (hp & PAGE_WRITE) === 0)) {
     const inst = scratchOf(ctx).inst;
+    // The kernel passes its own `pte` (the lookup copy) as the out-parameter: clear the reused
+    // scratch so a vanished host entry (P3) keeps that copy, not an earlier fault's leaf.
+    inst.hp = 0;
     r = instantiateL1Page(ctx, gpaPn, memslot, write, ro, inst);
     if (r === EAGAIN) {
       v.kind = FAULT_KIND.retried;

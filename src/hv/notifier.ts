@@ -4,7 +4,8 @@
  * aging (kvm_age_radix), the dirty-log harvest (kvm_radix_test_clear_dirty) and the memslot
  * flush (kvmppc_radix_flush_memslot).
  */
-import { CTRL } from '../memory/layout.js';
+import { CTRL, LOCK } from '../memory/layout.js';
+import { lockWord, unlockWord, MUTEX_SPINS } from '../sync/lock.js';
 import { MEMSLOT_LOG_DIRTY, SLOT, SLOT_MAIN } from '../memory/machine.js';
 import {
   backingFrame,
@@ -198,23 +199,43 @@ function takeDirtyBit(ctx: HvContext, page: number): boolean {
 }
 
 /**
+ * kvm->slots_lock, a mutex: memslot changes (the flush below) and KVM_GET_DIRTY_LOG each hold it
+ * throughout, so a harvest never runs inside a memslot flush. Without it, a harvest could read a
+ * leaf the flush had just unmapped (under mmu_lock, but the harvest's first read is lockless)
+ * before the flush marked the page in the dirty bitmap, and report a written page clean.
+ * Lock order: slots_lock -> mmu_lock.
+ */
+function slotsLock(ctx: HvContext): void {
+  lockWord(ctx.w, ctx.m.lockIndex(LOCK.slots), MUTEX_SPINS);
+}
+
+function slotsUnlock(ctx: HvContext): void {
+  unlockWord(ctx.w, ctx.m.lockIndex(LOCK.slots));
+}
+
+/**
  * One dirty-log harvest (KVM_GET_DIRTY_LOG) over `pages` of the main memslot starting at
  * `first`: per page, test-and-clear D, OR the bitmap bit. `onPage(page, dirty)` lets the auditor
- * check completeness (I6). Returns the number of dirty pages.
+ * check completeness (I6). Returns the number of dirty pages. Takes slots_lock.
  */
 export function harvestDirtyLog(ctx: HvContext, first: number, pages: number, onPage?: (page: number, dirty: boolean) => void): number {
   ctx.count(COUNTER.harvests);
-  if ((ctx.m.slotFlags(SLOT_MAIN) & MEMSLOT_LOG_DIRTY) === 0) return 0;
-  let dirty = 0;
-  const end = Math.min(first + pages, ctx.L.l1DataPages);
-  for (let p = first; p < end; p++) {
-    const d = testClearDirty(ctx, p) !== 0;
-    const b = takeDirtyBit(ctx, p);
-    if (d || b) dirty++;
-    onPage?.(p, d || b);
+  slotsLock(ctx);
+  try {
+    if ((ctx.m.slotFlags(SLOT_MAIN) & MEMSLOT_LOG_DIRTY) === 0) return 0;
+    let dirty = 0;
+    const end = Math.min(first + pages, ctx.L.l1DataPages);
+    for (let p = first; p < end; p++) {
+      const d = testClearDirty(ctx, p) !== 0;
+      const b = takeDirtyBit(ctx, p);
+      if (d || b) dirty++;
+      onPage?.(p, d || b);
+    }
+    ctx.count(COUNTER.harvestDirtyPages, dirty);
+    return dirty;
+  } finally {
+    slotsUnlock(ctx);
   }
-  ctx.count(COUNTER.harvestDirtyPages, dirty);
-  return dirty;
 }
 
 /**
@@ -226,9 +247,11 @@ export function flushMemslot(ctx: HvContext, slot: number): void {
   ctx.count(COUNTER.memslotFlushes);
   const base = ctx.w[ctx.m.slotWord(slot, SLOT.basePage)]!;
   const n = ctx.w[ctx.m.slotWord(slot, SLOT.npages)]!;
+  slotsLock(ctx); // memslot changes run under kvm->slots_lock
   ctx.mmuLock();
   // The main slot's top holds L1's own page tables, which L0 never maps for L1 here (pinned).
   unmapL1RangeLocked(ctx, base, slot === SLOT_MAIN ? Math.min(n, ctx.L.l1DataPages) : n);
   if (!ctx.has(MUT['skip-memslot-seq'])) Atomics.add(ctx.w, ctx.m.ctrl(CTRL.mmuSeq), 1);
   ctx.mmuUnlock();
+  slotsUnlock(ctx);
 }

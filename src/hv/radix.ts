@@ -26,7 +26,7 @@ import { UNIT_WORDS, findLeaf, pteUpdate, type TableSpace } from '../mmu/tree.js
 import { COUNTER } from '../stats/counters.js';
 import { INV, MUT, FIX, type HvContext } from './context.js';
 import { GUEST, guestWord, shadowPgdUnit } from './guests.js';
-import { removeNestRmapRangeLocked, insertNestRmapLocked } from './rmap.js';
+import { removeNestRmapRangeLocked, insertNestRmapLocked, rmapNodeAvailableLocked } from './rmap.js';
 
 export const EAGAIN = -11;
 export const ENOMEM = -12;
@@ -187,6 +187,9 @@ export function createPte(
   const checkSeq = !(table !== TABLE_L1 && ctx.has(MUT['skip-mmu-seq-check']));
   try {
     if (checkSeq && ctx.retrySeq(seq)) return ret;
+    // A shadow insert needs its rmap node (kernel: allocated before create_pte; on failure the
+    // fault returns RESUME_GUEST). Never install a shadow leaf the rmap cannot find (I1).
+    if (rmapPage >= 0 && !rmapNodeAvailableLocked(ctx)) return ret;
     ret = ENOMEM;
     // 3. Walk down, populating and resolving conflicts.
     let e = Atomics.load(w, pgdWord);

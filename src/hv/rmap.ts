@@ -44,6 +44,19 @@ function allocNodeLocked(ctx: HvContext): number {
   return n;
 }
 
+/**
+ * Whether an insert can get a node (the kernel allocates it before create_pte; without one the
+ * fault returns RESUME_GUEST and installs nothing). Counts a failure like `allocNodeLocked`.
+ * Only mmu_lock holders take nodes, so a true answer holds for the rest of the critical section.
+ * Lock: mmu_lock.
+ */
+export function rmapNodeAvailableLocked(ctx: HvContext): boolean {
+  const w = ctx.w;
+  if (w[ctx.m.ctrl(CTRL.rmapFree)] !== 0 || w[ctx.m.ctrl(CTRL.rmapBump)]! < ctx.L.rmapNodes) return true;
+  w[ctx.m.ctrl(CTRL.rmapExhausted)]!++;
+  return false;
+}
+
 function freeNodeLocked(ctx: HvContext, node: number): void {
   const freeI = ctx.m.ctrl(CTRL.rmapFree);
   ctx.w[nodeWord(ctx, node) + NODE_NEXT] = ctx.w[freeI]!;

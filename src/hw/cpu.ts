@@ -25,6 +25,7 @@ import {
   DSISR_NOHPTE,
   DSISR_PROTFAULT,
   DSISR_SET_RC,
+  FAULT_KIND,
   FAULT_KIND_NAMES,
   RESUME_GUEST,
   RESUME_HOST,
@@ -47,6 +48,14 @@ const NEED = [
 
 /** Faults one access may take before the vCPU declares a livelock (liveness, M16). */
 export const LIVELOCK_FAULTS = 64;
+/**
+ * Faults ending in RETRY (-EAGAIN: an invalidation ran or is running) do not count towards
+ * LIVELOCK_FAULTS: they wait on progress made elsewhere, and a host migration of a 2 MiB block
+ * or a descheduled invalidator keeps mmu_invalidate_in_progress raised for milliseconds, which is
+ * thousands of retries and not a livelock (the kernel retries just the same). This far larger
+ * bound still turns a hang into a reported violation.
+ */
+export const LIVELOCK_RETRIES = 1 << 20;
 /** Accesses between quiescence points (a waiting tlbie is held up at most this long). */
 export const QUIESCE_EVERY = 16;
 
@@ -135,8 +144,14 @@ export class Cpu {
 
   /** Leave guest mode (exit to L0 or L1): in-flight accesses are over. */
   private leaveGuest(): void {
-    Atomics.store(this.w, this.inGuestIdx, 0);
-    quiesce(this.w, this.genIdx, this.waitingIdx);
+    const w = this.w;
+    Atomics.store(w, this.inGuestIdx, 0);
+    // Leaving guest mode is a quiescence point: bump the generation (and wake a waiting
+    // shootdown). Only clearing inGuest is not enough: a vCPU retrying faults re-enters within
+    // microseconds, so a shootdown that wakes later sees it in guest mode again with the same
+    // generation and keeps waiting, while the vCPU keeps retrying because that shootdown's
+    // invalidation is still in progress (each waits for the other until a lucky poll).
+    quiesce(w, this.genIdx, this.waitingIdx);
   }
 
   /** H_ENTER_NESTED returns to L1: drop the run's reference. */
@@ -212,7 +227,7 @@ export class Cpu {
     const ctx = this.ctx;
     const w = this.w;
     const r = this.regs;
-    for (let faults = 0; ; ) {
+    for (let faults = 0, retries = 0; ; ) {
       const e0 = Atomics.load(w, this.epochIdx);
       const ref = this.walkRef;
       const i = findLeaf(w, ctx.m.hostSpace, shadowPgdUnit(r.slot), l2Pn, ctx.g, ref);
@@ -249,12 +264,16 @@ export class Cpu {
           return true;
         }
       } else dsisr |= DSISR_NOHPTE;
-      if (++faults > LIVELOCK_FAULTS) {
+      if (++faults > LIVELOCK_FAULTS || retries > LIVELOCK_RETRIES) {
         ctx.violation(INV.liveness, this.lpid, l2Pn, dsisr);
         return false;
       }
       const res = this.storageInterrupt(l2Pn, type, dsisr);
       if (res !== 0) return res > 0;
+      if (r.kind === FAULT_KIND.retried) {
+        faults--; // waiting on an invalidation, not a livelock (see LIVELOCK_RETRIES)
+        retries++;
+      }
     }
   }
 
@@ -273,7 +292,8 @@ export class Cpu {
     if (e < 0) {
       e = set + (this.victim++ % this.ways) * TLB_ENTRY_WORDS;
     }
-    Atomics.store(w, e + TLB_TAG, TLB_INVALID);
+    // Only this vCPU hits in its TLB; other threads only invalidate by tag. A racing invalidator
+    // that misses the half-written entry is caught by the epoch re-check after the fill.
     w[e + TLB_LPID] = this.lpid;
     w[e + TLB_DATA] = data;
     w[e + TLB_GEN] = gen;

@@ -99,12 +99,13 @@ export function installBlockLocked(m: Machine, first: number, n: number, f0: num
   for (let k = 0; k < n; k++) {
     const f = f0 + k;
     const page = first + k;
-    if (restoreSwap) {
-      Atomics.store(w, L.frameWritesWord + f, w[L.swapWritesWord + page]!);
-      w[L.swapWritesWord + page] = 0;
-    }
+    if (restoreSwap) Atomics.store(w, L.frameWritesWord + f, w[L.swapWritesWord + page]!);
     Atomics.store(w, L.frameOwnerWord + f, page + 1);
     Atomics.store(w, L.backingWord + page, (order << BACKING_ORDER_SHIFT) | (f + 1));
+    // Only now empty the swap slot: a lock-free reader of the page's write count (the harvest's
+    // completeness check, `pageWrites`) reads the swap slot while the backing word is 0, so
+    // emptying it first would show it a count of 0 for a swapped-in page.
+    if (restoreSwap) Atomics.store(w, L.swapWritesWord + page, 0);
   }
 }
 

@@ -105,8 +105,10 @@ export const LOCK = {
   hostTable: 2,
   l1Table: 3,
   l1: 4, // L1's own lock for its tables (L1 kernel's page-table lock)
+  /** kvm->slots_lock (a mutex): memslot changes and KVM_GET_DIRTY_LOG never overlap. */
+  slots: 5,
 } as const;
-export const GLOBAL_LOCKS = 5;
+export const GLOBAL_LOCKS = 6;
 
 export interface Layout {
   readonly totalBytes: number;

@@ -124,16 +124,18 @@ export function walkRadixTree(mem: GuestMemoryReader, rootWord: number, rts: num
   if (rts + 31 !== RADIX_ADDR_BITS) return (out.status = WALK_UNSUPPORTED);
   let bits = dirNls(rootWord);
   let basePn = rootWord & PTE_NLB_MASK;
-  let offset = RADIX_ADDR_BITS; // in bits of the byte address
+  // `shift` is the index's position in 4 KiB page numbers: 52 - 12 minus the bits consumed.
+  // Page numbers stay below 2^32 (addresses below 16 TiB), so `>>>` is exact.
+  let shift = RADIX_ADDR_BITS - 12;
   for (let level = 3; level >= 0; level--) {
     if (level === 3 ? bits !== 13 : level === 0 ? bits !== 5 && bits !== 9 : bits !== 9) {
       return (out.status = WALK_UNSUPPORTED);
     }
     // Table base must be aligned to its own size, 2^(bits+3) bytes.
-    const alignPn = 2 ** Math.max(0, bits + 3 - 12);
-    if (basePn % alignPn !== 0) return (out.status = WALK_UNSUPPORTED);
-    offset -= bits;
-    const index = Math.floor(pn / 2 ** (offset - 12)) % 2 ** bits;
+    const alignBits = bits + 3 - 12;
+    if (alignBits > 0 && (basePn & ((1 << alignBits) - 1)) !== 0) return (out.status = WALK_UNSUPPORTED);
+    shift -= bits;
+    const index = (pn >>> shift) & ((1 << bits) - 1);
     const addr = basePn * 4096 + index * 8;
     const e = mem.readEntry(addr);
     if (e === READ_FAILED_VALUE) {
@@ -144,11 +146,11 @@ export function walkRadixTree(mem: GuestMemoryReader, rootWord: number, rts: num
     if ((e & PAGE_PTE) !== 0) {
       if (level === 3) return (out.status = WALK_UNSUPPORTED); // no 512 GiB leaves
       const leafPn = e & PTE_NLB_MASK;
-      const sizePn = 2 ** (offset - 12);
-      if (leafPn % sizePn !== 0) return (out.status = WALK_UNSUPPORTED); // misaligned leaf
+      const sizeMask = (1 << shift) - 1;
+      if ((leafPn & sizeMask) !== 0) return (out.status = WALK_UNSUPPORTED); // misaligned leaf
       out.leaf = e;
-      out.pageShift = offset;
-      out.raPn = leafPn + (pn % sizePn);
+      out.pageShift = shift + 12;
+      out.raPn = leafPn + ((pn & sizeMask) >>> 0);
       return (out.status = WALK_OK);
     }
     basePn = e & PTE_NLB_MASK;
