@@ -1,0 +1,53 @@
+/**
+ * `npm run bench`: micro-benchmarks, then throughput and scaling; prints tables and writes
+ * bench/results/<date>.json with the machine, Node version and command.
+ * Options: --quick (shorter runs), --micro-only, --throughput-only.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, totalmem } from 'node:os';
+import { join } from 'node:path';
+import { runMicro } from './micro.js';
+import { runThroughput, type ThroughputRow } from './throughput.js';
+import { packageRoot } from '../src/util/paths.js';
+
+const args = new Set(process.argv.slice(2));
+const quick = args.has('--quick');
+
+function table(headers: string[], rows: Array<Array<string | number>>): string {
+  const cells = [headers, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? c.toLocaleString('en-US') : c)))];
+  const width = headers.map((_, i) => Math.max(...cells.map((r) => String(r[i]).length)));
+  return cells.map((r, k) => r.map((c, i) => (i === 0 ? String(c).padEnd(width[i]!) : String(c).padStart(width[i]!))).join('  ') + (k === 0 ? '\n' + width.map((w) => '-'.repeat(w)).join('  ') : '')).join('\n');
+}
+
+async function main(): Promise<void> {
+  const machine = { cpus: cpus().length, model: cpus()[0]?.model ?? '?', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
+  process.stdout.write(`nestsim bench on ${machine.cpus} x ${machine.model}, ${machine.memGiB} GiB, Node ${machine.node}\n\n`);
+  const out: Record<string, unknown> = { date: new Date().toISOString(), command: `npm run bench${quick ? ' -- --quick' : ''}`, machine };
+  if (!args.has('--throughput-only')) {
+    const micro = await runMicro(quick ? 150 : 500);
+    out.micro = micro;
+    process.stdout.write('Micro-benchmarks (one thread; ns per operation)\n');
+    process.stdout.write(table(['operation', 'ns/op', '±%'], micro.map((r) => [r.name, +r.nsPerOp.toFixed(1), +r.rmePct.toFixed(1)])) + '\n\n');
+  }
+  if (!args.has('--micro-only')) {
+    const rows: ThroughputRow[] = await runThroughput(quick ? 1500 : 3000);
+    out.throughput = rows;
+    process.stdout.write('Throughput (worker threads; fault latency = shadow insert)\n');
+    process.stdout.write(
+      table(
+        ['config', 'guests', 'vCPUs', 'accesses/s', 'faults/s', 'scaling', 'p50 ns', 'p99 ns', 'lock wait', 'tlb_lock ns/fault'],
+        rows.map((r) => [r.config, r.guests, r.vcpus, r.accessesPerSec, r.faultsPerSec, `${r.scaling}x`, r.faultP50Ns, r.faultP99Ns, `${(r.lockWaitShare * 100).toFixed(1)}%`, r.tlbLockWaitPerFaultNs]),
+      ) + '\n',
+    );
+  }
+  const dir = join(packageRoot(), 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${new Date().toISOString().slice(0, 10)}.json`);
+  writeFileSync(file, JSON.stringify(out, null, 2) + '\n');
+  process.stdout.write(`\nwrote ${file}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`bench failed: ${(e as Error).stack ?? String(e)}\n`);
+  process.exitCode = 1;
+});
