@@ -118,3 +118,12 @@ describe('nestsim CLI', () => {
     expect(r.stdout).toContain('mmu_lock');
   });
 });
+
+describe('README', () => {
+  it('shows the test command and the config reference generated from the key table', async () => {
+    const { describeKeys } = await import('../../src/workload/config.js');
+    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+    expect(readme).toContain('npm test');
+    expect(readme).toContain(describeKeys().trim());
+  });
+});
