@@ -54,9 +54,10 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   const wsPages = Math.max(1, Math.min(L.guestPages - L.l2MmioPages, Math.floor(cfg.workload.workingSetBytes / pageBytes)));
   const gen: PageGenerator = makeGenerator(cfg.workload, wsPages, prng);
   const duties = new Duties(ctx, cpu, cfg, prng, wsPages);
-  const writeT = cfg.workload.writeRatio;
-  const execT = writeT + cfg.workload.execRatio;
-  const mmioT = execT + cfg.workload.mmioRatio;
+  // Access-type thresholds on one 32-bit draw (a float draw costs two).
+  const writeT = Math.round(cfg.workload.writeRatio * 2 ** 32);
+  const execT = Math.round((cfg.workload.writeRatio + cfg.workload.execRatio) * 2 ** 32);
+  const mmioT = Math.round((cfg.workload.writeRatio + cfg.workload.execRatio + cfg.workload.mmioRatio) * 2 ** 32);
   const mmioBase = L.guestPages - L.l2MmioPages;
   const basePn = L.basePn;
   const warmup = cfg.warmupAccesses;
@@ -72,7 +73,7 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
     }
     if ((n & 15) === 0) seenAudit = auditPoint(m, cpu, seenAudit);
     if (n === warmup && warmup > 0) resetAfterWarmup(ctx, cpu);
-    const r = prng.nextFloat();
+    const r = prng.nextU32();
     let type = ACCESS_LOAD;
     let page: number;
     if (r < writeT) type = ACCESS_STORE;

@@ -9,6 +9,7 @@
  */
 
 import type { Prng } from './prng.js';
+import { rejectionLimit } from './prng.js';
 import type { ResolvedConfig } from './types.js';
 
 export interface PageGenerator {
@@ -58,12 +59,14 @@ export class PagePermutation {
 
 /** Every page equally likely. */
 export class UniformGenerator implements PageGenerator {
+  private readonly limit: number;
   constructor(private readonly pages: number, private readonly prng: Prng) {
     checkPages(pages);
+    this.limit = pages <= 2 ** 32 ? rejectionLimit(pages) : 0;
   }
 
   next(): number {
-    return this.prng.nextBelow(this.pages);
+    return this.limit > 0 ? this.prng.nextBelowLimit(this.pages, this.limit) : this.prng.nextBelow(this.pages);
   }
 }
 

@@ -61,6 +61,16 @@ export class Prng {
     return result;
   }
 
+  /**
+   * Uniform integer in [0, n) for 1 <= n <= 2^32 with the rejection limit precomputed by the
+   * caller (`rejectionLimit(n)`): the per-access form of `nextBelow`, no float modulo.
+   */
+  nextBelowLimit(n: number, limit: number): number {
+    let r = this.nextU32();
+    while (r >= limit) r = this.nextU32();
+    return r % n;
+  }
+
   /** Uniform float in [0, 1) with 53 random bits (two draws). */
   nextFloat(): number {
     const hi = this.nextU32() >>> 5; // 27 bits
@@ -82,4 +92,9 @@ export class Prng {
     }
     return Math.floor(this.nextFloat() * n);
   }
+}
+
+/** The acceptance limit `nextBelowLimit` needs for n (a whole number of blocks of n below 2^32). */
+export function rejectionLimit(n: number): number {
+  return TWO_32 - (TWO_32 % n);
 }
