@@ -12,7 +12,7 @@ import { CTRL, type Layout } from '../memory/layout.js';
 import { attachMachine, type Machine } from '../memory/machine.js';
 import { COUNTER } from '../stats/counters.js';
 import { Histogram } from '../stats/histogram.js';
-import type { HvContext } from '../hv/context.js';
+import { STAGE_NAMES, type HvContext } from '../hv/context.js';
 import { ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE, Cpu } from '../hw/cpu.js';
 import { contextFor, guestOfVcpu } from './setup.js';
 import { Duties } from './duties.js';
@@ -89,7 +89,7 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   Atomics.notify(w, m.ctrl(CTRL.auditParked));
   const histograms: Record<string, Float64Array> = { access: cpu.stats.access.data };
   FAULT_KIND_NAMES.forEach((k, i) => (histograms[k] = cpu.stats.byKind[i]!.data));
-  histograms.tlbLockWait = cpu.stats.tlbLockWait.data;
+  STAGE_NAMES.forEach((k, i) => (histograms[k] = ctx.stages[i]!.data));
   return { vcpu: v, accesses: Math.max(0, n - warmup), histograms };
 }
 
@@ -104,6 +104,7 @@ function resetAfterWarmup(ctx: HvContext, cpu: Cpu): void {
   c[b + COUNTER.violations] = viol;
   cpu.stats.access.reset();
   for (const h of cpu.stats.byKind) h.reset();
+  for (const h of ctx.stages) h.reset();
 }
 
 export const ACCESS_TYPES = { ACCESS_LOAD, ACCESS_STORE, ACCESS_FETCH };

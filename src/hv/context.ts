@@ -13,6 +13,13 @@ import { lockWord, unlockWord, MMU_LOCK_SPINS, MUTEX_SPINS } from '../sync/lock.
 import { COUNTER } from '../stats/counters.js';
 import { MUTATIONS, type Fix, type Mutation, type RcMode } from '../workload/types.js';
 import { performance } from 'node:perf_hooks';
+import { Histogram } from '../stats/histogram.js';
+
+/** Stages of a fault timed on sampled faults, and the lock waits (recorded when contended). */
+export const STAGE = { l1Walk: 0, l0Lookup: 1, instantiate: 2, shadowInsertCommit: 3, tlbLockWait: 4, mmuLockWait: 5 } as const;
+export const STAGE_NAMES = Object.keys(STAGE) as (keyof typeof STAGE)[];
+/** Time the stages of one fault in 2^k (each stage costs a timer call). */
+export const STAGE_SAMPLE_MASK = 15;
 
 /** Mutation bits: bit i = MUTATIONS[i]. */
 export const MUT = Object.freeze(
@@ -73,6 +80,10 @@ export class HvContext {
   readonly walk = new WalkResult();
   /** L1's partition-scoped lpid (the L1 guest itself, as L0 numbers it). */
   readonly l1Lpid = 1;
+  /** Stage and lock-wait histograms of this thread (merged by the coordinator). */
+  readonly stages: Histogram[] = STAGE_NAMES.map(() => new Histogram());
+  /** Whether the fault in progress times its stages (set by the caller, sampled). */
+  sampleStages = false;
   /** Wall-clock origin for violation timestamps. */
   t0Ms = performance.now();
 
@@ -120,6 +131,7 @@ export class HvContext {
     if (waited > 0) {
       c[b + COUNTER.mmuLockContended]++;
       c[b + COUNTER.mmuLockWaitNs] += waited;
+      this.stages[STAGE.mmuLockWait]!.record(waited);
     }
   }
 
@@ -136,6 +148,7 @@ export class HvContext {
     if (waited > 0) {
       c[b + COUNTER.tlbLockContended]++;
       c[b + COUNTER.tlbLockWaitNs] += waited;
+      this.stages[STAGE.tlbLockWait]!.record(waited);
     }
     return waited;
   }

@@ -18,7 +18,8 @@ import { PMD_SHIFT, levelForShift, pnAlign, pnCount } from '../mmu/geometry.js';
 import { WALK_NOT_PRESENT, WALK_OK, WALK_READ_FAILED, WALK_UNSUPPORTED, findLeaf, walkRadixTree } from '../mmu/tree.js';
 import { MEMSLOT_INVALID, MEMSLOT_READONLY } from '../memory/machine.js';
 import { COUNTER } from '../stats/counters.js';
-import { INV, MUT, type HvContext } from './context.js';
+import { INV, MUT, STAGE, type HvContext } from './context.js';
+import { performance } from 'node:perf_hooks';
 import { GUEST, guestWord, shadowPgdUnit, updatePtblCache, guestAlive } from './guests.js';
 import {
   EAGAIN,
@@ -125,7 +126,10 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number): 
 
   // C. L2 -> L1 through L1's own table.
   const wr = ctx.walk;
+  const timed = ctx.sampleStages;
+  let t = timed ? performance.now() : 0;
   let r = translateL2(ctx, v, slot, nGpaPn, dsisr);
+  if (timed) t = stage(ctx, STAGE.l1Walk, t);
   ctx.hook?.('after-translate', ctx);
   if (r === RESUME_HOST && (dsisr & (DSISR_PROTFAULT | DSISR_BADACCESS | DSISR_NOEXEC_OR_G | DSISR_BAD_COPYPASTE)) !== 0) {
     if (!ctx.has(MUT['skip-inval'])) return inval(ctx, v, slot, nGpaPn);
@@ -189,6 +193,7 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number): 
   let hp = lookupL1PteLocked(ctx, gpaPn);
   let hLevel = ctx.ref.level;
   ctx.mmuUnlock();
+  if (timed) t = stage(ctx, STAGE.l0Lookup, t);
   ctx.hook?.('after-l1-lookup', ctx);
   if (late) seq = ctx.readSeq(); // M3: the window between lookup and read is unprotected
   let hshift = hp < 0 ? shiftOfLevel(ctx, hLevel) : g.pageShift;
@@ -213,6 +218,7 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number): 
     hLevel = inst.level;
     hshift = shiftOfLevel(ctx, hLevel);
     v.kind = FAULT_KIND.hostInstantiate;
+    if (timed) t = stage(ctx, STAGE.instantiate, t);
   }
   const gfnAlignedPn = pnAlign(gpaPn, hshift);
 
@@ -234,7 +240,9 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number): 
   // J. Insert the shadow leaf and its rmap entry in one critical section.
   ctx.hook?.('before-commit', ctx);
   const l1Lpid = w[guestWord(ctx, slot, GUEST.l1Lpid)]!;
+  if (timed) t = performance.now();
   r = createPte(ctx, slot, nGpaPn, s, level, seq, pageOfPn(ctx, gfnAlignedPn), l1Lpid);
+  if (timed) stage(ctx, STAGE.shadowInsertCommit, t);
   if (r === EAGAIN) {
     v.kind = FAULT_KIND.retried;
     return RESUME_GUEST;
@@ -244,6 +252,13 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number): 
     return r;
   }
   return RESUME_GUEST;
+}
+
+/** Record the time since `t0` as stage `k`; returns now. */
+function stage(ctx: HvContext, k: number, t0: number): number {
+  const t = performance.now();
+  ctx.stages[k]!.record((t - t0) * 1e6);
+  return t;
 }
 
 function shiftOfLevel(ctx: HvContext, level: number): number {

@@ -14,7 +14,7 @@ import { pnCount } from '../mmu/geometry.js';
 import { LeafRef, findLeaf } from '../mmu/tree.js';
 import { COUNTER } from '../stats/counters.js';
 import { Histogram } from '../stats/histogram.js';
-import { INV, MUT, type HvContext } from '../hv/context.js';
+import { INV, MUT, STAGE_SAMPLE_MASK, type HvContext } from '../hv/context.js';
 import { GUEST, getNestedGuest, guestWord, putNestedGuest, shadowPgdUnit, updatePtblCache } from '../hv/guests.js';
 import { countFault, nestedPageFault } from '../hv/nested-fault.js';
 import { L1Target, l1HandleNestedFault } from '../hv/l1-handler.js';
@@ -63,7 +63,6 @@ export const QUIESCE_EVERY = 16;
 export class CpuStats {
   readonly access = new Histogram();
   readonly byKind: Histogram[] = FAULT_KIND_NAMES.map(() => new Histogram());
-  readonly tlbLockWait = new Histogram();
 }
 
 export class Cpu {
@@ -91,6 +90,7 @@ export class Cpu {
   /** Sample one access in 2^k for the access-latency histogram. */
   private sampleMask = 63;
   private sampleCount = 0;
+  private faultCount = 0;
 
   constructor(
     readonly ctx: HvContext,
@@ -317,6 +317,7 @@ export class Cpu {
     r.srr1 = type === ACCESS_FETCH ? dsisr : 0;
     r.dsiPending = false;
     r.mmioPending = false;
+    ctx.sampleStages = (++this.faultCount & STAGE_SAMPLE_MASK) === 0;
     const t0 = performance.now();
     const res = nestedPageFault(ctx, r);
     const kind = r.kind;
