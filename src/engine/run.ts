@@ -11,21 +11,15 @@ import type { Machine } from '../memory/machine.js';
 import { COUNTER, COUNTER_COUNT, mergeCounters, totalFaults } from '../stats/counters.js';
 import { Histogram } from '../stats/histogram.js';
 import { buildResults, type ResultsDocument } from '../stats/results.js';
+import type { ProgressInput } from '../report/table.js';
 import { audit } from '../check/audit.js';
 import { decodeViolations } from '../check/violations.js';
 import { vcpuWorkerFile } from '../util/paths.js';
 import { contextFor, setupMachine } from './setup.js';
 import { runVcpu, type VcpuResult, type VcpuTask } from './vcpu-loop.js';
 
-export interface ProgressSnapshot {
-  elapsedMs: number;
-  accesses: number;
-  faults: number;
-  violations: number;
-  accessesPerSec: number;
-  faultsPerSec: number;
-  fraction?: number;
-}
+/** Live figures for the progress line (the report's own input type). */
+export type ProgressSnapshot = ProgressInput;
 
 export interface RunOptions {
   /** Called about every `progressMs` with live figures. */

@@ -72,11 +72,14 @@ function notifierEnd(ctx: HvContext): void {
 }
 
 /**
- * Migrate the host block backing L1 page `page` to new frames: notifier begin + unmap, copy the
- * data (the write counters), switch the backing, retire the old frames, notifier end.
- * Returns false when there is nothing to move or no memory to move it to.
+ * Move the host block backing L1 page `page` out from under L0: notifier begin + unmap of every
+ * translation (L0's leaf, shadow leaves via the rmap, TLBs), retire the old frames (their
+ * generation changes, so a later store through a stale translation is caught), hand the data
+ * (the write counters) to new frames (`migrate`) or to swap (the next GUP brings it back),
+ * free the old frames, notifier end. Returns false when there is nothing to move or no memory
+ * to move it to. Takes the host lock, then mmu_lock inside the notifier.
  */
-export function hostMigrate(ctx: HvContext, page: number): boolean {
+function moveBlock(ctx: HvContext, page: number, migrate: boolean): boolean {
   const m = ctx.m;
   const w = ctx.w;
   const L = ctx.L;
@@ -88,50 +91,38 @@ export function hostMigrate(ctx: HvContext, page: number): boolean {
     const n = m.orderFrames[order]!;
     const first = Math.floor(page / n) * n;
     const oldF0 = backingFrame(Atomics.load(w, L.backingWord + first));
-    const newF0 = m.allocFramesLocked(order);
-    if (newF0 < 0) return false;
+    const newF0 = migrate ? m.allocFramesLocked(order) : -1;
+    if (migrate && newF0 < 0) return false;
     markBlockBusyLocked(m, first, n, true);
     notifierRange(ctx, first, n);
-    // Every translation of the old frames is gone (the unmaps' tlbies have completed): copy.
-    for (let k = 0; k < n; k++) Atomics.add(w, L.frameGenWord + oldF0 + k, 1); // retire first
-    for (let k = 0; k < n; k++) Atomics.store(w, L.frameWritesWord + newF0 + k, Atomics.load(w, L.frameWritesWord + oldF0 + k));
-    installBlockLocked(m, first, n, newF0, order, false);
-    retireBlockLocked(m, oldF0, n, order);
+    // Every translation of the old frames is gone (the unmaps' tlbies have completed).
+    retireBlockLocked(m, oldF0, n);
+    if (migrate) {
+      for (let k = 0; k < n; k++) Atomics.store(w, L.frameWritesWord + newF0 + k, Atomics.load(w, L.frameWritesWord + oldF0 + k));
+      installBlockLocked(m, first, n, newF0, order, false);
+    } else {
+      for (let k = 0; k < n; k++) {
+        w[L.swapWritesWord + first + k] = Atomics.load(w, L.frameWritesWord + oldF0 + k);
+        Atomics.store(w, L.backingWord + first + k, 0);
+      }
+    }
+    m.freeFramesLocked(oldF0, order);
     notifierEnd(ctx);
-    ctx.count(COUNTER.migrations);
+    ctx.count(migrate ? COUNTER.migrations : COUNTER.swapOuts);
     return true;
   } finally {
     hostUnlock(m);
   }
 }
 
+/** Migrate the host block backing L1 page `page` to new frames. */
+export function hostMigrate(ctx: HvContext, page: number): boolean {
+  return moveBlock(ctx, page, true);
+}
+
 /** Swap out the host block backing L1 page `page`; the next GUP brings it back (swap-in). */
 export function hostSwapOut(ctx: HvContext, page: number): boolean {
-  const m = ctx.m;
-  const w = ctx.w;
-  const L = ctx.L;
-  hostLock(m);
-  try {
-    const b = Atomics.load(w, L.backingWord + page);
-    if (b === 0) return false;
-    const order = backingOrder(b);
-    const n = m.orderFrames[order]!;
-    const first = Math.floor(page / n) * n;
-    const f0 = backingFrame(Atomics.load(w, L.backingWord + first));
-    markBlockBusyLocked(m, first, n, true);
-    notifierRange(ctx, first, n);
-    for (let k = 0; k < n; k++) Atomics.add(w, L.frameGenWord + f0 + k, 1);
-    for (let k = 0; k < n; k++) {
-      w[L.swapWritesWord + first + k] = Atomics.load(w, L.frameWritesWord + f0 + k);
-      Atomics.store(w, L.backingWord + first + k, 0);
-    }
-    retireBlockLocked(m, f0, n, order);
-    notifierEnd(ctx);
-    ctx.count(COUNTER.swapOuts);
-    return true;
-  } finally {
-    hostUnlock(m);
-  }
+  return moveBlock(ctx, page, false);
 }
 
 /**
@@ -241,7 +232,8 @@ export function harvestDirtyLog(ctx: HvContext, first: number, pages: number, on
 /**
  * kvmppc_radix_flush_memslot on the main slot (dirty logging switched, slot moved or deleted):
  * under mmu_lock unmap every L1-table leaf of the slot, then seq++ (fix C2 of §7; mutation
- * `skip-memslot-seq`, M14, leaves the bump out).
+ * `skip-memslot-seq`, M14, leaves the bump out). Takes slots_lock (held by the memslot update
+ * that calls it in the kernel), then mmu_lock.
  */
 export function flushMemslot(ctx: HvContext, slot: number): void {
   ctx.count(COUNTER.memslotFlushes);

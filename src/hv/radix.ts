@@ -200,25 +200,9 @@ export function createPte(
       e = Atomics.load(w, pgdWord);
     }
     const pudWord = entryIn(ctx, e, pn, LEVEL_PUD);
+    const r1 = hugeStepLocked(ctx, table, pudWord, LEVEL_PUD, level, pn, pte, newPmd >= 0, rmapPage, rmapLpid);
+    if (r1 !== CONTINUE) return (ret = r1);
     let pud = Atomics.load(w, pudWord);
-    if (pud < 0 && (pud & PAGE_PTE) !== 0) {
-      const hPn = pnAlign(pn, 30);
-      if (level === LEVEL_PUD) return (ret = mergeLeafLocked(ctx, table, pudWord, pud, pte, hPn, 30, rmapPage, rmapLpid));
-      if (newPmd < 0) return (ret = EAGAIN); // raced with a 1 GiB insert
-      unmapAnyLocked(ctx, table, pudWord, hPn, 30);
-      pud = 0;
-    }
-    if (level === LEVEL_PUD) {
-      if (pud !== 0) {
-        Atomics.store(w, pudWord, 0);
-        if (pud < 0) {
-          ctx.shootdown(ctx, lpidOf(ctx, table), 0, -1); // page-walk cache flush
-          unmapFreeTableLocked(ctx, table, pud, LEVEL_PMD, pnAlign(pn, 30));
-        }
-      }
-      installLeafLocked(ctx, pudWord, pte, rmapPage, rmapLpid, pnAlign(pn, 30));
-      return (ret = 0);
-    }
     if (pud >= 0) {
       if (newPmd < 0) return ret;
       Atomics.store(w, pudWord, makeDir(space.basePn + newPmd, g.bits[1]));
@@ -226,25 +210,9 @@ export function createPte(
       pud = Atomics.load(w, pudWord);
     }
     const pmdWord = entryIn(ctx, pud, pn, LEVEL_PMD);
+    const r2 = hugeStepLocked(ctx, table, pmdWord, LEVEL_PMD, level, pn, pte, newPte >= 0, rmapPage, rmapLpid);
+    if (r2 !== CONTINUE) return (ret = r2);
     let pmd = Atomics.load(w, pmdWord);
-    if (pmd < 0 && (pmd & PAGE_PTE) !== 0) {
-      const lPn = pnAlign(pn, 21);
-      if (level === LEVEL_PMD) return (ret = mergeLeafLocked(ctx, table, pmdWord, pmd, pte, lPn, 21, rmapPage, rmapLpid));
-      if (newPte < 0) return (ret = EAGAIN); // raced with a 2 MiB insert
-      unmapAnyLocked(ctx, table, pmdWord, lPn, 21);
-      pmd = 0;
-    }
-    if (level === LEVEL_PMD) {
-      if (pmd !== 0) {
-        Atomics.store(w, pmdWord, 0);
-        if (pmd < 0) {
-          ctx.shootdown(ctx, lpidOf(ctx, table), 0, -1);
-          unmapFreeTableLocked(ctx, table, pmd, LEVEL_PTE, pnAlign(pn, 21));
-        }
-      }
-      installLeafLocked(ctx, pmdWord, pte, rmapPage, rmapLpid, pnAlign(pn, 21));
-      return (ret = 0);
-    }
     if (pmd >= 0) {
       if (newPte < 0) return ret;
       Atomics.store(w, pmdWord, makeDir(space.basePn + newPte, g.bits[0]));
@@ -265,6 +233,49 @@ export function createPte(
     if (newPte >= 0) m.freeTableUnit(space, newPte);
     void ret;
   }
+}
+
+/** `hugeStepLocked` result: go one level down. */
+const CONTINUE = 1;
+
+/**
+ * The 1 GiB (PUD) or 2 MiB (PMD) step of create_pte for entry word `i` at level `lv`, when we
+ * want a leaf at level `want`: a leaf already there is merged (want === lv) or unmapped to make
+ * room (needs the next-level table pre-allocated, else EAGAIN: we raced with a huge insert); a
+ * directory where we want the huge leaf is cleared, the page-walk cache flushed and the sub-tree
+ * freed with proper unmaps. Returns 0/EAGAIN when done, CONTINUE to go down. Lock: mmu_lock.
+ */
+function hugeStepLocked(
+  ctx: HvContext,
+  table: number,
+  i: number,
+  lv: number,
+  want: number,
+  pn: number,
+  pte: number,
+  haveNextTable: boolean,
+  rmapPage: number,
+  rmapLpid: number,
+): number {
+  const shift = lv === LEVEL_PUD ? 30 : 21;
+  const hPn = pnAlign(pn, shift);
+  let e = Atomics.load(ctx.w, i);
+  if (e < 0 && (e & PAGE_PTE) !== 0) {
+    if (want === lv) return mergeLeafLocked(ctx, table, i, e, pte, hPn, shift, rmapPage, rmapLpid);
+    if (!haveNextTable) return EAGAIN;
+    unmapAnyLocked(ctx, table, i, hPn, shift);
+    e = 0;
+  }
+  if (want !== lv) return CONTINUE;
+  if (e !== 0) {
+    Atomics.store(ctx.w, i, 0);
+    if (e < 0) {
+      ctx.shootdown(ctx, lpidOf(ctx, table), 0, -1); // page-walk cache flush
+      unmapFreeTableLocked(ctx, table, e, lv - 1, hPn);
+    }
+  }
+  installLeafLocked(ctx, i, pte, rmapPage, rmapLpid, hPn);
+  return 0;
 }
 
 /** Word index of the entry for `pn` at `level` in the table a directory word points to. */
