@@ -164,12 +164,23 @@ function auditTlbs(ctx: HvContext): number {
   return n;
 }
 
-/** I5 conservation. Returns the number of lost writes (0 when intact). */
+/**
+ * Completed stores to L1 page `page`: the counter of the frame backing it, or its swap slot.
+ * Safe to call while the host moves the page: the backing word is re-read after the counter, so
+ * a frame that was retired (and possibly handed to another page, its counter overwritten) between
+ * the two reads is not trusted; the read is retried.
+ */
 export function pageWrites(ctx: HvContext, page: number): number {
-  const b = Atomics.load(ctx.w, ctx.L.backingWord + page);
-  if (b === 0) return ctx.w[ctx.L.swapWritesWord + page]!;
-  return Atomics.load(ctx.w, ctx.L.frameWritesWord + backingFrame(b));
+  const w = ctx.w;
+  const bi = ctx.L.backingWord + page;
+  for (;;) {
+    const b = Atomics.load(w, bi);
+    const n = b === 0 ? Atomics.load(w, ctx.L.swapWritesWord + page) : Atomics.load(w, ctx.L.frameWritesWord + backingFrame(b));
+    if (Atomics.load(w, bi) === b) return n;
+  }
 }
+
+/** I5 conservation. Returns the number of lost writes (0 when intact). */
 
 function auditWrites(ctx: HvContext, completed: number): number {
   let sum = 0;

@@ -61,11 +61,23 @@ function describe(inv: number, a: number, b: number, c: number, d: number, e: nu
         fields: { lpid: a, l2Ra: hexPn(b), l1Ra: e > 0 ? hexPn(e) : undefined, pte: { shadow: isa(c), l1Table: isa(d) } },
       };
     case INV['I2-permissions']:
+      if (e === 5) {
+        return {
+          message: `a store to L2 ${hexPn(b)} went through a writable translation ${describePte(c)} after L1 removed W and its tlbie completed`,
+          fields: { lpid: a, l2Ra: hexPn(b), pte: { tlb: isa(c) } },
+        };
+      }
       return {
         message: `shadow leaf at L2 ${hexPn(b)} grants ${describePte(c)} beyond ${e === 3 ? "L0's leaf for L1" : "L1's leaf"} ${describePte(d)}`,
         fields: { lpid: a, l2Ra: hexPn(b), pte: { shadow: isa(c), limit: isa(d) } },
       };
     case INV['I3-dirty-chain']:
+      if (e === -5) {
+        return {
+          message: `a store to L2 ${hexPn(b)} went through a dirty translation ${describePte(c)} after L1 cleared C and its tlbie completed`,
+          fields: { lpid: a, l2Ra: hexPn(b), pte: { tlb: isa(c) } },
+        };
+      }
       return {
         message: `shadow leaf at L2 ${hexPn(b)} ${describePte(c)} has R/C that L0's leaf ${describePte(d)} or L1's leaf ${describePte(e)} lacks`,
         fields: { lpid: a, l2Ra: hexPn(b), pte: { shadow: isa(c), l1Table: isa(d), l1Own: isa(e) } },

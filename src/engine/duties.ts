@@ -14,10 +14,9 @@ import { SLOT_MAIN } from '../memory/machine.js';
 import { COUNTER } from '../stats/counters.js';
 import { INV, type HvContext } from '../hv/context.js';
 import { GUEST, guestWord } from '../hv/guests.js';
-import { l1Clean, l1FlushLpid, l1Protect, l1Target, l1Unmap, l1UnmapRange, L1Target } from '../hv/l1-handler.js';
+import { l1Clean, l1DestroyGuest, l1FlushLpid, l1Protect, l1Target, l1Unmap, l1UnmapRange, L1Target } from '../hv/l1-handler.js';
 import { flushMemslot, harvestDirtyLog, hostMigrate, hostSwapOut, kvmAgeRadix } from '../hv/notifier.js';
 import { pageOfPn } from '../hv/radix.js';
-import { BACKING_BUSY } from '../memory/machine.js';
 import type { Cpu } from '../hw/cpu.js';
 import { audit, pageWrites } from '../check/audit.js';
 import { stopTheWorld } from './barrier.js';
@@ -34,8 +33,9 @@ const KIND = {
   harvest: 8,
   memslotFlush: 9,
   audit: 10,
+  l1Destroy: 11,
 } as const;
-const KINDS = 11;
+const KINDS = 12;
 
 export class Duties {
   /** Access count at which the earliest duty is due. */
@@ -58,6 +58,7 @@ export class Duties {
     this.mean[KIND.l1Clean] = perK(a.l1.clean);
     this.mean[KIND.l1RangeFlush] = perK(a.l1.rangeFlush);
     this.mean[KIND.l1LpidFlush] = perK(a.l1.lpidFlush);
+    this.mean[KIND.l1Destroy] = perK(a.l1.destroy);
     this.mean[KIND.migrate] = perK(a.host.migrate);
     this.mean[KIND.swap] = perK(a.host.swap);
     this.mean[KIND.age] = perK(a.host.age);
@@ -124,6 +125,10 @@ export class Duties {
       case KIND.l1LpidFlush:
         l1FlushLpid(ctx, slot, 0);
         break;
+      case KIND.l1Destroy:
+        // Another L1 vCPU tears down the guest this vCPU (and maybe others) is running.
+        l1DestroyGuest(ctx, slot);
+        break;
       case KIND.migrate: {
         const p = this.randomL1Page();
         if (p >= 0) hostMigrate(ctx, p);
@@ -153,7 +158,23 @@ export class Duties {
 
   /**
    * A dirty-log harvest over the L1 pages that back L2 memory, checking completeness (I6): a
-   * page whose write count moved since the last harvest must be reported dirty.
+   * page written since the last harvest must be reported dirty (by D or by the unmap bitmap).
+   *
+   * Which stores a harvest must cover, in a machine where stores keep completing while it runs:
+   * - `before`, the page's store count read just before its test-and-clear, counts stores that
+   *   completed before it; each of them found C set in its TLB entry or shadow leaf, so L0's leaf
+   *   had D (shadow.D => L1-table.D) until this harvest clears it or an unmap moves it to the
+   *   bitmap. If the count moved since the last snapshot and the page is reported clean, a dirty
+   *   page was lost.
+   * - A store completing after that read but before the clear's tlbie returns may have used the
+   *   old translation (C still set). When the page is reported dirty, it is covered, so the new
+   *   snapshot is the count read after the test; when it is reported clean, the snapshot is
+   *   `before` and later stores must show up in the next harvest.
+   * - An unmap (migration, swap) clears the leaf and marks the bitmap in one mmu_lock hold; the
+   *   lockless first read of the test can see the cleared leaf before the bit is set (the kernel
+   *   has the same order: the page is then reported by the next harvest). A page that looks lost
+   *   is therefore re-examined after an mmu_lock barrier: a bitmap bit set by then is a late
+   *   report, left for the next harvest, not a lost page.
    */
   private harvest(): void {
     const ctx = this.ctx;
@@ -161,14 +182,30 @@ export class Duties {
     const w = ctx.w;
     const stride = Math.ceil(L.guestPages / L.l1AlignPages) * L.l1AlignPages;
     const pages = Math.min(L.l1WindowPages, stride * L.guestCount);
-    harvestDirtyLog(ctx, 0, pages, (page, dirty) => {
-      const b = Atomics.load(w, L.backingWord + page);
-      if ((b & BACKING_BUSY) !== 0) return; // being moved right now: check next time
-      const now = pageWrites(ctx, page);
-      const snapI = L.harvestSnapWord + page;
-      if (now !== w[snapI] && !dirty) ctx.violation(INV['I6-dirty-log'], 0, page, w[snapI]!, now);
-      w[snapI] = now;
-    });
+    let before = 0;
+    harvestDirtyLog(
+      ctx,
+      0,
+      pages,
+      (page, dirty) => {
+        const snapI = L.harvestSnapWord + page;
+        if (dirty) {
+          w[snapI] = pageWrites(ctx, page);
+          return;
+        }
+        const snap = w[snapI]!;
+        if (before !== snap) {
+          ctx.mmuLock(); // barrier: an unmap that took this page's leaf has marked the bitmap
+          const late = (Atomics.load(w, L.dirtyWord + (page >>> 5)) & (1 << (page & 31))) !== 0;
+          ctx.mmuUnlock();
+          if (!late) ctx.violation(INV['I6-dirty-log'], 0, page, snap, before);
+        }
+        w[snapI] = before;
+      },
+      (page) => {
+        before = pageWrites(ctx, page);
+      },
+    );
   }
 
   private audit(): void {

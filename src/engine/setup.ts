@@ -47,8 +47,31 @@ export function contextFor(m: Machine, cfg: ResolvedConfig, vcpu: number, worker
     fixes,
     rc: cfg.hardware.rc,
     shootdown: tlbieBroadcast,
+    ...(cfg.stress.pause > 0 ? { hook: pauseHook(cfg.stress.pause, cfg.seed, vcpu) } : {}),
     ...extra,
   });
+}
+
+/** Length of one `stress.pause` sleep. */
+export const STRESS_PAUSE_MS = 0.05;
+
+/**
+ * The `stress.pause` hook: at each named point of the fault path, with probability `p` (from a
+ * seeded per-vCPU stream), sleep about STRESS_PAUSE_MS so the other threads run inside whatever
+ * window the fault has open there. A schedule perturbation only: it changes no state, so a
+ * correct protocol stays clean, while a protection that only works because a window is short
+ * (M3, M4, M11, M14) fails sooner.
+ */
+function pauseHook(p: number, seed: number, vcpu: number): NonNullable<ContextOptions['hook']> {
+  const cell = new Int32Array(new SharedArrayBuffer(4));
+  const limit = Math.round(p * 2 ** 32);
+  let x = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ (vcpu + 2)) | 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    if (x >>> 0 < limit) Atomics.wait(cell, 0, 0, STRESS_PAUSE_MS);
+  };
 }
 
 /** L1 lpid of the guest vCPU `v` runs. */

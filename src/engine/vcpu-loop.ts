@@ -64,7 +64,15 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   const total = task.accesses > 0 ? task.accesses + warmup : Infinity;
   const stopIdx = m.ctrl(CTRL.stop);
   let seenAudit = 0;
-  while (!cpu.enter()) Atomics.wait(w, stopIdx, 0, 1);
+  // Waiting to re-enter a destroyed guest must not hold up an audit (the auditor may be one of
+  // the vCPUs the waiter waits for).
+  cpu.onWait = () => {
+    seenAudit = auditPoint(m, cpu, seenAudit);
+  };
+  while (!cpu.enter()) {
+    cpu.onWait();
+    Atomics.wait(w, stopIdx, 0, 1);
+  }
   let n = 0;
   for (; n < total; n++) {
     if ((n & (CHECK_EVERY - 1)) === 0) {

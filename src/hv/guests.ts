@@ -52,7 +52,10 @@ export function slotOfLpid(l1Lpid: number): number {
 
 // ---- L1's partition table (in L1 memory; written by L1, read by L0) ------------------------
 
-/** Partition-table entry words: [RTS, dw0 root word, dw1 process table, unused]. */
+/**
+ * Partition-table entry words: [RTS, dw0 root word, dw1 process table, L1's own count of its vCPUs
+ * running the guest (L1 bookkeeping, see l1-handler.ts; L0 never reads it)].
+ */
 export function ptblWord(ctx: HvContext, l1Lpid: number, field: number): number {
   return ctx.L.l1PtblWord + l1Lpid * 4 + field;
 }
@@ -156,9 +159,8 @@ function releaseNestedGuest(ctx: HvContext, slot: number): void {
   const w = ctx.w;
   const at = guestWord(ctx, slot, 0);
   const lpid = w[at + GUEST.shadowLpid]!;
-  // Flush first, then free (kernel-model.md §7 minor note on the page-walk cache).
-  ctx.shootdown(ctx, lpid, 0, 0);
-  freeShadowTree(ctx, slot);
+  // Detach, flush, then free (kernel-model.md §7 minor note on the page-walk cache).
+  freeShadowTree(ctx, slot, lpid);
   if (Atomics.load(w, at + GUEST.inFault) !== 0) {
     // A fault is running in a guest whose last reference is gone: use after free (I7, M13/P2).
     ctx.violation(INV['I7-lifetime'], slot + 1, w[at + GUEST.inFault]!);
@@ -184,20 +186,29 @@ export function removeNestedGuest(ctx: HvContext, slot: number): void {
 /**
  * kvmppc_free_pgtable_radix on a shadow tree: zero every leaf and free every table below the
  * PGD, with no per-leaf tlbie and no rmap clean-up (stale rmap entries are dropped lazily by
- * the pfn check). Lock: mmu_lock, or none when the guest is unreachable.
+ * the pfn check). With `flushLpid`, the tree is detached first, then that lpid is flushed (TLB
+ * entries and walks in flight), then the tables are freed. Lock: mmu_lock, or none when the guest
+ * is unreachable.
  */
-export function freeShadowTree(ctx: HvContext, slot: number): void {
+export function freeShadowTree(ctx: HvContext, slot: number, flushLpid?: number): void {
   const m = ctx.m;
   const w = ctx.w;
   const pgd = m.hostSpace.word + shadowPgdUnit(slot) * UNIT_WORDS;
   const entries = 1 << ctx.g.bits[3];
+  let detached = 0;
+  const dirs = detachedDirs.length >= entries ? detachedDirs : (detachedDirs = new Int32Array(entries));
   for (let i = 0; i < entries; i++) {
     const e = Atomics.load(w, pgd + i);
     if (e === 0) continue;
     Atomics.store(w, pgd + i, 0);
-    if ((e & (PAGE_PRESENT | PAGE_PTE)) === PAGE_PRESENT) freeTableFull(ctx, e & PTE_NLB_MASK, 2);
+    if ((e & (PAGE_PRESENT | PAGE_PTE)) === PAGE_PRESENT) dirs[detached++] = e;
   }
+  if (flushLpid !== undefined) ctx.shootdown(ctx, flushLpid, 0, 0);
+  for (let k = 0; k < detached; k++) freeTableFull(ctx, dirs[k]! & PTE_NLB_MASK, 2);
 }
+
+/** Scratch for freeShadowTree: directory entries detached from the PGD. */
+let detachedDirs = new Int32Array(0);
 
 function freeTableFull(ctx: HvContext, nlbPn: number, level: number): void {
   const m = ctx.m;
@@ -221,10 +232,12 @@ export function flushNestedLpid(ctx: HvContext, slot: number, ric: number): void
   const w = ctx.w;
   if (ric === 1) return; // page-walk cache only: nothing to do
   const lpid = w[guestWord(ctx, slot, GUEST.shadowLpid)]!;
+  // The kernel frees the tree, then flushes the LPID (kernel-model.md §7, minor note: a walk in
+  // flight could read freed table pages). nestsim flushes first and frees afterwards, as the model
+  // asks: detach the tree, flush (TLB entries dropped, walks in flight restart), then free.
   ctx.mmuLock();
-  freeShadowTree(ctx, slot);
+  freeShadowTree(ctx, slot, lpid);
   ctx.mmuUnlock();
-  ctx.shootdown(ctx, lpid, 0, 0);
   if (ric === 2) {
     updatePtblCache(ctx, slot);
     if (w[guestWord(ctx, slot, GUEST.l1Root)] === 0) removeNestedGuest(ctx, slot);

@@ -20,7 +20,7 @@ import { UNIT_WORDS, findLeaf, pteUpdate } from '../mmu/tree.js';
 import { COUNTER } from '../stats/counters.js';
 import { CTRL } from '../memory/layout.js';
 import type { HvContext } from './context.js';
-import { l1PgdUnit } from './guests.js';
+import { l1PgdUnit, l1SetPartitionEntry, ptblWord } from './guests.js';
 import { hTlbInvalidate, hRptInvalidate, tlbieArgs, H_RPTI_TYPE_NESTED, H_RPTI_TYPE_TLB, H_RPTI_PAGE_4K, H_RPTI_PAGE_64K } from './tlbie.js';
 import { DSISR_ISSTORE, DSISR_NOHPTE, DSISR_PROTFAULT, DSISR_SET_RC, SRR1_ISI_N_G_OR_CIP } from './regs.js';
 
@@ -66,6 +66,70 @@ export function l1Target(ctx: HvContext, slot: number, l2Pn: number, out: L1Targ
   const stride = Math.ceil(L.guestPages / L.l1AlignPages) * L.l1AlignPages;
   const l1Page = (slot * stride + page) % L.l1WindowPages;
   out.gpaPn = l1Page * basePn + sub;
+}
+
+// ---- what L1 has granted, as of its last completed tlbie (checker state for I2/I3) --------------
+//
+// Per L2 base page, a record word: the W and C bits (PAGE_WRITE, PAGE_DIRTY) L1's table for that
+// guest may grant, plus a 12-bit count of W grants (bits 0..11) and of C grants (bits 12..23).
+// A grant is recorded before L1 writes the bit into its leaf (so any shadow leaf built from the
+// new leaf finds it). When L1 takes a bit away, it notes the record (under its lock, with the
+// change) and, once its tlbie for the change has completed, drops the bit unless it was granted
+// again in between (a later change then has its own tlbie and drops it in turn). A store that
+// completes through a translation with W (and C) while the record lacks W breaks I2, and lacks
+// C breaks I3 (kernel-model.md §6.3, "as of L1's last completed tlbie"). Records change only
+// under L1's lock; vCPUs only read them. All pages of one L1 leaf change together (L1's leaf
+// size for a region is fixed), so one page's record stands for the leaf.
+
+const GRANT_BITS = PAGE_WRITE | PAGE_DIRTY;
+const GRANT_W_ONE = 1;
+const GRANT_C_ONE = 1 << 12;
+const GRANT_W_COUNT = 0xfff;
+const GRANT_C_COUNT = 0xfff << 12;
+
+function grantRange(ctx: HvContext, slot: number, l2Pn: number, shift: number): [number, number] {
+  const L = ctx.L;
+  const first = Math.floor(pnAlign(l2Pn, shift) / L.basePn);
+  const n = Math.max(1, pnCount(shift) / L.basePn);
+  return [L.l1GrantWord + slot * L.guestPages + first, Math.min(n, L.guestPages - first)];
+}
+
+/** Record that L1 is about to grant `bits` (W, C) over its leaf at l2Pn. Lock: L1's lock. */
+function l1Grant(ctx: HvContext, slot: number, l2Pn: number, shift: number, bits: number): void {
+  const b = bits & GRANT_BITS;
+  if (b === 0) return;
+  const [at, n] = grantRange(ctx, slot, l2Pn, shift);
+  const w = ctx.w;
+  for (let k = 0; k < n; k++) {
+    let v = Atomics.load(w, at + k) | b;
+    if ((b & PAGE_WRITE) !== 0) v = (v & ~GRANT_W_COUNT) | ((v + GRANT_W_ONE) & GRANT_W_COUNT);
+    if ((b & PAGE_DIRTY) !== 0) v = (v & ~GRANT_C_COUNT) | ((v + GRANT_C_ONE) & GRANT_C_COUNT);
+    Atomics.store(w, at + k, v);
+  }
+}
+
+/** The record of the leaf at l2Pn, noted with a change that takes bits away. Lock: L1's lock. */
+function l1GrantNote(ctx: HvContext, slot: number, l2Pn: number, shift: number): number {
+  return Atomics.load(ctx.w, grantRange(ctx, slot, l2Pn, shift)[0]);
+}
+
+/**
+ * L1's tlbie for a change that took `bits` away from its leaf at l2Pn (size `shift`) has
+ * completed: drop those bits from the record, except any granted again since `noted`.
+ * Takes L1's lock.
+ */
+function l1Revoke(ctx: HvContext, slot: number, l2Pn: number, shift: number, bits: number, noted: number): void {
+  l1Lock(ctx);
+  const [at, n] = grantRange(ctx, slot, l2Pn, shift);
+  const w = ctx.w;
+  for (let k = 0; k < n; k++) {
+    const v = Atomics.load(w, at + k);
+    let drop = 0;
+    if ((bits & PAGE_WRITE) !== 0 && (v & GRANT_W_COUNT) === (noted & GRANT_W_COUNT)) drop |= PAGE_WRITE;
+    if ((bits & PAGE_DIRTY) !== 0 && (v & GRANT_C_COUNT) === (noted & GRANT_C_COUNT)) drop |= PAGE_DIRTY;
+    if (drop !== 0) Atomics.store(w, at + k, v & ~drop);
+  }
+  l1Unlock(ctx);
 }
 
 function l1Lock(ctx: HvContext): void {
@@ -114,8 +178,11 @@ export function l1MapPage(ctx: HvContext, slot: number, l2Pn: number, store: boo
     const rc = PAGE_ACCESSED | (store ? PAGE_DIRTY : 0);
     if (old < 0 && (old & PAGE_PTE) !== 0) {
       // Present: upgrade W on a store (L1's COW / write-protect break), set R/C. No tlbie needed.
-      pteUpdate(w, entry, 0, rc | (store ? PAGE_WRITE : 0));
+      const set = rc | (store ? PAGE_WRITE : 0);
+      l1Grant(ctx, slot, leafPn, target.shift, set & ~old);
+      pteUpdate(w, entry, 0, set);
     } else {
+      l1Grant(ctx, slot, leafPn, target.shift, PAGE_WRITE | rc);
       Atomics.store(w, entry, makeLeaf(gpaLeafPn, PAGE_READ | PAGE_WRITE | PAGE_EXEC | rc));
     }
     return true;
@@ -148,7 +215,9 @@ function l1ChangeAndTlbie(ctx: HvContext, slot: number, l2Pn: number, clr: numbe
   const i = l1FindLeaf(ctx, slot, l2Pn);
   const shift = ctx.ref.shift;
   let changed = false;
+  let noted = 0;
   if (i >= 0) {
+    noted = l1GrantNote(ctx, slot, l2Pn, shift);
     const old = clr === -1 ? Atomics.exchange(ctx.w, i, 0) : pteUpdate(ctx.w, i, clr, 0);
     changed = clr === -1 || (old & clr) !== 0;
   }
@@ -157,6 +226,7 @@ function l1ChangeAndTlbie(ctx: HvContext, slot: number, l2Pn: number, clr: numbe
   // L1 changed a valid entry: it must tlbie (after the table write, as the architecture requires).
   const [instr, rs, rb] = tlbieArgs(0, 0, slot + 1, pnAlign(l2Pn, shift) * 4096, shift);
   hTlbInvalidate(ctx, instr, rs, rb);
+  l1Revoke(ctx, slot, l2Pn, shift, clr, noted);
   return true;
 }
 
@@ -177,22 +247,30 @@ export function l1Clean(ctx: HvContext, slot: number, l2Pn: number): boolean {
   return l1ChangeAndTlbie(ctx, slot, l2Pn, PAGE_DIRTY);
 }
 
+/** Scratch for l1UnmapRange's notes (one thread per module instance). */
+let rangeNotes = new Int32Array(8);
+
 /** Unmap `n` consecutive base pages from l2Pn, then one H_RPT_INVALIDATE over the range. */
 export function l1UnmapRange(ctx: HvContext, slot: number, l2Pn: number, n: number): void {
   ctx.count(COUNTER.l1RangeFlushes);
   const step = pnCount(ctx.g.pageShift);
   const start = pnAlign(l2Pn, ctx.g.pageShift);
+  const noted = (rangeNotes.length >= n ? rangeNotes : (rangeNotes = new Int32Array(n))).fill(-1);
   l1Lock(ctx);
   for (let k = 0; k < n; k++) {
     const i = l1FindLeaf(ctx, slot, start + k * step);
     // Only base-page leaves are removed: a huge leaf would need a flush beyond this range.
-    if (i >= 0 && ctx.ref.level === LEVEL_PTE) Atomics.store(ctx.w, i, 0);
+    if (i >= 0 && ctx.ref.level === LEVEL_PTE) {
+      noted[k] = l1GrantNote(ctx, slot, start + k * step, ctx.g.pageShift);
+      Atomics.store(ctx.w, i, 0);
+    }
   }
   l1Unlock(ctx);
   // Linux as L1 names the page size it unmapped (here the base page), not H_RPTI_PAGE_ALL: with
   // ALL, L0 would walk every size including 1 GiB, 2^18 lock round trips for a small range.
   const psize = ctx.g.pageShift === 16 ? H_RPTI_PAGE_64K : H_RPTI_PAGE_4K;
   hRptInvalidate(ctx, slot + 1, H_RPTI_TYPE_NESTED | H_RPTI_TYPE_TLB, psize, start * 4096, (start + n * step) * 4096);
+  for (let k = 0; k < n; k++) if (noted[k] !== -1) l1Revoke(ctx, slot, start + k * step, ctx.g.pageShift, GRANT_BITS, noted[k]!);
 }
 
 /** H_TLB_INVALIDATE(IS = 2, RIC) for guest `slot`. */
@@ -200,6 +278,56 @@ export function l1FlushLpid(ctx: HvContext, slot: number, ric: number): void {
   ctx.count(COUNTER.l1LpidFlushes);
   const [instr, rs, rb] = tlbieArgs(ric, 2, slot + 1);
   hTlbInvalidate(ctx, instr, rs, rb);
+}
+
+// ---- L1 destroying and recreating a nested guest (kernel-model.md §5.8, M13's scenario) -------
+//
+// L1 keeps its own count of its vCPUs inside H_ENTER_NESTED for each of its guests (word 3 of the
+// guest's partition-table entry, which L0 never reads). L1 may destroy a guest while some of its
+// vCPUs still run it (another L1 vCPU tears it down); it recreates the guest (rewrites the entry)
+// only once none of its vCPUs runs the old incarnation, as an L1 restarting its L2 would. Until
+// then the old guest's vCPUs find no root for L1's table (step A reflects every fault) and leave.
+
+/**
+ * L1 destroys its nested guest `slot`: zero the partition-table entry, then
+ * H_TLB_INVALIDATE(IS = 2, RIC = 2), which frees the shadow tree and removes the guest from L0's
+ * IDR (L0 drops the IDR's reference; vCPUs still inside hold theirs). Lock: L1's lock for the entry.
+ */
+export function l1DestroyGuest(ctx: HvContext, slot: number): void {
+  ctx.count(COUNTER.l1Destroys);
+  l1Lock(ctx);
+  l1SetPartitionEntry(ctx, slot, false);
+  l1Unlock(ctx);
+  const [instr, rs, rb] = tlbieArgs(2, 2, slot + 1);
+  hTlbInvalidate(ctx, instr, rs, rb);
+}
+
+/**
+ * L1's side of issuing H_ENTER_NESTED for guest `slot`: count this vCPU in, and if L1 destroyed
+ * the guest, recreate it (rewrite its partition-table entry) first, but only when none of L1's
+ * vCPUs still runs the old one; returns false (not counted) when L1 must wait for that. Check
+ * and count are one step under L1's lock, so no vCPU can slip into the old incarnation after
+ * the entry is rewritten. If H_ENTER_NESTED then fails, the caller counts out. Takes L1's lock.
+ */
+export function l1PrepareEnter(ctx: HvContext, slot: number): boolean {
+  const lpid = slot + 1;
+  const w = ctx.w;
+  l1Lock(ctx);
+  try {
+    if (Atomics.load(w, ptblWord(ctx, lpid, 1)) === 0) {
+      if (Atomics.load(w, ptblWord(ctx, lpid, 3)) !== 0) return false;
+      l1SetPartitionEntry(ctx, slot, true);
+    }
+    Atomics.add(w, ptblWord(ctx, lpid, 3), 1);
+    return true;
+  } finally {
+    l1Unlock(ctx);
+  }
+}
+
+/** L1 counts one of its vCPUs out of H_ENTER_NESTED for guest `slot`. */
+export function l1CountOut(ctx: HvContext, slot: number): void {
+  Atomics.sub(ctx.w, ptblWord(ctx, slot + 1, 3), 1);
 }
 
 export { LEVEL_PMD, LEVEL_PTE, LEVEL_PUD };

@@ -206,10 +206,17 @@ function slotsUnlock(ctx: HvContext): void {
 
 /**
  * One dirty-log harvest (KVM_GET_DIRTY_LOG) over `pages` of the main memslot starting at
- * `first`: per page, test-and-clear D, OR the bitmap bit. `onPage(page, dirty)` lets the auditor
- * check completeness (I6). Returns the number of dirty pages. Takes slots_lock.
+ * `first`: per page, test-and-clear D, OR the bitmap bit. `beforePage(page)` (called just before
+ * a page is tested) and `onPage(page, dirty)` (after) let the auditor check completeness (I6).
+ * Returns the number of dirty pages. Takes slots_lock.
  */
-export function harvestDirtyLog(ctx: HvContext, first: number, pages: number, onPage?: (page: number, dirty: boolean) => void): number {
+export function harvestDirtyLog(
+  ctx: HvContext,
+  first: number,
+  pages: number,
+  onPage?: (page: number, dirty: boolean) => void,
+  beforePage?: (page: number) => void,
+): number {
   ctx.count(COUNTER.harvests);
   slotsLock(ctx);
   try {
@@ -217,6 +224,7 @@ export function harvestDirtyLog(ctx: HvContext, first: number, pages: number, on
     let dirty = 0;
     const end = Math.min(first + pages, ctx.L.l1DataPages);
     for (let p = first; p < end; p++) {
+      beforePage?.(p);
       const d = testClearDirty(ctx, p) !== 0;
       const b = takeDirtyBit(ctx, p);
       if (d || b) dirty++;

@@ -130,10 +130,19 @@ export function hTlbInvalidate(ctx: HvContext, instr: number, rs: number, rb: nu
   return H_SUCCESS;
 }
 
-/** kvmhv_emulate_tlbie_lpid: the LPID-wide action under the guest's tlb_lock. */
+/**
+ * kvmhv_emulate_tlbie_lpid: the LPID-wide action under the guest's tlb_lock. A RIC 2 flush can
+ * remove the guest; if that released it (its last reference gone: only possible when the caller
+ * holds none, M13/P2), the mutex about to be unlocked is in freed memory (I7).
+ */
 function emulateTlbieLpid(ctx: HvContext, slot: number, ric: number): void {
+  const w = ctx.w;
+  const gen = w[guestWord(ctx, slot, GUEST.generation)]!;
   const locked = lockGuest(ctx, slot);
   flushNestedLpid(ctx, slot, ric);
+  if (Atomics.load(w, guestWord(ctx, slot, GUEST.state)) === GUEST_FREE || w[guestWord(ctx, slot, GUEST.generation)] !== gen) {
+    ctx.violation(INV['I7-lifetime'], slot + 1, gen, 4);
+  }
   if (locked) ctx.tlbUnlock(slot);
 }
 

@@ -17,7 +17,7 @@ import { Histogram } from '../stats/histogram.js';
 import { INV, MUT, STAGE_SAMPLE_MASK, type HvContext } from '../hv/context.js';
 import { GUEST, getNestedGuest, guestWord, putNestedGuest, shadowPgdUnit, updatePtblCache } from '../hv/guests.js';
 import { countFault, nestedPageFault } from '../hv/nested-fault.js';
-import { L1Target, l1HandleNestedFault } from '../hv/l1-handler.js';
+import { L1Target, l1CountOut, l1HandleNestedFault, l1PrepareEnter } from '../hv/l1-handler.js';
 import {
   BOOK3S_INTERRUPT_H_DATA_STORAGE,
   BOOK3S_INTERRUPT_H_INST_STORAGE,
@@ -81,10 +81,19 @@ export class Cpu {
   private readonly frameGenWord: number;
   private readonly frameWritesWord: number;
   private readonly hostDataBasePn: number;
+  /** First word of this vCPU's guest's L1 grant record (see l1Grant in hv/l1-handler.ts). */
+  private grantBase = 0;
   private readonly walkRef = new LeafRef();
   private readonly autoRc: boolean;
   private readonly refs: boolean;
   private lpid = 0;
+  /** Inside H_ENTER_NESTED (between a successful `enter` and `exit`). */
+  private entered = false;
+  /**
+   * Called while this vCPU waits to re-enter its guest (L1 waits for the old incarnation of a
+   * destroyed guest to empty): the vCPU loop joins stop-the-world audits from here.
+   */
+  onWait: (() => void) | undefined = undefined;
   private victim = 0;
   private sinceQuiesce = 0;
   /** Sample one access in 2^k for the access-latency histogram. */
@@ -124,13 +133,20 @@ export class Cpu {
   enter(): boolean {
     const ctx = this.ctx;
     const r = this.regs;
+    // L1's side: count in; a guest L1 destroyed is recreated only once none of L1's vCPUs runs it.
+    if (!l1PrepareEnter(ctx, this.l1Lpid - 1)) return false;
     let slot: number;
     if (this.refs || r.slot < 0) {
       slot = getNestedGuest(ctx, this.l1Lpid, true);
-      if (slot < 0) return false;
+      if (slot < 0) {
+        l1CountOut(ctx, this.l1Lpid - 1);
+        return false;
+      }
       if (!this.refs) putNestedGuest(ctx, slot); // M13: the run holds no reference
     } else slot = r.slot;
+    this.entered = true;
     r.slot = slot;
+    this.grantBase = ctx.L.l1GrantWord + slot * ctx.L.guestPages;
     r.generation = this.w[guestWord(ctx, slot, GUEST.generation)]!;
     this.lpid = this.w[guestWord(ctx, slot, GUEST.shadowLpid)]!;
     if (this.w[guestWord(ctx, slot, GUEST.l1Root)] === 0) {
@@ -157,7 +173,10 @@ export class Cpu {
   /** H_ENTER_NESTED returns to L1: drop the run's reference. */
   exit(): void {
     this.leaveGuest();
+    if (!this.entered) return;
+    this.entered = false;
     if (this.refs && this.regs.slot >= 0) putNestedGuest(this.ctx, this.regs.slot);
+    l1CountOut(this.ctx, this.l1Lpid - 1);
   }
 
   /** Park at a safe point (audits, the end of a run). */
@@ -166,7 +185,7 @@ export class Cpu {
   }
 
   resume(): void {
-    Atomics.store(this.w, this.inGuestIdx, 1);
+    if (this.entered) Atomics.store(this.w, this.inGuestIdx, 1);
   }
 
   // ---- the access pipeline ---------------------------------------------------------------------
@@ -196,7 +215,7 @@ export class Cpu {
         if ((data & need) === need) {
           hit = true;
           c[cb + COUNTER.tlbHits]++;
-          if (type === ACCESS_STORE) this.store(data, w[e + TLB_GEN]!);
+          if (type === ACCESS_STORE) this.store(data, w[e + TLB_GEN]!, vpn);
           ok = true;
         }
         break;
@@ -210,13 +229,24 @@ export class Cpu {
     return ok;
   }
 
-  /** A completed store: one more write in the frame, checked against the generation cached at fill. */
-  private store(data: number, gen: number): void {
+  /**
+   * A completed store to L2 base page `vpn`: one more write in the frame, checked against the
+   * generation cached at fill (I5) and against what L1 grants as of its last completed tlbie
+   * (I2 for W, I3 for C).
+   */
+  private store(data: number, gen: number, vpn: number): void {
     const frame = ((data & PTE_RPN_MASK) - this.hostDataBasePn) >>> this.basePnShift;
     if (Atomics.load(this.w, this.frameGenWord + frame) !== gen) {
       // The frame was retired (migrated or swapped) after this translation was cached: the store
       // lands in memory that no longer backs its page (I5).
       this.ctx.violation(INV['I5-no-lost-write'], this.lpid, frame, gen, Atomics.load(this.w, this.frameGenWord + frame));
+    }
+    const granted = Atomics.load(this.w, this.grantBase + vpn);
+    if ((granted & (PAGE_WRITE | PAGE_DIRTY)) !== (PAGE_WRITE | PAGE_DIRTY)) {
+      // L1 took W (or C) away and its tlbie has completed, yet the store went through.
+      const l1Lpid = this.l1Lpid;
+      if ((granted & PAGE_WRITE) === 0) this.ctx.violation(INV['I2-permissions'], l1Lpid, vpn * this.ctx.L.basePn, data, granted, 5);
+      else this.ctx.violation(INV['I3-dirty-chain'], l1Lpid, vpn * this.ctx.L.basePn, data, granted, -5);
     }
     Atomics.add(this.w, this.frameWritesWord + frame, 1);
     this.ctx.counters[this.ctx.counterBase + COUNTER.writesCompleted]++;
@@ -260,7 +290,7 @@ export class Cpu {
             continue;
           }
           ctx.counters[ctx.counterBase + COUNTER.walkHits]++;
-          if (type === ACCESS_STORE) this.store(data, gen);
+          if (type === ACCESS_STORE) this.store(data, gen, vpn);
           return true;
         }
       } else dsisr |= DSISR_NOHPTE;
@@ -344,7 +374,9 @@ export class Cpu {
     }
     // L1 re-enters L2.
     while (!this.enter()) {
-      // The guest's slot is held by a removed predecessor: wait for its last reference.
+      // The guest was destroyed and its old incarnation still runs elsewhere (L1 waits), or its
+      // slot is held by a removed predecessor (L0 waits for its last reference).
+      this.onWait?.();
       Atomics.wait(this.w, this.genIdx, Atomics.load(this.w, this.genIdx), 1);
     }
     return out;

@@ -81,13 +81,15 @@ function dropEntries(m: Machine, v: number, lpid: number, vpnFirst: number, vpnC
 /**
  * tlbie(lpid, address, size) followed by tlbsync: the `Shootdown` hook of every HvContext.
  * `shift` > 0: the translation(s) covering [pn, pn + 2^shift); 0: every entry of `lpid`;
- * < 0: a page-walk-cache flush (nothing cached here, so nothing to drop).
+ * < 0: a page-walk-cache flush. No walk is cached here, but a walk in flight may hold a pointer
+ * into the table being detached (and about to be freed and reused): bumping the epoch makes it
+ * drop what it found and walk again.
  */
 export function tlbieBroadcast(ctx: HvContext, lpid: number, pn: number, shift: number): void {
-  if (shift < 0) return;
   const m = ctx.m;
   const w = m.w;
   Atomics.add(w, m.ctrl(CTRL.tlbEpoch), 1);
+  if (shift < 0) return;
   const basePn = m.L.basePn;
   const whole = shift === 0;
   const vpnFirst = whole ? 0 : Math.floor(pnAlign(pn, shift) / basePn);

@@ -154,6 +154,12 @@ export interface Layout {
   readonly l1WindowPages: number; // L1 data pages L2 memory is spread over (1G/2M multiple)
   readonly l1AlignPages: number; // largest L1 leaf size (pages) usable in the window
   readonly harvestSnapWord: number; // per L1 base page: its write count at the last harvest
+  /**
+   * Per nested guest and L2 base page: the W and C bits (PAGE_WRITE, PAGE_DIRTY) L1's table may
+   * grant as of L1's last completed tlbie (checker state for the online I2/I3 check on stores;
+   * see l1Grant/l1Revoke in hv/l1-handler.ts).
+   */
+  readonly l1GrantWord: number;
   readonly backingWord: number; // per L1 base page: (order << 28) | (frame + 1), 0 = none
   readonly swapWritesWord: number; // per L1 base page: write count while swapped out
   readonly rmapHeadWord: number; // per L1 base page: rmap list head (node + 1)
@@ -270,6 +276,7 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
   const frameNextWord = take(hostFrames);
   const backingWord = take(l1Pages);
   const harvestSnapWord = take(l1Pages);
+  const l1GrantWord = take(guestCount * guestPages);
   const swapWritesWord = take(l1Pages);
   const rmapHeadWord = take(l1Pages);
   const dirtyWord = take(Math.ceil(l1Pages / 32));
@@ -315,6 +322,7 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
     l1WindowPages,
     l1AlignPages,
     harvestSnapWord,
+    l1GrantWord,
     backingWord,
     swapWritesWord,
     rmapHeadWord,
@@ -358,6 +366,7 @@ export function layoutRegions(L: Layout): Array<[string, number, number]> {
   words('frameNext', L.frameNextWord, L.hostFrames);
   words('backing', L.backingWord, L.l1Pages);
   words('harvestSnap', L.harvestSnapWord, L.l1Pages);
+  words('l1Grant', L.l1GrantWord, L.guestCount * L.guestPages);
   words('swapWrites', L.swapWritesWord, L.l1Pages);
   words('rmapHead', L.rmapHeadWord, L.l1Pages);
   words('dirty', L.dirtyWord, Math.ceil(L.l1Pages / 32));

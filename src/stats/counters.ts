@@ -67,6 +67,8 @@ export const COUNTER = {
   // --- checks
   violations: 46,
   audits: 47,
+  // --- actors (added later; indices must stay contiguous)
+  l1Destroys: 48,
 } as const;
 
 export type CounterName = keyof typeof COUNTER;

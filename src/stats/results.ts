@@ -117,6 +117,7 @@ export interface ResultsDocument {
     l1Cleans: number;
     l1RangeFlushes: number;
     l1LpidFlushes: number;
+    l1Destroys: number;
   };
   perVcpu: { vcpu: number; accesses: number; faults: number }[];
   /** The first MAX_VIOLATION_RECORDS violations in detail. */
@@ -267,6 +268,7 @@ export function buildResults(input: ResultsInput): ResultsDocument {
       l1Cleans: c.l1Cleans,
       l1RangeFlushes: c.l1RangeFlushes,
       l1LpidFlushes: c.l1LpidFlushes,
+      l1Destroys: c.l1Destroys,
     },
     perVcpu: input.perVcpu.map((block, vcpu) => ({
       vcpu,

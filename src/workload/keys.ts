@@ -110,12 +110,14 @@ export const KEYS: readonly KeySpec[] = [
   actor('actors.l1.clean', 'actors.l1.clean', 'L1 clears C (its own dirty log for L2) + tlbie'),
   actor('actors.l1.rangeFlush', 'actors.l1.rangeFlush', 'L1 H_RPT_INVALIDATE over a range'),
   actor('actors.l1.lpidFlush', 'actors.l1.lpidFlush', 'L1 H_TLB_INVALIDATE IS=2 RIC=0 (whole LPID)'),
+  actor('actors.l1.destroy', 'actors.l1.destroy', "L1 destroys its nested guest while vCPUs run it (zeroes its partition-table entry, H_TLB_INVALIDATE IS=2 RIC=2) and recreates it once none of its vCPUs runs the old one"),
   actor('actors.host.migrate', 'actors.host.migrate', 'host migrates an L1 page (notifier begin/unmap/copy/end)'),
   actor('actors.host.swap', 'actors.host.swap', 'host swaps an L1 page out; it comes back on the next fault'),
   actor('actors.host.age', 'actors.host.age', 'kvm_age_radix on one L1 page'),
   actor('actors.host.harvest', 'actors.host.harvest', 'dirty-log harvest pass over the whole slot'),
   actor('actors.host.memslotFlush', 'actors.host.memslotFlush', 'memslot flush (dirty logging toggled)'),
   { key: 'audit.perMillion', field: 'audit.perMillion', type: 'number', min: 0, max: 1_000_000, default: 0, unit: 'per 1,000,000 accesses', doc: 'stop-the-world audits (total over all vCPUs); 0 = only the final audit' },
+  ratio('stress.pause', 'stress.pause', 0, 'probability that a faulting vCPU sleeps ~50 µs at each named point of the fault path (after translate, seq read, L1-table lookup; before commit), widening race windows; a correct protocol stays clean under any schedule'),
 ];
 
 /** Rows by canonical dotted key. */

@@ -109,6 +109,7 @@ export interface ResolvedConfig {
       readonly clean: number; // L1 clears C (its own dirty log for L2) + tlbie
       readonly rangeFlush: number; // L1 H_RPT_INVALIDATE over a range
       readonly lpidFlush: number; // L1 H_TLB_INVALIDATE IS=2 RIC=0
+      readonly destroy: number; // L1 destroys its nested guest (partition entry 0 + IS=2 RIC=2), recreates it on the next entry
     };
     readonly host: {
       readonly migrate: number; // host migrates an L1 page (notifier begin/unmap/copy/end)
@@ -121,5 +122,9 @@ export interface ResolvedConfig {
   readonly audit: {
     /** Stop-the-world audits per 1,000,000 accesses (total); 0 = only the final audit. */
     readonly perMillion: number;
+  };
+  readonly stress: {
+    /** Probability of a ~50 µs pause at each named point of the fault path (0 = none). */
+    readonly pause: number;
   };
 }

@@ -146,7 +146,15 @@ describe('vCPUs sharing one nested guest, every actor on (protocol fixed)', () =
 
 describe('more vCPUs than cores', () => {
   it('6 vCPUs in one nested guest with every actor on -> every vCPU finishes (no deadlock), no violation', async () => {
-    const cfg = config({ ...SHARED_GUEST, seed: 14, vcpus: 6, accesses: 5000 });
+    // Dirty logging off: the harvest still runs (and takes slots_lock) but reports nothing, so
+    // this test is about progress with sleeping waiters, not about dirty-log completeness.
+    const cfg = config({
+      ...SHARED_GUEST,
+      seed: 14,
+      vcpus: 6,
+      accesses: 5000,
+      l1: { ...SHARED_GUEST.l1, dirtyLog: false },
+    });
     const { doc, exitCode } = await runSimulation(cfg);
 
     expectClean(doc);

@@ -21,7 +21,7 @@ function configError(fn: () => unknown): ConfigError {
 
 const messageOf = (yaml: string): string => configError(() => parseConfig(yaml, FILE)).message;
 
-const ROOT_KEYS = 'seed, duration, accesses, warmup, vcpus, protocol, fixes, mutations, basePageSize, hardware, host, l1, guests, workload, actors, audit';
+const ROOT_KEYS = 'seed, duration, accesses, warmup, vcpus, protocol, fixes, mutations, basePageSize, hardware, host, l1, guests, workload, actors, audit, stress';
 
 const DEFAULTS: ResolvedConfig = {
   file: '<inline>',
@@ -43,10 +43,11 @@ const DEFAULTS: ResolvedConfig = {
     writeRatio: 0.3, execRatio: 0, mmioRatio: 0, workingSetBytes: 256 * 2 ** 20,
   },
   actors: {
-    l1: { unmap: 0, protect: 0, clean: 0, rangeFlush: 0, lpidFlush: 0 },
+    l1: { unmap: 0, protect: 0, clean: 0, rangeFlush: 0, lpidFlush: 0, destroy: 0 },
     host: { migrate: 0, swap: 0, age: 0, harvest: 0, memslotFlush: 0 },
   },
   audit: { perMillion: 0 },
+  stress: { pause: 0 },
 };
 
 describe('parseConfig: defaults and values', () => {
