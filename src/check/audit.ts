@@ -19,13 +19,13 @@ import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_PTE, PAGE_READ, PAGE_WRITE, 
 import { pnAlign, pnCount } from '../mmu/geometry.js';
 import { UNIT_WORDS, WALK_OK, findLeaf, walkRadixTree } from '../mmu/tree.js';
 import { backingFrame } from '../memory/host.js';
-import { CTRL, TLB_ENTRY_WORDS, VCPU_CTL } from '../memory/layout.js';
+import { CTRL, TLB_ENTRY_WORDS } from '../memory/layout.js';
 import { INV, type HvContext } from '../hv/context.js';
 import { GUEST, GUEST_LIVE, guestWord, shadowPgdUnit } from '../hv/guests.js';
 import { L1_TABLE_PGD_UNIT, pageOfPn } from '../hv/radix.js';
 import { rmapEntries } from '../hv/rmap.js';
 import { L1MemoryReader } from '../hv/l1-memory.js';
-import { TLB_DATA, TLB_INVALID, TLB_LPID, TLB_TAG, tlbBase, vcpuCtl } from '../hw/tlb.js';
+import { TLB_DATA, TLB_INVALID, TLB_LPID, TLB_TAG, tlbBase } from '../hw/tlb.js';
 import { LeafRef } from '../mmu/tree.js';
 
 export interface AuditOptions {
@@ -200,6 +200,4 @@ function auditRefcounts(ctx: HvContext, vcpuGuests: readonly number[]): void {
     const ref = w[guestWord(ctx, s, GUEST.refcnt)]!;
     if (ref !== inIdr + inside) ctx.violation(INV['I7-lifetime'], s + 1, ref, inIdr + inside, 0, 3);
   }
-  void VCPU_CTL;
-  void vcpuCtl;
 }

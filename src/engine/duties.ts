@@ -9,11 +9,9 @@
  */
 import type { ResolvedConfig } from '../workload/types.js';
 import type { Prng } from '../workload/prng.js';
-import { CTRL } from '../memory/layout.js';
 import { SLOT_MAIN } from '../memory/machine.js';
 import { COUNTER } from '../stats/counters.js';
 import { INV, type HvContext } from '../hv/context.js';
-import { GUEST, guestWord } from '../hv/guests.js';
 import { l1Clean, l1DestroyGuest, l1FlushLpid, l1Protect, l1Target, l1Unmap, l1UnmapRange, L1Target } from '../hv/l1-handler.js';
 import { flushMemslot, harvestDirtyLog, hostMigrate, hostSwapOut, kvmAgeRadix } from '../hv/notifier.js';
 import { pageOfPn } from '../hv/radix.js';
@@ -216,8 +214,5 @@ export class Duties {
       for (let wk = 0; wk < m.L.workers; wk++) writes += m.f64[m.counterIndex(wk, COUNTER.writesCompleted)]!;
       audit(ctx, { writesCompleted: writes });
     });
-    void GUEST;
-    void guestWord;
-    void CTRL;
   }
 }

@@ -59,8 +59,7 @@ export function sumCounter(m: Machine, c: number): number {
 export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}): Promise<RunOutcome> {
   const wall0 = performance.now();
   const m = setupMachine(cfg);
-  const start = Date.now();
-  const deadline = start + cfg.durationMs;
+  const deadline = Date.now() + cfg.durationMs;
   const tasks: VcpuTask[] = [];
   for (let v = 0; v < cfg.vcpus; v++) {
     tasks.push({ sab: m.sab, layout: m.L, cfg, vcpu: v, accesses: cfg.accesses, deadlineMs: deadline });
@@ -112,7 +111,6 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
     lostWrites: report.lostWrites,
     perVcpu: Array.from({ length: cfg.vcpus }, (_, v) => m.counterBlock(v).slice(0, COUNTER_COUNT)),
   });
-  void start;
   return { doc, machine: m, exitCode: total > 0 ? 1 : 0 };
 }
 

@@ -108,7 +108,6 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number): 
   const w = ctx.w;
   const g = ctx.g;
   const dsisr = v.faultDsisr;
-  const ea = v.faultDar;
   const write = (dsisr & DSISR_ISSTORE) !== 0;
 
   // A. A cached root for L1's table, reloaded once if absent.
@@ -122,7 +121,6 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number): 
 
   // B. The L2 real address (page number; the byte offset only matters for reports).
   let nGpaPn = Math.floor(v.faultGpa / 4096);
-  void ea;
 
   // C. L2 -> L1 through L1's own table.
   const wr = ctx.walk;

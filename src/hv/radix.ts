@@ -4,14 +4,13 @@
  * instantiate an L1 page. The table and the lpid to invalidate are parameters, as in the kernel
  * after the commit nestsim models, so the nested policy (nested-fault.ts) reuses them.
  */
-import { CTRL, PGD_UNITS } from '../memory/layout.js';
+import { CTRL } from '../memory/layout.js';
 import { MEMSLOT_LOG_DIRTY, MEMSLOT_READONLY, BACKING_BUSY } from '../memory/machine.js';
 import { backingFrame, backingOrder, hostFaultIn } from '../memory/host.js';
 import {
   PAGE_ACCESSED,
   PAGE_DIRTY,
   PAGE_EXEC,
-  PAGE_MERGE_OK,
   PAGE_PRESENT,
   PAGE_PTE,
   PAGE_READ,
@@ -37,7 +36,6 @@ export const EINVAL = -22;
 export const TABLE_L1 = -1;
 /** PGD unit of L0's table for L1 in the host table space. */
 export const L1_TABLE_PGD_UNIT = 0;
-void PGD_UNITS;
 
 /** Which table to operate on: TABLE_L1, or a nested-guest slot (its shadow table). */
 function pgdOf(table: number): number {
@@ -231,7 +229,6 @@ export function createPte(
     if (newPud >= 0) m.freeTableUnit(space, newPud);
     if (newPmd >= 0) m.freeTableUnit(space, newPmd);
     if (newPte >= 0) m.freeTableUnit(space, newPte);
-    void ret;
   }
 }
 
@@ -316,7 +313,7 @@ function mergeLeafLocked(
     }
     ctx.violation(INV['P4-rpn-merge'], table === TABLE_L1 ? 0 : ctx.w[guestWord(ctx, table, GUEST.l1Lpid)]!, leafPn, old, pte);
   }
-  void PAGE_MERGE_OK; // differences outside W/D/A would WARN in the kernel; merging is the same
+  // Differences outside W/D/A (PAGE_MERGE_OK) would WARN in the kernel; the merge is the same.
   pteUpdate(ctx.w, i, 0, pte & ~PAGE_PRESENT & ~PAGE_PTE);
   return 0;
 }

@@ -7,7 +7,6 @@
 import {
   FAULT_KINDS,
   LATENCY_KINDS,
-  STAGE_KINDS,
   type LatencySummary,
   type LockStats,
   type ResultsDocument,
