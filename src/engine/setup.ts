@@ -46,6 +46,8 @@ export function contextFor(m: Machine, cfg: ResolvedConfig, vcpu: number, worker
     mutations: cfg.mutations,
     fixes,
     rc: cfg.hardware.rc,
+    faultSample: cfg.stats.faultSample,
+    accessSample: cfg.stats.accessSample,
     shootdown: tlbieBroadcast,
     ...(cfg.stress.pause > 0 ? { hook: pauseHook(cfg.stress.pause, cfg.seed, vcpu) } : {}),
     ...extra,

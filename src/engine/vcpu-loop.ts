@@ -103,6 +103,7 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
 
 /** Zero this vCPU's statistics after warm-up (keeping the store count the auditor needs). */
 function resetAfterWarmup(ctx: HvContext, cpu: Cpu): void {
+  cpu.publish();
   const c = ctx.counters;
   const b = ctx.counterBase;
   const writes = c[b + COUNTER.writesCompleted]!;

@@ -18,8 +18,8 @@ import { Histogram } from '../stats/histogram.js';
 /** Stages of a fault timed on sampled faults, and the lock waits (recorded when contended). */
 export const STAGE = { l1Walk: 0, l0Lookup: 1, instantiate: 2, shadowInsertCommit: 3, tlbLockWait: 4, mmuLockWait: 5 } as const;
 export const STAGE_NAMES = Object.keys(STAGE) as (keyof typeof STAGE)[];
-/** Time the stages of one fault in 2^k (each stage costs a timer call). */
-export const STAGE_SAMPLE_MASK = 15;
+/** Of the faults timed (`stats.faultSample`), one in this many also times its stages (each stage costs a timer call). */
+export const STAGE_SAMPLE_EVERY = 8;
 
 /** Mutation bits: bit i = MUTATIONS[i]. */
 export const MUT = Object.freeze(
@@ -52,6 +52,10 @@ export interface ContextOptions {
   mutations?: readonly Mutation[];
   fixes?: readonly Fix[];
   rc?: RcMode;
+  /** Time one fault in N for the latency histograms (power of two; default 1 = every fault). */
+  faultSample?: number;
+  /** Time one access in N for the access-latency histogram (power of two; default 1024). */
+  accessSample?: number;
   shootdown?: Shootdown;
   /** Optional hook called at named points of the fault path (tests force interleavings). */
   hook?: (point: HookPoint, ctx: HvContext) => void;
@@ -72,6 +76,10 @@ export class HvContext {
   readonly mut: number;
   readonly fix: number;
   readonly rcAuto: boolean;
+  /** faultSample - 1: a fault is timed when its ordinal & this mask is 0. */
+  readonly faultSampleMask: number;
+  /** accessSample - 1. */
+  readonly accessSampleMask: number;
   shootdown: Shootdown;
   readonly hook: ((point: HookPoint, ctx: HvContext) => void) | undefined;
   /** Scratch for lookups and walks (one thread uses one context). */
@@ -103,6 +111,8 @@ export class HvContext {
     for (const f of o.fixes ?? []) fix |= FIX[f];
     this.fix = fix;
     this.rcAuto = o.rc === 'auto';
+    this.faultSampleMask = (o.faultSample ?? 1) - 1;
+    this.accessSampleMask = (o.accessSample ?? 1024) - 1;
     this.shootdown = o.shootdown ?? noShootdown;
     this.hook = o.hook;
   }
@@ -164,10 +174,15 @@ export class HvContext {
     return Atomics.load(this.w, this.m.ctrl(CTRL.mmuSeq));
   }
 
-  /** kernel mmu_invalidate_retry: true when an invalidation is in progress or has completed since `seq`. Lock: mmu_lock. */
+  /**
+   * kernel mmu_invalidate_retry: true when an invalidation is in progress or has completed since
+   * `seq`. Lock: mmu_lock. Plain reads: every change of `seq` and `in_progress` is made under
+   * mmu_lock (notifier.ts), so no other thread writes them while the caller holds it.
+   */
   retrySeq(seq: number): boolean {
-    if (Atomics.load(this.w, this.m.ctrl(CTRL.mmuInProgress)) !== 0) return true;
-    return Atomics.load(this.w, this.m.ctrl(CTRL.mmuSeq)) !== seq;
+    const w = this.w;
+    if (w[this.m.ctrl(CTRL.mmuInProgress)] !== 0) return true;
+    return w[this.m.ctrl(CTRL.mmuSeq)] !== seq;
   }
 
   // ---- online violations -----------------------------------------------------------------

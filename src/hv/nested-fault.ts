@@ -15,7 +15,7 @@ import {
   PTE_RPN_MASK,
 } from '../mmu/pte.js';
 import { PMD_SHIFT, levelForShift, pnAlign, pnCount } from '../mmu/geometry.js';
-import { WALK_NOT_PRESENT, WALK_OK, WALK_READ_FAILED, WALK_UNSUPPORTED, findLeaf, walkRadixTree } from '../mmu/tree.js';
+import { WALK_NOT_PRESENT, WALK_OK, WALK_READ_FAILED, WALK_UNSUPPORTED, findLeafLocked, walkRadixTree } from '../mmu/tree.js';
 import { MEMSLOT_INVALID, MEMSLOT_READONLY } from '../memory/machine.js';
 import { COUNTER } from '../stats/counters.js';
 import { INV, MUT, STAGE, type HvContext } from './context.js';
@@ -273,7 +273,7 @@ function queueDsi(v: VcpuRegs, dsisr: number): void {
 /** INVAL: drop the shadow leaf at n_gpa (with tlbie) and let L2 re-fault. Takes mmu_lock. */
 function inval(ctx: HvContext, v: VcpuRegs, slot: number, nGpaPn: number): number {
   ctx.mmuLock();
-  const i = findLeaf(ctx.w, ctx.m.hostSpace, shadowPgdUnit(slot), nGpaPn, ctx.g, ctx.ref2);
+  const i = findLeafLocked(ctx.w, ctx.m.hostSpace, shadowPgdUnit(slot), nGpaPn, ctx.g, ctx.ref2);
   if (i >= 0) unmapShadowPteLocked(ctx, slot, i, nGpaPn, ctx.ref2.shift);
   ctx.mmuUnlock();
   v.kind = FAULT_KIND.inval;

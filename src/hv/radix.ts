@@ -21,7 +21,7 @@ import {
   makeLeaf,
 } from '../mmu/pte.js';
 import { LEVEL_PMD, LEVEL_PTE, LEVEL_PUD, pnAlign, pnCount } from '../mmu/geometry.js';
-import { UNIT_WORDS, findLeaf, pteUpdate, type TableSpace } from '../mmu/tree.js';
+import { UNIT_WORDS, findLeaf, findLeafLocked, pteUpdate, type TableSpace } from '../mmu/tree.js';
 import { COUNTER } from '../stats/counters.js';
 import { INV, MUT, FIX, type HvContext } from './context.js';
 import { GUEST, guestWord, shadowPgdUnit } from './guests.js';
@@ -48,7 +48,7 @@ export function lpidOf(ctx: HvContext, table: number): number {
 
 /** L1 base page of a 4 KiB page number. */
 export function pageOfPn(ctx: HvContext, pn: number): number {
-  return Math.floor(pn / ctx.L.basePn);
+  return pn >>> ctx.g.basePnShift; // page numbers stay below 2^32 (addresses below 16 TiB)
 }
 
 // ---- unmap -----------------------------------------------------------------------------------
@@ -189,36 +189,38 @@ export function createPte(
     // fault returns RESUME_GUEST). Never install a shadow leaf the rmap cannot find (I1).
     if (rmapPage >= 0 && !rmapNodeAvailableLocked(ctx)) return ret;
     ret = ENOMEM;
-    // 3. Walk down, populating and resolving conflicts.
-    let e = Atomics.load(w, pgdWord);
+    // 3. Walk down, populating and resolving conflicts. Entries are read with plain loads: we
+    //    hold mmu_lock, under which every structural change is made (see findLeafLocked); leaf
+    //    values that matter are re-read atomically (mergeLeafLocked's CAS).
+    let e = w[pgdWord]!;
     if (e >= 0) {
       if (newPud < 0) return ret;
-      Atomics.store(w, pgdWord, makeDir(space.basePn + newPud, g.bits[2]));
+      e = makeDir(space.basePn + newPud, g.bits[2]);
+      Atomics.store(w, pgdWord, e);
       newPud = -1;
-      e = Atomics.load(w, pgdWord);
     }
     const pudWord = entryIn(ctx, e, pn, LEVEL_PUD);
     const r1 = hugeStepLocked(ctx, table, pudWord, LEVEL_PUD, level, pn, pte, newPmd >= 0, rmapPage, rmapLpid);
     if (r1 !== CONTINUE) return (ret = r1);
-    let pud = Atomics.load(w, pudWord);
+    let pud = w[pudWord]!;
     if (pud >= 0) {
       if (newPmd < 0) return ret;
-      Atomics.store(w, pudWord, makeDir(space.basePn + newPmd, g.bits[1]));
+      pud = makeDir(space.basePn + newPmd, g.bits[1]);
+      Atomics.store(w, pudWord, pud);
       newPmd = -1;
-      pud = Atomics.load(w, pudWord);
     }
     const pmdWord = entryIn(ctx, pud, pn, LEVEL_PMD);
     const r2 = hugeStepLocked(ctx, table, pmdWord, LEVEL_PMD, level, pn, pte, newPte >= 0, rmapPage, rmapLpid);
     if (r2 !== CONTINUE) return (ret = r2);
-    let pmd = Atomics.load(w, pmdWord);
+    let pmd = w[pmdWord]!;
     if (pmd >= 0) {
       if (newPte < 0) return ret;
-      Atomics.store(w, pmdWord, makeDir(space.basePn + newPte, g.bits[0]));
+      pmd = makeDir(space.basePn + newPte, g.bits[0]);
+      Atomics.store(w, pmdWord, pmd);
       newPte = -1;
-      pmd = Atomics.load(w, pmdWord);
     }
     const ptep = entryIn(ctx, pmd, pn, LEVEL_PTE);
-    const old = Atomics.load(w, ptep);
+    const old = w[ptep]!;
     const basePn = pnAlign(pn, g.pageShift);
     if (old < 0) return (ret = mergeLeafLocked(ctx, table, ptep, old, pte, basePn, g.pageShift, rmapPage, rmapLpid));
     installLeafLocked(ctx, ptep, pte, rmapPage, rmapLpid, basePn);
@@ -256,7 +258,7 @@ function hugeStepLocked(
 ): number {
   const shift = lv === LEVEL_PUD ? 30 : 21;
   const hPn = pnAlign(pn, shift);
-  let e = Atomics.load(ctx.w, i);
+  let e = ctx.w[i]!; // plain: mmu_lock held (see createPte step 3)
   if (e < 0 && (e & PAGE_PTE) !== 0) {
     if (want === lv) return mergeLeafLocked(ctx, table, i, e, pte, hPn, shift, rmapPage, rmapLpid);
     if (!haveNextTable) return EAGAIN;
@@ -326,7 +328,7 @@ function mergeLeafLocked(
  * needs none. Lock: mmu_lock.
  */
 export function setRcLocked(ctx: HvContext, table: number, pn: number, store: boolean): boolean {
-  const i = findLeaf(ctx.w, ctx.m.hostSpace, pgdOf(table), pn, ctx.g, ctx.ref2);
+  const i = findLeafLocked(ctx.w, ctx.m.hostSpace, pgdOf(table), pn, ctx.g, ctx.ref2);
   if (i < 0) return false;
   const leaf = Atomics.load(ctx.w, i);
   if (store && (leaf & PAGE_WRITE) === 0) return false;
@@ -401,7 +403,7 @@ export function instantiateL1Page(ctx: HvContext, gpaPn: number, memslot: number
 
 /** Read the L1-table leaf covering `gpaPn` (copy). Returns 0 when absent; `ctx.ref` gets the level. Lock: mmu_lock. */
 export function lookupL1PteLocked(ctx: HvContext, gpaPn: number): number {
-  const i = findLeaf(ctx.w, ctx.m.hostSpace, L1_TABLE_PGD_UNIT, gpaPn, ctx.g, ctx.ref);
+  const i = findLeafLocked(ctx.w, ctx.m.hostSpace, L1_TABLE_PGD_UNIT, gpaPn, ctx.g, ctx.ref);
   return i < 0 ? 0 : Atomics.load(ctx.w, i);
 }
 

@@ -83,7 +83,7 @@ export function insertNestRmapLocked(ctx: HvContext, l1Page: number, lpid: numbe
   w[at + NODE_NEXT] = head;
   w[at + NODE_LPID] = lpid;
   w[at + NODE_L2PN] = l2Pn;
-  Atomics.store(w, headI, node + 1);
+  w[headI] = node + 1; // plain: rmap words are read and written only under mmu_lock
   return true;
 }
 

@@ -4,7 +4,7 @@
  * H_RPT_INVALIDATE with the NESTED type (do_h_rpt_invalidate_pat), in `book3s_hv_nested.c`.
  */
 import { COUNTER } from '../stats/counters.js';
-import { findLeaf } from '../mmu/tree.js';
+import { findLeafLocked } from '../mmu/tree.js';
 import { pnAlign, pnCount } from '../mmu/geometry.js';
 import { FIX, INV, MUT, type HvContext } from './context.js';
 import {
@@ -79,7 +79,7 @@ export function invalidateShadowRange(ctx: HvContext, slot: number, pn: number, 
   let at = pnAlign(pn, shift);
   do {
     ctx.mmuLock();
-    const i = findLeaf(ctx.w, ctx.m.hostSpace, shadowPgdUnit(slot), at, g, ctx.ref);
+    const i = findLeafLocked(ctx.w, ctx.m.hostSpace, shadowPgdUnit(slot), at, g, ctx.ref);
     let stepShift = g.pageShift;
     if (i >= 0) {
       stepShift = ctx.ref.shift;

@@ -14,7 +14,7 @@ import { pnCount } from '../mmu/geometry.js';
 import { LeafRef, findLeaf } from '../mmu/tree.js';
 import { COUNTER } from '../stats/counters.js';
 import { Histogram } from '../stats/histogram.js';
-import { INV, MUT, STAGE_SAMPLE_MASK, type HvContext } from '../hv/context.js';
+import { INV, MUT, STAGE_SAMPLE_EVERY, type HvContext } from '../hv/context.js';
 import { GUEST, getNestedGuest, guestWord, putNestedGuest, shadowPgdUnit, updatePtblCache } from '../hv/guests.js';
 import { countFault, nestedPageFault } from '../hv/nested-fault.js';
 import { L1Target, l1CountOut, l1HandleNestedFault, l1PrepareEnter } from '../hv/l1-handler.js';
@@ -56,8 +56,13 @@ export const LIVELOCK_FAULTS = 64;
  * bound still turns a hang into a reported violation.
  */
 export const LIVELOCK_RETRIES = 1 << 20;
-/** Accesses between quiescence points (a waiting tlbie is held up at most this long). */
+/** Accesses between quiescence points (a waiting tlbie is held up at most this long). Power of two. */
 export const QUIESCE_EVERY = 16;
+/** Accesses between two `publish` calls (a multiple of QUIESCE_EVERY). */
+export const PUBLISH_EVERY = 1024;
+/** Slots of `Cpu.local`: the per-access counters kept on the vCPU's side. */
+const LOCAL = { accesses: 0, loads: 1, stores: 2, fetches: 3, tlbHits: 4, tlbMisses: 5, writes: 6 } as const;
+const LOCAL_COUNTS = 7;
 
 /** Histograms a vCPU keeps (merged by the coordinator). */
 export class CpuStats {
@@ -95,10 +100,12 @@ export class Cpu {
    */
   onWait: (() => void) | undefined = undefined;
   private victim = 0;
-  private sinceQuiesce = 0;
-  /** Sample one access in 2^k for the access-latency histogram. */
-  private sampleMask = 63;
-  private sampleCount = 0;
+  /** Per-access counts not yet added to the shared counter block (see `publish`). */
+  private readonly local = new Int32Array(LOCAL_COUNTS);
+  /** Accesses until the next one timed for the access-latency histogram (`stats.accessSample`). */
+  private sampleIn = 1;
+  /** Timed faults so far; one in STAGE_SAMPLE_EVERY of them also times its stages. */
+  private timedFaults = 0;
   private faultCount = 0;
 
   constructor(
@@ -173,6 +180,7 @@ export class Cpu {
   /** H_ENTER_NESTED returns to L1: drop the run's reference. */
   exit(): void {
     this.leaveGuest();
+    this.publish();
     if (!this.entered) return;
     this.entered = false;
     if (this.refs && this.regs.slot >= 0) putNestedGuest(this.ctx, this.regs.slot);
@@ -182,6 +190,7 @@ export class Cpu {
   /** Park at a safe point (audits, the end of a run). */
   park(): void {
     this.leaveGuest();
+    this.publish();
   }
 
   resume(): void {
@@ -193,40 +202,72 @@ export class Cpu {
   /** One L2 access to 4 KiB page `l2Pn`. Returns false if it ended in a DSI/error/livelock. */
   access(l2Pn: number, type: number): boolean {
     const w = this.w;
-    const c = this.ctx.counters;
-    const cb = this.ctx.counterBase;
-    c[cb + COUNTER.accesses]++;
-    c[cb + COUNTER.loads + type]++; // loads, stores, fetches are consecutive counters
-    if (++this.sinceQuiesce === QUIESCE_EVERY) {
-      this.sinceQuiesce = 0;
+    const n = this.local;
+    const k = ++n[LOCAL.accesses]!;
+    n[LOCAL.loads + type]++; // loads, stores, fetches are consecutive
+    if ((k & (QUIESCE_EVERY - 1)) === 0) {
       quiesce(w, this.genIdx, this.waitingIdx);
+      if (k === PUBLISH_EVERY) this.publish();
     }
-    const sample = (++this.sampleCount & this.sampleMask) === 0;
+    const sample = --this.sampleIn === 0;
     const t0 = sample ? performance.now() : 0;
     const vpn = l2Pn >>> this.basePnShift;
-    const set = this.tlb + (vpn & this.setMask) * this.ways * TLB_ENTRY_WORDS;
-    let ok = false;
-    let hit = false;
-    for (let way = 0; way < this.ways; way++) {
-      const e = set + way * TLB_ENTRY_WORDS;
-      if (Atomics.load(w, e + TLB_TAG) === vpn && w[e + TLB_LPID] === this.lpid) {
+    const lpid = this.lpid;
+    const need = NEED[type]!;
+    let e = this.tlb + (vpn & this.setMask) * this.ways * TLB_ENTRY_WORDS;
+    const end = e + this.ways * TLB_ENTRY_WORDS;
+    // On a miss, the way to fill: the entry with our tag (it lacked a permission or R/C) or the
+    // first invalid way seen while probing (-1: none, evict round-robin).
+    let way = -1;
+    let ok: boolean;
+    for (;;) {
+      const tag = Atomics.load(w, e + TLB_TAG);
+      if (tag === vpn && w[e + TLB_LPID] === lpid) {
         const data = w[e + TLB_DATA]!;
-        const need = NEED[type]!;
         if ((data & need) === need) {
-          hit = true;
-          c[cb + COUNTER.tlbHits]++;
+          n[LOCAL.tlbHits]++;
           if (type === ACCESS_STORE) this.store(data, w[e + TLB_GEN]!, vpn);
           ok = true;
+          break;
         }
+        ok = this.miss(l2Pn, vpn, type, e);
+        break;
+      }
+      if (tag === TLB_INVALID && way < 0) way = e;
+      e += TLB_ENTRY_WORDS;
+      if (e === end) {
+        ok = this.miss(l2Pn, vpn, type, way);
         break;
       }
     }
-    if (!hit) {
-      c[cb + COUNTER.tlbMisses]++;
-      ok = this.accessSlow(l2Pn, vpn, type);
+    if (sample) {
+      this.sampleIn = this.ctx.accessSampleMask + 1;
+      this.stats.access.record((performance.now() - t0) * 1e6);
     }
-    if (sample) this.stats.access.record((performance.now() - t0) * 1e6);
     return ok;
+  }
+
+  private miss(l2Pn: number, vpn: number, type: number, way: number): boolean {
+    this.local[LOCAL.tlbMisses]++;
+    return this.accessSlow(l2Pn, vpn, type, way);
+  }
+
+  /**
+   * Add this vCPU's per-access counts to its shared counter block and zero them. Called every
+   * PUBLISH_EVERY accesses (so live progress lags by at most that many), when parking and on exit.
+   */
+  publish(): void {
+    const n = this.local;
+    const c = this.ctx.counters;
+    const cb = this.ctx.counterBase;
+    c[cb + COUNTER.accesses] += n[LOCAL.accesses]!;
+    c[cb + COUNTER.loads] += n[LOCAL.loads]!;
+    c[cb + COUNTER.stores] += n[LOCAL.stores]!;
+    c[cb + COUNTER.fetches] += n[LOCAL.fetches]!;
+    c[cb + COUNTER.tlbHits] += n[LOCAL.tlbHits]!;
+    c[cb + COUNTER.tlbMisses] += n[LOCAL.tlbMisses]!;
+    c[cb + COUNTER.writesCompleted] += n[LOCAL.writes]!;
+    n.fill(0);
   }
 
   /**
@@ -249,11 +290,14 @@ export class Cpu {
       else this.ctx.violation(INV['I3-dirty-chain'], l1Lpid, vpn * this.ctx.L.basePn, data, granted, -5);
     }
     Atomics.add(this.w, this.frameWritesWord + frame, 1);
-    this.ctx.counters[this.ctx.counterBase + COUNTER.writesCompleted]++;
+    this.local[LOCAL.writes]++;
   }
 
-  /** Hardware walk of the shadow table; on a storage interrupt, exit and handle it; retry. */
-  private accessSlow(l2Pn: number, vpn: number, type: number): boolean {
+  /**
+   * Hardware walk of the shadow table; on a storage interrupt, exit and handle it; retry.
+   * `way`: the TLB entry to fill (see `access`), -1 to pick a victim.
+   */
+  private accessSlow(l2Pn: number, vpn: number, type: number, way: number): boolean {
     const ctx = this.ctx;
     const w = this.w;
     const r = this.regs;
@@ -283,7 +327,7 @@ export class Cpu {
           const data = (leaf & ~PTE_RPN_MASK) | rpn;
           const frame = (rpn - this.hostDataBasePn) >>> this.basePnShift;
           const gen = Atomics.load(w, this.frameGenWord + frame);
-          const e = this.fill(vpn, data, gen);
+          const e = this.fill(vpn, data, gen, way);
           if (Atomics.load(w, this.epochIdx) !== e0) {
             // An invalidation ran while we walked: the entry may be stale. Drop it and re-walk.
             Atomics.store(w, e + TLB_TAG, TLB_INVALID);
@@ -307,20 +351,18 @@ export class Cpu {
     }
   }
 
-  private fill(vpn: number, data: number, gen: number): number {
+  /**
+   * Write a TLB entry for `vpn` into `way` (the entry `access` chose while probing; -1: evict
+   * round-robin). Only this vCPU fills its TLB and it fills once per miss, so the set holds no
+   * other entry for `vpn`; other threads only invalidate, which can only turn a chosen way
+   * invalid. Returns the entry's first word.
+   */
+  private fill(vpn: number, data: number, gen: number, way: number): number {
     const w = this.w;
-    const set = this.tlb + (vpn & this.setMask) * this.ways * TLB_ENTRY_WORDS;
-    let e = -1;
-    for (let way = 0; way < this.ways; way++) {
-      const x = set + way * TLB_ENTRY_WORDS;
-      const tag = Atomics.load(w, x + TLB_TAG);
-      if (tag === TLB_INVALID || (tag === vpn && w[x + TLB_LPID] === this.lpid)) {
-        e = x;
-        break;
-      }
-    }
+    let e = way;
     if (e < 0) {
-      e = set + (this.victim++ % this.ways) * TLB_ENTRY_WORDS;
+      e = this.tlb + ((vpn & this.setMask) * this.ways + this.victim) * TLB_ENTRY_WORDS;
+      this.victim = (this.victim + 1) & (this.ways - 1);
     }
     // Only this vCPU hits in its TLB; other threads only invalidate by tag. A racing invalidator
     // that misses the half-written entry is caught by the epoch re-check after the fill.
@@ -347,11 +389,14 @@ export class Cpu {
     r.srr1 = type === ACCESS_FETCH ? dsisr : 0;
     r.dsiPending = false;
     r.mmioPending = false;
-    ctx.sampleStages = (++this.faultCount & STAGE_SAMPLE_MASK) === 0;
-    const t0 = performance.now();
+    // Statistics: the fault is counted exactly (countFault); its latency is timed for one fault
+    // in `stats.faultSample`, and its stages for one timed fault in STAGE_SAMPLE_EVERY.
+    const timed = (++this.faultCount & ctx.faultSampleMask) === 0;
+    ctx.sampleStages = timed && (++this.timedFaults & (STAGE_SAMPLE_EVERY - 1)) === 0;
+    const t0 = timed ? performance.now() : 0;
     const res = nestedPageFault(ctx, r);
     const kind = r.kind;
-    this.stats.byKind[kind]!.record((performance.now() - t0) * 1e6);
+    if (timed) this.stats.byKind[kind]!.record((performance.now() - t0) * 1e6);
     countFault(ctx, kind);
     if (res === RESUME_GUEST) {
       if (r.dsiPending) {

@@ -28,6 +28,8 @@ export interface Geometry {
   readonly leafShift: readonly [number, number, number];
   /** Base page in 4 KiB units (1 or 16). */
   readonly basePn: number;
+  /** log2(basePn): base page number = 4 KiB page number >>> basePnShift. */
+  readonly basePnShift: number;
 }
 
 export const GEOMETRY_4K: Geometry = Object.freeze({
@@ -36,6 +38,7 @@ export const GEOMETRY_4K: Geometry = Object.freeze({
   pnShift: [0, 9, 18, 27] as const,
   leafShift: [12, PMD_SHIFT, PUD_SHIFT] as const,
   basePn: 1,
+  basePnShift: 0,
 });
 
 export const GEOMETRY_64K: Geometry = Object.freeze({
@@ -44,6 +47,7 @@ export const GEOMETRY_64K: Geometry = Object.freeze({
   pnShift: [4, 9, 18, 27] as const,
   leafShift: [16, PMD_SHIFT, PUD_SHIFT] as const,
   basePn: 16,
+  basePnShift: 4,
 });
 
 export function geometryFor(pageShift: number): Geometry {
@@ -59,7 +63,8 @@ export function levelForShift(g: Geometry, shift: number): number {
 
 /** Number of 4 KiB pages in a leaf of this byte shift. */
 export function pnCount(shift: number): number {
-  return 2 ** (shift - PAGE_SHIFT_4K);
+  const n = shift - PAGE_SHIFT_4K;
+  return n < 31 ? 1 << n : 2 ** n; // an integer shift on the hot path; `**` is a float pow call
 }
 
 /** Round a 4 KiB page number down to a leaf of the given byte shift. */

@@ -62,6 +62,30 @@ export function findLeaf(w: Int32Array, space: TableSpace, pgdUnit: number, pn: 
 }
 
 /**
+ * `findLeaf` for a caller holding mmu_lock: the entries on the way down are read with plain
+ * loads. Why that is allowed (DESIGN.md "Shared-memory rules"): every write of a directory word,
+ * and every write that makes an entry present, absent, a leaf or a directory, happens under
+ * mmu_lock, which the caller holds; the only lockless writer of these words is hardware R/C
+ * write-back (`hardware.rc: auto`), which ORs R or C into a present leaf and changes none of the
+ * bits this walk looks at. A caller that uses the leaf's value reads it again atomically (each
+ * Atomics call costs ~9 ns in Node 20, more than the rest of a level's work).
+ */
+export function findLeafLocked(w: Int32Array, space: TableSpace, pgdUnit: number, pn: number, g: Geometry, ref: LeafRef): number {
+  let table = space.word + pgdUnit * UNIT_WORDS;
+  for (let level = LEVEL_PGD; level >= 0; level--) {
+    const idx = entryWord(table, pn, g, level);
+    const e = w[idx]!;
+    ref.word = idx;
+    ref.level = level;
+    ref.shift = level < 3 ? g.leafShift[level]! : 39;
+    if (e >= 0) return -1;
+    if ((e & PAGE_PTE) !== 0) return level === LEVEL_PGD ? -1 : idx;
+    table = space.word + ((e & PTE_NLB_MASK) - space.basePn) * UNIT_WORDS;
+  }
+  return -1;
+}
+
+/**
  * Like `findLeaf` but for the hardware walker's hot path: returns the leaf word VALUE (0 when
  * absent) and writes the level into `ref.level`. Same locking as `findLeaf`.
  */

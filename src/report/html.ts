@@ -5,7 +5,7 @@
  */
 
 import { FAULT_KINDS, LATENCY_KINDS, type LockStats, type ResultsDocument } from '../stats/results.js';
-import { fmtCount, fmtInt, fmtMs, fmtNs, fmtPct, kindLabel } from './table.js';
+import { fmtCount, fmtInt, fmtMs, fmtNs, fmtPct, kindLabel, samplingNote } from './table.js';
 
 /** Escape text for HTML element content and double- or single-quoted attribute values. */
 export function esc(text: unknown): string {
@@ -235,6 +235,7 @@ ${c.faultsTotal > 0 ? barChart(faultRows, c.faultsTotal) : '<p>No faults.</p>'}
 ${table(['', 'count', '% of accesses'], countRows)}
 
 <h2>Latency percentiles (log scale)</h2>
+<p>${esc(samplingNote(doc))}</p>
 ${latencySection(doc)}
 
 <h2>Invalidations</h2>

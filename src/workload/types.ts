@@ -127,4 +127,10 @@ export interface ResolvedConfig {
     /** Probability of a ~50 µs pause at each named point of the fault path (0 = none). */
     readonly pause: number;
   };
+  readonly stats: {
+    /** Time one access in N (per vCPU) for the access-latency histogram. Power of two. */
+    readonly accessSample: number;
+    /** Time one nested fault in N (per vCPU) for the per-kind latency histograms. Power of two. */
+    readonly faultSample: number;
+  };
 }

@@ -21,7 +21,7 @@ function configError(fn: () => unknown): ConfigError {
 
 const messageOf = (yaml: string): string => configError(() => parseConfig(yaml, FILE)).message;
 
-const ROOT_KEYS = 'seed, duration, accesses, warmup, vcpus, protocol, fixes, mutations, basePageSize, hardware, host, l1, guests, workload, actors, audit, stress';
+const ROOT_KEYS = 'seed, duration, accesses, warmup, vcpus, protocol, fixes, mutations, basePageSize, hardware, host, l1, guests, workload, actors, audit, stress, stats';
 
 const DEFAULTS: ResolvedConfig = {
   file: '<inline>',
@@ -48,6 +48,7 @@ const DEFAULTS: ResolvedConfig = {
   },
   audit: { perMillion: 0 },
   stress: { pause: 0 },
+  stats: { accessSample: 1024, faultSample: 8 },
 };
 
 describe('parseConfig: defaults and values', () => {
