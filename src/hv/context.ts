@@ -81,6 +81,11 @@ export class HvContext {
   /** accessSample - 1. */
   readonly accessSampleMask: number;
   shootdown: Shootdown;
+  /**
+   * Set by this thread's Cpu: called when a broadcast invalidation issued on this thread dropped
+   * entries of this thread's own TLB (the Cpu keeps a private tag mirror and must resync it).
+   */
+  ownTlbDropped: (() => void) | undefined = undefined;
   readonly hook: ((point: HookPoint, ctx: HvContext) => void) | undefined;
   /** Scratch for lookups and walks (one thread uses one context). */
   readonly ref = new LeafRef();

@@ -184,7 +184,7 @@ export function removeNestedGuest(ctx: HvContext, slot: number): void {
 }
 
 /**
- * kvmppc_free_pgtable_radix on a shadow tree: zero every leaf and free every table below the
+ * kvmppc_free_pgtable_radix on a shadow tree: detach and free every table below the
  * PGD, with no per-leaf tlbie and no rmap clean-up (stale rmap entries are dropped lazily by
  * the pfn check). With `flushLpid`, the tree is detached first, then that lpid is flushed (TLB
  * entries and walks in flight), then the tables are freed. Lock: mmu_lock, or none when the guest
@@ -210,15 +210,24 @@ export function freeShadowTree(ctx: HvContext, slot: number, flushLpid?: number)
 /** Scratch for freeShadowTree: directory entries detached from the PGD. */
 let detachedDirs = new Int32Array(0);
 
+/**
+ * Free a detached sub-tree: recurse into directories and return every unit to the pool. Plain
+ * reads and no per-entry clearing: the sub-tree was detached from the PGD and the lpid flushed
+ * before this runs (a walk that was inside it restarts on the epoch change), no thread writes its
+ * words any more, and `allocTableUnit` zeroes a unit when it hands it out again. Lock: mmu_lock
+ * (or none when the guest is unreachable).
+ */
 function freeTableFull(ctx: HvContext, nlbPn: number, level: number): void {
   const m = ctx.m;
   const w = ctx.w;
   const unit = m.unitOfPn(m.hostSpace, nlbPn);
-  const base = m.hostSpace.word + unit * UNIT_WORDS;
-  const n = 1 << ctx.g.bits[level]!;
-  for (let i = 0; i < n; i++) {
-    const e = Atomics.exchange(w, base + i, 0);
-    if (level > 0 && (e & (PAGE_PRESENT | PAGE_PTE)) === PAGE_PRESENT) freeTableFull(ctx, e & PTE_NLB_MASK, level - 1);
+  if (level > 0) {
+    const base = m.hostSpace.word + unit * UNIT_WORDS;
+    const n = 1 << ctx.g.bits[level]!;
+    for (let i = 0; i < n; i++) {
+      const e = w[base + i]!;
+      if ((e & (PAGE_PRESENT | PAGE_PTE)) === PAGE_PRESENT) freeTableFull(ctx, e & PTE_NLB_MASK, level - 1);
+    }
   }
   m.freeTableUnit(m.hostSpace, unit);
 }

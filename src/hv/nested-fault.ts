@@ -165,7 +165,8 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number): 
 
   // F. The memslot: none -> MMIO (or a DSI into L2); read-only -> DSI on a store.
   const memslot = ctx.m.memslotOf(gpaPage);
-  if (memslot < 0 || (ctx.m.slotFlags(memslot) & MEMSLOT_INVALID) !== 0) {
+  const slotFlags = memslot < 0 ? 0 : ctx.m.slotFlags(memslot);
+  if (memslot < 0 || (slotFlags & MEMSLOT_INVALID) !== 0) {
     if ((flags & (DSISR_PRTABLE_FAULT | DSISR_BADACCESS)) !== 0) {
       queueDsi(v, flags);
       return RESUME_GUEST;
@@ -175,7 +176,7 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number): 
     return RESUME_HOST;
   }
   let ro = false;
-  if ((ctx.m.slotFlags(memslot) & MEMSLOT_READONLY) !== 0) {
+  if ((slotFlags & MEMSLOT_READONLY) !== 0) {
     if (write) {
       queueDsi(v, DSISR_ISSTORE | DSISR_PROTFAULT);
       return RESUME_GUEST;

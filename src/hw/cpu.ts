@@ -100,6 +100,21 @@ export class Cpu {
    */
   onWait: (() => void) | undefined = undefined;
   private victim = 0;
+  /**
+   * Private mirror of this vCPU's TLB tags (entry index = set * ways + way), so that a hit needs
+   * no atomic operation. Only this vCPU fills its TLB (it writes both copies); other threads only
+   * invalidate shared tags, and a broadcast bumps `tlbDone` after its drops and before it waits
+   * for this vCPU. The vCPU reads `tlbDone` right after each quiescence point and on every guest
+   * entry and, when it moved, re-syncs each set lazily (`setGen[set] !== mirrorGen`). So a
+   * mirrored tag can be stale only between a drop and this vCPU's next quiescence point, while
+   * the tlbie that dropped it is still waiting for that point: the stale hit belongs to an access
+   * in flight before the tlbie completed, as on hardware.
+   */
+  private readonly tags: Int32Array;
+  private readonly setGen: Int32Array;
+  private mirrorGen = 0;
+  private doneSeen = -1;
+  private readonly doneIdx: number;
   /** Per-access counts not yet added to the shared counter block (see `publish`). */
   private readonly local = new Int32Array(LOCAL_COUNTS);
   /** Accesses until the next one timed for the access-latency histogram (`stats.accessSample`). */
@@ -118,6 +133,12 @@ export class Cpu {
     this.tlb = tlbBase(m, ctx.vcpu);
     this.setMask = m.L.tlbSets - 1;
     this.ways = m.L.tlbWays;
+    this.tags = new Int32Array(m.L.tlbSets * m.L.tlbWays).fill(TLB_INVALID);
+    this.setGen = new Int32Array(m.L.tlbSets).fill(-1);
+    this.doneIdx = m.ctrl(CTRL.tlbDone);
+    ctx.ownTlbDropped = () => {
+      this.mirrorGen = (this.mirrorGen + 1) | 0;
+    };
     this.basePnShift = m.L.pageShift - 12;
     this.inGuestIdx = vcpuCtl(m, ctx.vcpu, VCPU_CTL.inGuest);
     this.genIdx = vcpuCtl(m, ctx.vcpu, VCPU_CTL.quiesceGen);
@@ -161,7 +182,7 @@ export class Cpu {
       updatePtblCache(ctx, slot);
       ctx.tlbUnlock(slot);
     }
-    Atomics.store(this.w, this.inGuestIdx, 1);
+    this.enterGuestMode();
     return true;
   }
 
@@ -194,7 +215,7 @@ export class Cpu {
   }
 
   resume(): void {
-    if (this.entered) Atomics.store(this.w, this.inGuestIdx, 1);
+    if (this.entered) this.enterGuestMode();
   }
 
   // ---- the access pipeline ---------------------------------------------------------------------
@@ -207,6 +228,7 @@ export class Cpu {
     n[LOCAL.loads + type]++; // loads, stores, fetches are consecutive
     if ((k & (QUIESCE_EVERY - 1)) === 0) {
       quiesce(w, this.genIdx, this.waitingIdx);
+      this.noteTlbDone(); // after the generation bump (see `tags`)
       if (k === PUBLISH_EVERY) this.publish();
     }
     const sample = --this.sampleIn === 0;
@@ -214,14 +236,19 @@ export class Cpu {
     const vpn = l2Pn >>> this.basePnShift;
     const lpid = this.lpid;
     const need = NEED[type]!;
-    let e = this.tlb + (vpn & this.setMask) * this.ways * TLB_ENTRY_WORDS;
-    const end = e + this.ways * TLB_ENTRY_WORDS;
-    // On a miss, the way to fill: the entry with our tag (it lacked a permission or R/C) or the
+    // Probe the set through the private tag mirror (see `tags`): no atomic operation on a hit.
+    const set = vpn & this.setMask;
+    if (this.setGen[set] !== this.mirrorGen) this.syncSet(set);
+    const tags = this.tags;
+    let t = set * this.ways;
+    const end = t + this.ways;
+    // On a miss, the entry to fill: the one with our tag (it lacked a permission or R/C) or the
     // first invalid way seen while probing (-1: none, evict round-robin).
     let way = -1;
     let ok: boolean;
     for (;;) {
-      const tag = Atomics.load(w, e + TLB_TAG);
+      const tag = tags[t]!;
+      const e = this.tlb + t * TLB_ENTRY_WORDS;
       if (tag === vpn && w[e + TLB_LPID] === lpid) {
         const data = w[e + TLB_DATA]!;
         if ((data & need) === need) {
@@ -230,12 +257,11 @@ export class Cpu {
           ok = true;
           break;
         }
-        ok = this.miss(l2Pn, vpn, type, e);
+        ok = this.miss(l2Pn, vpn, type, t);
         break;
       }
-      if (tag === TLB_INVALID && way < 0) way = e;
-      e += TLB_ENTRY_WORDS;
-      if (e === end) {
+      if (tag === TLB_INVALID && way < 0) way = t;
+      if (++t === end) {
         ok = this.miss(l2Pn, vpn, type, way);
         break;
       }
@@ -250,6 +276,33 @@ export class Cpu {
   private miss(l2Pn: number, vpn: number, type: number, way: number): boolean {
     this.local[LOCAL.tlbMisses]++;
     return this.accessSlow(l2Pn, vpn, type, way);
+  }
+
+  /** Refresh the private tag mirror of TLB set `set` from shared memory (atomic loads: other threads invalidate tags). */
+  private syncSet(set: number): void {
+    const w = this.w;
+    const tags = this.tags;
+    for (let t = set * this.ways, end = t + this.ways; t < end; t++) tags[t] = Atomics.load(w, this.tlb + t * TLB_ENTRY_WORDS + TLB_TAG);
+    this.setGen[set] = this.mirrorGen;
+  }
+
+  /**
+   * After passing a quiescence point or entering guest mode: if any broadcast invalidation has
+   * finished dropping entries since we last looked (`tlbDone`), every set of the mirror must be
+   * synced again before its next probe.
+   */
+  private noteTlbDone(): void {
+    const d = Atomics.load(this.w, this.doneIdx);
+    if (d !== this.doneSeen) {
+      this.doneSeen = d;
+      this.mirrorGen = (this.mirrorGen + 1) | 0;
+    }
+  }
+
+  /** Enter (or re-enter) guest mode: accesses may run from here on. */
+  private enterGuestMode(): void {
+    Atomics.store(this.w, this.inGuestIdx, 1);
+    this.noteTlbDone();
   }
 
   /**
@@ -295,7 +348,8 @@ export class Cpu {
 
   /**
    * Hardware walk of the shadow table; on a storage interrupt, exit and handle it; retry.
-   * `way`: the TLB entry to fill (see `access`), -1 to pick a victim.
+   * `way`: the TLB entry to fill (index into the set-major entry array, see `access`), -1 to
+   * pick a victim.
    */
   private accessSlow(l2Pn: number, vpn: number, type: number, way: number): boolean {
     const ctx = this.ctx;
@@ -327,10 +381,11 @@ export class Cpu {
           const data = (leaf & ~PTE_RPN_MASK) | rpn;
           const frame = (rpn - this.hostDataBasePn) >>> this.basePnShift;
           const gen = Atomics.load(w, this.frameGenWord + frame);
-          const e = this.fill(vpn, data, gen, way);
+          way = this.fill(vpn, data, gen, way);
           if (Atomics.load(w, this.epochIdx) !== e0) {
             // An invalidation ran while we walked: the entry may be stale. Drop it and re-walk.
-            Atomics.store(w, e + TLB_TAG, TLB_INVALID);
+            Atomics.store(w, this.tlb + way * TLB_ENTRY_WORDS + TLB_TAG, TLB_INVALID);
+            this.tags[way] = TLB_INVALID;
             continue;
           }
           ctx.counters[ctx.counterBase + COUNTER.walkHits]++;
@@ -355,22 +410,24 @@ export class Cpu {
    * Write a TLB entry for `vpn` into `way` (the entry `access` chose while probing; -1: evict
    * round-robin). Only this vCPU fills its TLB and it fills once per miss, so the set holds no
    * other entry for `vpn`; other threads only invalidate, which can only turn a chosen way
-   * invalid. Returns the entry's first word.
+   * invalid. Returns the entry's index.
    */
   private fill(vpn: number, data: number, gen: number, way: number): number {
     const w = this.w;
-    let e = way;
-    if (e < 0) {
-      e = this.tlb + ((vpn & this.setMask) * this.ways + this.victim) * TLB_ENTRY_WORDS;
+    let t = way;
+    if (t < 0) {
+      t = (vpn & this.setMask) * this.ways + this.victim;
       this.victim = (this.victim + 1) & (this.ways - 1);
     }
+    const e = this.tlb + t * TLB_ENTRY_WORDS;
+    this.tags[t] = vpn;
     // Only this vCPU hits in its TLB; other threads only invalidate by tag. A racing invalidator
     // that misses the half-written entry is caught by the epoch re-check after the fill.
     w[e + TLB_LPID] = this.lpid;
     w[e + TLB_DATA] = data;
     w[e + TLB_GEN] = gen;
     Atomics.store(w, e + TLB_TAG, vpn);
-    return e;
+    return t;
   }
 
   /**
@@ -399,12 +456,8 @@ export class Cpu {
     if (timed) this.stats.byKind[kind]!.record((performance.now() - t0) * 1e6);
     countFault(ctx, kind);
     if (res === RESUME_GUEST) {
-      if (r.dsiPending) {
-        Atomics.store(this.w, this.inGuestIdx, 1);
-        return -1; // L2 takes a DSI at the address: this access does not complete
-      }
-      Atomics.store(this.w, this.inGuestIdx, 1);
-      return 0;
+      this.enterGuestMode();
+      return r.dsiPending ? -1 : 0; // -1: L2 takes a DSI at the address; the access does not complete
     }
     // RESUME_HOST or an error: H_ENTER_NESTED returns to L1.
     this.exit();
@@ -431,6 +484,7 @@ export class Cpu {
   flushLocalTlb(): void {
     const n = this.ctx.m.L.tlbSets * this.ways;
     for (let k = 0; k < n; k++) Atomics.store(this.w, this.tlb + k * TLB_ENTRY_WORDS + TLB_TAG, TLB_INVALID);
+    this.tags.fill(TLB_INVALID);
   }
 }
 

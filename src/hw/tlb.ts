@@ -8,12 +8,17 @@
  * base page at a time (simplification: no multi-size TLB).
  *
  * Broadcast invalidation (`tlbieBroadcast`): bump the global epoch, drop every matching entry in
- * every vCPU's TLB, then wait until each vCPU whose TLB held a match has passed an access
- * boundary (or left guest mode), so no access that started with the old translation is still in
- * flight when the tlbie "completes". A vCPU filling an entry re-reads the epoch after the fill
- * and drops the entry (and retries the access) if it moved, which closes the walk/fill race.
+ * every vCPU's TLB, bump `tlbDone`, then wait until each vCPU whose TLB held a match has passed
+ * an access boundary (or left guest mode), so no access that started with the old translation is
+ * still in flight when the tlbie "completes". A vCPU filling an entry re-reads the epoch after the
+ * fill and drops the entry (and retries the access) if it moved, which closes the walk/fill race.
+ * A vCPU probes a private mirror of its tags (hw/cpu.ts) and re-syncs it after each access
+ * boundary and guest entry at which `tlbDone` has moved, so a hit costs no atomic operation.
  */
 import { CTRL, LINE_WORDS, TLB_ENTRY_WORDS, VCPU_CTL } from '../memory/layout.js';
+
+/** Largest vCPU count (the `vcpus` key's maximum). */
+const MAX_VCPUS = 256;
 import type { Machine } from '../memory/machine.js';
 import { pnAlign, pnCount } from '../mmu/geometry.js';
 import { COUNTER } from '../stats/counters.js';
@@ -95,17 +100,25 @@ export function tlbieBroadcast(ctx: HvContext, lpid: number, pn: number, shift: 
   const vpnFirst = whole ? 0 : Math.floor(pnAlign(pn, shift) / basePn);
   const vpnCount = whole ? 0 : Math.max(1, pnCount(shift) / basePn);
   let total = 0;
+  let waits = 0;
   for (let v = 0; v < m.L.vcpus; v++) {
     const dropped = dropEntries(m, v, lpid, vpnFirst, vpnCount, whole);
     if (dropped === 0) continue;
     total += dropped;
-    if (v !== ctx.vcpu) waitQuiescent(m, v);
+    if (v !== ctx.vcpu) waitFor[waits++] = v;
+    else ctx.ownTlbDropped?.();
   }
-  if (total > 0) {
-    ctx.count(COUNTER.tlbShootdowns);
-    ctx.count(COUNTER.tlbFlushes, total);
-  }
+  if (total === 0) return;
+  // Every drop is in memory: vCPUs that cache tags privately resync at their next quiescence
+  // point (which reads this after bumping its generation) or guest entry. Then wait for them.
+  Atomics.add(w, m.ctrl(CTRL.tlbDone), 1);
+  for (let k = 0; k < waits; k++) waitQuiescent(m, waitFor[k]!);
+  ctx.count(COUNTER.tlbShootdowns);
+  ctx.count(COUNTER.tlbFlushes, total);
 }
+
+/** vCPUs one broadcast waits for (scratch; one per thread, no allocation per tlbie). */
+const waitFor = new Int32Array(MAX_VCPUS);
 
 /** Wait until vCPU v has passed an access boundary or is out of guest mode. */
 function waitQuiescent(m: Machine, v: number): void {

@@ -38,65 +38,77 @@ export const TLB_ENTRY_WORDS = 4;
 export const VIOLATION_WORDS = 8;
 export const VIOLATION_SLOTS = 64;
 
-/** Named indices in the control block (word offsets from `ctrlWord`). */
+/**
+ * Named indices in the control block (word offsets from `ctrlWord`). Grouped into 64-byte lines
+ * (LINE_WORDS) by who writes them, so that a word written on every fault or table allocation
+ * does not share a cache line with one every vCPU reads on every fault or access: false sharing
+ * there turns each read into a cross-core cache miss and caps 2-vCPU scaling.
+ */
 export const CTRL = {
+  // line 0: written once at creation, read-mostly afterwards
   magic: 0,
   version: 1,
-  /** kvm->mmu_invalidate_seq */
-  mmuSeq: 2,
-  /** kvm->mmu_invalidate_in_progress */
-  mmuInProgress: 3,
-  /** Bumped by every broadcast invalidation before it scans the TLBs (see hw/tlb.ts). */
-  tlbEpoch: 4,
   /** Next shadow lpid to hand out. */
-  nextShadowLpid: 5,
-  /** Host frame allocator: bump pointer (frames) and free-list heads per order (frame + 1). */
-  hostBump: 6,
-  hostFree0: 7,
-  hostFree1: 8,
-  hostFree2: 9,
-  hostFramesFree: 10,
-  /** Table unit allocators: bump and free-list head (unit + 1) for host and L1 table spaces. */
-  hostTableBump: 11,
-  hostTableFree: 12,
-  l1TableBump: 13,
-  l1TableFree: 14,
-  /** rmap node pool: bump and free head (node + 1); changed only under mmu_lock. */
-  rmapBump: 15,
-  rmapFree: 16,
-  /** Run control: 1 = stop requested. */
-  stop: 17,
-  /** Audit barrier: requested generation, parked count, resume generation. */
-  auditRequest: 18,
-  auditParked: 19,
-  auditResume: 20,
-  /** Online violation ring: total count. */
-  violationCount: 21,
+  nextShadowLpid: 2,
   /** Dirty logging enabled on the main memslot (mirrors the slot flag, for actors). */
-  dirtyLog: 22,
+  dirtyLog: 3,
   /** Pages currently mapped in L1's tables, per-guest sums are not kept. */
-  l1PtcrValid: 23,
-  /** Workers attached (sanity). */
-  attached: 24,
-  /** Live vCPUs that have not yet finished. */
-  running: 25,
-  /** Rmap node allocation failures (pool exhausted). */
-  rmapExhausted: 26,
-  /** Table unit allocation failures. */
-  tableExhausted: 27,
+  l1PtcrValid: 4,
   /** Host backing choice: seed and thresholds (0..65535) for 1 GiB and 2 MiB blocks. */
-  backingSeed: 28,
-  backingMix1G: 29,
-  backingMix2M: 30,
+  backingSeed: 5,
+  backingMix1G: 6,
+  backingMix2M: 7,
   /** L1's leaf-size choice for L2 memory: thresholds (0..65535) for 1 GiB and 2 MiB leaves. */
-  l1Mix1G: 31,
-  l1Mix2M: 32,
+  l1Mix1G: 8,
+  l1Mix2M: 9,
+  // line 1: read by every fault, written only by invalidations (under mmu_lock)
+  /** kvm->mmu_invalidate_seq */
+  mmuSeq: 16,
+  /** kvm->mmu_invalidate_in_progress */
+  mmuInProgress: 17,
+  // line 2: written by every broadcast invalidation; read by every hardware walk and quiescence
+  /** Bumped by every broadcast invalidation before it scans the TLBs (see hw/tlb.ts). */
+  tlbEpoch: 32,
+  /** Bumped by every broadcast invalidation after it dropped TLB entries, before it waits. */
+  tlbDone: 33,
+  // line 3: host frame allocator (host lock): bump pointer (frames) and free-list heads per order (frame + 1)
+  hostBump: 48,
+  hostFree0: 49,
+  hostFree1: 50,
+  hostFree2: 51,
+  hostFramesFree: 52,
   /** Host memory allocation failures (GUP -EFAULT). */
-  hostOom: 33,
-  /** Violations per invariant (16 words from here, indexed like INVARIANTS). */
-  violationByInvariant: 40,
+  hostOom: 53,
+  // line 4: host table unit allocator: bump and free-list head (unit + 1)
+  hostTableBump: 64,
+  hostTableFree: 65,
+  /** Table unit allocation failures. */
+  tableExhausted: 66,
+  // line 5: L1 table unit allocator
+  l1TableBump: 80,
+  l1TableFree: 81,
+  // line 6: rmap node pool: bump and free head (node + 1); changed only under mmu_lock
+  rmapBump: 96,
+  rmapFree: 97,
+  /** Rmap node allocation failures (pool exhausted). */
+  rmapExhausted: 98,
+  // line 7: run control, read by every vCPU every few accesses, written rarely
+  /** Run control: 1 = stop requested. */
+  stop: 112,
+  /** Audit barrier: requested generation and resume generation. */
+  auditRequest: 113,
+  auditResume: 114,
+  // line 8: written when vCPUs park, start or finish
+  auditParked: 128,
+  /** Workers attached (sanity). */
+  attached: 129,
+  /** Live vCPUs that have not yet finished. */
+  running: 130,
+  // line 9: online violation ring: total count, then per invariant (16 words, indexed like INVARIANTS)
+  violationCount: 144,
+  violationByInvariant: 160,
 } as const;
-export const CTRL_WORDS = 64;
+export const CTRL_WORDS = 176;
 
 /** Lock lines (index into the lock region). Per-guest tlb_locks follow these. */
 export const LOCK = {
