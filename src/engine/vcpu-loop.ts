@@ -59,6 +59,7 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   const execT = Math.round((cfg.workload.writeRatio + cfg.workload.execRatio) * 2 ** 32);
   const mmioT = Math.round((cfg.workload.writeRatio + cfg.workload.execRatio + cfg.workload.mmioRatio) * 2 ** 32);
   const mmioBase = L.guestPages - L.l2MmioPages;
+  const hasMmio = mmioT > execT && L.l2MmioPages > 0;
   const basePn = L.basePn;
   const warmup = cfg.warmupAccesses;
   const total = task.accesses > 0 ? task.accesses + warmup : Infinity;
@@ -82,11 +83,11 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
     if ((n & 15) === 0) seenAudit = auditPoint(m, cpu, seenAudit);
     if (n === warmup && warmup > 0) resetAfterWarmup(ctx, cpu);
     const r = prng.nextU32();
-    let type = ACCESS_LOAD;
+    // Branch-free type choice (`+(a < b)` is a flag set; a random 30% branch mispredicts often
+    // enough to cost more than the rest of a TLB hit): ACCESS_STORE = 1, ACCESS_FETCH = 2.
+    const type = +(r < writeT) | ((+(r >= writeT) & +(r < execT)) << 1);
     let page: number;
-    if (r < writeT) type = ACCESS_STORE;
-    else if (r < execT) type = ACCESS_FETCH;
-    if (r >= execT && r < mmioT && L.l2MmioPages > 0) page = mmioBase + prng.nextBelow(L.l2MmioPages);
+    if (hasMmio && r >= execT && r < mmioT) page = mmioBase + prng.nextBelow(L.l2MmioPages);
     else page = gen.next();
     cpu.access(page * basePn, type);
     if (n >= duties.next) duties.run(n);

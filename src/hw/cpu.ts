@@ -111,6 +111,8 @@ export class Cpu {
    * in flight before the tlbie completed, as on hardware.
    */
   private readonly tags: Int32Array;
+  /** The lpid of each entry (only this vCPU writes it: an exact copy, never re-synced). */
+  private readonly lpids: Int32Array;
   private readonly setGen: Int32Array;
   private mirrorGen = 0;
   private doneSeen = -1;
@@ -134,6 +136,7 @@ export class Cpu {
     this.setMask = m.L.tlbSets - 1;
     this.ways = m.L.tlbWays;
     this.tags = new Int32Array(m.L.tlbSets * m.L.tlbWays).fill(TLB_INVALID);
+    this.lpids = new Int32Array(m.L.tlbSets * m.L.tlbWays).fill(-1);
     this.setGen = new Int32Array(m.L.tlbSets).fill(-1);
     this.doneIdx = m.ctrl(CTRL.tlbDone);
     ctx.ownTlbDropped = () => {
@@ -236,41 +239,39 @@ export class Cpu {
     const vpn = l2Pn >>> this.basePnShift;
     const lpid = this.lpid;
     const need = NEED[type]!;
-    // Probe the set through the private tag mirror (see `tags`): no atomic operation on a hit.
+    // Probe the set through the private mirror (see `tags`): no atomic operation on a hit.
     const set = vpn & this.setMask;
     if (this.setGen[set] !== this.mirrorGen) this.syncSet(set);
     const tags = this.tags;
-    let t = set * this.ways;
-    const end = t + this.ways;
-    // On a miss, the entry to fill: the one with our tag (it lacked a permission or R/C) or the
-    // first invalid way seen while probing (-1: none, evict round-robin).
-    let way = -1;
-    let ok: boolean;
-    for (;;) {
-      const tag = tags[t]!;
-      const e = this.tlb + t * TLB_ENTRY_WORDS;
-      if (tag === vpn && w[e + TLB_LPID] === lpid) {
-        const data = w[e + TLB_DATA]!;
-        if ((data & need) === need) {
-          n[LOCAL.tlbHits]++;
-          if (type === ACCESS_STORE) this.store(data, w[e + TLB_GEN]!, vpn);
-          ok = true;
-          break;
-        }
-        ok = this.miss(l2Pn, vpn, type, t);
-        break;
-      }
-      if (tag === TLB_INVALID && way < 0) way = t;
-      if (++t === end) {
-        ok = this.miss(l2Pn, vpn, type, way);
+    const lpids = this.lpids;
+    let hit = -1;
+    for (let t = set * this.ways, end = t + this.ways; t < end; t++) {
+      if (tags[t] === vpn && lpids[t] === lpid) {
+        hit = t;
         break;
       }
     }
+    let ok: boolean;
+    if (hit >= 0) {
+      const e = this.tlb + hit * TLB_ENTRY_WORDS;
+      const data = w[e + TLB_DATA]!;
+      if ((data & need) === need) {
+        n[LOCAL.tlbHits]++;
+        if (type === ACCESS_STORE) this.store(data, w[e + TLB_GEN]!, vpn);
+        ok = true;
+      } else ok = this.miss(l2Pn, vpn, type, hit); // lacked a permission or R/C: refill that entry
+    } else ok = this.miss(l2Pn, vpn, type, this.freeWay(set));
     if (sample) {
       this.sampleIn = this.ctx.accessSampleMask + 1;
       this.stats.access.record((performance.now() - t0) * 1e6);
     }
     return ok;
+  }
+
+  /** The first invalid entry of set `set` in the mirror, or -1 (evict round-robin). */
+  private freeWay(set: number): number {
+    for (let t = set * this.ways, end = t + this.ways; t < end; t++) if (this.tags[t] === TLB_INVALID) return t;
+    return -1;
   }
 
   private miss(l2Pn: number, vpn: number, type: number, way: number): boolean {
@@ -421,6 +422,7 @@ export class Cpu {
     }
     const e = this.tlb + t * TLB_ENTRY_WORDS;
     this.tags[t] = vpn;
+    this.lpids[t] = this.lpid;
     // Only this vCPU hits in its TLB; other threads only invalidate by tag. A racing invalidator
     // that misses the half-written entry is caught by the epoch re-check after the fill.
     w[e + TLB_LPID] = this.lpid;

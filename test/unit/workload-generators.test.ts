@@ -97,6 +97,28 @@ describe('makeGenerator', () => {
   });
 });
 
+describe('uniform', () => {
+  // One test per draw method: mask (power of two), Lemire (up to 2^21 pages), remainder (larger).
+  it.each([
+    ['mask', 64],
+    ['multiply-and-shift', 777],
+    ['rejection and remainder', 3_000_001],
+  ] as const)('%s draw (%i pages): in range, every bucket near its share (chi-square)', (_method, pages) => {
+    const g = makeGenerator(workload('uniform'), pages, new Prng(9, 1));
+    const buckets = 16;
+    const c = new Float64Array(buckets);
+    const n = 160_000;
+    for (let i = 0; i < n; i++) {
+      const p = g.next();
+      expect(p >= 0 && p < pages && Number.isInteger(p)).toBe(true);
+      c[Math.floor((p * buckets) / pages)]!++;
+    }
+    const expected = n / buckets; // pages split into 16 nearly equal ranges
+    const chi2 = c.reduce((a, x) => a + (x - expected) ** 2 / expected, 0);
+    expect(chi2).toBeLessThan(50); // 15 degrees of freedom: p < 1e-5 for a fair draw
+  });
+});
+
 describe('sequential', () => {
   it('walks pages in order from a start drawn from the stream and wraps', () => {
     const pages = 10;
