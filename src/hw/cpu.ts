@@ -8,7 +8,7 @@
  * and one atomic add. Everything else is in `accessSlow`. Nothing allocates per access.
  */
 import { performance } from 'node:perf_hooks';
-import { TLB_ENTRY_WORDS, VCPU_CTL } from '../memory/layout.js';
+import { CTRL, TLB_ENTRY_WORDS, VCPU_CTL, VSTATE_IN_GUEST, VSTATE_QUIESCE } from '../memory/layout.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_PRESENT, PAGE_PTE, PAGE_READ, PAGE_WRITE, PTE_RPN_MASK } from '../mmu/pte.js';
 import { pnCount } from '../mmu/geometry.js';
 import { LeafRef, findLeaf } from '../mmu/tree.js';
@@ -32,8 +32,7 @@ import {
   SRR1_ISI_N_G_OR_CIP,
   VcpuRegs,
 } from '../hv/regs.js';
-import { CTRL } from '../memory/layout.js';
-import { TLB_DATA, TLB_GEN, TLB_INVALID, TLB_LPID, TLB_TAG, quiesce, tlbBase, vcpuCtl } from './tlb.js';
+import { TLB_DATA, TLB_GEN, TLB_INVALID, TLB_LPID, TLB_TAG, tlbBase, vcpuCtl, vcpuTransition } from './tlb.js';
 
 export const ACCESS_LOAD = 0;
 export const ACCESS_STORE = 1;
@@ -79,9 +78,10 @@ export class Cpu {
   private readonly setMask: number;
   private readonly ways: number;
   private readonly basePnShift: number;
-  private readonly inGuestIdx: number;
-  private readonly genIdx: number;
-  private readonly waitingIdx: number;
+  /** This vCPU's VCPU_CTL.state word. */
+  private readonly stateIdx: number;
+  /** Whether this vCPU is in guest mode (mirrors VSTATE_IN_GUEST, which only it changes). */
+  private inGuest = false;
   private readonly epochIdx: number;
   private readonly frameGenWord: number;
   private readonly frameWritesWord: number;
@@ -143,9 +143,7 @@ export class Cpu {
       this.mirrorGen = (this.mirrorGen + 1) | 0;
     };
     this.basePnShift = m.L.pageShift - 12;
-    this.inGuestIdx = vcpuCtl(m, ctx.vcpu, VCPU_CTL.inGuest);
-    this.genIdx = vcpuCtl(m, ctx.vcpu, VCPU_CTL.quiesceGen);
-    this.waitingIdx = vcpuCtl(m, ctx.vcpu, VCPU_CTL.shootdownWaiting);
+    this.stateIdx = vcpuCtl(m, ctx.vcpu, VCPU_CTL.state);
     this.epochIdx = m.ctrl(CTRL.tlbEpoch);
     this.frameGenWord = m.L.frameGenWord;
     this.frameWritesWord = m.L.frameWritesWord;
@@ -189,16 +187,17 @@ export class Cpu {
     return true;
   }
 
-  /** Leave guest mode (exit to L0 or L1): in-flight accesses are over. */
+  /**
+   * Leave guest mode (exit to L0 or L1): in-flight accesses are over. One atomic add clears
+   * VSTATE_IN_GUEST and bumps the quiescence count (and wakes a waiting shootdown). Bumping the
+   * count matters: a vCPU retrying faults re-enters within microseconds, and a shootdown that
+   * woke later and saw it in guest mode with an unchanged word would keep waiting while the vCPU
+   * keeps retrying because that shootdown's invalidation is still in progress.
+   */
   private leaveGuest(): void {
-    const w = this.w;
-    Atomics.store(w, this.inGuestIdx, 0);
-    // Leaving guest mode is a quiescence point: bump the generation (and wake a waiting
-    // shootdown). Only clearing inGuest is not enough: a vCPU retrying faults re-enters within
-    // microseconds, so a shootdown that wakes later sees it in guest mode again with the same
-    // generation and keeps waiting, while the vCPU keeps retrying because that shootdown's
-    // invalidation is still in progress (each waits for the other until a lucky poll).
-    quiesce(w, this.genIdx, this.waitingIdx);
+    if (!this.inGuest) return;
+    this.inGuest = false;
+    vcpuTransition(this.w, this.stateIdx, VSTATE_IN_GUEST);
   }
 
   /** H_ENTER_NESTED returns to L1: drop the run's reference. */
@@ -230,7 +229,7 @@ export class Cpu {
     const k = ++n[LOCAL.accesses]!;
     n[LOCAL.loads + type]++; // loads, stores, fetches are consecutive
     if ((k & (QUIESCE_EVERY - 1)) === 0) {
-      quiesce(w, this.genIdx, this.waitingIdx);
+      vcpuTransition(w, this.stateIdx, VSTATE_QUIESCE);
       this.noteTlbDone(); // after the generation bump (see `tags`)
       if (k === PUBLISH_EVERY) this.publish();
     }
@@ -302,8 +301,11 @@ export class Cpu {
 
   /** Enter (or re-enter) guest mode: accesses may run from here on. */
   private enterGuestMode(): void {
-    Atomics.store(this.w, this.inGuestIdx, 1);
-    this.noteTlbDone();
+    if (!this.inGuest) {
+      this.inGuest = true;
+      vcpuTransition(this.w, this.stateIdx, VSTATE_IN_GUEST);
+    }
+    this.noteTlbDone(); // after the transition (see `tags`)
   }
 
   /**
@@ -477,7 +479,7 @@ export class Cpu {
       // The guest was destroyed and its old incarnation still runs elsewhere (L1 waits), or its
       // slot is held by a removed predecessor (L0 waits for its last reference).
       this.onWait?.();
-      Atomics.wait(this.w, this.genIdx, Atomics.load(this.w, this.genIdx), 1);
+      Atomics.wait(this.w, this.stateIdx, Atomics.load(this.w, this.stateIdx), 1);
     }
     return out;
   }

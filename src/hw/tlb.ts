@@ -15,7 +15,7 @@
  * A vCPU probes a private mirror of its tags (hw/cpu.ts) and re-syncs it after each access
  * boundary and guest entry at which `tlbDone` has moved, so a hit costs no atomic operation.
  */
-import { CTRL, LINE_WORDS, TLB_ENTRY_WORDS, VCPU_CTL } from '../memory/layout.js';
+import { CTRL, LINE_WORDS, TLB_ENTRY_WORDS, VCPU_CTL, VSTATE_IN_GUEST, VSTATE_WAITING } from '../memory/layout.js';
 
 /** Largest vCPU count (the `vcpus` key's maximum). */
 const MAX_VCPUS = 256;
@@ -123,24 +123,24 @@ const waitFor = new Int32Array(MAX_VCPUS);
 /** Wait until vCPU v has passed an access boundary or is out of guest mode. */
 function waitQuiescent(m: Machine, v: number): void {
   const w = m.w;
-  const inGuest = vcpuCtl(m, v, VCPU_CTL.inGuest);
-  const gen = vcpuCtl(m, v, VCPU_CTL.quiesceGen);
-  const snap = Atomics.load(w, gen);
-  if (Atomics.load(w, inGuest) === 0) return;
-  Atomics.store(w, vcpuCtl(m, v, VCPU_CTL.shootdownWaiting), 1);
-  while (Atomics.load(w, gen) === snap && Atomics.load(w, inGuest) !== 0) {
-    Atomics.wait(w, gen, snap, 2);
+  const i = vcpuCtl(m, v, VCPU_CTL.state);
+  const snap = Atomics.load(w, i);
+  if ((snap & VSTATE_IN_GUEST) === 0) return;
+  Atomics.or(w, i, VSTATE_WAITING);
+  for (;;) {
+    const cur = Atomics.load(w, i);
+    if (((cur ^ snap) & ~VSTATE_WAITING) !== 0) return; // passed a boundary, or left guest mode
+    Atomics.wait(w, i, cur, 2);
   }
 }
 
 /**
- * The vCPU side of quiescence: called at access boundaries and on leaving guest mode. Cheap when
- * nobody waits (one atomic add and one load).
+ * The vCPU side: one atomic add to its state word (VSTATE_QUIESCE at an access boundary,
+ * VSTATE_IN_GUEST to enter or leave guest mode); a waiting shootdown is woken.
  */
-export function quiesce(w: Int32Array, genIdx: number, waitingIdx: number): void {
-  Atomics.add(w, genIdx, 1);
-  if (Atomics.load(w, waitingIdx) !== 0) {
-    Atomics.store(w, waitingIdx, 0);
-    Atomics.notify(w, genIdx);
+export function vcpuTransition(w: Int32Array, stateIdx: number, delta: number): void {
+  if ((Atomics.add(w, stateIdx, delta) & VSTATE_WAITING) !== 0) {
+    Atomics.and(w, stateIdx, ~VSTATE_WAITING);
+    Atomics.notify(w, stateIdx);
   }
 }

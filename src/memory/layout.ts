@@ -196,14 +196,20 @@ export interface Layout {
   readonly counterWords64: number; // per block
 }
 
+/** VCPU_CTL.state bits: a shootdown waits (notify me); in guest mode (TLB live); quiescence count unit. */
+export const VSTATE_WAITING = 1;
+export const VSTATE_IN_GUEST = 2;
+export const VSTATE_QUIESCE = 4;
+
 /** Fields of a vCPU control line. */
 export const VCPU_CTL = {
-  /** 1 while the vCPU runs guest code (its TLB is live); 0 in L0/L1 handlers or stopped. */
-  inGuest: 0,
-  /** Bumped by the vCPU at access boundaries; a shootdown waits for it to move. */
-  quiesceGen: 1,
-  /** Set by a shootdown that is waiting; the vCPU then notifies quiesceGen. */
-  shootdownWaiting: 2,
+  /**
+   * The vCPU's guest-mode and quiescence word (VSTATE_* bits). The vCPU changes it only by atomic
+   * adds, a shootdown only by setting or clearing VSTATE_WAITING, so every transition is one
+   * atomic operation: entering or leaving guest mode adds VSTATE_IN_GUEST (leaving carries into
+   * the count, so a leave-then-enter is still a change), an access boundary adds VSTATE_QUIESCE.
+   */
+  state: 0,
   /** Physical-CPU / bookkeeping: guest slot this vCPU runs. */
   guest: 3,
 } as const;
