@@ -198,7 +198,7 @@ export function freeShadowTree(ctx: HvContext, slot: number, flushLpid?: number)
   let detached = 0;
   const dirs = detachedDirs.length >= entries ? detachedDirs : (detachedDirs = new Int32Array(entries));
   for (let i = 0; i < entries; i++) {
-    const e = Atomics.load(w, pgd + i);
+    const e = w[pgd + i]!; // plain: PGD entries change only under mmu_lock, which we hold (or the guest is unreachable)
     if (e === 0) continue;
     Atomics.store(w, pgd + i, 0);
     if ((e & (PAGE_PRESENT | PAGE_PTE)) === PAGE_PRESENT) dirs[detached++] = e;

@@ -7,22 +7,26 @@
  * and an address outside every memslot cannot be read (READ_FAILED -> DSISR_PRTABLE_FAULT).
  * L1's table pages are pinned: the host never migrates or swaps them.
  */
-import { READ_FAILED_VALUE, type GuestMemoryReader } from '../mmu/tree.js';
+import { READ_FAILED_VALUE, UNIT_WORDS, type GuestMemoryReader } from '../mmu/tree.js';
 import type { Machine } from '../memory/machine.js';
 
 export class L1MemoryReader implements GuestMemoryReader {
-  private readonly startByte: number;
-  private readonly endByte: number;
+  private readonly firstPn: number;
+  private readonly endPn: number;
+  private readonly word: number;
+  private readonly basePn: number;
   constructor(private readonly m: Machine) {
-    this.startByte = m.l1Space.basePn * 4096;
-    this.endByte = this.startByte + m.l1Space.units * 4096;
+    this.firstPn = m.l1Space.basePn;
+    this.endPn = this.firstPn + m.l1Space.units;
+    this.word = m.l1Space.word;
+    this.basePn = m.L.basePn;
   }
 
-  readEntry(addrBytes: number): number {
-    if (addrBytes >= this.startByte && addrBytes < this.endByte) {
-      return Atomics.load(this.m.w, this.m.l1Space.word + (addrBytes - this.startByte) / 8);
+  readEntry(tablePn: number, index: number): number {
+    if (tablePn >= this.firstPn && tablePn < this.endPn) {
+      // One table unit of UNIT_WORDS 32-bit words per 4 KiB page of 512 eight-byte entries.
+      return Atomics.load(this.m.w, this.word + (tablePn - this.firstPn) * UNIT_WORDS + index);
     }
-    const page = Math.floor(addrBytes / (4096 * this.m.L.basePn));
-    return this.m.memslotOf(page) >= 0 ? 0 : READ_FAILED_VALUE;
+    return this.m.memslotOf(Math.floor(tablePn / this.basePn)) >= 0 ? 0 : READ_FAILED_VALUE;
   }
 }

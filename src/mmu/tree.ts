@@ -119,9 +119,13 @@ export const WALK_UNSUPPORTED = 1; // kernel -EINVAL from the walk
 export const WALK_NOT_PRESENT = 2; // -ENOENT
 export const WALK_READ_FAILED = 3; // -EFAULT reading guest memory
 
-/** Reads 8-byte entries of a guest's memory; `READ_FAILED_VALUE` when the address is unreadable. */
+/**
+ * Reads 8-byte entries of a guest's memory: entry `index` of the table at 4 KiB page `tablePn`
+ * (byte address tablePn * 4096 + index * 8); `READ_FAILED_VALUE` when the address is unreadable.
+ * Page and index rather than a byte address keep the hot walk in small-integer arithmetic.
+ */
 export interface GuestMemoryReader {
-  readEntry(addrBytes: number): number;
+  readEntry(tablePn: number, index: number): number;
 }
 /** An impossible stored word (V with L clear and reserved NLS 31 and NLB all ones). */
 export const READ_FAILED_VALUE = PAGE_PRESENT | (0x1f << 25) | PTE_NLB_MASK;
@@ -160,10 +164,9 @@ export function walkRadixTree(mem: GuestMemoryReader, rootWord: number, rts: num
     if (alignBits > 0 && (basePn & ((1 << alignBits) - 1)) !== 0) return (out.status = WALK_UNSUPPORTED);
     shift -= bits;
     const index = (pn >>> shift) & ((1 << bits) - 1);
-    const addr = basePn * 4096 + index * 8;
-    const e = mem.readEntry(addr);
+    const e = mem.readEntry(basePn, index);
     if (e === READ_FAILED_VALUE) {
-      out.failAddr = addr;
+      out.failAddr = basePn * 4096 + index * 8;
       return (out.status = WALK_READ_FAILED);
     }
     if (e >= 0) return (out.status = WALK_NOT_PRESENT);

@@ -31,7 +31,8 @@ class FakeMemory implements GuestMemoryReader {
   set(tablePn: number, index: number, word: number): void {
     this.entries.set(tablePn * 4096 + index * 8, word);
   }
-  readEntry(addrBytes: number): number {
+  readEntry(tablePn: number, index: number): number {
+    const addrBytes = tablePn * 4096 + index * 8;
     this.reads.push(addrBytes);
     if (addrBytes >= this.readableBelow) return READ_FAILED_VALUE;
     return this.entries.get(addrBytes) ?? 0;
