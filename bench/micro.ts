@@ -42,6 +42,10 @@ export async function runMicro(timeMs = 300): Promise<MicroResult[]> {
   const ctx = contextFor(m, cfg, 0, 0);
   const cpu = new Cpu(ctx, 1);
   cpu.enter();
+  // The fault benchmarks call the handler directly: time no stages (the vCPU samples them).
+  const noStages = (): void => {
+    ctx.sampleStages = false;
+  };
   const slot = cpu.regs.slot;
   const basePn = m.L.basePn;
   const firstPage = 256; // clear of L1's read-only and MMIO pages
@@ -77,20 +81,33 @@ export async function runMicro(timeMs = 300): Promise<MicroResult[]> {
   bench.add('TLB hit (load access)', () => {
     for (let i = 0; i < BATCH; i++) cpu.access(pn(i & 7), ACCESS_LOAD);
   }, { beforeAll: () => { refill(); } });
+  bench.add('TLB hit (store access: I5/I2/I3 checks, write count)', () => {
+    for (let i = 0; i < BATCH; i++) cpu.access(pn(i & 7), ACCESS_STORE);
+  }, { beforeAll: () => { refill(); } });
+  // 64 pages filling all 16 sets x 4 ways, visited in a scrambled order: the matching way is
+  // unpredictable, as in a uniform workload.
+  const scrambled = new Int32Array(BATCH).map((_, i) => pn((i * 37) & 63));
+  bench.add('TLB hit (load access, 64 pages in scrambled order)', () => {
+    for (let i = 0; i < BATCH; i++) cpu.access(scrambled[i]!, ACCESS_LOAD);
+  }, { beforeAll: () => { refill(); } });
   bench.add('shadow walk hit (findLeaf)', () => {
     for (let i = 0; i < BATCH; i++) sink += findLeaf(m.w, m.hostSpace, shadowPgdUnit(slot), pn(i), ctx.g, ref);
   }, { beforeAll: () => { refill(); } });
+  bench.add('counter increment (shared float64 block)', () => {
+    for (let i = 0; i < BATCH; i++) ctx.count(0);
+  });
   bench.add('fault: shadow insert', () => {
     for (let i = 0; i < BATCH; i++) fault(i, DSISR_NOHPTE);
-  }, { beforeEach: () => { ctx.mmuLock(); freeShadowTree(ctx, slot); ctx.mmuUnlock(); } });
+  }, { beforeEach: () => { noStages(); ctx.mmuLock(); freeShadowTree(ctx, slot); ctx.mmuUnlock(); } });
   bench.add('fault: host instantiate', () => {
     for (let i = 0; i < BATCH; i++) fault(i, DSISR_NOHPTE);
-  }, { beforeEach: () => { flushMemslot(ctx, SLOT_MAIN); ctx.mmuLock(); freeShadowTree(ctx, slot); ctx.mmuUnlock(); } });
+  }, { beforeEach: () => { noStages(); flushMemslot(ctx, SLOT_MAIN); ctx.mmuLock(); freeShadowTree(ctx, slot); ctx.mmuUnlock(); } });
   bench.add('fault: RC fixed (SET_RC store)', () => {
     for (let i = 0; i < BATCH; i++) fault(i, DSISR_SET_RC | DSISR_ISSTORE);
   }, {
     beforeEach: () => {
       refill();
+      noStages();
       for (let i = 0; i < BATCH; i++) {
         const k = findLeaf(m.w, m.hostSpace, shadowPgdUnit(slot), pn(i), ctx.g, ref);
         if (k >= 0) pteUpdate(m.w, k, PAGE_DIRTY, 0);
@@ -104,6 +121,7 @@ export async function runMicro(timeMs = 300): Promise<MicroResult[]> {
     }
   }, {
     beforeEach: () => {
+      noStages();
       for (let i = 0; i < BATCH; i++) {
         const k = l1FindLeaf(ctx, slot, pn(i));
         if (k >= 0) Atomics.store(m.w, k, 0);

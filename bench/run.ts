@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { runMicro } from './micro.js';
-import { runThroughput, type ThroughputRow } from './throughput.js';
+import { runStatsCost, runThroughput, type ThroughputRow } from './throughput.js';
 import { packageRoot } from '../src/util/paths.js';
 
 const args = new Set(process.argv.slice(2));
@@ -19,25 +19,42 @@ function table(headers: string[], rows: Array<Array<string | number>>): string {
   return cells.map((r, k) => r.map((c, i) => (i === 0 ? String(c).padEnd(width[i]!) : String(c).padStart(width[i]!))).join('  ') + (k === 0 ? '\n' + width.map((w) => '-'.repeat(w)).join('  ') : '')).join('\n');
 }
 
+function perSecond(nsPerOp: number): string {
+  const r = 1e9 / nsPerOp;
+  return r >= 1e6 ? `${(r / 1e6).toFixed(1)}M` : `${(r / 1e3).toFixed(0)}k`;
+}
+
+function pct(x: number): string {
+  return `${(x * 100).toFixed(1)}%`;
+}
+
 async function main(): Promise<void> {
   const machine = { cpus: cpus().length, model: cpus()[0]?.model ?? '?', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
   process.stdout.write(`nestsim bench on ${machine.cpus} x ${machine.model}, ${machine.memGiB} GiB, Node ${machine.node}\n\n`);
   const out: Record<string, unknown> = { date: new Date().toISOString(), command: `npm run bench${quick ? ' -- --quick' : ''}`, machine };
+  let counterNs = 1;
   if (!args.has('--throughput-only')) {
     const micro = await runMicro(quick ? 150 : 500);
     out.micro = micro;
+    counterNs = micro.find((r) => r.name.startsWith('counter increment'))?.nsPerOp ?? counterNs;
     process.stdout.write('Micro-benchmarks (one thread; ns per operation)\n');
-    process.stdout.write(table(['operation', 'ns/op', '±%'], micro.map((r) => [r.name, +r.nsPerOp.toFixed(1), +r.rmePct.toFixed(1)])) + '\n\n');
+    process.stdout.write(table(['operation', 'ns/op', 'per second', '±%'], micro.map((r) => [r.name, +r.nsPerOp.toFixed(1), perSecond(r.nsPerOp), +r.rmePct.toFixed(1)])) + '\n\n');
   }
   if (!args.has('--micro-only')) {
     const rows: ThroughputRow[] = await runThroughput(quick ? 1500 : 3000);
     out.throughput = rows;
-    process.stdout.write('Throughput (worker threads; fault latency = shadow insert)\n');
+    process.stdout.write('Throughput (worker threads; scaling in accesses for tlb-hit, faults otherwise; fault latency = shadow insert, sampled)\n');
     process.stdout.write(
       table(
-        ['config', 'guests', 'vCPUs', 'accesses/s', 'faults/s', 'scaling', 'p50 ns', 'p99 ns', 'lock wait', 'tlb_lock ns/fault'],
-        rows.map((r) => [r.config, r.guests, r.vcpus, r.accessesPerSec, r.faultsPerSec, `${r.scaling}x`, r.faultP50Ns, r.faultP99Ns, `${(r.lockWaitShare * 100).toFixed(1)}%`, r.tlbLockWaitPerFaultNs]),
-      ) + '\n',
+        ['config', 'guests', 'vCPUs', 'accesses/s', 'per vCPU', 'faults/s', 'scaling', 'p50 ns', 'p99 ns', 'lock wait', 'tlb_lock ns/fault'],
+        rows.map((r) => [r.config, r.guests, r.vcpus, r.accessesPerSec, r.accessesPerSecPerVcpu, r.faultsPerSec, `${r.scaling}x`, r.faultP50Ns, r.faultP99Ns, `${(r.lockWaitShare * 100).toFixed(1)}%`, r.tlbLockWaitPerFaultNs]),
+      ) + '\n\n',
+    );
+    const cost = await runStatsCost(quick ? 1000 : 2000, counterNs, quick ? 3 : 5);
+    out.statsCost = cost;
+    process.stdout.write('Cost of statistics (fault-storm, 1 vCPU, one thread, medians)\n');
+    process.stdout.write(
+      table(['faults/s sampled', 'faults/s untimed', 'timing share', 'counters ns/fault', 'statistics share'], [[cost.faultsPerSecSampled, cost.faultsPerSecUntimed, pct(cost.timingShare), cost.counterNsPerFault, pct(cost.statsShare)]]) + '\n',
     );
   }
   const dir = join(packageRoot(), 'bench', 'results');
