@@ -55,6 +55,8 @@ export const LIVELOCK_FAULTS = 64;
  * bound still turns a hang into a reported violation.
  */
 export const LIVELOCK_RETRIES = 1 << 20;
+/** A PTE-level table maps 2 MiB (512 x 4 KiB or 32 x 64 KiB): its region in 4 KiB page numbers. */
+const PWC_REGION_SHIFT = 9;
 /** Accesses between quiescence points (a waiting tlbie is held up at most this long). Power of two. */
 export const QUIESCE_EVERY = 16;
 /** Accesses between two `publish` calls (a multiple of QUIESCE_EVERY). */
@@ -100,6 +102,11 @@ export class Cpu {
    */
   onWait: (() => void) | undefined = undefined;
   private victim = 0;
+  /** Page-walk cache (see `walk`): epoch, 2 MiB region, lpid and PTE table's first word. */
+  private pwcEpoch = -1;
+  private pwcRegion = -1;
+  private pwcLpid = -1;
+  private pwcTable = 0;
   /**
    * Private mirror of this vCPU's TLB tags (entry index = set * ways + way), so that a hit needs
    * no atomic operation. Only this vCPU fills its TLB (it writes both copies); other threads only
@@ -361,7 +368,7 @@ export class Cpu {
     for (let faults = 0, retries = 0; ; ) {
       const e0 = Atomics.load(w, this.epochIdx);
       const ref = this.walkRef;
-      const i = findLeaf(w, ctx.m.hostSpace, shadowPgdUnit(r.slot), l2Pn, ctx.g, ref);
+      const i = this.walk(l2Pn, e0, ref);
       let dsisr = type === ACCESS_STORE ? DSISR_ISSTORE : 0;
       if (i >= 0) {
         let leaf = Atomics.load(w, i);
@@ -410,6 +417,36 @@ export class Cpu {
   }
 
   /**
+   * The hardware walk of the shadow table for `l2Pn`, through the page-walk cache: the PTE-level
+   * table that served the last walk's 2 MiB region (POWER9 caches directory entries the same
+   * way). The cached pointer is used only while the invalidation epoch `e0` equals the one it
+   * was cached under: every page-table free is preceded by a page-walk-cache flush (tlbie with
+   * RIC 1 or 2, or the whole-lpid flush), and every flush bumps the epoch. A hit reads one leaf
+   * word instead of four levels. Returns the leaf's word index or -1 (`ref` as `findLeaf`).
+   */
+  private walk(l2Pn: number, e0: number, ref: LeafRef): number {
+    const w = this.w;
+    const g = this.ctx.g;
+    const region = l2Pn >>> PWC_REGION_SHIFT;
+    if (this.pwcEpoch === e0 && this.pwcRegion === region && this.pwcLpid === this.lpid) {
+      const idx = this.pwcTable + ((l2Pn >>> g.pnShift[0]) & ((1 << g.bits[0]) - 1));
+      ref.word = idx;
+      ref.level = 0;
+      ref.shift = g.pageShift;
+      const e = Atomics.load(w, idx);
+      return e < 0 && (e & PAGE_PTE) !== 0 ? idx : -1;
+    }
+    const i = findLeaf(w, this.ctx.m.hostSpace, shadowPgdUnit(this.regs.slot), l2Pn, g, ref);
+    if (ref.level === 0) {
+      this.pwcEpoch = e0;
+      this.pwcRegion = region;
+      this.pwcLpid = this.lpid;
+      this.pwcTable = ref.word - ((l2Pn >>> g.pnShift[0]) & ((1 << g.bits[0]) - 1));
+    }
+    return i;
+  }
+
+  /**
    * Write a TLB entry for `vpn` into `way` (the entry `access` chose while probing; -1: evict
    * round-robin). Only this vCPU fills its TLB and it fills once per miss, so the set holds no
    * other entry for `vpn`; other threads only invalidate, which can only turn a chosen way
@@ -426,8 +463,10 @@ export class Cpu {
     this.tags[t] = vpn;
     this.lpids[t] = this.lpid;
     // Only this vCPU hits in its TLB; other threads only invalidate by tag. A racing invalidator
-    // that misses the half-written entry is caught by the epoch re-check after the fill.
-    w[e + TLB_LPID] = this.lpid;
+    // that misses the half-written entry is caught by the epoch re-check after the fill. The lpid
+    // is stored atomically because invalidators read it to match entries; data and generation
+    // are read only by this vCPU and by audits (after a barrier).
+    Atomics.store(w, e + TLB_LPID, this.lpid);
     w[e + TLB_DATA] = data;
     w[e + TLB_GEN] = gen;
     Atomics.store(w, e + TLB_TAG, vpn);
@@ -489,6 +528,7 @@ export class Cpu {
     const n = this.ctx.m.L.tlbSets * this.ways;
     for (let k = 0; k < n; k++) Atomics.store(this.w, this.tlb + k * TLB_ENTRY_WORDS + TLB_TAG, TLB_INVALID);
     this.tags.fill(TLB_INVALID);
+    this.pwcEpoch = -1; // the page-walk cache goes with it
   }
 }
 

@@ -61,7 +61,7 @@ function dropEntries(m: Machine, v: number, lpid: number, vpnFirst: number, vpnC
       const set = base + (vpn & (sets - 1)) * ways * TLB_ENTRY_WORDS;
       for (let way = 0; way < ways; way++) {
         const e = set + way * TLB_ENTRY_WORDS;
-        if (Atomics.load(w, e + TLB_TAG) === vpn && w[e + TLB_LPID] === lpid) {
+        if (Atomics.load(w, e + TLB_TAG) === vpn && Atomics.load(w, e + TLB_LPID) === lpid) {
           Atomics.store(w, e + TLB_TAG, TLB_INVALID);
           dropped++;
         }
@@ -74,7 +74,7 @@ function dropEntries(m: Machine, v: number, lpid: number, vpnFirst: number, vpnC
   for (let k = 0; k < n; k++) {
     const e = base + k * TLB_ENTRY_WORDS;
     const tag = Atomics.load(w, e + TLB_TAG);
-    if (tag === TLB_INVALID || w[e + TLB_LPID] !== lpid) continue;
+    if (tag === TLB_INVALID || Atomics.load(w, e + TLB_LPID) !== lpid) continue;
     if (wholeLpid || (tag >= vpnFirst && tag < end)) {
       Atomics.store(w, e + TLB_TAG, TLB_INVALID);
       dropped++;

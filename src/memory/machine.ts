@@ -137,9 +137,15 @@ export class Machine {
     return unit;
   }
 
+  /**
+   * Return a table unit to its pool. Bumps the invalidation epoch first: a hardware walker's
+   * page-walk cache (hw/cpu.ts) may point at this unit, and is trusted only under the epoch it
+   * was filled at; a walk that used it concurrently drops its TLB fill on the epoch re-check.
+   */
   freeTableUnit(space: TableSpace, unit: number): void {
     assert(unit >= space.firstUnit && unit < space.units, `free of table unit ${unit} outside the pool`);
     const w = this.w;
+    Atomics.add(w, this.ctrl(CTRL.tlbEpoch), 1);
     const lk = this.lockIndex(space.lock);
     lockWord(w, lk, MMU_LOCK_SPINS);
     w[space.nextWord + unit] = w[space.freeCtrl]!;
