@@ -9,7 +9,7 @@ import type { Layout } from '../memory/layout.js';
 import { CTRL, LOCK, VIOLATION_SLOTS, VIOLATION_WORDS } from '../memory/layout.js';
 import { geometryFor, type Geometry } from '../mmu/geometry.js';
 import { LeafRef, WalkResult } from '../mmu/tree.js';
-import { lockWord, unlockWord, MMU_LOCK_SPINS, MUTEX_SPINS } from '../sync/lock.js';
+import { CONTENDED_UNTIMED, lockWord, unlockWord, MMU_LOCK_SPINS, MUTEX_SPINS } from '../sync/lock.js';
 import { COUNTER } from '../stats/counters.js';
 import { MUTATIONS, type Fix, type Mutation, type RcMode } from '../workload/types.js';
 import { performance } from 'node:perf_hooks';
@@ -61,6 +61,9 @@ export interface ContextOptions {
   hook?: (point: HookPoint, ctx: HvContext) => void;
 }
 
+/** One contended lock acquisition in this many is timed (see `HvContext.noteWait`). */
+export const LOCK_WAIT_SAMPLE = 4;
+
 /** Named points in the fault path where tests may inject a pause. */
 export type HookPoint = 'after-seq-read' | 'after-l1-lookup' | 'before-commit' | 'after-translate';
 
@@ -93,6 +96,8 @@ export class HvContext {
   readonly walk = new WalkResult();
   /** L1's partition-scoped lpid (the L1 guest itself, as L0 numbers it). */
   readonly l1Lpid = 1;
+  /** Contended, untimed acquisitions since the last timed one, per lock (0 mmu_lock, 1 tlb_lock). */
+  private readonly untimed = new Int32Array(2);
   /** Stage and lock-wait histograms of this thread (merged by the coordinator). */
   readonly stages: Histogram[] = STAGE_NAMES.map(() => new Histogram());
   /** Whether the fault in progress times its stages (set by the caller, sampled). */
@@ -139,33 +144,39 @@ export class HvContext {
 
   /** Take kvm->mmu_lock. */
   mmuLock(): void {
-    const waited = lockWord(this.w, this.m.lockIndex(LOCK.mmu), MMU_LOCK_SPINS);
-    const c = this.counters;
-    const b = this.counterBase;
-    c[b + COUNTER.mmuLockAcq]++;
-    if (waited > 0) {
-      c[b + COUNTER.mmuLockContended]++;
-      c[b + COUNTER.mmuLockWaitNs] += waited;
-      this.stages[STAGE.mmuLockWait]!.record(waited);
-    }
+    const waited = lockWord(this.w, this.m.lockIndex(LOCK.mmu), MMU_LOCK_SPINS, this.untimed[0]! >= LOCK_WAIT_SAMPLE - 1);
+    this.counters[this.counterBase + COUNTER.mmuLockAcq]++;
+    if (waited !== 0) this.noteWait(0, COUNTER.mmuLockContended, STAGE.mmuLockWait, waited);
   }
 
   mmuUnlock(): void {
     unlockWord(this.w, this.m.lockIndex(LOCK.mmu));
   }
 
-  /** Take nested guest slot g's tlb_lock (a sleeping mutex). Returns the wait in ns. */
-  tlbLock(slot: number): number {
-    const waited = lockWord(this.w, this.m.tlbLockIndex(slot), MUTEX_SPINS);
+  /** Take nested guest slot g's tlb_lock (a sleeping mutex). */
+  tlbLock(slot: number): void {
+    const waited = lockWord(this.w, this.m.tlbLockIndex(slot), MUTEX_SPINS, this.untimed[1]! >= LOCK_WAIT_SAMPLE - 1);
+    this.counters[this.counterBase + COUNTER.tlbLockAcq]++;
+    if (waited !== 0) this.noteWait(1, COUNTER.tlbLockContended, STAGE.tlbLockWait, waited);
+  }
+
+  /**
+   * Count a contended acquisition of lock `k` (0 mmu_lock, 1 tlb_lock). One wait in
+   * LOCK_WAIT_SAMPLE is timed; it stands for itself and the untimed waits since the previous
+   * timed one in the wait total (`<lock>WaitNs`, the counter after `contended`), and is recorded once
+   * in the wait histogram.
+   */
+  private noteWait(k: number, contended: number, stage: number, waited: number): void {
     const c = this.counters;
     const b = this.counterBase;
-    c[b + COUNTER.tlbLockAcq]++;
-    if (waited > 0) {
-      c[b + COUNTER.tlbLockContended]++;
-      c[b + COUNTER.tlbLockWaitNs] += waited;
-      this.stages[STAGE.tlbLockWait]!.record(waited);
+    c[b + contended]++;
+    if (waited === CONTENDED_UNTIMED) {
+      this.untimed[k]!++;
+      return;
     }
-    return waited;
+    c[b + contended + 1] += waited * (this.untimed[k]! + 1);
+    this.untimed[k] = 0;
+    this.stages[stage]!.record(waited);
   }
 
   tlbUnlock(slot: number): void {

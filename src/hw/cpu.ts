@@ -274,8 +274,56 @@ export class Cpu {
     return ok;
   }
 
+  // ---- the TLB for other translation regimes of this vCPU (L1's own accesses) ---------------
+
+  /**
+   * Probe this vCPU's TLB for (lpid, vpn) through the tag mirror: the entry index, or -1. An
+   * entry's data and generation are `tlbData(t)` and `tlbGen(t)`.
+   */
+  tlbProbe(vpn: number, lpid: number): number {
+    const set = vpn & this.setMask;
+    if (this.setGen[set] !== this.mirrorGen) this.syncSet(set);
+    for (let t = set * this.ways, end = t + this.ways; t < end; t++) if (this.tags[t] === vpn && this.lpids[t] === lpid) return t;
+    return -1;
+  }
+
+  tlbData(t: number): number {
+    return this.w[this.tlb + t * TLB_ENTRY_WORDS + TLB_DATA]!;
+  }
+
+  tlbGen(t: number): number {
+    return this.w[this.tlb + t * TLB_ENTRY_WORDS + TLB_GEN]!;
+  }
+
+  /** Drop entry `t` (a fill that raced with an invalidation). */
+  tlbDrop(t: number): void {
+    Atomics.store(this.w, this.tlb + t * TLB_ENTRY_WORDS + TLB_TAG, TLB_INVALID);
+    this.tags[t] = TLB_INVALID;
+  }
+
+  /** The set of base page `vpn`. */
+  tlbSetOf(vpn: number): number {
+    return vpn & this.setMask;
+  }
+
+  /** An access boundary outside `access` (one atomic add; a waiting tlbie may complete). */
+  boundary(): void {
+    vcpuTransition(this.w, this.stateIdx, VSTATE_QUIESCE);
+    this.noteTlbDone();
+  }
+
+  /** Leave guest mode for a hypervisor exit that is not an L2 storage interrupt. */
+  exitGuest(): void {
+    this.leaveGuest();
+  }
+
+  /** Return to guest mode after `exitGuest`. */
+  returnToGuest(): void {
+    this.enterGuestMode();
+  }
+
   /** The first invalid entry of set `set` in the mirror, or -1 (evict round-robin). */
-  private freeWay(set: number): number {
+  freeWay(set: number): number {
     for (let t = set * this.ways, end = t + this.ways; t < end; t++) if (this.tags[t] === TLB_INVALID) return t;
     return -1;
   }
@@ -452,7 +500,7 @@ export class Cpu {
    * other entry for `vpn`; other threads only invalidate, which can only turn a chosen way
    * invalid. Returns the entry's index.
    */
-  private fill(vpn: number, data: number, gen: number, way: number): number {
+  fill(vpn: number, data: number, gen: number, way: number, lpid = this.lpid): number {
     const w = this.w;
     let t = way;
     if (t < 0) {
@@ -461,12 +509,12 @@ export class Cpu {
     }
     const e = this.tlb + t * TLB_ENTRY_WORDS;
     this.tags[t] = vpn;
-    this.lpids[t] = this.lpid;
+    this.lpids[t] = lpid;
     // Only this vCPU hits in its TLB; other threads only invalidate by tag. A racing invalidator
     // that misses the half-written entry is caught by the epoch re-check after the fill. The lpid
     // is stored atomically because invalidators read it to match entries; data and generation
     // are read only by this vCPU and by audits (after a barrier).
-    Atomics.store(w, e + TLB_LPID, this.lpid);
+    Atomics.store(w, e + TLB_LPID, lpid);
     w[e + TLB_DATA] = data;
     w[e + TLB_GEN] = gen;
     Atomics.store(w, e + TLB_TAG, vpn);

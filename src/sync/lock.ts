@@ -17,20 +17,25 @@ export const MMU_LOCK_SPINS = 200;
 /** Spins before a `tlb_lock` waiter sleeps (a sleeping mutex). */
 export const MUTEX_SPINS = 20;
 
+/** `lockWord` result: acquired after waiting, the wait not timed. */
+export const CONTENDED_UNTIMED = -1;
+
 /**
- * Acquire the lock word `w[i]`. Returns 0 when uncontended, else the wait in ns (>= 1).
+ * Acquire the lock word `w[i]`. Returns 0 when uncontended; after a wait, the wait in ns (>= 1)
+ * when `timed`, else CONTENDED_UNTIMED. Timing a wait needs a clock read after the acquisition,
+ * which lengthens the critical section by a timer call (~60 ns, longer than most of nestsim's
+ * mmu_lock holds), so callers time only a sample of their waits.
  */
-export function lockWord(w: Int32Array, i: number, spins: number): number {
+export function lockWord(w: Int32Array, i: number, spins: number, timed = true): number {
   if (Atomics.compareExchange(w, i, 0, 1) === 0) return 0;
-  const t0 = performance.now();
-  for (let s = 0; s < spins; s++) {
-    if (Atomics.load(w, i) === 0 && Atomics.compareExchange(w, i, 0, 1) === 0) {
-      return Math.max(1, (performance.now() - t0) * 1e6);
-    }
+  const t0 = timed ? performance.now() : 0;
+  let s = 0;
+  for (; s < spins; s++) {
+    if (Atomics.load(w, i) === 0 && Atomics.compareExchange(w, i, 0, 1) === 0) break;
   }
   // Mark "held with sleepers" and sleep until the holder hands the word back as 0.
-  while (Atomics.exchange(w, i, 2) !== 0) Atomics.wait(w, i, 2);
-  return Math.max(1, (performance.now() - t0) * 1e6);
+  if (s === spins) while (Atomics.exchange(w, i, 2) !== 0) Atomics.wait(w, i, 2);
+  return timed ? Math.max(1, (performance.now() - t0) * 1e6) : CONTENDED_UNTIMED;
 }
 
 /** Try once; true when acquired. */
