@@ -14,6 +14,7 @@
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/workload/config.js';
 import type { ResolvedConfig } from '../../src/workload/types.js';
+import { mergeConfig } from './helpers.js';
 import { contextFor, setupMachine } from '../../src/engine/setup.js';
 import type { Machine } from '../../src/memory/machine.js';
 import { CTRL, TLB_ENTRY_WORDS } from '../../src/memory/layout.js';
@@ -48,17 +49,6 @@ export const INVAL_CONFIG = {
 };
 
 type Plain = { [k: string]: unknown };
-
-function isPlain(x: unknown): x is Plain {
-  return typeof x === 'object' && x !== null && !Array.isArray(x);
-}
-
-/** Deep merge of config objects (right wins; arrays replace). */
-export function mergeConfig(a: Plain, b: Plain): Plain {
-  const out: Plain = { ...a };
-  for (const [k, v] of Object.entries(b)) out[k] = isPlain(v) && isPlain(out[k]) ? mergeConfig(out[k] as Plain, v) : v;
-  return out;
-}
 
 export function invalConfig(over: Plain = {}): ResolvedConfig {
   return parseConfig(stringify(mergeConfig(INVAL_CONFIG, over)), '<inval-scenario>');
