@@ -46,6 +46,7 @@ export function contextFor(m: Machine, cfg: ResolvedConfig, vcpu: number, worker
     mutations: cfg.mutations,
     fixes,
     rc: cfg.hardware.rc,
+    l1Rc: cfg.hardware.l1Rc,
     shootdown: tlbieBroadcast,
     ...(cfg.stress.pause > 0 ? { hook: pauseHook(cfg.stress.pause, cfg.seed, vcpu) } : {}),
     ...extra,
@@ -54,6 +55,14 @@ export function contextFor(m: Machine, cfg: ResolvedConfig, vcpu: number, worker
 
 /** Length of one `stress.pause` sleep. */
 export const STRESS_PAUSE_MS = 0.05;
+/**
+ * Length of the `stress.pause` sleep at 'nonatomic-rmw', taken every time (not with probability
+ * `stress.pause`): that point exists only in the code M5/M6 made non-atomic, between its read and
+ * its write, so sleeping there leaves the intact protocol's schedule alone, and the race it opens
+ * (the hardware setting R/C in L0's table for L1 between the two) needs an L1 store to the very
+ * page inside the window.
+ */
+export const STRESS_RMW_PAUSE_MS = 0.2;
 
 /**
  * The `stress.pause` hook: at each named point of the fault path, with probability `p` (from a
@@ -66,7 +75,11 @@ function pauseHook(p: number, seed: number, vcpu: number): NonNullable<ContextOp
   const cell = new Int32Array(new SharedArrayBuffer(4));
   const limit = Math.round(p * 2 ** 32);
   let x = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ (vcpu + 2)) | 1;
-  return () => {
+  return (point) => {
+    if (point === 'nonatomic-rmw') {
+      Atomics.wait(cell, 0, 0, STRESS_RMW_PAUSE_MS);
+      return;
+    }
     x ^= x << 13;
     x ^= x >>> 17;
     x ^= x << 5;

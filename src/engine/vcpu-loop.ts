@@ -14,6 +14,8 @@ import { COUNTER } from '../stats/counters.js';
 import { Histogram } from '../stats/histogram.js';
 import { STAGE_NAMES, type HvContext } from '../hv/context.js';
 import { ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE, Cpu } from '../hw/cpu.js';
+import { L1Access } from '../hw/l1-access.js';
+import { l1DataPage } from '../hv/l1-handler.js';
 import { contextFor, guestOfVcpu } from './setup.js';
 import { Duties } from './duties.js';
 import { auditPoint } from './barrier.js';
@@ -59,6 +61,10 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   const execT = Math.round((cfg.workload.writeRatio + cfg.workload.execRatio) * 2 ** 32);
   const mmioT = Math.round((cfg.workload.writeRatio + cfg.workload.execRatio + cfg.workload.mmioRatio) * 2 ** 32);
   const mmioBase = L.guestPages - L.l2MmioPages;
+  // L1's own accesses: a share of the accesses, to the L1 pages behind the guest's working set.
+  const l1T = Math.round(cfg.workload.l1Ratio * 2 ** 32);
+  const l1 = l1T > 0 ? new L1Access(ctx, cpu.stats) : undefined;
+  const l1Slot = guestOfVcpu(cfg, v) - 1;
   const basePn = L.basePn;
   const warmup = cfg.warmupAccesses;
   const total = task.accesses > 0 ? task.accesses + warmup : Infinity;
@@ -86,9 +92,12 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
     let page: number;
     if (r < writeT) type = ACCESS_STORE;
     else if (r < execT) type = ACCESS_FETCH;
-    if (r >= execT && r < mmioT && L.l2MmioPages > 0) page = mmioBase + prng.nextBelow(L.l2MmioPages);
-    else page = gen.next();
-    cpu.access(page * basePn, type);
+    if (l1 !== undefined && prng.nextU32() < l1T) l1.access(l1DataPage(L, l1Slot, gen.next()) * basePn, type);
+    else {
+      if (r >= execT && r < mmioT && L.l2MmioPages > 0) page = mmioBase + prng.nextBelow(L.l2MmioPages);
+      else page = gen.next();
+      cpu.access(page * basePn, type);
+    }
     if (n >= duties.next) duties.run(n);
   }
   cpu.exit();

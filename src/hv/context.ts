@@ -52,13 +52,19 @@ export interface ContextOptions {
   mutations?: readonly Mutation[];
   fixes?: readonly Fix[];
   rc?: RcMode;
+  /** R/C in L0's table for L1 on L1's own accesses (`hardware.l1Rc`). */
+  l1Rc?: RcMode;
   shootdown?: Shootdown;
   /** Optional hook called at named points of the fault path (tests force interleavings). */
   hook?: (point: HookPoint, ctx: HvContext) => void;
 }
 
-/** Named points in the fault path where tests may inject a pause. */
-export type HookPoint = 'after-seq-read' | 'after-l1-lookup' | 'before-commit' | 'after-translate';
+/**
+ * Named points in the fault path where tests may inject a pause. 'nonatomic-rmw' lies between
+ * the read and the write of a PTE update that a mutation (M5, M6) made non-atomic: it exists
+ * only in mutated code.
+ */
+export type HookPoint = 'after-seq-read' | 'after-l1-lookup' | 'before-commit' | 'after-translate' | 'nonatomic-rmw';
 
 export class HvContext {
   readonly m: Machine;
@@ -72,6 +78,8 @@ export class HvContext {
   readonly mut: number;
   readonly fix: number;
   readonly rcAuto: boolean;
+  /** Hardware sets R/C in L0's table for L1 on L1's own accesses (`hardware.l1Rc: auto`). */
+  readonly l1RcAuto: boolean;
   shootdown: Shootdown;
   readonly hook: ((point: HookPoint, ctx: HvContext) => void) | undefined;
   /** Scratch for lookups and walks (one thread uses one context). */
@@ -103,6 +111,7 @@ export class HvContext {
     for (const f of o.fixes ?? []) fix |= FIX[f];
     this.fix = fix;
     this.rcAuto = o.rc === 'auto';
+    this.l1RcAuto = o.l1Rc === 'auto';
     this.shootdown = o.shootdown ?? noShootdown;
     this.hook = o.hook;
   }

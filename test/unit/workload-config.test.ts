@@ -34,13 +34,13 @@ const DEFAULTS: ResolvedConfig = {
   fixes: [],
   mutations: [],
   basePageSize: '4K',
-  hardware: { rc: 'fault', tlbEntries: 64, tlbWays: 4 },
+  hardware: { rc: 'fault', l1Rc: 'fault', tlbEntries: 64, tlbWays: 4 },
   host: { memoryBytes: 4 * 2 ** 30, backing: { base: 1, '2M': 0, '1G': 0 } },
   l1: { memoryBytes: 2 * 2 ** 30, readonlyBytes: 0, mmioBytes: 0, pageSizes: { base: 1, '2M': 0, '1G': 0 }, dirtyLog: false },
   guests: { count: 1, memoryBytes: 256 * 2 ** 20, vcpuMap: 'spread' },
   workload: {
     pattern: 'uniform', theta: 0.99, hotFraction: 0.1, hotProbability: 0.9,
-    writeRatio: 0.3, execRatio: 0, mmioRatio: 0, workingSetBytes: 256 * 2 ** 20,
+    writeRatio: 0.3, execRatio: 0, mmioRatio: 0, workingSetBytes: 256 * 2 ** 20, l1Ratio: 0,
   },
   actors: {
     l1: { unmap: 0, protect: 0, clean: 0, rangeFlush: 0, lpidFlush: 0, destroy: 0 },
@@ -130,7 +130,7 @@ describe('parseConfig: one message per kind of bad input', () => {
 
   it('unknown key with nothing close -> no suggestion', () => {
     expect(messageOf('workload:\n  colour: blue\n')).toBe(
-      'configs/x.yaml:2:3: workload.colour: expected one of pattern, theta, hotFraction, hotProbability, writeRatio, execRatio, mmioRatio, workingSet, found unknown key "colour"',
+      'configs/x.yaml:2:3: workload.colour: expected one of pattern, theta, hotFraction, hotProbability, writeRatio, execRatio, mmioRatio, workingSet, l1Ratio, found unknown key "colour"',
     );
   });
 
