@@ -62,7 +62,7 @@ export const STRESS_PAUSE_MS = 0.05;
  * (the hardware setting R/C in L0's table for L1 between the two) needs an L1 store to the very
  * page inside the window.
  */
-export const STRESS_RMW_PAUSE_MS = 0.2;
+export const STRESS_RMW_PAUSE_MS = 0.5;
 
 /**
  * The `stress.pause` hook: at each named point of the fault path, with probability `p` (from a

@@ -61,10 +61,12 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   const execT = Math.round((cfg.workload.writeRatio + cfg.workload.execRatio) * 2 ** 32);
   const mmioT = Math.round((cfg.workload.writeRatio + cfg.workload.execRatio + cfg.workload.mmioRatio) * 2 ** 32);
   const mmioBase = L.guestPages - L.l2MmioPages;
-  // L1's own accesses: a share of the accesses, to the L1 pages behind the guest's working set.
-  const l1T = Math.round(cfg.workload.l1Ratio * 2 ** 32);
+  // L1's own accesses: runs of L1_BURST_ACCESSES, a share l1Ratio of all accesses, to the L1
+  // pages behind the guest's working set (see l1BurstThreshold).
+  const l1T = l1BurstThreshold(cfg.workload.l1Ratio);
   const l1 = l1T > 0 ? new L1Access(ctx, cpu.stats) : undefined;
   const l1Slot = guestOfVcpu(cfg, v) - 1;
+  let l1Left = 0;
   const basePn = L.basePn;
   const warmup = cfg.warmupAccesses;
   const total = task.accesses > 0 ? task.accesses + warmup : Infinity;
@@ -92,8 +94,10 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
     let page: number;
     if (r < writeT) type = ACCESS_STORE;
     else if (r < execT) type = ACCESS_FETCH;
-    if (l1 !== undefined && prng.nextU32() < l1T) l1.access(l1DataPage(L, l1Slot, gen.next()) * basePn, type);
-    else {
+    if (l1 !== undefined && (l1Left > 0 || prng.nextU32() < l1T)) {
+      l1Left = (l1Left > 0 ? l1Left : L1_BURST_ACCESSES) - 1;
+      l1.access(l1DataPage(L, l1Slot, gen.next()) * basePn, type);
+    } else {
       if (r >= execT && r < mmioT && L.l2MmioPages > 0) page = mmioBase + prng.nextBelow(L.l2MmioPages);
       else page = gen.next();
       cpu.access(page * basePn, type);
@@ -108,6 +112,25 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   FAULT_KIND_NAMES.forEach((k, i) => (histograms[k] = cpu.stats.byKind[i]!.data));
   STAGE_NAMES.forEach((k, i) => (histograms[k] = ctx.stages[i]!.data));
   return { vcpu: v, accesses: Math.max(0, n - warmup), histograms };
+}
+
+/**
+ * L1's own accesses come in runs of this many (L1 runs its own code for a while between two
+ * H_ENTER_NESTED calls). Runs also keep L1 going lock-free (TLB hits and hardware walks) while
+ * another thread holds mmu_lock, which is when its lockless R/C writes can race L0's updates.
+ */
+export const L1_BURST_ACCESSES = 64;
+
+/**
+ * The per-access threshold (of a 32-bit draw) for starting an L1 run, so that runs of
+ * L1_BURST_ACCESSES make up a share `ratio` of all accesses: an L2 access starts a run with
+ * probability q, so L2 runs average 1/q and ratio = B / (B + 1/q), q = ratio / (B (1 - ratio)).
+ * Capped at 1 (every access starts or continues a run: share B / (B + 1) at most, below 1).
+ */
+export function l1BurstThreshold(ratio: number): number {
+  if (ratio <= 0) return 0;
+  const q = ratio >= 1 ? 1 : Math.min(1, ratio / (L1_BURST_ACCESSES * (1 - ratio)));
+  return Math.min(2 ** 32 - 1, Math.round(q * 2 ** 32));
 }
 
 /** Zero this vCPU's statistics after warm-up (keeping the store count the auditor needs). */

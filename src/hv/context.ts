@@ -43,6 +43,12 @@ export const INVARIANTS = [
 export type InvariantName = (typeof INVARIANTS)[number];
 export const INV = Object.freeze(Object.fromEntries(INVARIANTS.map((n, i) => [n, i])) as Record<InvariantName, number>);
 
+/**
+ * L0's lpid for L1, which tags the TLB entries of L1's own accesses. Shadow lpids (guests.ts)
+ * start at 2, so the two never collide.
+ */
+export const L1_LPID = 1;
+
 /** Broadcast TLB invalidation of (lpid, 4 KiB page number, page shift); shift 0 = whole lpid. */
 export type Shootdown = (ctx: HvContext, lpid: number, pn: number, shift: number) => void;
 
@@ -87,11 +93,13 @@ export class HvContext {
   readonly ref2 = new LeafRef();
   readonly walk = new WalkResult();
   /** L1's partition-scoped lpid (the L1 guest itself, as L0 numbers it). */
-  readonly l1Lpid = 1;
+  readonly l1Lpid = L1_LPID;
   /** Stage and lock-wait histograms of this thread (merged by the coordinator). */
   readonly stages: Histogram[] = STAGE_NAMES.map(() => new Histogram());
   /** Whether the fault in progress times its stages (set by the caller, sampled). */
   sampleStages = false;
+  /** This thread's mmu_lock acquisition count at its last 'nonatomic-rmw' hook (hv/pte-update.ts). */
+  rmwHookHold = -1;
   /** Wall-clock origin for violation timestamps. */
   t0Ms = performance.now();
 

@@ -141,7 +141,7 @@ export function kvmAgeRadix(ctx: HvContext, page: number): boolean {
     const leaf = Atomics.load(ctx.w, i);
     if ((leaf & PAGE_ACCESSED) === 0) return false;
     const shift = ctx.ref.shift;
-    rcUpdateLocked(ctx, i, PAGE_ACCESSED, 0); // M5: non-atomic (a C the hardware sets meanwhile is lost)
+    rcUpdateLocked(ctx, i, PAGE_ACCESSED, 0, true); // M5: non-atomic (a C the hardware sets meanwhile is lost)
     const hostPn = (leaf & PTE_RPN_MASK) & ~(pnCount(shift) - 1);
     updateNestRmapRcListLocked(ctx, pageOfPn(ctx, pnAlign(pn, shift)), PAGE_ACCESSED, 0, hostPn, shift);
     return true;
@@ -170,7 +170,7 @@ export function testClearDirty(ctx: HvContext, page: number): number {
     leaf = Atomics.load(w, i);
     if ((leaf & PAGE_DIRTY) === 0) return 0;
     const shift = ctx.ref.shift;
-    rcUpdateLocked(ctx, i, PAGE_DIRTY, 0); // M5: non-atomic
+    rcUpdateLocked(ctx, i, PAGE_DIRTY, 0, true); // M5: non-atomic
     ctx.shootdown(ctx, ctx.l1Lpid, pnAlign(pn, shift), shift);
     const hostPn = (leaf & PTE_RPN_MASK) & ~(pnCount(shift) - 1);
     updateNestRmapRcListLocked(ctx, pageOfPn(ctx, pnAlign(pn, shift)), PAGE_DIRTY, 0, hostPn, shift);

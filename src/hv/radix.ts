@@ -60,7 +60,7 @@ export function pageOfPn(ctx: HvContext, pn: number): number {
  */
 export function unmapShadowPteLocked(ctx: HvContext, slot: number, i: number, l2Pn: number, shift: number): number {
   const w = ctx.w;
-  const old = unmapExchangeLocked(ctx, i);
+  const old = unmapExchangeLocked(ctx, i, false);
   ctx.count(COUNTER.shadowPtesRemoved);
   if (!ctx.has(MUT['skip-tlb-flush'])) ctx.shootdown(ctx, w[guestWord(ctx, slot, GUEST.shadowLpid)]!, pnAlign(l2Pn, shift), shift);
   return old;
@@ -72,7 +72,7 @@ export function unmapShadowPteLocked(ctx: HvContext, slot: number, i: number, l2
  * bitmap if the old leaf had C and the slot logs dirty pages. Lock: mmu_lock.
  */
 export function unmapL1PteLocked(ctx: HvContext, i: number, gpaPn: number, shift: number): number {
-  const old = unmapExchangeLocked(ctx, i);
+  const old = unmapExchangeLocked(ctx, i, true);
   if (old >= 0) return old; // was not present
   const startPn = pnAlign(gpaPn, shift);
   ctx.shootdown(ctx, ctx.l1Lpid, startPn, shift);
@@ -318,7 +318,7 @@ export function setRcLocked(ctx: HvContext, table: number, pn: number, store: bo
   if (i < 0) return false;
   const leaf = Atomics.load(ctx.w, i);
   if (store && (leaf & PAGE_WRITE) === 0) return false;
-  rcUpdateLocked(ctx, i, 0, PAGE_ACCESSED | (store ? PAGE_DIRTY : 0)); // M5: non-atomic
+  rcUpdateLocked(ctx, i, 0, PAGE_ACCESSED | (store ? PAGE_DIRTY : 0), table === TABLE_L1); // M5: non-atomic
   return true;
 }
 

@@ -152,7 +152,7 @@ export function updateNestRmapRcListLocked(ctx: HvContext, l1Page: number, clr: 
     if (i < 0) continue;
     const leaf = Atomics.load(w, i);
     if ((leaf & PAGE_PTE) === 0 || !pfnMatches(ctx, leaf, hostPn, l1Shift)) continue;
-    rcUpdateLocked(ctx, i, clr, set); // M5: non-atomic
+    rcUpdateLocked(ctx, i, clr, set, false); // M5: non-atomic
     if (ctx.has(MUT['skip-tlb-flush-on-clean'])) continue; // M8
     const tlbieLpid = ctx.fixed(FIX.p1) ? w[guestWord(ctx, slot, GUEST.shadowLpid)]! : lpid;
     ctx.shootdown(ctx, tlbieLpid, l2Pn, ctx.ref2.shift);
