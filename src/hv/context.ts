@@ -68,9 +68,10 @@ export interface ContextOptions {
 /**
  * Named points in the fault path where tests may inject a pause. 'nonatomic-rmw' lies between
  * the read and the write of a PTE update that a mutation (M5, M6) made non-atomic: it exists
- * only in mutated code.
+ * only in mutated code. 'hw-rc-update' lies in the hardware's lockless R/C update of a leaf of
+ * L0's table for L1 (hw/l1-access.ts), between its read of the leaf and the CAS that sets C.
  */
-export type HookPoint = 'after-seq-read' | 'after-l1-lookup' | 'before-commit' | 'after-translate' | 'nonatomic-rmw';
+export type HookPoint = 'after-seq-read' | 'after-l1-lookup' | 'before-commit' | 'after-translate' | 'nonatomic-rmw' | 'hw-rc-update';
 
 export class HvContext {
   readonly m: Machine;

@@ -203,7 +203,7 @@ export class L1Access {
       if ((old & need & ~(PAGE_ACCESSED | PAGE_DIRTY)) !== (need & ~(PAGE_ACCESSED | PAGE_DIRTY))) return 0;
       const nv = old | (need & (PAGE_ACCESSED | PAGE_DIRTY));
       if (nv === old) return old;
-
+      if (((nv ^ old) & PAGE_DIRTY) !== 0) this.ctx.hook?.('hw-rc-update', this.ctx);
       if (Atomics.compareExchange(w, i, old, nv) === old) {
         this.counters[this.cb + COUNTER.l1HwRcSets]++;
         return nv;
