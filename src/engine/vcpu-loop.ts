@@ -123,13 +123,13 @@ export const L1_BURST_ACCESSES = 64;
 
 /**
  * The per-access threshold (of a 32-bit draw) for starting an L1 run, so that runs of
- * L1_BURST_ACCESSES make up a share `ratio` of all accesses: an L2 access starts a run with
- * probability q, so L2 runs average 1/q and ratio = B / (B + 1/q), q = ratio / (B (1 - ratio)).
- * Capped at 1 (every access starts or continues a run: share B / (B + 1) at most, below 1).
+ * L1_BURST_ACCESSES make up a share `ratio` of all accesses: an access outside a run starts one
+ * with probability q (else it is L2's), so (1 - q) / q L2 accesses separate two runs and
+ * ratio = B / (B + (1 - q) / q), i.e. q = ratio / (ratio + B (1 - ratio)); 1 for ratio 1.
  */
 export function l1BurstThreshold(ratio: number): number {
   if (ratio <= 0) return 0;
-  const q = ratio >= 1 ? 1 : Math.min(1, ratio / (L1_BURST_ACCESSES * (1 - ratio)));
+  const q = ratio / (ratio + L1_BURST_ACCESSES * (1 - ratio));
   return Math.min(2 ** 32 - 1, Math.round(q * 2 ** 32));
 }
 

@@ -106,7 +106,7 @@ export const KEYS: readonly KeySpec[] = [
   ratio('workload.execRatio', 'workload.execRatio', 0, 'fraction of accesses that are instruction fetches (HISI path)'),
   ratio('workload.mmioRatio', 'workload.mmioRatio', 0, "fraction of accesses to L2 pages that L1 maps onto its MMIO hole (needs l1.mmio > 0)"),
   size('workload.workingSet', 'workload.workingSetBytes', 256 * MiB, MIN_PAGE_BYTES, 'bytes of each guest touched, <= guests.memory; defaults to guests.memory', 'guests.memory'),
-  ratio('workload.l1Ratio', 'workload.l1Ratio', 0, "fraction of each vCPU's accesses that are L1's own, to the L1 memory behind its guest's working set, translated by L0's table for L1 under L1's lpid (L1 touching its guest's memory, as its I/O emulation does)"),
+  ratio('workload.l1Ratio', 'workload.l1Ratio', 0, "fraction of each vCPU's accesses that are L1's own, to the L1 memory behind its guest's working set, in runs of 64 accesses, translated by L0's table for L1 under L1's lpid (L1 touching its guest's memory, as its I/O emulation does)"),
   actor('actors.l1.unmap', 'actors.l1.unmap', 'L1 unmaps an L2 page + H_TLB_INVALIDATE IS=0'),
   actor('actors.l1.protect', 'actors.l1.protect', 'L1 write-protects an L2 page + tlbie'),
   actor('actors.l1.clean', 'actors.l1.clean', 'L1 clears C (its own dirty log for L2) + tlbie'),
@@ -119,7 +119,7 @@ export const KEYS: readonly KeySpec[] = [
   actor('actors.host.harvest', 'actors.host.harvest', 'dirty-log harvest pass over the whole slot'),
   actor('actors.host.memslotFlush', 'actors.host.memslotFlush', 'memslot flush (dirty logging toggled)'),
   { key: 'audit.perMillion', field: 'audit.perMillion', type: 'number', min: 0, max: 1_000_000, default: 0, unit: 'per 1,000,000 accesses', doc: 'stop-the-world audits (total over all vCPUs); 0 = only the final audit' },
-  ratio('stress.pause', 'stress.pause', 0, 'probability that a faulting vCPU sleeps ~50 µs at each named point of the fault path (after translate, seq read, L1-table lookup; before commit), widening race windows; a correct protocol stays clean under any schedule'),
+  ratio('stress.pause', 'stress.pause', 0, 'probability that a faulting vCPU sleeps ~50 µs at each named point of the fault path (after translate, seq read, L1-table lookup; before commit), widening race windows; with nonatomic-rc or nonatomic-unmap on, both sides of their race with the hardware R/C update (hardware.l1Rc: auto) also sleep ~0.5 ms every time; a correct protocol stays clean under any schedule'),
 ];
 
 /** Rows by canonical dotted key. */

@@ -156,11 +156,15 @@ describe('parseConfig: one message per kind of bad input', () => {
     );
     expect(messageOf('workload:\n  theta: 1\n')).toBe('configs/x.yaml:2:10: workload.theta: expected number > 0 and <= 10, not 1, found 1');
     expect(messageOf('workload:\n  writeRatio: 1.5\n')).toBe('configs/x.yaml:2:15: workload.writeRatio: expected number 0..1, found 1.5');
+    expect(messageOf('workload:\n  l1Ratio: -0.1\n')).toBe('configs/x.yaml:2:12: workload.l1Ratio: expected number 0..1, found -0.1');
   });
 
   it('bad enum -> the values and the closest one', () => {
     expect(messageOf('protocol: mainlne\n')).toBe(
       'configs/x.yaml:1:11: protocol: expected one of mainline, fixed, found "mainlne" (did you mean "mainline"?)',
+    );
+    expect(messageOf('hardware:\n  l1Rc: atuo\n')).toBe(
+      'configs/x.yaml:2:9: hardware.l1Rc: expected one of fault, auto, found "atuo" (did you mean "auto"?)',
     );
   });
 
