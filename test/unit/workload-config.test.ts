@@ -89,7 +89,7 @@ describe('parseConfig: defaults and values', () => {
     expect(cfg.durationMs).toBe(120_000);
     expect(cfg.fixes).toEqual(['p5', 'p1']);
     expect(cfg.mutations).toEqual(['skip-rmap']);
-    expect(cfg.hardware).toEqual({ rc: 'auto', tlbEntries: 128, tlbWays: 8 });
+    expect(cfg.hardware).toEqual({ rc: 'auto', l1Rc: 'fault', tlbEntries: 128, tlbWays: 8 });
     expect(cfg.host).toEqual({ memoryBytes: 8 * 2 ** 30, backing: { base: 1, '2M': 3, '1G': 0 } });
     expect(cfg.l1).toEqual({ memoryBytes: 2 ** 30, readonlyBytes: 128 * 2 ** 20, mmioBytes: 64 * 2 ** 20, pageSizes: { base: 1, '2M': 0, '1G': 0.5 }, dirtyLog: true });
     expect(cfg.guests).toEqual({ count: 4, memoryBytes: 512 * 2 ** 20, vcpuMap: 'packed' });
