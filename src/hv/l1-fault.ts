@@ -11,7 +11,7 @@
  */
 import { MEMSLOT_INVALID, MEMSLOT_READONLY } from '../memory/machine.js';
 import type { HvContext } from './context.js';
-import { InstantiateResult, TABLE_L1, instantiateL1Page, pageOfPn, setRcLocked } from './radix.js';
+import { EAGAIN, InstantiateResult, TABLE_L1, instantiateL1Page, pageOfPn, setRcLocked } from './radix.js';
 import {
   DSISR_BADACCESS,
   DSISR_BAD_FAULT_64S,
@@ -55,6 +55,10 @@ export function l1RadixPageFault(ctx: HvContext, gpaPn: number, dsisr: number, i
   }
   // 3. Insert a leaf (a write upgrades a read-only one through create_pte's merge).
   // 0 is RESUME_GUEST; EAGAIN (the kernel also resumes the guest) stays distinct for the caller's
-  // livelock bound; EFAULT and ENOMEM pass through.
-  return instantiateL1Page(ctx, gpaPn, memslot, write, ro, inst);
+  // livelock bound; EFAULT and ENOMEM pass through. A host entry that vanished under an
+  // invalidation returns 0 with nothing inserted (window P3 of §7 when the nested fault does it;
+  // here the kernel just resumes L1, which faults again): that too is a retry for the bound.
+  inst.hp = 0;
+  const r = instantiateL1Page(ctx, gpaPn, memslot, write, ro, inst);
+  return r === 0 && inst.hp === 0 ? EAGAIN : r;
 }
