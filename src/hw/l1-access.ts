@@ -174,7 +174,7 @@ export class L1Access {
             Atomics.store(w, e + TLB_TAG, TLB_INVALID);
             continue;
           }
-          this.counters[this.cb + COUNTER.walkHits]++;
+          // (Not counted in walkHits, which counts shadow-table walks.)
           if (type === ACCESS_STORE) this.store(data, gen);
           return true;
         }
