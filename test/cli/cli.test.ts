@@ -129,12 +129,6 @@ describe('nestsim CLI', () => {
     expect(doc.checks.violations).toBe(0);
   });
 
-  it('stress with M6 (nonatomic-unmap) on configs/stress.yaml exits 1 naming I6', () => {
-    const r = nestsim('stress', join(CONFIGS, 'stress.yaml'), '--mutation', 'nonatomic-unmap', '--seed', '2000', '--iterations', '8', '--no-color');
-    expect(r.code).toBe(1);
-    expect(r.stdout).toContain('[I6-dirty-log]');
-  });
-
   it('bad hardware.l1Rc -> exit 2 naming the key', () => {
     const r = nestsim('run', join(CONFIGS, 'default.yaml'), '--set', 'hardware.l1Rc=sometimes');
     expect(r.code).toBe(2);

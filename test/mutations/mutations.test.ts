@@ -69,6 +69,7 @@ describe('mutations are caught on configs/stress.yaml', () => {
       `${c.id} ${c.m}: caught by ${c.by[0]} (or ${c.by.slice(1).join(', ') || '-'}) within ${c.rounds} rounds`,
       async () => {
         const r = await runStress(stressConfig([c.m]), { rounds: c.rounds, timeMs: 0, stopAtFirst: true });
+        // violatingRounds > 0 is what makes `nestsim stress` exit 1.
         expect(r.violatingRounds, `${c.m}: not caught in ${r.rounds} rounds`).toBeGreaterThan(0);
         const seen = r.first!.violations.map((v) => v.invariant);
         expect(seen.some((n) => c.by.includes(n)), `${c.m} caught by an unexpected invariant:\n${describeFirst(r)}`).toBe(true);
