@@ -8,7 +8,8 @@
  *   L1's table names, and the rmap slot of that page's aligned gfn holds (lpid, n_gpa).
  * - I2 shadow permissions are contained in L1's leaf (R/W/X) and in L0's leaf for L1 (W).
  * - I3 shadow C => L0's leaf for L1 has C and L1's leaf has C; shadow R => L1's leaf has R.
- * - I4 every valid TLB entry is backed by its shadow leaf and grants no more than it.
+ * - I4 every valid TLB entry is backed by its leaf and grants no more than it: a shadow leaf,
+ *   or for entries of L1's own lpid (L1's own accesses) the leaf of L0's table for L1.
  * - I5 conservation: every completed store is counted in the frame that backs its page now
  *   (or in the page's swap slot); `lostWrites` is the shortfall.
  * - I7 each live guest's reference count is 1 (IDR) + the vCPUs inside it.
@@ -150,14 +151,20 @@ function auditTlbs(ctx: HvContext): number {
       n++;
       const lpid = w[e + TLB_LPID]!;
       const data = w[e + TLB_DATA]!;
-      const slot = slotOfShadow.get(lpid);
-      const l2Pn = vpn * L.basePn;
-      const i = slot === undefined ? -1 : findLeaf(w, m.hostSpace, shadowPgdUnit(slot), l2Pn, ctx.g, ref);
+      // An entry of L1's own lpid (hw/l1-access.ts) caches a leaf of L0's table for L1; any other
+      // lpid, a shadow leaf of the live guest with that shadow lpid. Shadow lpids start at 2.
+      const own = lpid === ctx.l1Lpid;
+      const slot = own ? undefined : slotOfShadow.get(lpid);
+      const pn = vpn * L.basePn; // L2 (shadow) or L1 (own) 4 KiB page number
+      const pgd = own ? L1_TABLE_PGD_UNIT : slot === undefined ? -1 : shadowPgdUnit(slot);
+      const i = pgd < 0 ? -1 : findLeaf(w, m.hostSpace, pgd, pn, ctx.g, ref);
       const leaf = i >= 0 ? Atomics.load(w, i) : 0;
-      const leafRpn = leaf !== 0 ? (leaf & PTE_RPN_MASK) + ((l2Pn & (pnCount(ref.shift) - 1)) & ~(L.basePn - 1)) : -1;
-      const grants = data & (PAGE_READ | PAGE_WRITE | PAGE_EXEC | PAGE_DIRTY | PAGE_ACCESSED);
+      const leafRpn = leaf !== 0 ? (leaf & PTE_RPN_MASK) + ((pn & (pnCount(ref.shift) - 1)) & ~(L.basePn - 1)) : -1;
+      // Aging clears R in L0's table for L1 without a tlbie (the kernel as written: §5.4), so an
+      // own entry may keep an R its leaf lost; that grants no access, only skips an R update.
+      const grants = data & (PAGE_READ | PAGE_WRITE | PAGE_EXEC | PAGE_DIRTY | (own ? 0 : PAGE_ACCESSED));
       if (leaf === 0 || leafRpn !== (data & PTE_RPN_MASK) || (grants & ~leaf) !== 0) {
-        ctx.violation(INV['I4-tlb'], lpid, l2Pn, data, leaf, v);
+        ctx.violation(INV['I4-tlb'], lpid, pn, data, leaf, v);
       }
     }
   }

@@ -7,7 +7,7 @@ import { CTRL, VIOLATION_SLOTS, VIOLATION_WORDS } from '../memory/layout.js';
 import type { Machine } from '../memory/machine.js';
 import { describePte, hex64, pteToIsa } from '../mmu/pte.js';
 import type { ViolationRecord } from '../stats/results.js';
-import { INVARIANTS, INV } from '../hv/context.js';
+import { INVARIANTS, INV, L1_LPID } from '../hv/context.js';
 import type { ResolvedConfig } from '../workload/types.js';
 
 const hexPn = (pn: number): string => '0x' + (pn * 4096).toString(16);
@@ -83,6 +83,12 @@ function describe(inv: number, a: number, b: number, c: number, d: number, e: nu
         fields: { lpid: a, l2Ra: hexPn(b), pte: { shadow: isa(c), l1Table: isa(d), l1Own: isa(e) } },
       };
     case INV['I4-tlb']:
+      if (a === L1_LPID) {
+        return {
+          message: `vCPU ${e}'s TLB entry for L1 ${hexPn(b)} (L1's own lpid ${a}) ${describePte(c)} grants more than L0's leaf for L1 ${describePte(d)}`,
+          fields: { lpid: a, l1Ra: hexPn(b), pte: { tlb: isa(c), l1Table: isa(d) } },
+        };
+      }
       return {
         message: `vCPU ${e}'s TLB entry for L2 ${hexPn(b)} (lpid ${a}) ${describePte(c)} grants more than the shadow leaf ${describePte(d)}`,
         fields: { lpid: a, l2Ra: hexPn(b), pte: { tlb: isa(c), shadow: isa(d) } },
@@ -99,6 +105,7 @@ function describe(inv: number, a: number, b: number, c: number, d: number, e: nu
     case INV['I7-lifetime']:
       return { message: `nested guest lpid ${a} used or counted after its last reference (${b}, ${c})`, fields: { lpid: a } };
     case INV.liveness:
+      if (a === L1_LPID) return { message: `L1's own access to L1 ${hexPn(b)} made no progress after repeated faults (DSISR 0x${(c >>> 0).toString(16)}): livelock`, fields: { lpid: a, l1Ra: hexPn(b) } };
       return { message: `access to L2 ${hexPn(b)} made no progress after repeated faults (DSISR 0x${(c >>> 0).toString(16)}): livelock`, fields: { lpid: a, l2Ra: hexPn(b) } };
     case INV['P4-rpn-merge']:
       return {

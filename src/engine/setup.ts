@@ -3,7 +3,7 @@
  * L1's page-size choices, L1's partition table for its guests, invalid TLBs. Used by the
  * coordinator and by tests that drive the protocol from one thread.
  */
-import type { ResolvedConfig, PageSizeMix } from '../workload/types.js';
+import type { Mutation, ResolvedConfig, PageSizeMix } from '../workload/types.js';
 import { CTRL } from '../memory/layout.js';
 import { createMachine, type Machine } from '../memory/machine.js';
 import { HvContext, type ContextOptions } from '../hv/context.js';
@@ -48,27 +48,49 @@ export function contextFor(m: Machine, cfg: ResolvedConfig, vcpu: number, worker
     rc: cfg.hardware.rc,
     faultSample: cfg.stats.faultSample,
     accessSample: cfg.stats.accessSample,
+    l1Rc: cfg.hardware.l1Rc,
     shootdown: tlbieBroadcast,
-    ...(cfg.stress.pause > 0 ? { hook: pauseHook(cfg.stress.pause, cfg.seed, vcpu) } : {}),
+    ...(cfg.stress.pause > 0 ? { hook: pauseHook(cfg.stress.pause, cfg.seed, vcpu, cfg.mutations.some((mu) => RC_WINDOW_MUTATIONS.includes(mu))) } : {}),
     ...extra,
   });
 }
 
 /** Length of one `stress.pause` sleep. */
 export const STRESS_PAUSE_MS = 0.05;
+/**
+ * Length of the `stress.pause` sleep on both sides of the race that M5 (nonatomic-rc) and M6
+ * (nonatomic-unmap) open: at 'nonatomic-rmw', between the mutated read and write of a PTE word of
+ * L0's table for L1 (a point only the mutated code has), and at 'hw-rc-update', between the
+ * hardware's read of that leaf and its CAS setting C (hw/l1-access.ts). Both sides are needed:
+ * the software side holds mmu_lock, so while it sleeps the other vCPUs soon wait for the lock at
+ * their next fault and make almost no accesses (measured: 0.34 L1 accesses per 0.5 ms window);
+ * a hardware update already under way when the window opens is what lands inside it.
+ */
+export const STRESS_RCW_PAUSE_MS = 0.5;
+
+/** Mutations whose race with the hardware's R/C update both 'nonatomic-rmw' and 'hw-rc-update' widen. */
+const RC_WINDOW_MUTATIONS: readonly Mutation[] = ['nonatomic-rc', 'nonatomic-unmap'];
 
 /**
  * The `stress.pause` hook: at each named point of the fault path, with probability `p` (from a
  * seeded per-vCPU stream), sleep about STRESS_PAUSE_MS so the other threads run inside whatever
  * window the fault has open there. A schedule perturbation only: it changes no state, so a
  * correct protocol stays clean, while a protection that only works because a window is short
- * (M3, M4, M11, M14) fails sooner.
+ * (M3, M4, M11, M14) fails sooner. With M5 or M6 on (`rcWindow`), the two sides of their race
+ * sleep STRESS_RCW_PAUSE_MS every time instead; without them 'hw-rc-update' is an ordinary point
+ * (probability `p`), so the intact protocol's schedule and every other mutation's figures stay as
+ * they were. (The intact protocol also stays clean with 'hw-rc-update' sleeping every time:
+ * docs/mutations.md.)
  */
-function pauseHook(p: number, seed: number, vcpu: number): NonNullable<ContextOptions['hook']> {
+function pauseHook(p: number, seed: number, vcpu: number, rcWindow: boolean): NonNullable<ContextOptions['hook']> {
   const cell = new Int32Array(new SharedArrayBuffer(4));
   const limit = Math.round(p * 2 ** 32);
   let x = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ (vcpu + 2)) | 1;
-  return () => {
+  return (point) => {
+    if (point === 'nonatomic-rmw' || (rcWindow && point === 'hw-rc-update')) {
+      Atomics.wait(cell, 0, 0, STRESS_RCW_PAUSE_MS);
+      return;
+    }
     x ^= x << 13;
     x ^= x >>> 17;
     x ^= x << 5;

@@ -14,6 +14,8 @@ import { COUNTER } from '../stats/counters.js';
 import { Histogram } from '../stats/histogram.js';
 import { STAGE_NAMES, type HvContext } from '../hv/context.js';
 import { ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE, Cpu } from '../hw/cpu.js';
+import { L1Access } from '../hw/l1-access.js';
+import { l1DataPage } from '../hv/l1-handler.js';
 import { contextFor, guestOfVcpu } from './setup.js';
 import { Duties } from './duties.js';
 import { auditPoint } from './barrier.js';
@@ -60,6 +62,12 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   const mmioT = Math.round((cfg.workload.writeRatio + cfg.workload.execRatio + cfg.workload.mmioRatio) * 2 ** 32);
   const mmioBase = L.guestPages - L.l2MmioPages;
   const hasMmio = mmioT > execT && L.l2MmioPages > 0;
+  // L1's own accesses: runs of L1_BURST_ACCESSES, a share l1Ratio of all accesses, to the L1
+  // pages behind the guest's working set (see l1BurstThreshold).
+  const l1T = l1BurstThreshold(cfg.workload.l1Ratio);
+  const l1 = l1T > 0 ? new L1Access(ctx, cpu) : undefined;
+  const l1Slot = guestOfVcpu(cfg, v) - 1;
+  let l1Left = 0;
   const basePn = L.basePn;
   const warmup = cfg.warmupAccesses;
   const total = task.accesses > 0 ? task.accesses + warmup : Infinity;
@@ -87,9 +95,14 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
     // enough to cost more than the rest of a TLB hit): ACCESS_STORE = 1, ACCESS_FETCH = 2.
     const type = +(r < writeT) | ((+(r >= writeT) & +(r < execT)) << 1);
     let page: number;
-    if (hasMmio && r >= execT && r < mmioT) page = mmioBase + prng.nextBelow(L.l2MmioPages);
-    else page = gen.next();
-    cpu.access(page * basePn, type);
+    if (l1 !== undefined && (l1Left > 0 || prng.nextU32() < l1T)) {
+      l1Left = (l1Left > 0 ? l1Left : L1_BURST_ACCESSES) - 1;
+      l1.access(l1DataPage(L, l1Slot, gen.next()) * basePn, type);
+    } else {
+      if (hasMmio && r >= execT && r < mmioT) page = mmioBase + prng.nextBelow(L.l2MmioPages);
+      else page = gen.next();
+      cpu.access(page * basePn, type);
+    }
     if (n >= duties.next) duties.run(n);
   }
   cpu.exit();
@@ -100,6 +113,24 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   FAULT_KIND_NAMES.forEach((k, i) => (histograms[k] = cpu.stats.byKind[i]!.data));
   STAGE_NAMES.forEach((k, i) => (histograms[k] = ctx.stages[i]!.data));
   return { vcpu: v, accesses: Math.max(0, n - warmup), histograms };
+}
+
+/**
+ * L1's own accesses come in runs of this many: L1 runs its own code for a while between two
+ * H_ENTER_NESTED calls (runs of 64 raised the rate of M5 races over runs of 16 in measurements).
+ */
+export const L1_BURST_ACCESSES = 64;
+
+/**
+ * The per-access threshold (of a 32-bit draw) for starting an L1 run, so that runs of
+ * L1_BURST_ACCESSES make up a share `ratio` of all accesses: an access outside a run starts one
+ * with probability q (else it is L2's), so (1 - q) / q L2 accesses separate two runs and
+ * ratio = B / (B + (1 - q) / q), i.e. q = ratio / (ratio + B (1 - ratio)); 1 for ratio 1.
+ */
+export function l1BurstThreshold(ratio: number): number {
+  if (ratio <= 0) return 0;
+  const q = ratio / (ratio + L1_BURST_ACCESSES * (1 - ratio));
+  return Math.min(2 ** 32 - 1, Math.round(q * 2 ** 32));
 }
 
 /** Zero this vCPU's statistics after warm-up (keeping the store count the auditor needs). */

@@ -43,6 +43,12 @@ export const INVARIANTS = [
 export type InvariantName = (typeof INVARIANTS)[number];
 export const INV = Object.freeze(Object.fromEntries(INVARIANTS.map((n, i) => [n, i])) as Record<InvariantName, number>);
 
+/**
+ * L0's lpid for L1, which tags the TLB entries of L1's own accesses. Shadow lpids (guests.ts)
+ * start at 2, so the two never collide.
+ */
+export const L1_LPID = 1;
+
 /** Broadcast TLB invalidation of (lpid, 4 KiB page number, page shift); shift 0 = whole lpid. */
 export type Shootdown = (ctx: HvContext, lpid: number, pn: number, shift: number) => void;
 
@@ -56,6 +62,8 @@ export interface ContextOptions {
   faultSample?: number;
   /** Time one access in N for the access-latency histogram (power of two; default 1024). */
   accessSample?: number;
+  /** R/C in L0's table for L1 on L1's own accesses (`hardware.l1Rc`). */
+  l1Rc?: RcMode;
   shootdown?: Shootdown;
   /** Optional hook called at named points of the fault path (tests force interleavings). */
   hook?: (point: HookPoint, ctx: HvContext) => void;
@@ -64,8 +72,13 @@ export interface ContextOptions {
 /** One contended lock acquisition in this many is timed (see `HvContext.noteWait`). */
 export const LOCK_WAIT_SAMPLE = 4;
 
-/** Named points in the fault path where tests may inject a pause. */
-export type HookPoint = 'after-seq-read' | 'after-l1-lookup' | 'before-commit' | 'after-translate';
+/**
+ * Named points in the fault path where tests may inject a pause. 'nonatomic-rmw' lies between
+ * the read and the write of a PTE update that a mutation (M5, M6) made non-atomic: it exists
+ * only in mutated code. 'hw-rc-update' lies in the hardware's lockless R/C update of a leaf of
+ * L0's table for L1 (hw/l1-access.ts), between its read of the leaf and the CAS that sets C.
+ */
+export type HookPoint = 'after-seq-read' | 'after-l1-lookup' | 'before-commit' | 'after-translate' | 'nonatomic-rmw' | 'hw-rc-update';
 
 export class HvContext {
   readonly m: Machine;
@@ -83,6 +96,8 @@ export class HvContext {
   readonly faultSampleMask: number;
   /** accessSample - 1. */
   readonly accessSampleMask: number;
+  /** Hardware sets R/C in L0's table for L1 on L1's own accesses (`hardware.l1Rc: auto`). */
+  readonly l1RcAuto: boolean;
   shootdown: Shootdown;
   /**
    * Set by this thread's Cpu: called when a broadcast invalidation issued on this thread dropped
@@ -95,13 +110,15 @@ export class HvContext {
   readonly ref2 = new LeafRef();
   readonly walk = new WalkResult();
   /** L1's partition-scoped lpid (the L1 guest itself, as L0 numbers it). */
-  readonly l1Lpid = 1;
+  readonly l1Lpid = L1_LPID;
   /** Contended, untimed acquisitions since the last timed one, per lock (0 mmu_lock, 1 tlb_lock). */
   private readonly untimed = new Int32Array(2);
   /** Stage and lock-wait histograms of this thread (merged by the coordinator). */
   readonly stages: Histogram[] = STAGE_NAMES.map(() => new Histogram());
   /** Whether the fault in progress times its stages (set by the caller, sampled). */
   sampleStages = false;
+  /** This thread's mmu_lock acquisition count at its last 'nonatomic-rmw' hook (hv/pte-update.ts). */
+  rmwHookHold = -1;
   /** Wall-clock origin for violation timestamps. */
   t0Ms = performance.now();
 
@@ -123,6 +140,7 @@ export class HvContext {
     this.rcAuto = o.rc === 'auto';
     this.faultSampleMask = (o.faultSample ?? 1) - 1;
     this.accessSampleMask = (o.accessSample ?? 1024) - 1;
+    this.l1RcAuto = o.l1Rc === 'auto';
     this.shootdown = o.shootdown ?? noShootdown;
     this.hook = o.hook;
   }

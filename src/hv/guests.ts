@@ -12,8 +12,11 @@ import { GUEST_WORDS, MAX_NESTED_LPID, PGD_UNITS, CTRL } from '../memory/layout.
 import { PAGE_PRESENT, PAGE_PTE, PTE_NLB_MASK, makeDir } from '../mmu/pte.js';
 import { RADIX_RTS_52 } from '../mmu/geometry.js';
 import { UNIT_WORDS } from '../mmu/tree.js';
-import { INV, MUT, type HvContext } from './context.js';
+import { INV, L1_LPID, MUT, type HvContext } from './context.js';
 import { unmapShadowPteLocked } from './radix.js';
+
+/** Lowest shadow lpid L0 hands out: above L1_LPID, so L1's and the shadows' TLB entries never mix. */
+export const FIRST_SHADOW_LPID = L1_LPID + 1;
 
 /** Guest record fields. */
 export const GUEST = {
@@ -124,8 +127,9 @@ export function getNestedGuest(ctx: HvContext, l1Lpid: number, create: boolean):
     const at = guestWord(ctx, s, 0);
     w[at + GUEST.l1Lpid] = l1Lpid;
     // Shadow lpids come from L0's LPID allocator; nestsim hands out fresh ones so a TLB entry
-    // of a removed guest can never match its successor.
-    w[at + GUEST.shadowLpid] = 2 + (Atomics.add(w, ctx.m.ctrl(CTRL.nextShadowLpid), 1) % 1_000_000);
+    // of a removed guest can never match its successor. They start above L1_LPID (L0's lpid for
+    // L1, which tags L1's own TLB entries), so a shadow lpid never names L1.
+    w[at + GUEST.shadowLpid] = FIRST_SHADOW_LPID + (Atomics.add(w, ctx.m.ctrl(CTRL.nextShadowLpid), 1) % 1_000_000);
     w[at + GUEST.l1Root] = 0;
     w[at + GUEST.l1Rts] = 0;
     w[at + GUEST.processTable] = 0;

@@ -11,7 +11,7 @@
  * over L1's data window (pages alias when L2 memory exceeds L1's: KSM-like sharing).
  * Lock: L1's own page-table lock (LOCK.l1) around every change of its tables.
  */
-import { LOCK } from '../memory/layout.js';
+import { LOCK, type Layout } from '../memory/layout.js';
 import { hash32 } from '../memory/host.js';
 import { lockWord, unlockWord, MMU_LOCK_SPINS } from '../sync/lock.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_PTE, PAGE_READ, PAGE_WRITE, PTE_NLB_MASK, makeDir, makeLeaf } from '../mmu/pte.js';
@@ -63,9 +63,17 @@ export function l1Target(ctx: HvContext, slot: number, l2Pn: number, out: L1Targ
     const r = Math.floor(page / p2m) * p2m;
     if (r >= lo && r + p2m <= hi && (hash32(r + slot * 7919, seed ^ 0x22) & 0xffff) < t2m) out.shift = 21;
   }
+  out.gpaPn = l1DataPage(L, slot, page) * basePn + sub;
+}
+
+/**
+ * The L1 data page (base-page index in L1's main memslot) where L1 keeps L2 base page `page` of
+ * guest `slot`: guests are laid out at a stride of whole L1 leaves over L1's data window.
+ * L1's own accesses (hw/l1-access.ts) touch these pages too, as L1's I/O emulation would.
+ */
+export function l1DataPage(L: Layout, slot: number, page: number): number {
   const stride = Math.ceil(L.guestPages / L.l1AlignPages) * L.l1AlignPages;
-  const l1Page = (slot * stride + page) % L.l1WindowPages;
-  out.gpaPn = l1Page * basePn + sub;
+  return (slot * stride + page) % L.l1WindowPages;
 }
 
 // ---- what L1 has granted, as of its last completed tlbie (checker state for I2/I3) --------------

@@ -378,4 +378,5 @@ const FAULT_COUNTER: readonly number[] = [
   COUNTER.faultDsi,
   COUNTER.faultInval,
   COUNTER.faultError,
+  COUNTER.faultL1Direct,
 ];

@@ -18,11 +18,12 @@ import {
 } from '../memory/host.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PTE_RPN_MASK } from '../mmu/pte.js';
 import { pnAlign, pnCount } from '../mmu/geometry.js';
-import { findLeaf, pteUpdate } from '../mmu/tree.js';
+import { findLeaf } from '../mmu/tree.js';
 import { COUNTER } from '../stats/counters.js';
 import { FIX, MUT, type HvContext } from './context.js';
 import { L1_TABLE_PGD_UNIT, pageOfPn, unmapL1PteLocked } from './radix.js';
 import { updateNestRmapRcListLocked } from './rmap.js';
+import { rcUpdateLocked } from './pte-update.js';
 
 /** kvm_mmu_invalidate_begin. Lock: mmu_lock. */
 export function invalidateBeginLocked(ctx: HvContext): void {
@@ -140,7 +141,7 @@ export function kvmAgeRadix(ctx: HvContext, page: number): boolean {
     const leaf = Atomics.load(ctx.w, i);
     if ((leaf & PAGE_ACCESSED) === 0) return false;
     const shift = ctx.ref.shift;
-    pteUpdate(ctx.w, i, PAGE_ACCESSED, 0);
+    rcUpdateLocked(ctx, i, PAGE_ACCESSED, 0, true); // M5: non-atomic (a C the hardware sets meanwhile is lost)
     const hostPn = (leaf & PTE_RPN_MASK) & ~(pnCount(shift) - 1);
     updateNestRmapRcListLocked(ctx, pageOfPn(ctx, pnAlign(pn, shift)), PAGE_ACCESSED, 0, hostPn, shift);
     return true;
@@ -169,10 +170,7 @@ export function testClearDirty(ctx: HvContext, page: number): number {
     leaf = Atomics.load(w, i);
     if ((leaf & PAGE_DIRTY) === 0) return 0;
     const shift = ctx.ref.shift;
-    if (ctx.has(MUT['nonatomic-rc'])) {
-      const o = w[i]!;
-      Atomics.store(w, i, o & ~PAGE_DIRTY);
-    } else pteUpdate(w, i, PAGE_DIRTY, 0);
+    rcUpdateLocked(ctx, i, PAGE_DIRTY, 0, true); // M5: non-atomic
     ctx.shootdown(ctx, ctx.l1Lpid, pnAlign(pn, shift), shift);
     const hostPn = (leaf & PTE_RPN_MASK) & ~(pnCount(shift) - 1);
     updateNestRmapRcListLocked(ctx, pageOfPn(ctx, pnAlign(pn, shift)), PAGE_DIRTY, 0, hostPn, shift);

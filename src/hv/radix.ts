@@ -26,6 +26,7 @@ import { COUNTER } from '../stats/counters.js';
 import { INV, MUT, FIX, type HvContext } from './context.js';
 import { GUEST, guestWord, shadowPgdUnit } from './guests.js';
 import { removeNestRmapRangeLocked, insertNestRmapLocked, rmapNodeAvailableLocked } from './rmap.js';
+import { rcUpdateLocked, unmapExchangeLocked } from './pte-update.js';
 
 export const EAGAIN = -11;
 export const ENOMEM = -12;
@@ -55,17 +56,11 @@ export function pageOfPn(ctx: HvContext, pn: number): number {
 
 /**
  * Unmap a shadow leaf: exchange to 0, then tlbie(shadow_lpid). Lock: mmu_lock.
- * Mutations: `nonatomic-unmap` (M6) reads then stores 0; `skip-tlb-flush` (M7) omits the tlbie.
+ * Mutations: `nonatomic-unmap` (M6) reads then stores 0 (pte-update.ts); `skip-tlb-flush` (M7) omits the tlbie.
  */
 export function unmapShadowPteLocked(ctx: HvContext, slot: number, i: number, l2Pn: number, shift: number): number {
   const w = ctx.w;
-  let old: number;
-  if (ctx.has(MUT['nonatomic-unmap'])) {
-    old = w[i]!;
-    Atomics.store(w, i, 0);
-  } else {
-    old = Atomics.exchange(w, i, 0);
-  }
+  const old = unmapExchangeLocked(ctx, i, false);
   ctx.count(COUNTER.shadowPtesRemoved);
   if (!ctx.has(MUT['skip-tlb-flush'])) ctx.shootdown(ctx, w[guestWord(ctx, slot, GUEST.shadowLpid)]!, pnAlign(l2Pn, shift), shift);
   return old;
@@ -77,14 +72,7 @@ export function unmapShadowPteLocked(ctx: HvContext, slot: number, i: number, l2
  * bitmap if the old leaf had C and the slot logs dirty pages. Lock: mmu_lock.
  */
 export function unmapL1PteLocked(ctx: HvContext, i: number, gpaPn: number, shift: number): number {
-  const w = ctx.w;
-  let old: number;
-  if (ctx.has(MUT['nonatomic-unmap'])) {
-    old = w[i]!;
-    Atomics.store(w, i, 0);
-  } else {
-    old = Atomics.exchange(w, i, 0);
-  }
+  const old = unmapExchangeLocked(ctx, i, true);
   if (old >= 0) return old; // was not present
   const startPn = pnAlign(gpaPn, shift);
   ctx.shootdown(ctx, ctx.l1Lpid, startPn, shift);
@@ -332,13 +320,7 @@ export function setRcLocked(ctx: HvContext, table: number, pn: number, store: bo
   if (i < 0) return false;
   const leaf = Atomics.load(ctx.w, i);
   if (store && (leaf & PAGE_WRITE) === 0) return false;
-  const set = PAGE_ACCESSED | (store ? PAGE_DIRTY : 0);
-  if (ctx.has(MUT['nonatomic-rc'])) {
-    const o = ctx.w[i]!;
-    Atomics.store(ctx.w, i, o | set);
-  } else {
-    pteUpdate(ctx.w, i, 0, set);
-  }
+  rcUpdateLocked(ctx, i, 0, PAGE_ACCESSED | (store ? PAGE_DIRTY : 0), table === TABLE_L1); // M5: non-atomic
   return true;
 }
 

@@ -66,6 +66,11 @@ export const FAULT_KIND = {
   dsi: 7,
   inval: 8,
   error: 9,
+  /**
+   * Not a nested fault: an L1 vCPU's own access faulted in L0's table for L1 and L0 ran its
+   * ordinary radix fault handler for L1 (hv/l1-fault.ts), whatever its outcome.
+   */
+  l1Direct: 10,
 } as const;
 export type FaultKindName = keyof typeof FAULT_KIND;
 export const FAULT_KIND_NAMES = Object.keys(FAULT_KIND) as FaultKindName[];

@@ -12,11 +12,12 @@
 import { CTRL, RMAP_NODE_WORDS } from '../memory/layout.js';
 import { COUNTER } from '../stats/counters.js';
 import { PAGE_DIRTY, PAGE_PTE, PTE_RPN_MASK } from '../mmu/pte.js';
-import { findLeaf, pteUpdate } from '../mmu/tree.js';
+import { findLeaf } from '../mmu/tree.js';
 import { pnCount } from '../mmu/geometry.js';
 import { MUT, FIX, type HvContext } from './context.js';
 import { findNestedLocked, shadowPgdUnit, GUEST, guestWord } from './guests.js';
 import { unmapShadowPteLocked } from './radix.js';
+import { rcUpdateLocked } from './pte-update.js';
 
 const NODE_NEXT = 0;
 const NODE_LPID = 1;
@@ -151,13 +152,7 @@ export function updateNestRmapRcListLocked(ctx: HvContext, l1Page: number, clr: 
     if (i < 0) continue;
     const leaf = Atomics.load(w, i);
     if ((leaf & PAGE_PTE) === 0 || !pfnMatches(ctx, leaf, hostPn, l1Shift)) continue;
-    if (ctx.has(MUT['nonatomic-rc'])) {
-      // M5: a plain read-modify-write; a concurrent R/C set between the two steps is lost.
-      const old = w[i]!;
-      Atomics.store(w, i, (old | set) & ~clr);
-    } else {
-      pteUpdate(w, i, clr, set);
-    }
+    rcUpdateLocked(ctx, i, clr, set, false); // M5: non-atomic
     if (ctx.has(MUT['skip-tlb-flush-on-clean'])) continue; // M8
     const tlbieLpid = ctx.fixed(FIX.p1) ? w[guestWord(ctx, slot, GUEST.shadowLpid)]! : lpid;
     ctx.shootdown(ctx, tlbieLpid, l2Pn, ctx.ref2.shift);

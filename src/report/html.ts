@@ -185,8 +185,8 @@ export function renderHtml(doc: ResultsDocument): string {
   const violations = doc.checks.violations;
 
   // invalid/error outcomes only when they happened; the contract kinds always.
-  const faultRows = ([...FAULT_KINDS, 'inval', 'error'] as const)
-    .filter((k) => c.faults[k] > 0 || (k !== 'inval' && k !== 'error'))
+  const faultRows = ([...FAULT_KINDS, 'inval', 'error', 'l1Direct'] as const)
+    .filter((k) => c.faults[k] > 0 || (k !== 'inval' && k !== 'error' && k !== 'l1Direct'))
     .map((k): [string, number] => [kindLabel(k), c.faults[k]]);
 
   const countRows: Cell[][] = [

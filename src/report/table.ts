@@ -41,6 +41,7 @@ export const KIND_LABELS: Readonly<Record<string, string>> = {
   dsi: 'DSI',
   inval: 'invalid',
   error: 'error',
+  l1Direct: 'L1 direct (own access)',
   l1Walk: 'stage: L1 walk',
   l0Lookup: 'stage: L0 lookup',
   instantiate: 'stage: instantiate',
@@ -184,11 +185,12 @@ function countLines(doc: ResultsDocument, color: boolean): string[] {
     row('  shadow walk hits', c.walkHits),
     row('faults', c.faultsTotal),
   ];
-  for (const kind of [...FAULT_KINDS, 'inval', 'error'] as const) {
+  for (const kind of [...FAULT_KINDS, 'inval', 'error', 'l1Direct'] as const) {
     const n = c.faults[kind];
     if (n > 0 || (FAULT_KINDS as readonly string[]).includes(kind)) rows.push(row(`  ${kindLabel(kind)}`, n));
   }
   rows.push(row('L1 handler runs', c.l1Handled), row('writes completed', c.writesCompleted));
+  if (c.l1Accesses > 0) rows.push(row("L1's own accesses", c.l1Accesses), row('  hardware R/C sets (L1 table)', c.l1HwRcSets));
   return [heading('Counts', color), ...grid(['', 'count', '% of accesses'], rows, color)];
 }
 

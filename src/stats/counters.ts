@@ -69,6 +69,13 @@ export const COUNTER = {
   audits: 47,
   // --- actors (added later; indices must stay contiguous)
   l1Destroys: 48,
+  // --- L1's own accesses (workload.l1Ratio; added later, indices stay contiguous)
+  /** L0's radix page fault for L1 (kvmppc_book3s_radix_page_fault), one per L1 fault. */
+  faultL1Direct: 49,
+  /** Accesses L1's vCPUs made to L1 memory (also counted in accesses, loads, stores, ...). */
+  l1Accesses: 50,
+  /** R/C bits the hardware set in L0's table for L1 (hardware.l1Rc: auto). */
+  l1HwRcSets: 51,
 } as const;
 
 export type CounterName = keyof typeof COUNTER;
@@ -100,6 +107,7 @@ export const FAULT_COUNTERS = [
   'faultDsi',
   'faultInval',
   'faultError',
+  'faultL1Direct',
 ] as const satisfies readonly CounterName[];
 
 /** A zeroed counter block. */

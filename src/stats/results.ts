@@ -85,9 +85,14 @@ export interface ResultsDocument {
     walkHits: number;
     /** Every fault, whatever its outcome (the sum of `faults`). */
     faultsTotal: number;
-    faults: Record<FaultKind, number> & { inval: number; error: number };
+    /** `l1Direct`: L0's ordinary radix faults for L1's own accesses (not nested faults). */
+    faults: Record<FaultKind, number> & { inval: number; error: number; l1Direct: number };
     l1Handled: number;
     writesCompleted: number;
+    /** Accesses L1's own vCPUs made to L1 memory (included in `accesses`). */
+    l1Accesses: number;
+    /** R/C bits the hardware set in L0's table for L1 (`hardware.l1Rc: auto`). */
+    l1HwRcSets: number;
   };
   /** One summary per LATENCY_KINDS entry, plus any other histogram the run recorded. */
   latencyNs: Record<LatencyKind, LatencySummary> & Record<string, LatencySummary>;
@@ -191,7 +196,7 @@ export function buildResults(input: ResultsInput): ResultsDocument {
   const c = countersToObject(input.counters);
   const faultsTotal = totalFaults(input.counters);
 
-  const faults = { inval: c.faultInval, error: c.faultError } as ResultsDocument['counts']['faults'];
+  const faults = { inval: c.faultInval, error: c.faultError, l1Direct: c.faultL1Direct } as ResultsDocument['counts']['faults'];
   for (const kind of FAULT_KINDS) faults[kind] = c[FAULT_KIND_COUNTER[kind]];
 
   const latencyNs: Record<string, LatencySummary> = {};
@@ -232,6 +237,8 @@ export function buildResults(input: ResultsInput): ResultsDocument {
       faults,
       l1Handled: c.l1Handled,
       writesCompleted: c.writesCompleted,
+      l1Accesses: c.l1Accesses,
+      l1HwRcSets: c.l1HwRcSets,
     },
     latencyNs: latencyNs as ResultsDocument['latencyNs'],
     invalidations: {

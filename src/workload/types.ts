@@ -72,6 +72,12 @@ export interface ResolvedConfig {
   readonly basePageSize: BasePageSize;
   readonly hardware: {
     readonly rc: RcMode;
+    /**
+     * R/C updates in L0's partition-scoped table for L1 when L1's own vCPUs access L1 memory:
+     * fault (DSISR_SET_RC into L0, the simulator rule of kernel-model.md §4.1) or auto (hardware
+     * sets them with an atomic update of the leaf, no lock, as POWER9 does for a non-nested guest).
+     */
+    readonly l1Rc: RcMode;
     readonly tlbEntries: number; // per vCPU, power of two
     readonly tlbWays: number; // associativity, power of two, <= tlbEntries
   };
@@ -100,6 +106,7 @@ export interface ResolvedConfig {
     readonly execRatio: number; // 0..1 (instruction fetches, HISI path)
     readonly mmioRatio: number; // 0..1: accesses to L2 pages L1 maps onto its MMIO hole
     readonly workingSetBytes: number; // per guest, <= guests.memoryBytes
+    readonly l1Ratio: number; // 0..1: accesses that are L1's own (to L1 memory, L1's lpid), not L2's
   };
   /** Actor frequencies, events per 1,000 accesses of each vCPU; 0 = off. */
   readonly actors: {

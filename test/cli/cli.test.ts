@@ -111,6 +111,30 @@ describe('nestsim CLI', () => {
     expect(r.stdout).toContain('I2-permissions');
   });
 
+  it("L1's own accesses (workload.l1Ratio, hardware.l1Rc auto): counted in the document, clean exit 0", () => {
+    const out = join(tmp, 'l1.json');
+    const r = nestsim(
+      'run', join(CONFIGS, 'dirty-log.yaml'), '--vcpus', '1', '--accesses', '20000', '--set', 'workload.l1Ratio=0.3',
+      '--set', 'hardware.l1Rc=auto', '--set', 'actors.host.harvest=2', '--json', out, '--quiet',
+    );
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(readFileSync(out, 'utf8'));
+    expect(validateResultsShape(doc)).toEqual([]);
+    expect(doc.counts.accesses).toBe(20000);
+    expect(doc.counts.l1Accesses).toBeGreaterThan(0);
+    expect(doc.counts.l1Accesses).toBeLessThan(20000);
+    expect(doc.counts.faults.l1Direct).toBeGreaterThan(0);
+    expect(doc.counts.l1HwRcSets).toBeGreaterThan(0);
+    expect(doc.latencyNs.l1Direct.count).toBe(doc.counts.faults.l1Direct);
+    expect(doc.checks.violations).toBe(0);
+  });
+
+  it('bad hardware.l1Rc -> exit 2 naming the key', () => {
+    const r = nestsim('run', join(CONFIGS, 'default.yaml'), '--set', 'hardware.l1Rc=sometimes');
+    expect(r.code).toBe(2);
+    expect(r.stderr.trim()).toBe('nestsim: --set: hardware.l1Rc: expected one of fault, auto, found "sometimes"');
+  });
+
   it('run prints the readable report', () => {
     const r = nestsim('run', join(CONFIGS, 'default.yaml'), '--vcpus', '1', '--accesses', '5000', '--no-color');
     expect(r.code).toBe(0);

@@ -34,13 +34,13 @@ const DEFAULTS: ResolvedConfig = {
   fixes: [],
   mutations: [],
   basePageSize: '4K',
-  hardware: { rc: 'fault', tlbEntries: 64, tlbWays: 4 },
+  hardware: { rc: 'fault', l1Rc: 'fault', tlbEntries: 64, tlbWays: 4 },
   host: { memoryBytes: 4 * 2 ** 30, backing: { base: 1, '2M': 0, '1G': 0 } },
   l1: { memoryBytes: 2 * 2 ** 30, readonlyBytes: 0, mmioBytes: 0, pageSizes: { base: 1, '2M': 0, '1G': 0 }, dirtyLog: false },
   guests: { count: 1, memoryBytes: 256 * 2 ** 20, vcpuMap: 'spread' },
   workload: {
     pattern: 'uniform', theta: 0.99, hotFraction: 0.1, hotProbability: 0.9,
-    writeRatio: 0.3, execRatio: 0, mmioRatio: 0, workingSetBytes: 256 * 2 ** 20,
+    writeRatio: 0.3, execRatio: 0, mmioRatio: 0, workingSetBytes: 256 * 2 ** 20, l1Ratio: 0,
   },
   actors: {
     l1: { unmap: 0, protect: 0, clean: 0, rangeFlush: 0, lpidFlush: 0, destroy: 0 },
@@ -90,7 +90,7 @@ describe('parseConfig: defaults and values', () => {
     expect(cfg.durationMs).toBe(120_000);
     expect(cfg.fixes).toEqual(['p5', 'p1']);
     expect(cfg.mutations).toEqual(['skip-rmap']);
-    expect(cfg.hardware).toEqual({ rc: 'auto', tlbEntries: 128, tlbWays: 8 });
+    expect(cfg.hardware).toEqual({ rc: 'auto', l1Rc: 'fault', tlbEntries: 128, tlbWays: 8 });
     expect(cfg.host).toEqual({ memoryBytes: 8 * 2 ** 30, backing: { base: 1, '2M': 3, '1G': 0 } });
     expect(cfg.l1).toEqual({ memoryBytes: 2 ** 30, readonlyBytes: 128 * 2 ** 20, mmioBytes: 64 * 2 ** 20, pageSizes: { base: 1, '2M': 0, '1G': 0.5 }, dirtyLog: true });
     expect(cfg.guests).toEqual({ count: 4, memoryBytes: 512 * 2 ** 20, vcpuMap: 'packed' });
@@ -131,7 +131,7 @@ describe('parseConfig: one message per kind of bad input', () => {
 
   it('unknown key with nothing close -> no suggestion', () => {
     expect(messageOf('workload:\n  colour: blue\n')).toBe(
-      'configs/x.yaml:2:3: workload.colour: expected one of pattern, theta, hotFraction, hotProbability, writeRatio, execRatio, mmioRatio, workingSet, found unknown key "colour"',
+      'configs/x.yaml:2:3: workload.colour: expected one of pattern, theta, hotFraction, hotProbability, writeRatio, execRatio, mmioRatio, workingSet, l1Ratio, found unknown key "colour"',
     );
   });
 
@@ -157,11 +157,15 @@ describe('parseConfig: one message per kind of bad input', () => {
     );
     expect(messageOf('workload:\n  theta: 1\n')).toBe('configs/x.yaml:2:10: workload.theta: expected number > 0 and <= 10, not 1, found 1');
     expect(messageOf('workload:\n  writeRatio: 1.5\n')).toBe('configs/x.yaml:2:15: workload.writeRatio: expected number 0..1, found 1.5');
+    expect(messageOf('workload:\n  l1Ratio: -0.1\n')).toBe('configs/x.yaml:2:12: workload.l1Ratio: expected number 0..1, found -0.1');
   });
 
   it('bad enum -> the values and the closest one', () => {
     expect(messageOf('protocol: mainlne\n')).toBe(
       'configs/x.yaml:1:11: protocol: expected one of mainline, fixed, found "mainlne" (did you mean "mainline"?)',
+    );
+    expect(messageOf('hardware:\n  l1Rc: atuo\n')).toBe(
+      'configs/x.yaml:2:9: hardware.l1Rc: expected one of fault, auto, found "atuo" (did you mean "auto"?)',
     );
   });
 
