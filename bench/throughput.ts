@@ -84,7 +84,7 @@ export interface StatsCost {
 
 /**
  * What recording statistics costs a fault: fault-storm on one thread, alternating the shipped
- * sampling (1 fault in 8, stages on 1 in 64, 1 access in 1,024) with timing off, `rounds` times
+ * sampling (1 fault in 16, stages on 1 in 128, 1 access in 1,024) with timing off, `rounds` times
  * each; medians. Counters cannot be switched off (the results are built from them): their cost
  * is `counterOps` increments of `counterNs` each (a micro figure) per fault.
  */

@@ -48,7 +48,7 @@ const DEFAULTS: ResolvedConfig = {
   },
   audit: { perMillion: 0 },
   stress: { pause: 0 },
-  stats: { accessSample: 1024, faultSample: 8 },
+  stats: { accessSample: 1024, faultSample: 16 },
 };
 
 describe('parseConfig: defaults and values', () => {
