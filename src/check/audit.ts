@@ -19,7 +19,7 @@ import { COUNTER } from '../stats/counters.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_PTE, PAGE_READ, PAGE_WRITE, PTE_NLB_MASK, PTE_RPN_MASK } from '../mmu/pte.js';
 import { pnAlign, pnCount } from '../mmu/geometry.js';
 import { UNIT_WORDS, WALK_OK, findLeaf, walkRadixTree } from '../mmu/tree.js';
-import { backingFrame } from '../memory/host.js';
+import { SWAP_SLOT_USED, backingFrame } from '../memory/host.js';
 import { CTRL, TLB_ENTRY_WORDS } from '../memory/layout.js';
 import { INV, type HvContext } from '../hv/context.js';
 import { GUEST, GUEST_LIVE, guestWord, shadowPgdUnit } from '../hv/guests.js';
@@ -182,7 +182,7 @@ export function pageWrites(ctx: HvContext, page: number): number {
   const bi = ctx.L.backingWord + page;
   for (;;) {
     const b = Atomics.load(w, bi);
-    const n = b === 0 ? Atomics.load(w, ctx.L.swapWritesWord + page) : Atomics.load(w, ctx.L.frameWritesWord + backingFrame(b));
+    const n = b === 0 ? Atomics.load(w, ctx.L.swapWritesWord + page) & ~SWAP_SLOT_USED : Atomics.load(w, ctx.L.frameWritesWord + backingFrame(b));
     if (Atomics.load(w, bi) === b) return n;
   }
 }

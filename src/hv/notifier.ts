@@ -15,6 +15,7 @@ import {
   installBlockLocked,
   markBlockBusyLocked,
   retireBlockLocked,
+  SWAP_SLOT_USED,
 } from '../memory/host.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PTE_RPN_MASK } from '../mmu/pte.js';
 import { pnAlign, pnCount } from '../mmu/geometry.js';
@@ -103,7 +104,7 @@ function moveBlock(ctx: HvContext, page: number, migrate: boolean): boolean {
       installBlockLocked(m, first, n, newF0, order, false);
     } else {
       for (let k = 0; k < n; k++) {
-        w[L.swapWritesWord + first + k] = Atomics.load(w, L.frameWritesWord + oldF0 + k);
+        w[L.swapWritesWord + first + k] = Atomics.load(w, L.frameWritesWord + oldF0 + k) | SWAP_SLOT_USED;
         Atomics.store(w, L.backingWord + first + k, 0);
       }
     }

@@ -347,7 +347,7 @@ export function instantiateL1Page(ctx: HvContext, gpaPn: number, memslot: number
   // 1. Sequence number, then GUP.
   const seq2 = ctx.readSeq();
   const page = pageOfPn(ctx, gpaPn);
-  const got = hostFaultIn(m, page);
+  const got = hostFaultIn(m, page, ctx.counterBase + COUNTER.swapIns);
   if (got === 0) return EFAULT;
   const upgrade = !write && !ro;
   // 2. Read the host's own entry under mmu_lock, only if no invalidation ran since seq2.

@@ -63,20 +63,24 @@ export function hostUnlock(m: Machine): void {
  * (out of memory). Lock-free when the page is resident (GUP-fast); otherwise takes the host lock,
  * which a running migration or swap-out holds, so a fault on a page being moved waits for it.
  */
-export function hostFaultIn(m: Machine, page: number): number {
+export function hostFaultIn(m: Machine, page: number, swapInCounter = -1): number {
   const w = m.w;
   const bi = m.L.backingWord + page;
   const fast = Atomics.load(w, bi);
   if (fast !== 0 && (fast & BACKING_BUSY) === 0) return fast;
   hostLock(m);
   let b = Atomics.load(w, bi);
-  if (b === 0) b = backBlockLocked(m, page);
+  if (b === 0) b = backBlockLocked(m, page, swapInCounter);
   hostUnlock(m);
   return b;
 }
 
-/** Back the whole chunk holding `page` with a fresh block, restoring swapped write counts. */
-function backBlockLocked(m: Machine, page: number): number {
+/**
+ * Back the whole chunk holding `page` with a fresh block, restoring swapped write counts. A
+ * block that had been swapped out counts one swap-in in counter word `swapInCounter` of the
+ * float64 counter view (the caller's `swapIns`), as a swap-out counts one per block.
+ */
+function backBlockLocked(m: Machine, page: number, swapInCounter: number): number {
   const order = chosenOrder(m, page);
   const n = m.orderFrames[order]!;
   const first = Math.floor(page / n) * n;
@@ -85,21 +89,34 @@ function backBlockLocked(m: Machine, page: number): number {
     Atomics.add(m.w, m.ctrl(CTRL.hostOom), 1);
     return 0;
   }
-  installBlockLocked(m, first, n, f0, order, true);
+  const swapped = installBlockLocked(m, first, n, f0, order, true);
+  if (swapped > 0 && swapInCounter >= 0) m.f64[swapInCounter]! += 1;
   return Atomics.load(m.w, m.L.backingWord + page);
 }
 
 /**
- * Point L1 pages [first, first + n) at frames [f0, f0 + n). With `restoreSwap`, each frame's
- * write counter is the page's saved swap count (0 for a page never written). Host lock held.
+ * A swap slot (`swapWritesWord`) holds the page's write count with this flag while the page is
+ * swapped out. Counts stay below 2^30 (frame write counters are 32-bit words).
  */
-export function installBlockLocked(m: Machine, first: number, n: number, f0: number, order: number, restoreSwap: boolean): void {
+export const SWAP_SLOT_USED = 1 << 30;
+
+/**
+ * Point L1 pages [first, first + n) at frames [f0, f0 + n). With `restoreSwap`, each frame's
+ * write counter is the page's saved swap count (0 for a page never written). Returns how many
+ * of the pages were swapped out. Host lock held.
+ */
+export function installBlockLocked(m: Machine, first: number, n: number, f0: number, order: number, restoreSwap: boolean): number {
   const w = m.w;
   const L = m.L;
+  let swapped = 0;
   for (let k = 0; k < n; k++) {
     const f = f0 + k;
     const page = first + k;
-    if (restoreSwap) Atomics.store(w, L.frameWritesWord + f, w[L.swapWritesWord + page]!);
+    if (restoreSwap) {
+      const slot = w[L.swapWritesWord + page]!;
+      if ((slot & SWAP_SLOT_USED) !== 0) swapped++;
+      Atomics.store(w, L.frameWritesWord + f, slot & ~SWAP_SLOT_USED);
+    }
     Atomics.store(w, L.frameOwnerWord + f, page + 1);
     Atomics.store(w, L.backingWord + page, (order << BACKING_ORDER_SHIFT) | (f + 1));
     // Only now empty the swap slot: a lock-free reader of the page's write count (the harvest's
@@ -107,6 +124,7 @@ export function installBlockLocked(m: Machine, first: number, n: number, f0: num
     // emptying it first would show it a count of 0 for a swapped-in page.
     if (restoreSwap) Atomics.store(w, L.swapWritesWord + page, 0);
   }
+  return swapped;
 }
 
 /** Mark (or clear) the busy bit on every page of a block so GUP-fast backs off. Host lock held. */

@@ -10,6 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { hostMigrate, hostSwapOut } from '../../src/hv/notifier.js';
 import { hTlbInvalidate, tlbieArgs } from '../../src/hv/tlbie.js';
 import { pteRpn } from '../../src/mmu/pte.js';
+import { SWAP_SLOT_USED } from '../../src/memory/host.js';
 import {
   LOAD,
   STORE,
@@ -176,7 +177,7 @@ describe('host swap-out and swap-in', () => {
     expect(hostSwapOut(r.host, page)).toBe(true);
 
     expect(frameOf(r, page)).toBe(-1);
-    expect(r.w[r.m.L.swapWritesWord + page]).toBe(2);
+    expect(r.w[r.m.L.swapWritesWord + page]).toBe(2 | SWAP_SLOT_USED); // 2 writes, slot in use
     expect(hostLeafOf(r, page).value).toBe(0);
     expect(shadowOf(r, A).value).toBe(0);
     expect(rmapOf(r, page)).toEqual([]);
@@ -206,7 +207,16 @@ describe('host swap-out and swap-in', () => {
     expect(pteRpn(shadowOf(r, A).value)).toBe(r.m.frameToHostPn(frame));
     expect(rmapOf(r, page)).toEqual([[1, A]]);
     expect(delta(r, before, 'faultHostInstantiate')).toBe(1);
+    expect(delta(r, before, 'swapIns')).toBe(1);
     expect(runAudit(r)).toMatchObject({ lostWrites: 0, violations: 0 });
+  });
+
+  it('a first touch backs a page without counting a swap-in', () => {
+    const r = makeInvalRig();
+    const before = counters(r);
+    expect(touch(r, A)).toBe(true);
+    expect(frameOf(r, l1PageOf(r, A))).toBeGreaterThanOrEqual(0);
+    expect(delta(r, before, 'swapIns')).toBe(0);
   });
 });
 
