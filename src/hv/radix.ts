@@ -21,7 +21,7 @@ import {
   makeLeaf,
 } from '../mmu/pte.js';
 import { LEVEL_PMD, LEVEL_PTE, LEVEL_PUD, pnAlign, pnCount } from '../mmu/geometry.js';
-import { UNIT_WORDS, findLeaf, findLeafLocked, pteUpdate, type TableSpace } from '../mmu/tree.js';
+import { UNIT_WORDS, findLeafLocked, pteUpdate, type TableSpace } from '../mmu/tree.js';
 import { COUNTER } from '../stats/counters.js';
 import { INV, MUT, FIX, type HvContext } from './context.js';
 import { GUEST, guestWord, shadowPgdUnit } from './guests.js';

@@ -4,8 +4,11 @@
  * nested fault handler on this thread, and, on a reflection, into L1's handler (an L1 vCPU runs
  * its nested guest, so L1's handler runs on the same thread), then back into L2.
  *
- * Fast path (`access`): one TLB probe, one mask compare, for stores one frame-generation check
- * and one atomic add. Everything else is in `accessSlow`. Nothing allocates per access.
+ * Fast path (`access`): a probe of the private tag mirror and one mask compare, with no atomic
+ * operation for a load; a store adds the frame-generation check (I5), L1's grant (I2/I3) and an
+ * atomic add of the write. Every 16 accesses, one atomic add marks a quiescence point. Misses go
+ * to `accessSlow` (hardware walk through a page-walk cache, fill, storage interrupt). Nothing
+ * allocates per access. docs/performance.md explains each choice.
  */
 import { performance } from 'node:perf_hooks';
 import { CTRL, TLB_ENTRY_WORDS, VCPU_CTL, VSTATE_IN_GUEST, VSTATE_QUIESCE } from '../memory/layout.js';
