@@ -16,9 +16,6 @@
  * boundary and guest entry at which `tlbDone` has moved, so a hit costs no atomic operation.
  */
 import { CTRL, LINE_WORDS, TLB_ENTRY_WORDS, VCPU_CTL, VSTATE_IN_GUEST, VSTATE_WAITING } from '../memory/layout.js';
-
-/** Largest vCPU count (the `vcpus` key's maximum). */
-const MAX_VCPUS = 256;
 import type { Machine } from '../memory/machine.js';
 import { pnAlign, pnCount } from '../mmu/geometry.js';
 import { COUNTER } from '../stats/counters.js';
@@ -117,6 +114,8 @@ export function tlbieBroadcast(ctx: HvContext, lpid: number, pn: number, shift: 
   ctx.count(COUNTER.tlbFlushes, total);
 }
 
+/** Largest vCPU count (the `vcpus` key's maximum). */
+const MAX_VCPUS = 256;
 /** vCPUs one broadcast waits for (scratch; one per thread, no allocation per tlbie). */
 const waitFor = new Int32Array(MAX_VCPUS);
 
