@@ -109,21 +109,25 @@ export function installBlockLocked(m: Machine, first: number, n: number, f0: num
   const w = m.w;
   const L = m.L;
   let swapped = 0;
+  // 1. Every frame's count and owner before any page of the block becomes visible. A page's
+  //    backing word is what GUP-fast returns, and the L1-table leaf L0 builds from it can cover
+  //    the whole huge block: a store to another page of the block can then land at once, so
+  //    that page's count must already be restored (else the restore overwrites the store).
   for (let k = 0; k < n; k++) {
     const f = f0 + k;
-    const page = first + k;
     if (restoreSwap) {
-      const slot = w[L.swapWritesWord + page]!;
+      const slot = w[L.swapWritesWord + first + k]!;
       if ((slot & SWAP_SLOT_USED) !== 0) swapped++;
       Atomics.store(w, L.frameWritesWord + f, slot & ~SWAP_SLOT_USED);
     }
-    Atomics.store(w, L.frameOwnerWord + f, page + 1);
-    Atomics.store(w, L.backingWord + page, (order << BACKING_ORDER_SHIFT) | (f + 1));
-    // Only now empty the swap slot: a lock-free reader of the page's write count (the harvest's
-    // completeness check, `pageWrites`) reads the swap slot while the backing word is 0, so
-    // emptying it first would show it a count of 0 for a swapped-in page.
-    if (restoreSwap) Atomics.store(w, L.swapWritesWord + page, 0);
+    Atomics.store(w, L.frameOwnerWord + f, first + k + 1);
   }
+  // 2. Publish the backing words.
+  for (let k = 0; k < n; k++) Atomics.store(w, L.backingWord + first + k, (order << BACKING_ORDER_SHIFT) | (f0 + k + 1));
+  // 3. Only now empty the swap slots: a lock-free reader of a page's write count (the harvest's
+  //    completeness check, `pageWrites`) reads the swap slot while the backing word is 0, so
+  //    emptying it first would show it a count of 0 for a swapped-in page.
+  if (restoreSwap) for (let k = 0; k < n; k++) Atomics.store(w, L.swapWritesWord + first + k, 0);
   return swapped;
 }
 
