@@ -60,6 +60,8 @@ export const LIVELOCK_FAULTS = 64;
 export const LIVELOCK_RETRIES = 1 << 20;
 /** A PTE-level table maps 2 MiB (512 x 4 KiB or 32 x 64 KiB): its region in 4 KiB page numbers. */
 const PWC_REGION_SHIFT = 9;
+/** Way-predictor slots minus one (a power of two). */
+const WAY_HINT_MASK = 1023;
 /** Accesses between quiescence points (a waiting tlbie is held up at most this long). Power of two. */
 export const QUIESCE_EVERY = 16;
 /** Accesses between two `publish` calls (a multiple of QUIESCE_EVERY). */
@@ -124,6 +126,8 @@ export class Cpu {
   /** The lpid of each entry (only this vCPU writes it: an exact copy, never re-synced). */
   private readonly lpids: Int32Array;
   private readonly setGen: Int32Array;
+  /** Way predictor: per slot (vpn & WAY_HINT_MASK), the entry index that last hit (a hint only). */
+  private readonly wayHint = new Int32Array(WAY_HINT_MASK + 1);
   private mirrorGen = 0;
   private doneSeen = -1;
   private readonly doneIdx: number;
@@ -253,11 +257,18 @@ export class Cpu {
     if (this.setGen[set] !== this.mirrorGen) this.syncSet(set);
     const tags = this.tags;
     const lpids = this.lpids;
-    let hit = -1;
-    for (let t = set * this.ways, end = t + this.ways; t < end; t++) {
-      if (tags[t] === vpn && lpids[t] === lpid) {
-        hit = t;
-        break;
+    // Way prediction: try the entry that last hit for this page's hint slot first, so that a
+    // page in a random way does not cost a mispredicted loop exit; then probe the set.
+    const hintSlot = vpn & WAY_HINT_MASK;
+    let hit = this.wayHint[hintSlot]!;
+    if (tags[hit] !== vpn || lpids[hit] !== lpid) {
+      hit = -1;
+      for (let t = set * this.ways, end = t + this.ways; t < end; t++) {
+        if (tags[t] === vpn && lpids[t] === lpid) {
+          hit = t;
+          this.wayHint[hintSlot] = t;
+          break;
+        }
       }
     }
     let ok: boolean;
