@@ -25,21 +25,19 @@ function perSecond(nsPerOp: number): string {
 }
 
 function pct(x: number): string {
-  return `${(x * 100).toFixed(1)}%`;
+  return Number.isNaN(x) ? 'n/a (needs the micro-benchmarks)' : `${(x * 100).toFixed(1)}%`;
 }
 
 async function main(): Promise<void> {
   const machine = { cpus: cpus().length, model: cpus()[0]?.model ?? '?', memGiB: Math.round(totalmem() / 2 ** 30), node: process.version };
   process.stdout.write(`nestsim bench on ${machine.cpus} x ${machine.model}, ${machine.memGiB} GiB, Node ${machine.node}\n\n`);
   const out: Record<string, unknown> = { date: new Date().toISOString(), command: `npm run bench${quick ? ' -- --quick' : ''}`, machine };
-  const statsMicro = { timerNs: 57, recordNs: 7, counterNs: 2.7 };
+  let statsMicro: { timerNs: number; recordNs: number; counterNs: number } | undefined;
   if (!args.has('--throughput-only')) {
     const micro = await runMicro(quick ? 150 : 500);
     out.micro = micro;
-    const ns = (prefix: string, dflt: number): number => micro.find((r) => r.name.startsWith(prefix))?.nsPerOp ?? dflt;
-    statsMicro.timerNs = ns('timer call', statsMicro.timerNs);
-    statsMicro.recordNs = ns('histogram record', statsMicro.recordNs);
-    statsMicro.counterNs = ns('counter increment', statsMicro.counterNs);
+    const ns = (prefix: string): number => micro.find((r) => r.name.startsWith(prefix))?.nsPerOp ?? NaN;
+    statsMicro = { timerNs: ns('timer call'), recordNs: ns('histogram record'), counterNs: ns('counter increment') };
     process.stdout.write('Micro-benchmarks (one thread; ns per operation)\n');
     process.stdout.write(table(['operation', 'ns/op', 'per second', '±%'], micro.map((r) => [r.name, +r.nsPerOp.toFixed(1), perSecond(r.nsPerOp), +r.rmePct.toFixed(1)])) + '\n\n');
   }

@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { loadConfig, applyOverrides } from '../src/workload/config.js';
 import { runSimulation } from '../src/engine/run.js';
 import type { ResultsDocument } from '../src/stats/results.js';
+import { STAGE_SAMPLE_EVERY } from '../src/hv/context.js';
 import { packageRoot } from '../src/util/paths.js';
 
 export interface ThroughputRow {
@@ -102,20 +103,22 @@ export interface StatsMicro {
 
 /**
  * What recording statistics costs a fault. Computed from micro figures: per fault, 2 timer calls
- * and a histogram record for one fault in `stats.faultSample` (16), about 5 timer calls and 4
- * records for the stages of one timed fault in 8, and 5 shared counter increments (fault kind,
+ * and a histogram record for one fault in `stats.faultSample` (as fault-storm.yaml resolves it),
+ * about 5 timer calls and 4 records for the stages of one timed fault in STAGE_SAMPLE_EVERY, and 5 shared counter increments (fault kind,
  * tlb_lock and two mmu_lock acquisitions, walk hit); over the ns of a fault measured in
  * fault-storm on one thread. Whole runs with timing on and off (alternating, `rounds` each,
  * medians) cross-check it; their noise is a few percent, more than the cost itself.
  */
-export async function runStatsCost(durationMs: number, micro: StatsMicro, rounds = 3): Promise<StatsCost> {
+export async function runStatsCost(durationMs: number, micro: StatsMicro | undefined, rounds = 3): Promise<StatsCost> {
   const file = join(packageRoot(), 'configs', 'fault-storm.yaml');
   const base = { vcpus: '1', 'guests.count': '1', duration: `${durationMs}ms`, accesses: '0' };
   const sampled: number[] = [];
   const untimed: number[] = [];
+  let faultSample = 1;
   for (let k = 0; k < rounds; k++) {
     for (const [out, extra] of [[sampled, {}], [untimed, { 'stats.faultSample': String(2 ** 20), 'stats.accessSample': String(2 ** 20) }]] as const) {
       const cfg = applyOverrides(loadConfig(file), { ...base, ...extra }, 'bench');
+      if (out === sampled) faultSample = cfg.stats.faultSample;
       const { doc } = await runSimulation(cfg, { inline: true });
       out.push(doc.throughput.faultsPerSec);
     }
@@ -123,10 +126,11 @@ export async function runStatsCost(durationMs: number, micro: StatsMicro, rounds
   const median = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1]!;
   const s = median(sampled);
   const u = median(untimed);
-  const faultSample = 16;
-  const stageEvery = 8;
-  const timingNsPerFault = (2 * micro.timerNs + micro.recordNs) / faultSample + (5 * micro.timerNs + 4 * micro.recordNs) / (faultSample * stageEvery);
-  const counterNsPerFault = 5 * micro.counterNs;
+  // Without measured micro figures (`--throughput-only`) the computed fields are NaN, not guessed.
+  const timingNsPerFault = micro
+    ? (2 * micro.timerNs + micro.recordNs) / faultSample + (5 * micro.timerNs + 4 * micro.recordNs) / (faultSample * STAGE_SAMPLE_EVERY)
+    : NaN;
+  const counterNsPerFault = micro ? 5 * micro.counterNs : NaN;
   const statsShare = (timingNsPerFault + counterNsPerFault) / (1e9 / s);
   return {
     faultsPerSecSampled: Math.round(s),

@@ -252,25 +252,7 @@ export class Cpu {
     const vpn = l2Pn >>> this.basePnShift;
     const lpid = this.lpid;
     const need = NEED[type]!;
-    // Probe the set through the private mirror (see `tags`): no atomic operation on a hit.
-    const set = vpn & this.setMask;
-    if (this.setGen[set] !== this.mirrorGen) this.syncSet(set);
-    const tags = this.tags;
-    const lpids = this.lpids;
-    // Way prediction: try the entry that last hit for this page's hint slot first, so that a
-    // page in a random way does not cost a mispredicted loop exit; then probe the set.
-    const hintSlot = vpn & WAY_HINT_MASK;
-    let hit = this.wayHint[hintSlot]!;
-    if (tags[hit] !== vpn || lpids[hit] !== lpid) {
-      hit = -1;
-      for (let t = set * this.ways, end = t + this.ways; t < end; t++) {
-        if (tags[t] === vpn && lpids[t] === lpid) {
-          hit = t;
-          this.wayHint[hintSlot] = t;
-          break;
-        }
-      }
-    }
+    const hit = this.tlbProbe(vpn, lpid);
     let ok: boolean;
     if (hit >= 0) {
       const e = this.tlb + hit * TLB_ENTRY_WORDS;
@@ -280,7 +262,7 @@ export class Cpu {
         if (type === ACCESS_STORE) this.store(data, w[e + TLB_GEN]!, vpn);
         ok = true;
       } else ok = this.miss(l2Pn, vpn, type, hit); // lacked a permission or R/C: refill that entry
-    } else ok = this.miss(l2Pn, vpn, type, this.freeWay(set));
+    } else ok = this.miss(l2Pn, vpn, type, this.freeWay(vpn & this.setMask));
     if (sample) {
       this.sampleIn = this.ctx.accessSampleMask + 1;
       this.stats.access.record((performance.now() - t0) * 1e6);
@@ -295,9 +277,22 @@ export class Cpu {
    * entry's data and generation are `tlbData(t)` and `tlbGen(t)`.
    */
   tlbProbe(vpn: number, lpid: number): number {
+    // Through the private mirror (see `tags`): no atomic operation on a hit.
     const set = vpn & this.setMask;
     if (this.setGen[set] !== this.mirrorGen) this.syncSet(set);
-    for (let t = set * this.ways, end = t + this.ways; t < end; t++) if (this.tags[t] === vpn && this.lpids[t] === lpid) return t;
+    const tags = this.tags;
+    const lpids = this.lpids;
+    // Way prediction: try the entry that last hit for this page's hint slot first, so that a
+    // page in a random way does not cost a mispredicted loop exit; then probe the set.
+    const hintSlot = vpn & WAY_HINT_MASK;
+    const hint = this.wayHint[hintSlot]!;
+    if (tags[hint] === vpn && lpids[hint] === lpid) return hint;
+    for (let t = set * this.ways, end = t + this.ways; t < end; t++) {
+      if (tags[t] === vpn && lpids[t] === lpid) {
+        this.wayHint[hintSlot] = t;
+        return t;
+      }
+    }
     return -1;
   }
 

@@ -95,9 +95,11 @@ export class L1Access {
     const vpn = gpaPn >>> this.basePnShift;
     const t = cpu.tlbProbe(vpn, this.lpid);
     let ok: boolean;
-    if (t >= 0 && (cpu.tlbData(t) & NEED[type]!) === NEED[type]!) {
+    const need = NEED[type]!;
+    const data = t >= 0 ? cpu.tlbData(t) : 0;
+    if (t >= 0 && (data & need) === need) {
       c[cb + COUNTER.tlbHits]++;
-      if (type === ACCESS_STORE) this.store(cpu.tlbData(t), cpu.tlbGen(t));
+      if (type === ACCESS_STORE) this.store(data, cpu.tlbGen(t));
       ok = true;
     } else {
       c[cb + COUNTER.tlbMisses]++;

@@ -18,7 +18,7 @@ function faults(r: ReturnType<typeof makeRig>): number {
 }
 
 describe('page-walk cache of the hardware walker', () => {
-  it('a second page of the same 2 MiB region walks through the cached PTE table and hits its leaf', () => {
+  it('the walk of a second page of the cached 2 MiB region finds that page\'s own leaf: a walk hit, no fault', () => {
     const r = makeRig();
     const cpu = new Cpu(r.ctx, 1);
     expect(cpu.enter()).toBe(true);
