@@ -6,7 +6,8 @@
 import { Bench } from 'tinybench';
 import { parseConfig } from '../src/workload/config.js';
 import { setupMachine, contextFor } from '../src/engine/setup.js';
-import { Cpu, ACCESS_LOAD, ACCESS_STORE } from '../src/hw/cpu.js';
+import { Cpu } from '../src/hw/cpu.js';
+import { ACCESS_LOAD, ACCESS_STORE } from '../src/hw/walker.js';
 import { GUEST, freeShadowTree, guestWord, shadowPgdUnit } from '../src/hv/guests.js';
 import { nestedPageFault } from '../src/hv/nested-fault.js';
 import { L1Target, l1FindLeaf, l1HandleNestedFault } from '../src/hv/l1-handler.js';
@@ -59,7 +60,7 @@ export async function runMicro(timeMs = 300): Promise<MicroResult[]> {
     v.faultGpa = pn(i) * 4096;
     v.faultDar = v.faultGpa;
     v.faultDsisr = dsisr;
-    return nestedPageFault(ctx, v);
+    return nestedPageFault(ctx, v, cpu.scratch);
   };
   const refill = (): void => {
     for (let i = 0; i < BATCH; i++) cpu.access(pn(i), ACCESS_STORE);
@@ -123,7 +124,7 @@ export async function runMicro(timeMs = 300): Promise<MicroResult[]> {
     beforeEach: () => {
       noStages();
       for (let i = 0; i < BATCH; i++) {
-        const k = l1FindLeaf(ctx, slot, pn(i));
+        const k = l1FindLeaf(ctx, slot, pn(i), ref);
         if (k >= 0) Atomics.store(m.w, k, 0);
       }
       ctx.mmuLock();

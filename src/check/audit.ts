@@ -18,10 +18,10 @@
 import { COUNTER } from '../stats/counters.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_PTE, PAGE_READ, PAGE_WRITE, PTE_NLB_MASK, PTE_RPN_MASK } from '../mmu/pte.js';
 import { pnAlign, pnCount } from '../mmu/geometry.js';
-import { UNIT_WORDS, WALK_OK, findLeaf, walkRadixTree } from '../mmu/tree.js';
+import { UNIT_WORDS, WALK_OK, WalkResult, findLeaf, walkRadixTree } from '../mmu/tree.js';
 import { SWAP_SLOT_USED, backingFrame } from '../memory/host.js';
 import { CTRL, TLB_ENTRY_WORDS } from '../memory/layout.js';
-import { INV, type HvContext } from '../hv/context.js';
+import { INV, L1_LPID, type HvContext } from '../hv/context.js';
 import { GUEST, GUEST_LIVE, guestWord, shadowPgdUnit } from '../hv/guests.js';
 import { L1_TABLE_PGD_UNIT, pageOfPn } from '../hv/radix.js';
 import { rmapEntries } from '../hv/rmap.js';
@@ -84,7 +84,7 @@ function auditShadowTree(ctx: HvContext, slot: number): number {
   const m = ctx.m;
   let rd = reader.get(ctx);
   if (!rd) reader.set(ctx, (rd = new L1MemoryReader(m)));
-  const walk = ctx.walk;
+  const walk = new WalkResult();
   const ref = new LeafRef();
   const l1Lpid = w[guestWord(ctx, slot, GUEST.l1Lpid)]!;
   const root = w[guestWord(ctx, slot, GUEST.l1Root)]!;
@@ -151,9 +151,9 @@ function auditTlbs(ctx: HvContext): number {
       n++;
       const lpid = w[e + TLB_LPID]!;
       const data = w[e + TLB_DATA]!;
-      // An entry of L1's own lpid (hw/l1-access.ts) caches a leaf of L0's table for L1; any other
+      // An entry of L1's own lpid (hw/l1-direct.ts) caches a leaf of L0's table for L1; any other
       // lpid, a shadow leaf of the live guest with that shadow lpid. Shadow lpids start at 2.
-      const own = lpid === ctx.l1Lpid;
+      const own = lpid === L1_LPID;
       const slot = own ? undefined : slotOfShadow.get(lpid);
       const pn = vpn * L.basePn; // L2 (shadow) or L1 (own) 4 KiB page number
       const pgd = own ? L1_TABLE_PGD_UNIT : slot === undefined ? -1 : shadowPgdUnit(slot);

@@ -162,7 +162,7 @@ export class Duties {
    * - `before`, the page's store count read just before its test-and-clear, counts stores that
    *   completed before it; each of them found C set in its TLB entry or shadow leaf, so L0's leaf
    *   had D (shadow.D => L1-table.D) until this harvest clears it or an unmap moves it to the
-   *   bitmap. L1's own stores (hw/l1-access.ts) count in the same frame counters and found C in
+   *   bitmap. L1's own stores (hw/l1-direct.ts) count in the same frame counters and found C in
    *   L0's leaf itself (set by the hardware or by L0's SET_RC before the store) or in a TLB entry
    *   filled from it, so the same holds for them; the pages L1 touches lie in the range harvested
    *   here (l1DataPage). If the count moved since the last snapshot and the page is reported clean, a dirty

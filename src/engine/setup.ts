@@ -8,7 +8,8 @@ import { CTRL } from '../memory/layout.js';
 import { createMachine, type Machine } from '../memory/machine.js';
 import { HvContext, type ContextOptions } from '../hv/context.js';
 import { l1SetPartitionEntry } from '../hv/guests.js';
-import { resetTlbs, tlbieBroadcast } from '../hw/tlb.js';
+import { resetTlbs } from '../hw/tlb.js';
+import { tlbieBroadcaster } from '../hw/shootdown.js';
 
 /** Thresholds (0..65535) for "1 GiB" and "2 MiB" from a mix: P(1G) and P(2M | not 1G). */
 export function mixThresholds(mix: PageSizeMix): [number, number] {
@@ -49,7 +50,7 @@ export function contextFor(m: Machine, cfg: ResolvedConfig, vcpu: number, worker
     faultSample: cfg.stats.faultSample,
     accessSample: cfg.stats.accessSample,
     l1Rc: cfg.hardware.l1Rc,
-    shootdown: tlbieBroadcast,
+    shootdown: tlbieBroadcaster(),
     ...(cfg.stress.pause > 0 ? { hook: pauseHook(cfg.stress.pause, cfg.seed, vcpu, cfg.mutations.some((mu) => RC_WINDOW_MUTATIONS.includes(mu))) } : {}),
     ...extra,
   });
@@ -61,7 +62,7 @@ export const STRESS_PAUSE_MS = 0.05;
  * Length of the `stress.pause` sleep on both sides of the race that M5 (nonatomic-rc) and M6
  * (nonatomic-unmap) open: at 'nonatomic-rmw', between the mutated read and write of a PTE word of
  * L0's table for L1 (a point only the mutated code has), and at 'hw-rc-update', between the
- * hardware's read of that leaf and its CAS setting C (hw/l1-access.ts). Both sides are needed:
+ * hardware's read of that leaf and its CAS setting C (hw/l1-direct.ts). Both sides are needed:
  * the software side holds mmu_lock, so while it sleeps the other vCPUs soon wait for the lock at
  * their next fault and make almost no accesses (measured: 0.34 L1 accesses per 0.5 ms window);
  * a hardware update already under way when the window opens is what lands inside it.

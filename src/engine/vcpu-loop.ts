@@ -13,8 +13,8 @@ import { attachMachine, type Machine } from '../memory/machine.js';
 import { COUNTER } from '../stats/counters.js';
 import { Histogram } from '../stats/histogram.js';
 import { STAGE_NAMES, type HvContext } from '../hv/context.js';
-import { ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE, Cpu } from '../hw/cpu.js';
-import { L1Access } from '../hw/l1-access.js';
+import { Cpu } from '../hw/cpu.js';
+import { ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE } from '../hw/walker.js';
 import { l1DataPage } from '../hv/l1-handler.js';
 import { contextFor, guestOfVcpu } from './setup.js';
 import { Duties } from './duties.js';
@@ -65,7 +65,6 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   // L1's own accesses: runs of L1_BURST_ACCESSES, a share l1Ratio of all accesses, to the L1
   // pages behind the guest's working set (see l1BurstThreshold).
   const l1T = l1BurstThreshold(cfg.workload.l1Ratio);
-  const l1 = l1T > 0 ? new L1Access(ctx, cpu) : undefined;
   const l1Slot = guestOfVcpu(cfg, v) - 1;
   let l1Left = 0;
   const basePn = L.basePn;
@@ -95,9 +94,9 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
     // enough to cost more than the rest of a TLB hit): ACCESS_STORE = 1, ACCESS_FETCH = 2.
     const type = +(r < writeT) | ((+(r >= writeT) & +(r < execT)) << 1);
     let page: number;
-    if (l1 !== undefined && (l1Left > 0 || prng.nextU32() < l1T)) {
+    if (l1T > 0 && (l1Left > 0 || prng.nextU32() < l1T)) {
       l1Left = (l1Left > 0 ? l1Left : L1_BURST_ACCESSES) - 1;
-      l1.access(l1DataPage(L, l1Slot, gen.next()) * basePn, type);
+      cpu.accessL1(l1DataPage(L, l1Slot, gen.next()) * basePn, type);
     } else {
       if (hasMmio && r >= execT && r < mmioT) page = mmioBase + prng.nextBelow(L.l2MmioPages);
       else page = gen.next();

@@ -8,7 +8,6 @@ import type { Machine } from '../memory/machine.js';
 import type { Layout } from '../memory/layout.js';
 import { CTRL, LOCK, VIOLATION_SLOTS, VIOLATION_WORDS } from '../memory/layout.js';
 import { geometryFor, type Geometry } from '../mmu/geometry.js';
-import { LeafRef, WalkResult } from '../mmu/tree.js';
 import { CONTENDED_UNTIMED, lockWord, unlockWord, MMU_LOCK_SPINS, MUTEX_SPINS } from '../sync/lock.js';
 import { COUNTER } from '../stats/counters.js';
 import { MUTATIONS, type Fix, type Mutation, type RcMode } from '../workload/types.js';
@@ -76,7 +75,7 @@ export const LOCK_WAIT_SAMPLE = 4;
  * Named points in the fault path where tests may inject a pause. 'nonatomic-rmw' lies between
  * the read and the write of a PTE update that a mutation (M5, M6) made non-atomic: it exists
  * only in mutated code. 'hw-rc-update' lies in the hardware's lockless R/C update of a leaf of
- * L0's table for L1 (hw/l1-access.ts), between its read of the leaf and the CAS that sets C.
+ * L0's table for L1 (hw/l1-direct.ts), between its read of the leaf and the CAS that sets C.
  */
 export type HookPoint = 'after-seq-read' | 'after-l1-lookup' | 'before-commit' | 'after-translate' | 'nonatomic-rmw' | 'hw-rc-update';
 
@@ -105,12 +104,6 @@ export class HvContext {
    */
   ownTlbDropped: (() => void) | undefined = undefined;
   readonly hook: ((point: HookPoint, ctx: HvContext) => void) | undefined;
-  /** Scratch for lookups and walks (one thread uses one context). */
-  readonly ref = new LeafRef();
-  readonly ref2 = new LeafRef();
-  readonly walk = new WalkResult();
-  /** L1's partition-scoped lpid (the L1 guest itself, as L0 numbers it). */
-  readonly l1Lpid = L1_LPID;
   /** Contended, untimed acquisitions since the last timed one, per lock (0 mmu_lock, 1 tlb_lock). */
   private readonly untimed = new Int32Array(2);
   /** Stage and lock-wait histograms of this thread (merged by the coordinator). */

@@ -13,7 +13,6 @@ import { PAGE_PRESENT, PAGE_PTE, PTE_NLB_MASK, makeDir } from '../mmu/pte.js';
 import { RADIX_RTS_52 } from '../mmu/geometry.js';
 import { UNIT_WORDS } from '../mmu/tree.js';
 import { INV, L1_LPID, MUT, type HvContext } from './context.js';
-import { unmapShadowPteLocked } from './radix.js';
 
 /** Lowest shadow lpid L0 hands out: above L1_LPID, so L1's and the shadows' TLB entries never mix. */
 export const FIRST_SHADOW_LPID = L1_LPID + 1;
@@ -199,8 +198,12 @@ export function freeShadowTree(ctx: HvContext, slot: number, flushLpid?: number)
   const w = ctx.w;
   const pgd = m.hostSpace.word + shadowPgdUnit(slot) * UNIT_WORDS;
   const entries = 1 << ctx.g.bits[3];
+  // Each PGD entry maps 512 GiB, so a guest uses a few: count them, then detach into an array of
+  // that size (one small allocation per flush of a whole lpid).
+  let used = 0;
+  for (let i = 0; i < entries; i++) if ((w[pgd + i]! & (PAGE_PRESENT | PAGE_PTE)) === PAGE_PRESENT) used++;
+  const dirs = new Int32Array(used);
   let detached = 0;
-  const dirs = detachedDirs.length >= entries ? detachedDirs : (detachedDirs = new Int32Array(entries));
   for (let i = 0; i < entries; i++) {
     const e = w[pgd + i]!; // plain: PGD entries change only under mmu_lock, which we hold (or the guest is unreachable)
     if (e === 0) continue;
@@ -210,9 +213,6 @@ export function freeShadowTree(ctx: HvContext, slot: number, flushLpid?: number)
   if (flushLpid !== undefined) ctx.shootdown(ctx, flushLpid, 0, 0);
   for (let k = 0; k < detached; k++) freeTableFull(ctx, dirs[k]! & PTE_NLB_MASK, 2);
 }
-
-/** Scratch for freeShadowTree: directory entries detached from the PGD. */
-let detachedDirs = new Int32Array(0);
 
 /**
  * Free a detached sub-tree: recurse into directories and return every unit to the pool. Plain
@@ -269,5 +269,3 @@ export function guestAlive(ctx: HvContext, slot: number, generation: number): bo
 export function skipRefs(ctx: HvContext): boolean {
   return ctx.has(MUT['skip-refcount']);
 }
-
-export { unmapShadowPteLocked };

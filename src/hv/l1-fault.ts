@@ -11,7 +11,10 @@
  */
 import { MEMSLOT_INVALID, MEMSLOT_READONLY } from '../memory/machine.js';
 import type { HvContext } from './context.js';
-import { EAGAIN, InstantiateResult, TABLE_L1, instantiateL1Page, pageOfPn, setRcLocked } from './radix.js';
+import { handleSetRcLocked, instantiatePage, pageOfPn } from './radix.js';
+import { L1_TABLE } from './l1-table.js';
+import type { FaultScratch } from './scratch.js';
+import { EAGAIN, L1_FAULT_DSI, L1_FAULT_MMIO, RESUME_GUEST } from './outcome.js';
 import {
   DSISR_BADACCESS,
   DSISR_BAD_FAULT_64S,
@@ -20,19 +23,14 @@ import {
   DSISR_PROTFAULT,
   DSISR_PRTABLE_FAULT,
   DSISR_SET_RC,
-  RESUME_GUEST,
 } from './regs.js';
-
-/** Outcomes besides RESUME_GUEST (retry the access), EAGAIN (retry: an invalidation ran) and a negative errno. */
-export const L1_FAULT_DSI = 1; // a DSI queued into L1: the access does not complete
-export const L1_FAULT_MMIO = 2; // emulated MMIO: the access completes without memory
 
 /**
  * kvmppc_book3s_radix_page_fault for L1 page `gpaPn` (4 KiB page number) with `dsisr` as the
  * hardware raised it. Returns RESUME_GUEST, EAGAIN, L1_FAULT_DSI, L1_FAULT_MMIO or a negative
- * errno (EFAULT when the host has no memory for the page). `inst` is the caller's scratch.
+ * errno (EFAULT when the host has no memory for the page). `s` is the faulting vCPU's scratch.
  */
-export function l1RadixPageFault(ctx: HvContext, gpaPn: number, dsisr: number, inst: InstantiateResult): number {
+export function book3sRadixPageFault(ctx: HvContext, gpaPn: number, dsisr: number, s: FaultScratch): number {
   const write = (dsisr & DSISR_ISSTORE) !== 0;
   // 1. The memslot: none (or being changed) -> MMIO, unless the fault says the access is bad.
   const m = ctx.m;
@@ -48,7 +46,7 @@ export function l1RadixPageFault(ctx: HvContext, gpaPn: number, dsisr: number, i
   // 2. R/C the hardware would not set: set them in L0's table for L1 under mmu_lock.
   if ((dsisr & DSISR_SET_RC) !== 0) {
     ctx.mmuLock();
-    const done = setRcLocked(ctx, TABLE_L1, gpaPn, write);
+    const done = handleSetRcLocked(ctx, L1_TABLE, gpaPn, write, s.l1Leaf);
     ctx.mmuUnlock();
     if (done) dsisr &= ~DSISR_SET_RC;
     if ((dsisr & (DSISR_BAD_FAULT_64S | DSISR_NOHPTE | DSISR_PROTFAULT | DSISR_SET_RC)) === 0) return RESUME_GUEST;
@@ -58,7 +56,8 @@ export function l1RadixPageFault(ctx: HvContext, gpaPn: number, dsisr: number, i
   // livelock bound; EFAULT and ENOMEM pass through. A host entry that vanished under an
   // invalidation returns 0 with nothing inserted (window P3 of §7 when the nested fault does it;
   // here the kernel just resumes L1, which faults again): that too is a retry for the bound.
+  const inst = s.inst;
   inst.hp = 0;
-  const r = instantiateL1Page(ctx, gpaPn, memslot, write, ro, inst);
+  const r = instantiatePage(ctx, L1_TABLE, gpaPn, memslot, write, ro, inst);
   return r === 0 && inst.hp === 0 ? EAGAIN : r;
 }

@@ -16,7 +16,7 @@ import { hash32 } from '../memory/host.js';
 import { lockWord, unlockWord, MMU_LOCK_SPINS } from '../sync/lock.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_PTE, PAGE_READ, PAGE_WRITE, PTE_NLB_MASK, makeDir, makeLeaf } from '../mmu/pte.js';
 import { LEVEL_PMD, LEVEL_PTE, LEVEL_PUD, levelForShift, pnAlign, pnCount } from '../mmu/geometry.js';
-import { UNIT_WORDS, findLeaf, pteUpdate } from '../mmu/tree.js';
+import { LeafRef, UNIT_WORDS, findLeaf, pteUpdate } from '../mmu/tree.js';
 import { COUNTER } from '../stats/counters.js';
 import { CTRL } from '../memory/layout.js';
 import type { HvContext } from './context.js';
@@ -69,7 +69,7 @@ export function l1Target(ctx: HvContext, slot: number, l2Pn: number, out: L1Targ
 /**
  * The L1 data page (base-page index in L1's main memslot) where L1 keeps L2 base page `page` of
  * guest `slot`: guests are laid out at a stride of whole L1 leaves over L1's data window.
- * L1's own accesses (hw/l1-access.ts) touch these pages too, as L1's I/O emulation would.
+ * L1's own accesses (hw/l1-direct.ts) touch these pages too, as L1's I/O emulation would.
  */
 export function l1DataPage(L: Layout, slot: number, page: number): number {
   const stride = Math.ceil(L.guestPages / L.l1AlignPages) * L.l1AlignPages;
@@ -210,18 +210,19 @@ export function l1HandleNestedFault(ctx: HvContext, slot: number, l2Pn: number, 
   return l1MapPage(ctx, slot, l2Pn, (dsisr & DSISR_ISSTORE) !== 0, target);
 }
 
-/** Find L1's leaf for `l2Pn`; returns its word index or -1 (`ctx.ref` has the level/shift). */
-export function l1FindLeaf(ctx: HvContext, slot: number, l2Pn: number): number {
-  return findLeaf(ctx.w, ctx.m.l1Space, l1PgdUnit(slot), l2Pn, ctx.g, ctx.ref);
+/** Find L1's leaf for `l2Pn`; returns its word index or -1 (`ref` gets the level/shift). */
+export function l1FindLeaf(ctx: HvContext, slot: number, l2Pn: number, ref: LeafRef): number {
+  return findLeaf(ctx.w, ctx.m.l1Space, l1PgdUnit(slot), l2Pn, ctx.g, ref);
 }
 
 // ---- L1 actor: changes L1 makes to its table for L2, then the invalidation ---------------------
 
 /** Clear `clr` (all bits when -1) in L1's leaf for l2Pn, then H_TLB_INVALIDATE IS = 0. */
 function l1ChangeAndTlbie(ctx: HvContext, slot: number, l2Pn: number, clr: number): boolean {
+  const ref = new LeafRef(); // one per change (an hcall follows)
   l1Lock(ctx);
-  const i = l1FindLeaf(ctx, slot, l2Pn);
-  const shift = ctx.ref.shift;
+  const i = l1FindLeaf(ctx, slot, l2Pn, ref);
+  const shift = ref.shift;
   let changed = false;
   let noted = 0;
   if (i >= 0) {
@@ -255,20 +256,19 @@ export function l1Clean(ctx: HvContext, slot: number, l2Pn: number): boolean {
   return l1ChangeAndTlbie(ctx, slot, l2Pn, PAGE_DIRTY);
 }
 
-/** Scratch for l1UnmapRange's notes (one thread per module instance). */
-let rangeNotes = new Int32Array(8);
-
 /** Unmap `n` consecutive base pages from l2Pn, then one H_RPT_INVALIDATE over the range. */
 export function l1UnmapRange(ctx: HvContext, slot: number, l2Pn: number, n: number): void {
   ctx.count(COUNTER.l1RangeFlushes);
   const step = pnCount(ctx.g.pageShift);
   const start = pnAlign(l2Pn, ctx.g.pageShift);
-  const noted = (rangeNotes.length >= n ? rangeNotes : (rangeNotes = new Int32Array(n))).fill(-1);
+  // The grant record of each page unmapped, noted with the change (one array per range flush).
+  const noted = new Int32Array(n).fill(-1);
+  const ref = new LeafRef();
   l1Lock(ctx);
   for (let k = 0; k < n; k++) {
-    const i = l1FindLeaf(ctx, slot, start + k * step);
+    const i = l1FindLeaf(ctx, slot, start + k * step, ref);
     // Only base-page leaves are removed: a huge leaf would need a flush beyond this range.
-    if (i >= 0 && ctx.ref.level === LEVEL_PTE) {
+    if (i >= 0 && ref.level === LEVEL_PTE) {
       noted[k] = l1GrantNote(ctx, slot, start + k * step, ctx.g.pageShift);
       Atomics.store(ctx.w, i, 0);
     }
@@ -338,4 +338,3 @@ export function l1CountOut(ctx: HvContext, slot: number): void {
   Atomics.sub(ctx.w, ptblWord(ctx, slot + 1, 3), 1);
 }
 
-export { LEVEL_PMD, LEVEL_PTE, LEVEL_PUD };

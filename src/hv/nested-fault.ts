@@ -21,19 +21,11 @@ import { COUNTER } from '../stats/counters.js';
 import { INV, MUT, STAGE, type HvContext } from './context.js';
 import { performance } from 'node:perf_hooks';
 import { GUEST, guestWord, shadowPgdUnit, updatePtblCache, guestAlive } from './guests.js';
-import {
-  EAGAIN,
-  EINVAL,
-  InstantiateResult,
-  TABLE_L1,
-  createPte,
-  instantiateL1Page,
-  lookupL1PteLocked,
-  pageOfPn,
-  setRcLocked,
-  unmapShadowPteLocked,
-} from './radix.js';
-import { L1MemoryReader } from './l1-memory.js';
+import { createPte, handleSetRcLocked, instantiatePage, lookupPteLocked, pageOfPn } from './radix.js';
+import { L1_TABLE } from './l1-table.js';
+import { shadowTableOf, unmapShadowPteLocked } from './shadow.js';
+import type { FaultScratch } from './scratch.js';
+import { EAGAIN, EINVAL, RESUME_GUEST, RESUME_HOST } from './outcome.js';
 import {
   BOOK3S_INTERRUPT_H_INST_STORAGE,
   DSISR_BADACCESS,
@@ -47,38 +39,16 @@ import {
   DSISR_SET_RC,
   DSISR_UNSUPP_MMU,
   FAULT_KIND,
-  RESUME_GUEST,
-  RESUME_HOST,
   SRR1_ISI_N_G_OR_CIP,
   SRR1_MSR_BITS,
   type VcpuRegs,
 } from './regs.js';
 
-/** Per-context scratch of the fault path (no allocation per fault); one context per thread. */
-interface Scratch {
-  inst: InstantiateResult;
-  reader: L1MemoryReader;
-}
-const scratch = new WeakMap<HvContext, Scratch>();
-let lastCtx: HvContext | undefined;
-let lastScratch: Scratch | undefined;
-function scratchOf(ctx: HvContext): Scratch {
-  if (ctx === lastCtx) return lastScratch!;
-  let s = scratch.get(ctx);
-  if (s === undefined) {
-    s = { inst: new InstantiateResult(), reader: new L1MemoryReader(ctx.m) };
-    scratch.set(ctx, s);
-  }
-  lastCtx = ctx;
-  lastScratch = s;
-  return s;
-}
-
 /**
  * kvmhv_nested_page_fault: take the guest's tlb_lock and run the body.
  * Mutation `skip-tlb-lock` (M4) runs the body without it.
  */
-export function nestedPageFault(ctx: HvContext, v: VcpuRegs): number {
+export function nestedPageFault(ctx: HvContext, v: VcpuRegs, s: FaultScratch): number {
   const slot = v.slot;
   const locked = !ctx.has(MUT['skip-tlb-lock']);
   if (locked) ctx.tlbLock(slot);
@@ -94,7 +64,7 @@ export function nestedPageFault(ctx: HvContext, v: VcpuRegs): number {
       v.kind = FAULT_KIND.error;
       return EINVAL;
     }
-    return nestedPageFaultBody(ctx, v, slot);
+    return nestedPageFaultBody(ctx, v, slot, s);
   } finally {
     if (locked) {
       ctx.w[inFault]!--;
@@ -103,8 +73,12 @@ export function nestedPageFault(ctx: HvContext, v: VcpuRegs): number {
   }
 }
 
-/** __kvmhv_nested_page_fault. Lock: the guest's tlb_lock (and the srcu read side). */
-export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number): number {
+/**
+ * __kvmhv_nested_page_fault. `s` is the faulting vCPU's scratch: L1's translation lands in
+ * `s.walk`, L0's lookup in `s.hostLeaf`, the instantiated leaf in `s.inst`. Lock: the guest's
+ * tlb_lock (and the srcu read side).
+ */
+export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number, s: FaultScratch): number {
   const w = ctx.w;
   const g = ctx.g;
   const dsisr = v.faultDsisr;
@@ -123,14 +97,14 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number): 
   let nGpaPn = Math.floor(v.faultGpa / 4096);
 
   // C. L2 -> L1 through L1's own table.
-  const wr = ctx.walk;
+  const wr = s.walk;
   const timed = ctx.sampleStages;
   let t = timed ? performance.now() : 0;
-  let r = translateL2(ctx, v, slot, nGpaPn, dsisr);
+  let r = translateAddrNested(ctx, v, slot, nGpaPn, dsisr, s);
   if (timed) t = stage(ctx, STAGE.l1Walk, t);
   ctx.hook?.('after-translate', ctx);
   if (r === RESUME_HOST && (dsisr & (DSISR_PROTFAULT | DSISR_BADACCESS | DSISR_NOEXEC_OR_G | DSISR_BAD_COPYPASTE)) !== 0) {
-    if (!ctx.has(MUT['skip-inval'])) return inval(ctx, v, slot, nGpaPn);
+    if (!ctx.has(MUT['skip-inval'])) return inval(ctx, v, slot, nGpaPn, s);
   }
   if (r !== 0) {
     v.kind = r === RESUME_HOST ? FAULT_KIND.reflected : FAULT_KIND.error;
@@ -140,12 +114,12 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number): 
   // D. An R/C fault: L0 sets the bits if L1's own PTE already has them.
   let flags = dsisr;
   if ((dsisr & DSISR_SET_RC) !== 0) {
-    r = nestedSetRc(ctx, slot, nGpaPn, wr.leaf, wr.raPn, dsisr);
+    r = handleNestedSetRc(ctx, slot, nGpaPn, wr.leaf, wr.raPn, dsisr, s);
     if (r === RESUME_HOST) {
       v.kind = FAULT_KIND.rcReflected;
       return RESUME_HOST;
     }
-    if (r !== 0) return inval(ctx, v, slot, nGpaPn);
+    if (r !== 0) return inval(ctx, v, slot, nGpaPn, s);
     flags &= ~DSISR_SET_RC;
     if ((flags & (DSISR_BAD_FAULT_64S | DSISR_NOHPTE | DSISR_PROTFAULT)) === 0) {
       v.kind = FAULT_KIND.rcFixed;
@@ -189,8 +163,8 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number): 
   let seq = late ? 0 : ctx.readSeq();
   ctx.hook?.('after-seq-read', ctx);
   ctx.mmuLock();
-  let hp = lookupL1PteLocked(ctx, gpaPn);
-  let hLevel = ctx.ref.level;
+  let hp = lookupPteLocked(ctx, L1_TABLE, gpaPn, s.hostLeaf);
+  let hLevel = s.hostLeaf.level;
   ctx.mmuUnlock();
   if (timed) t = stage(ctx, STAGE.l0Lookup, t);
   ctx.hook?.('after-l1-lookup', ctx);
@@ -198,11 +172,11 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number): 
   let hshift = hp < 0 ? shiftOfLevel(ctx, hLevel) : g.pageShift;
   v.kind = FAULT_KIND.shadowInsert;
   if (hp >= 0 || (write && (hp & PAGE_WRITE) === 0)) {
-    const inst = scratchOf(ctx).inst;
+    const inst = s.inst;
     // The kernel passes its own `pte` (the lookup copy) as the out-parameter: clear the reused
     // scratch so a vanished host entry (P3) keeps that copy, not an earlier fault's leaf.
     inst.hp = 0;
-    r = instantiateL1Page(ctx, gpaPn, memslot, write, ro, inst);
+    r = instantiatePage(ctx, L1_TABLE, gpaPn, memslot, write, ro, inst);
     if (r === EAGAIN) {
       v.kind = FAULT_KIND.retried;
       return RESUME_GUEST;
@@ -222,7 +196,7 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number): 
   const gfnAlignedPn = pnAlign(gpaPn, hshift);
 
   // H. Permissions and R/C of the shadow leaf (§3.5).
-  let s = combine(ctx, hp, l1Leaf, write);
+  let spte = combine(ctx, hp, l1Leaf, write);
 
   // I. Shadow leaf size (§3.6).
   let sshift: number;
@@ -231,16 +205,16 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number): 
   } else {
     sshift = PMD_SHIFT < l1Shift ? PMD_SHIFT : g.pageShift;
     const between = (gpaPn & (pnCount(hshift) - 1)) & ~(pnCount(sshift) - 1);
-    s |= between;
+    spte |= between;
   }
   const level = levelForShift(g, sshift);
   nGpaPn = pnAlign(nGpaPn, sshift);
 
   // J. Insert the shadow leaf and its rmap entry in one critical section.
   ctx.hook?.('before-commit', ctx);
-  const l1Lpid = w[guestWord(ctx, slot, GUEST.l1Lpid)]!;
+  const shadow = shadowTableOf(ctx, slot, s.shadow);
   if (timed) t = performance.now();
-  r = createPte(ctx, slot, nGpaPn, s, level, seq, pageOfPn(ctx, gfnAlignedPn), l1Lpid);
+  r = createPte(ctx, shadow, nGpaPn, spte, level, seq, pageOfPn(ctx, gfnAlignedPn), shadow.ownerLpid);
   if (timed) stage(ctx, STAGE.shadowInsertCommit, t);
   if (r === EAGAIN) {
     v.kind = FAULT_KIND.retried;
@@ -261,7 +235,7 @@ function stage(ctx: HvContext, k: number, t0: number): number {
 }
 
 function shiftOfLevel(ctx: HvContext, level: number): number {
-  return level === 2 ? 30 : level === 1 ? 21 : ctx.g.pageShift;
+  return ctx.g.leafShift[level]!;
 }
 
 function queueDsi(v: VcpuRegs, dsisr: number): void {
@@ -272,10 +246,11 @@ function queueDsi(v: VcpuRegs, dsisr: number): void {
 }
 
 /** INVAL: drop the shadow leaf at n_gpa (with tlbie) and let L2 re-fault. Takes mmu_lock. */
-function inval(ctx: HvContext, v: VcpuRegs, slot: number, nGpaPn: number): number {
+function inval(ctx: HvContext, v: VcpuRegs, slot: number, nGpaPn: number, s: FaultScratch): number {
+  const ref = s.shadowLeaf;
   ctx.mmuLock();
-  const i = findLeafLocked(ctx.w, ctx.m.hostSpace, shadowPgdUnit(slot), nGpaPn, ctx.g, ctx.ref2);
-  if (i >= 0) unmapShadowPteLocked(ctx, slot, i, nGpaPn, ctx.ref2.shift);
+  const i = findLeafLocked(ctx.w, ctx.m.hostSpace, shadowPgdUnit(slot), nGpaPn, ctx.g, ref);
+  if (i >= 0) unmapShadowPteLocked(ctx, ctx.w[guestWord(ctx, slot, GUEST.shadowLpid)]!, i, nGpaPn, ref.shift);
   ctx.mmuUnlock();
   v.kind = FAULT_KIND.inval;
   return RESUME_GUEST;
@@ -299,17 +274,17 @@ export function combine(ctx: HvContext, hp: number, gl: number, write: boolean):
 }
 
 /**
- * kvmhv_translate_addr_nested (§3.3): walk L1's table for n_gpa and check the access against
- * L1's permissions. 0 with `ctx.walk` filled, or RESUME_HOST with the reflected DSISR (and SRR1
- * for HISI) written into the vCPU, or a raw error.
+ * kvmhv_translate_addr_nested: walk L1's table for n_gpa and check the access against L1's
+ * permissions. 0 with `s.walk` filled, or RESUME_HOST with the reflected DSISR (and SRR1 for
+ * HISI) written into the vCPU, or a raw error.
  */
-export function translateL2(ctx: HvContext, v: VcpuRegs, slot: number, nGpaPn: number, dsisr: number): number {
+export function translateAddrNested(ctx: HvContext, v: VcpuRegs, slot: number, nGpaPn: number, dsisr: number, s: FaultScratch): number {
   const w = ctx.w;
   let flags = dsisr & DSISR_ISSTORE;
   const root = w[guestWord(ctx, slot, GUEST.l1Root)]!;
   const rts = w[guestWord(ctx, slot, GUEST.l1Rts)]!;
-  const wr = ctx.walk;
-  const st = walkRadixTree(scratchOf(ctx).reader, root, rts, nGpaPn, wr);
+  const wr = s.walk;
+  const st = walkRadixTree(s.reader, root, rts, nGpaPn, wr);
   if (st !== WALK_OK) {
     if (st === WALK_UNSUPPORTED) flags |= DSISR_UNSUPP_MMU;
     else if (st === WALK_NOT_PRESENT) flags |= DSISR_NOHPTE;
@@ -337,17 +312,17 @@ function reflect(v: VcpuRegs, flags: number): number {
 }
 
 /**
- * kvmhv_handle_nested_set_rc (§4.2): reflect if L1's own PTE lacks R (or C on a store);
- * otherwise set them in L0's table for L1 and in the shadow leaf in ONE mmu_lock hold.
+ * kvmhv_handle_nested_set_rc: reflect if L1's own PTE `gl` lacks R (or C on a store); otherwise
+ * set them in L0's table for L1 and in the shadow leaf in ONE mmu_lock hold. Takes mmu_lock.
  * Mutations: `skip-set-rc-check` (M10) skips the L1 check; `split-rc-lock` (M11) drops the lock
  * between the two sets (the pre-Dec-2018 code).
  */
-export function nestedSetRc(ctx: HvContext, slot: number, nGpaPn: number, gl: number, gpaPn: number, dsisr: number): number {
+export function handleNestedSetRc(ctx: HvContext, slot: number, nGpaPn: number, gl: number, gpaPn: number, dsisr: number, s: FaultScratch): number {
   const store = (dsisr & DSISR_ISSTORE) !== 0;
   const need = PAGE_ACCESSED | (store ? PAGE_DIRTY : 0);
   if (!ctx.has(MUT['skip-set-rc-check']) && (gl & need) !== need) return RESUME_HOST;
   ctx.mmuLock();
-  const ok1 = setRcLocked(ctx, TABLE_L1, gpaPn, store);
+  const ok1 = handleSetRcLocked(ctx, L1_TABLE, gpaPn, store, s.l1Leaf);
   if (!ok1) {
     ctx.mmuUnlock();
     return EINVAL;
@@ -357,7 +332,7 @@ export function nestedSetRc(ctx: HvContext, slot: number, nGpaPn: number, gl: nu
     ctx.hook?.('before-commit', ctx);
     ctx.mmuLock();
   }
-  const ok2 = setRcLocked(ctx, slot, nGpaPn, store);
+  const ok2 = handleSetRcLocked(ctx, shadowTableOf(ctx, slot, s.shadow), nGpaPn, store, s.shadowLeaf);
   ctx.mmuUnlock();
   return ok2 ? 0 : EINVAL;
 }

@@ -19,10 +19,11 @@ import {
 } from '../memory/host.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PTE_RPN_MASK } from '../mmu/pte.js';
 import { pnAlign, pnCount } from '../mmu/geometry.js';
-import { findLeaf } from '../mmu/tree.js';
+import { LeafRef, findLeaf } from '../mmu/tree.js';
 import { COUNTER } from '../stats/counters.js';
-import { FIX, MUT, type HvContext } from './context.js';
-import { L1_TABLE_PGD_UNIT, pageOfPn, unmapL1PteLocked } from './radix.js';
+import { FIX, L1_LPID, MUT, type HvContext } from './context.js';
+import { L1_TABLE_PGD_UNIT, pageOfPn } from './radix.js';
+import { unmapL1PteLocked } from './l1-table.js';
 import { updateNestRmapRcListLocked } from './rmap.js';
 import { rcUpdateLocked } from './pte-update.js';
 
@@ -44,11 +45,12 @@ export function invalidateEndLocked(ctx: HvContext): void {
 export function unmapL1RangeLocked(ctx: HvContext, first: number, n: number): void {
   const w = ctx.w;
   const basePn = ctx.L.basePn;
+  const ref = new LeafRef(); // one per range
   for (let p = first; p < first + n; ) {
     const pn = p * basePn;
-    const i = findLeaf(w, ctx.m.hostSpace, L1_TABLE_PGD_UNIT, pn, ctx.g, ctx.ref);
+    const i = findLeaf(w, ctx.m.hostSpace, L1_TABLE_PGD_UNIT, pn, ctx.g, ref);
     if (i >= 0) {
-      const shift = ctx.ref.shift;
+      const shift = ref.shift;
       unmapL1PteLocked(ctx, i, pn, shift);
       p = pageOfPn(ctx, pnAlign(pn, shift) + pnCount(shift));
     } else p++;
@@ -135,13 +137,14 @@ export function hostSwapOut(ctx: HvContext, page: number): boolean {
 export function kvmAgeRadix(ctx: HvContext, page: number): boolean {
   ctx.count(COUNTER.ages);
   const pn = page * ctx.L.basePn;
+  const ref = new LeafRef();
   ctx.mmuLock();
   try {
-    const i = findLeaf(ctx.w, ctx.m.hostSpace, L1_TABLE_PGD_UNIT, pn, ctx.g, ctx.ref);
+    const i = findLeaf(ctx.w, ctx.m.hostSpace, L1_TABLE_PGD_UNIT, pn, ctx.g, ref);
     if (i < 0) return false;
     const leaf = Atomics.load(ctx.w, i);
     if ((leaf & PAGE_ACCESSED) === 0) return false;
-    const shift = ctx.ref.shift;
+    const shift = ref.shift;
     rcUpdateLocked(ctx, i, PAGE_ACCESSED, 0, true); // M5: non-atomic (a C the hardware sets meanwhile is lost)
     const hostPn = (leaf & PTE_RPN_MASK) & ~(pnCount(shift) - 1);
     updateNestRmapRcListLocked(ctx, pageOfPn(ctx, pnAlign(pn, shift)), PAGE_ACCESSED, 0, hostPn, shift);
@@ -160,19 +163,20 @@ export function kvmAgeRadix(ctx: HvContext, page: number): boolean {
 export function testClearDirty(ctx: HvContext, page: number): number {
   const w = ctx.w;
   const pn = page * ctx.L.basePn;
-  let i = findLeaf(w, ctx.m.hostSpace, L1_TABLE_PGD_UNIT, pn, ctx.g, ctx.ref);
+  const ref = new LeafRef();
+  let i = findLeaf(w, ctx.m.hostSpace, L1_TABLE_PGD_UNIT, pn, ctx.g, ref);
   if (i < 0) return 0;
   let leaf = Atomics.load(w, i);
   if ((leaf & PAGE_DIRTY) === 0) return 0;
   ctx.mmuLock();
   try {
-    i = findLeaf(w, ctx.m.hostSpace, L1_TABLE_PGD_UNIT, pn, ctx.g, ctx.ref);
+    i = findLeaf(w, ctx.m.hostSpace, L1_TABLE_PGD_UNIT, pn, ctx.g, ref);
     if (i < 0) return 0;
     leaf = Atomics.load(w, i);
     if ((leaf & PAGE_DIRTY) === 0) return 0;
-    const shift = ctx.ref.shift;
+    const shift = ref.shift;
     rcUpdateLocked(ctx, i, PAGE_DIRTY, 0, true); // M5: non-atomic
-    ctx.shootdown(ctx, ctx.l1Lpid, pnAlign(pn, shift), shift);
+    ctx.shootdown(ctx, L1_LPID, pnAlign(pn, shift), shift);
     const hostPn = (leaf & PTE_RPN_MASK) & ~(pnCount(shift) - 1);
     updateNestRmapRcListLocked(ctx, pageOfPn(ctx, pnAlign(pn, shift)), PAGE_DIRTY, 0, hostPn, shift);
     if (ctx.fixed(FIX.p5)) Atomics.add(w, ctx.m.ctrl(CTRL.mmuSeq), 1);

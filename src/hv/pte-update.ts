@@ -5,7 +5,7 @@
  *
  * Every caller holds mmu_lock, which excludes every software writer; the CAS and the exchange
  * are there for the one writer that takes no lock: the hardware setting R/C in a leaf of L0's
- * table for L1 while L1's own vCPUs access its memory (`hardware.l1Rc: auto`, hw/l1-access.ts).
+ * table for L1 while L1's own vCPUs access its memory (`hardware.l1Rc: auto`, hw/l1-direct.ts).
  * Mutations `nonatomic-rc` (M5) and `nonatomic-unmap` (M6) replace them with a plain read, then
  * a write, so a bit the hardware sets between the two is lost. The named point 'nonatomic-rmw'
  * between the read and the write exists only in the mutated code: `stress.pause` sleeps there

@@ -1,11 +1,12 @@
 /**
  * L0's radix mechanism (kernel `book3s_64_mmu_radix.c`): create a PTE in a partition-scoped
- * table (L0's table for L1, or a shadow table), unmap one, set R/C, free sub-trees, and
- * instantiate an L1 page. The table and the lpid to invalidate are parameters, as in the kernel
- * after the commit nestsim models, so the nested policy (nested-fault.ts) reuses them.
+ * table (L0's table for L1, or a shadow table), set R/C, free sub-trees, and instantiate an L1
+ * page. The table is a parameter (`RadixTable`: its root, the lpid its tlbies name, and how one
+ * of its leaves is unmapped), as `kvmppc_create_pte(kvm, pgtable, ..., lpid, ...)` takes the table
+ * and lpid, so the nesting policy (nested-fault.ts, l1-table.ts, shadow.ts) reuses it. Nothing here
+ * reads a nested-guest record or the nested rmap: those belong to the nesting side.
  */
-import { CTRL } from '../memory/layout.js';
-import { MEMSLOT_LOG_DIRTY, MEMSLOT_READONLY, BACKING_BUSY } from '../memory/machine.js';
+import { MEMSLOT_LOG_DIRTY, BACKING_BUSY } from '../memory/machine.js';
 import { backingFrame, backingOrder, hostFaultIn } from '../memory/host.js';
 import {
   PAGE_ACCESSED,
@@ -21,77 +22,23 @@ import {
   makeLeaf,
 } from '../mmu/pte.js';
 import { LEVEL_PMD, LEVEL_PTE, LEVEL_PUD, pnAlign, pnCount } from '../mmu/geometry.js';
-import { UNIT_WORDS, findLeafLocked, pteUpdate, type TableSpace } from '../mmu/tree.js';
+import { UNIT_WORDS, findLeafLocked, pteUpdate, type LeafRef, type TableSpace } from '../mmu/tree.js';
 import { COUNTER } from '../stats/counters.js';
 import { INV, MUT, FIX, type HvContext } from './context.js';
-import { GUEST, guestWord, shadowPgdUnit } from './guests.js';
-import { removeNestRmapRangeLocked, insertNestRmapLocked, rmapNodeAvailableLocked } from './rmap.js';
-import { rcUpdateLocked, unmapExchangeLocked } from './pte-update.js';
+import { EAGAIN, ENOMEM, EFAULT } from './outcome.js';
+import { insertNestRmapLocked, rmapNodeAvailableLocked } from './rmap.js';
+import { rcUpdateLocked } from './pte-update.js';
+import type { RadixTable } from './radix-table.js';
 
-export const EAGAIN = -11;
-export const ENOMEM = -12;
-export const EFAULT = -14;
-export const EINVAL = -22;
-
-/** Which table a create/unmap works on: L0's table for L1 (full unmap semantics) or a shadow. */
-export const TABLE_L1 = -1;
 /** PGD unit of L0's table for L1 in the host table space. */
 export const L1_TABLE_PGD_UNIT = 0;
-
-/** Which table to operate on: TABLE_L1, or a nested-guest slot (its shadow table). */
-function pgdOf(table: number): number {
-  return table === TABLE_L1 ? L1_TABLE_PGD_UNIT : shadowPgdUnit(table);
-}
-
-export function lpidOf(ctx: HvContext, table: number): number {
-  return table === TABLE_L1 ? ctx.l1Lpid : ctx.w[guestWord(ctx, table, GUEST.shadowLpid)]!;
-}
 
 /** L1 base page of a 4 KiB page number. */
 export function pageOfPn(ctx: HvContext, pn: number): number {
   return pn >>> ctx.g.basePnShift; // page numbers stay below 2^32 (addresses below 16 TiB)
 }
 
-// ---- unmap -----------------------------------------------------------------------------------
-
-/**
- * Unmap a shadow leaf: exchange to 0, then tlbie(shadow_lpid). Lock: mmu_lock.
- * Mutations: `nonatomic-unmap` (M6) reads then stores 0 (pte-update.ts); `skip-tlb-flush` (M7) omits the tlbie.
- */
-export function unmapShadowPteLocked(ctx: HvContext, slot: number, i: number, l2Pn: number, shift: number): number {
-  const w = ctx.w;
-  const old = unmapExchangeLocked(ctx, i, false);
-  ctx.count(COUNTER.shadowPtesRemoved);
-  if (!ctx.has(MUT['skip-tlb-flush'])) ctx.shootdown(ctx, w[guestWord(ctx, slot, GUEST.shadowLpid)]!, pnAlign(l2Pn, shift), shift);
-  return old;
-}
-
-/**
- * kvmppc_unmap_pte on L0's table for L1: exchange to 0, tlbie(L1 lpid), remove the nested rmap
- * range of the old host page (which unmaps every shadow leaf built on it), and mark the dirty
- * bitmap if the old leaf had C and the slot logs dirty pages. Lock: mmu_lock.
- */
-export function unmapL1PteLocked(ctx: HvContext, i: number, gpaPn: number, shift: number): number {
-  const old = unmapExchangeLocked(ctx, i, true);
-  if (old >= 0) return old; // was not present
-  const startPn = pnAlign(gpaPn, shift);
-  ctx.shootdown(ctx, ctx.l1Lpid, startPn, shift);
-  const firstPage = pageOfPn(ctx, startPn);
-  const nPages = Math.max(1, pnCount(shift) / ctx.L.basePn);
-  const hostPn = (old & PTE_RPN_MASK) & ~(pnCount(shift) - 1);
-  removeNestRmapRangeLocked(ctx, firstPage, nPages, hostPn, shift);
-  if ((old & PAGE_DIRTY) !== 0) {
-    const slot = ctx.m.memslotOf(firstPage);
-    if (slot >= 0 && (ctx.m.slotFlags(slot) & MEMSLOT_LOG_DIRTY) !== 0) markDirtyRange(ctx, firstPage, nPages);
-  }
-  return old;
-}
-
-function unmapAnyLocked(ctx: HvContext, table: number, i: number, pn: number, shift: number): void {
-  if (table === TABLE_L1) unmapL1PteLocked(ctx, i, pn, shift);
-  else unmapShadowPteLocked(ctx, table, i, pn, shift);
-}
-
+/** Mark L1 pages [firstPage, firstPage + nPages) in the dirty bitmap (kvmppc_update_dirty_map). */
 export function markDirtyRange(ctx: HvContext, firstPage: number, nPages: number): void {
   const w = ctx.w;
   for (let p = firstPage; p < firstPage + nPages; p++) Atomics.or(w, ctx.L.dirtyWord + (p >>> 5), 1 << (p & 31));
@@ -99,9 +46,10 @@ export function markDirtyRange(ctx: HvContext, firstPage: number, nPages: number
 
 /**
  * Free the table a directory entry points to, unmapping every leaf below it properly (the
- * `full = false` path of kvmppc_unmap_free_p?d_entry_table, fix C1 of §7). Lock: mmu_lock.
+ * `full = false` path of kvmppc_unmap_free_p?d_entry_table, fix C1 of the kernel change). Each
+ * leaf goes through the table's `unmapLeaf` with the leaf's guest address. Lock: mmu_lock.
  */
-function unmapFreeTableLocked(ctx: HvContext, table: number, dir: number, level: number, basePnOfRange: number): void {
+function unmapFreeTableLocked(ctx: HvContext, table: RadixTable, dir: number, level: number, basePnOfRange: number): void {
   const m = ctx.m;
   const w = ctx.w;
   const unit = m.unitOfPn(m.hostSpace, dir & PTE_NLB_MASK);
@@ -116,7 +64,7 @@ function unmapFreeTableLocked(ctx: HvContext, table: number, dir: number, level:
       continue;
     }
     const pn = basePnOfRange + k * step;
-    if ((e & PAGE_PTE) !== 0) unmapAnyLocked(ctx, table, base + k, pn, g.leafShift[level]!);
+    if ((e & PAGE_PTE) !== 0) table.unmapLeaf(ctx, table, base + k, pn, g.leafShift[level]!);
     else {
       Atomics.store(w, base + k, 0);
       unmapFreeTableLocked(ctx, table, e, level - 1, pn);
@@ -128,14 +76,14 @@ function unmapFreeTableLocked(ctx: HvContext, table: number, dir: number, level:
 // ---- create ----------------------------------------------------------------------------------
 
 /**
- * kvmppc_create_pte (§3.7): install leaf `pte` for 4 KiB page `pn` at `level` in `table`
- * (TABLE_L1 or a guest slot), if no invalidation has run since `seq` was read. For shadow
- * inserts, `rmapPage >= 0` names the L1 page whose rmap gets (l1Lpid, pn) in the same critical
- * section. Returns 0, EAGAIN or ENOMEM. Lock: takes mmu_lock (pre-allocation happens before).
+ * kvmppc_create_pte: install leaf `pte` for 4 KiB page `pn` at `level` in `table`, if no
+ * invalidation has run since `seq` was read. For shadow inserts, `rmapPage >= 0` names the L1
+ * page whose rmap gets (rmapLpid, pn) in the same critical section. Returns 0, EAGAIN or ENOMEM.
+ * Lock: takes mmu_lock (pre-allocation happens before).
  */
 export function createPte(
   ctx: HvContext,
-  table: number,
+  table: RadixTable,
   pn: number,
   pte: number,
   level: number,
@@ -147,7 +95,7 @@ export function createPte(
   const w = ctx.w;
   const g = ctx.g;
   const space: TableSpace = m.hostSpace;
-  const pgdWord = space.word + pgdOf(table) * UNIT_WORDS + ((pn >>> g.pnShift[3]) & ((1 << g.bits[3]) - 1));
+  const pgdWord = space.word + table.pgdUnit * UNIT_WORDS + ((pn >>> g.pnShift[3]) & ((1 << g.bits[3]) - 1));
 
   // 1. Pre-allocate missing intermediate tables outside the lock.
   let newPud = -1;
@@ -170,7 +118,7 @@ export function createPte(
   // 2. Under the lock, re-validate against the sequence number.
   ctx.mmuLock();
   let ret = EAGAIN;
-  const checkSeq = !(table !== TABLE_L1 && ctx.has(MUT['skip-mmu-seq-check']));
+  const checkSeq = !(!table.isL1Table && ctx.has(MUT['skip-mmu-seq-check']));
   try {
     if (checkSeq && ctx.retrySeq(seq)) return ret;
     // A shadow insert needs its rmap node (kernel: allocated before create_pte; on failure the
@@ -234,7 +182,7 @@ const CONTINUE = 1;
  */
 function hugeStepLocked(
   ctx: HvContext,
-  table: number,
+  table: RadixTable,
   i: number,
   lv: number,
   want: number,
@@ -250,14 +198,14 @@ function hugeStepLocked(
   if (e < 0 && (e & PAGE_PTE) !== 0) {
     if (want === lv) return mergeLeafLocked(ctx, table, i, e, pte, hPn, shift, rmapPage, rmapLpid);
     if (!haveNextTable) return EAGAIN;
-    unmapAnyLocked(ctx, table, i, hPn, shift);
+    table.unmapLeaf(ctx, table, i, hPn, shift);
     e = 0;
   }
   if (want !== lv) return CONTINUE;
   if (e !== 0) {
     Atomics.store(ctx.w, i, 0);
     if (e < 0) {
-      ctx.shootdown(ctx, lpidOf(ctx, table), 0, -1); // page-walk cache flush
+      ctx.shootdown(ctx, table.lpid, 0, -1); // page-walk cache flush
       unmapFreeTableLocked(ctx, table, e, lv - 1, hPn);
     }
   }
@@ -285,7 +233,7 @@ function installLeafLocked(ctx: HvContext, i: number, pte: number, rmapPage: num
  */
 function mergeLeafLocked(
   ctx: HvContext,
-  table: number,
+  table: RadixTable,
   i: number,
   old: number,
   pte: number,
@@ -297,11 +245,11 @@ function mergeLeafLocked(
   if (old === pte) return 0;
   if (((old ^ pte) & PTE_RPN_MASK) !== 0) {
     if (ctx.fixed(FIX.p4)) {
-      unmapAnyLocked(ctx, table, i, leafPn, shift);
+      table.unmapLeaf(ctx, table, i, leafPn, shift);
       installLeafLocked(ctx, i, pte, rmapPage, rmapLpid, leafPn);
       return 0;
     }
-    ctx.violation(INV['P4-rpn-merge'], table === TABLE_L1 ? 0 : ctx.w[guestWord(ctx, table, GUEST.l1Lpid)]!, leafPn, old, pte);
+    ctx.violation(INV['P4-rpn-merge'], table.ownerLpid, leafPn, old, pte);
   }
   // Differences outside W/D/A (PAGE_MERGE_OK) would WARN in the kernel; the merge is the same.
   pteUpdate(ctx.w, i, 0, pte & ~PAGE_PRESENT & ~PAGE_PTE);
@@ -311,22 +259,22 @@ function mergeLeafLocked(
 // ---- R/C ---------------------------------------------------------------------------------------
 
 /**
- * kvmppc_hv_handle_set_rc: find the leaf covering `pn` in `table`; if present and (a load, or
- * the leaf is writable) CAS-OR in R (and C for a store) and return true. No tlbie: setting bits
- * needs none. Lock: mmu_lock.
+ * kvmppc_hv_handle_set_rc: find the leaf covering `pn` in `table` (`ref` says where); if present
+ * and (a load, or the leaf is writable) CAS-OR in R (and C for a store) and return true. No
+ * tlbie: setting bits needs none. Lock: mmu_lock.
  */
-export function setRcLocked(ctx: HvContext, table: number, pn: number, store: boolean): boolean {
-  const i = findLeafLocked(ctx.w, ctx.m.hostSpace, pgdOf(table), pn, ctx.g, ctx.ref2);
+export function handleSetRcLocked(ctx: HvContext, table: RadixTable, pn: number, store: boolean, ref: LeafRef): boolean {
+  const i = findLeafLocked(ctx.w, ctx.m.hostSpace, table.pgdUnit, pn, ctx.g, ref);
   if (i < 0) return false;
   const leaf = Atomics.load(ctx.w, i);
   if (store && (leaf & PAGE_WRITE) === 0) return false;
-  rcUpdateLocked(ctx, i, 0, PAGE_ACCESSED | (store ? PAGE_DIRTY : 0), table === TABLE_L1); // M5: non-atomic
+  rcUpdateLocked(ctx, i, 0, PAGE_ACCESSED | (store ? PAGE_DIRTY : 0), table.isL1Table); // M5: non-atomic
   return true;
 }
 
 // ---- instantiate -----------------------------------------------------------------------------
 
-/** Result of instantiateL1Page (reused per context). */
+/** Result of instantiatePage (one per FaultScratch, reused). */
 export class InstantiateResult {
   /** The leaf now in L0's table for L1. */
   hp = 0;
@@ -335,13 +283,21 @@ export class InstantiateResult {
 }
 
 /**
- * kvmppc_book3s_instantiate_page (§3.4): fault in the host page behind L1 page `gpaPn` and map
- * it in L0's table for L1. Returns 0 (with `out` filled), EAGAIN, EFAULT or ENOMEM.
+ * kvmppc_book3s_instantiate_page: fault in the host page behind L1 page `gpaPn` and map it in
+ * `table` (L0's table for L1). Returns 0 (with `out` filled), EAGAIN, EFAULT or ENOMEM.
  * A host entry that vanished before the insert returns 0 with `out` untouched in the kernel
- * (window P3, §7); nestsim reproduces that under `protocol: mainline` and returns EAGAIN with
+ * (window P3); nestsim reproduces that under `protocol: mainline` and returns EAGAIN with
  * `fixes: [p3]`. Lock: takes mmu_lock.
  */
-export function instantiateL1Page(ctx: HvContext, gpaPn: number, memslot: number, write: boolean, ro: boolean, out: InstantiateResult): number {
+export function instantiatePage(
+  ctx: HvContext,
+  table: RadixTable,
+  gpaPn: number,
+  memslot: number,
+  write: boolean,
+  ro: boolean,
+  out: InstantiateResult,
+): number {
   const m = ctx.m;
   const w = ctx.w;
   // 1. Sequence number, then GUP.
@@ -376,18 +332,18 @@ export function instantiateL1Page(ctx: HvContext, gpaPn: number, memslot: number
   if (!ro && (write || upgrade)) flags |= PAGE_WRITE | PAGE_DIRTY;
   const pte = makeLeaf(hostPn, flags);
   // 6. Insert.
-  const r = createPte(ctx, TABLE_L1, firstPage * ctx.L.basePn, pte, level, seq2, -1, 0);
+  const r = createPte(ctx, table, firstPage * ctx.L.basePn, pte, level, seq2, -1, 0);
   if (r !== 0) return r;
   out.hp = pte;
   out.level = level;
   return 0;
 }
 
-/** Read the L1-table leaf covering `gpaPn` (copy). Returns 0 when absent; `ctx.ref` gets the level. Lock: mmu_lock. */
-export function lookupL1PteLocked(ctx: HvContext, gpaPn: number): number {
-  const i = findLeafLocked(ctx.w, ctx.m.hostSpace, L1_TABLE_PGD_UNIT, gpaPn, ctx.g, ctx.ref);
+/**
+ * Read the leaf of `table` covering `gpaPn` (a copy; find_kvm_secondary_pte). Returns 0 when
+ * absent; `ref` says where the lookup stopped and the leaf's level. Lock: mmu_lock.
+ */
+export function lookupPteLocked(ctx: HvContext, table: RadixTable, gpaPn: number, ref: LeafRef): number {
+  const i = findLeafLocked(ctx.w, ctx.m.hostSpace, table.pgdUnit, gpaPn, ctx.g, ref);
   return i < 0 ? 0 : Atomics.load(ctx.w, i);
 }
-
-/** Memslot flag helpers re-exported for the fault path. */
-export { MEMSLOT_READONLY, MEMSLOT_LOG_DIRTY, CTRL, PAGE_PRESENT };

@@ -42,18 +42,6 @@ export const SRR1_MSR_BITS = ~DSISR_SRR1_MATCH_64S;
 export const BOOK3S_INTERRUPT_H_DATA_STORAGE = 0xe00;
 export const BOOK3S_INTERRUPT_H_INST_STORAGE = 0xe20;
 
-// Exit handler results (kvm_asm.h).
-export const RESUME_GUEST = 0;
-export const RESUME_GUEST_NV = 1;
-export const RESUME_HOST = 2;
-export const RESUME_HOST_NV = 3;
-
-// Hypercall returns.
-export const H_SUCCESS = 0;
-export const H_PARAMETER = -4;
-export const H_P4 = -57;
-export const H_TOO_HARD = 9999;
-
 /** What one call of the nested fault handler ended as (one counter per branch outcome). */
 export const FAULT_KIND = {
   shadowInsert: 0,

@@ -11,12 +11,12 @@
  */
 import { CTRL, RMAP_NODE_WORDS } from '../memory/layout.js';
 import { COUNTER } from '../stats/counters.js';
-import { PAGE_DIRTY, PAGE_PTE, PTE_RPN_MASK } from '../mmu/pte.js';
-import { findLeaf } from '../mmu/tree.js';
+import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_PTE, PTE_RPN_MASK } from '../mmu/pte.js';
+import { LeafRef, findLeaf } from '../mmu/tree.js';
 import { pnCount } from '../mmu/geometry.js';
 import { MUT, FIX, type HvContext } from './context.js';
 import { findNestedLocked, shadowPgdUnit, GUEST, guestWord } from './guests.js';
-import { unmapShadowPteLocked } from './radix.js';
+import { unmapShadowPteLocked } from './shadow.js';
 import { rcUpdateLocked } from './pte-update.js';
 
 const NODE_NEXT = 0;
@@ -106,6 +106,7 @@ function pfnMatches(ctx: HvContext, leaf: number, hostPn: number, l1Shift: numbe
  */
 export function removeNestRmapRangeLocked(ctx: HvContext, l1Page: number, nPages: number, hostPn: number, l1Shift: number): void {
   const w = ctx.w;
+  const ref = new LeafRef(); // one per call (an invalidation, not an access)
   for (let p = l1Page; p < l1Page + nPages; p++) {
     let n = Atomics.exchange(w, ctx.L.rmapHeadWord + p, 0);
     while (n !== 0) {
@@ -116,11 +117,11 @@ export function removeNestRmapRangeLocked(ctx: HvContext, l1Page: number, nPages
       ctx.count(COUNTER.rmapEntriesWalked);
       const slot = findNestedLocked(ctx, lpid);
       if (slot >= 0) {
-        const i = findLeaf(w, ctx.m.hostSpace, shadowPgdUnit(slot), l2Pn, ctx.g, ctx.ref2);
+        const i = findLeaf(w, ctx.m.hostSpace, shadowPgdUnit(slot), l2Pn, ctx.g, ref);
         if (i >= 0) {
           const leaf = Atomics.load(w, i);
           if (pfnMatches(ctx, leaf, hostPn, l1Shift)) {
-            unmapShadowPteLocked(ctx, slot, i, l2Pn, ctx.ref2.shift);
+            unmapShadowPteLocked(ctx, w[guestWord(ctx, slot, GUEST.shadowLpid)]!, i, l2Pn, ref.shift);
           }
         }
       }
@@ -139,7 +140,8 @@ export function removeNestRmapRangeLocked(ctx: HvContext, l1Page: number, nPages
  */
 export function updateNestRmapRcListLocked(ctx: HvContext, l1Page: number, clr: number, set: number, hostPn: number, l1Shift: number): void {
   const w = ctx.w;
-  if (((clr | set) & ~(PAGE_DIRTY | (1 << 29))) !== 0) return; // only A and D
+  if (((clr | set) & ~(PAGE_DIRTY | PAGE_ACCESSED)) !== 0) return; // only A and D
+  const ref = new LeafRef(); // one per call (an invalidation, not an access)
   for (let n = w[ctx.L.rmapHeadWord + l1Page]!; n !== 0; ) {
     const at = nodeWord(ctx, n - 1);
     const lpid = w[at + NODE_LPID]!;
@@ -148,14 +150,14 @@ export function updateNestRmapRcListLocked(ctx: HvContext, l1Page: number, clr: 
     ctx.count(COUNTER.rmapEntriesWalked);
     const slot = findNestedLocked(ctx, lpid);
     if (slot < 0) continue;
-    const i = findLeaf(w, ctx.m.hostSpace, shadowPgdUnit(slot), l2Pn, ctx.g, ctx.ref2);
+    const i = findLeaf(w, ctx.m.hostSpace, shadowPgdUnit(slot), l2Pn, ctx.g, ref);
     if (i < 0) continue;
     const leaf = Atomics.load(w, i);
     if ((leaf & PAGE_PTE) === 0 || !pfnMatches(ctx, leaf, hostPn, l1Shift)) continue;
     rcUpdateLocked(ctx, i, clr, set, false); // M5: non-atomic
     if (ctx.has(MUT['skip-tlb-flush-on-clean'])) continue; // M8
     const tlbieLpid = ctx.fixed(FIX.p1) ? w[guestWord(ctx, slot, GUEST.shadowLpid)]! : lpid;
-    ctx.shootdown(ctx, tlbieLpid, l2Pn, ctx.ref2.shift);
+    ctx.shootdown(ctx, tlbieLpid, l2Pn, ref.shift);
   }
 }
 

@@ -4,7 +4,7 @@
  * H_RPT_INVALIDATE with the NESTED type (do_h_rpt_invalidate_pat), in `book3s_hv_nested.c`.
  */
 import { COUNTER } from '../stats/counters.js';
-import { findLeafLocked } from '../mmu/tree.js';
+import { LeafRef, findLeafLocked } from '../mmu/tree.js';
 import { pnAlign, pnCount } from '../mmu/geometry.js';
 import { FIX, INV, MUT, type HvContext } from './context.js';
 import {
@@ -18,8 +18,8 @@ import {
   shadowPgdUnit,
   skipRefs,
 } from './guests.js';
-import { unmapShadowPteLocked } from './radix.js';
-import { H_P4, H_PARAMETER, H_SUCCESS } from './regs.js';
+import { unmapShadowPteLocked } from './shadow.js';
+import { H_P4, H_PARAMETER, H_SUCCESS } from './outcome.js';
 import { MAX_NESTED_LPID } from '../memory/layout.js';
 
 /** Radix AP encodings -> page shift (device-tree defaults). */
@@ -77,13 +77,14 @@ export function invalidateShadowRange(ctx: HvContext, slot: number, pn: number, 
   const g = ctx.g;
   let npages = Math.max(1, pnCount(shift) / pnCount(g.pageShift));
   let at = pnAlign(pn, shift);
+  const ref = new LeafRef(); // one per call
   do {
     ctx.mmuLock();
-    const i = findLeafLocked(ctx.w, ctx.m.hostSpace, shadowPgdUnit(slot), at, g, ctx.ref);
+    const i = findLeafLocked(ctx.w, ctx.m.hostSpace, shadowPgdUnit(slot), at, g, ref);
     let stepShift = g.pageShift;
     if (i >= 0) {
-      stepShift = ctx.ref.shift;
-      unmapShadowPteLocked(ctx, slot, i, at, stepShift);
+      stepShift = ref.shift;
+      unmapShadowPteLocked(ctx, ctx.w[guestWord(ctx, slot, GUEST.shadowLpid)]!, i, at, stepShift);
     }
     ctx.mmuUnlock();
     const stepPages = pnCount(stepShift) / pnCount(g.pageShift);

@@ -1,39 +1,39 @@
 /**
- * The simulated processor's TLBs and broadcast invalidation (tlbie + tlbsync).
+ * One vCPU's TLB: a set-associative array of entries in shared memory, tagged by (lpid, base-page
+ * number), and this vCPU's private mirror of the tags. One instance serves every translation
+ * regime of the vCPU: L2's accesses (tagged with the nested guest's shadow lpid) and L1's own
+ * accesses (tagged with L1's lpid), as POWER9's TLB is tagged by LPID.
  *
- * Each vCPU has a set-associative TLB in shared memory, tagged by (lpid, base-page number of
- * the L2 address). An entry holds the shadow leaf's word with the RPN of that one base page and
- * the generation of the host frame at fill time, so a hit is one tag compare and one mask
- * compare (permission and R/C bits packed in the word, as in v86). Huge leaves are cached one
- * base page at a time (simplification: no multi-size TLB).
+ * An entry holds the leaf word with the RPN of its one base page and the generation of the host
+ * frame at fill time, so a hit is one tag compare and one mask compare (permission and R/C bits
+ * packed in the word, as in v86). Huge leaves are cached one base page at a time (simplification:
+ * no multi-size TLB).
  *
- * Broadcast invalidation (`tlbieBroadcast`): bump the global epoch, drop every matching entry in
- * every vCPU's TLB, bump `tlbDone`, then wait until each vCPU whose TLB held a match has passed
- * an access boundary (or left guest mode), so no access that started with the old translation is
- * still in flight when the tlbie "completes". A vCPU filling an entry re-reads the epoch after the
- * fill and drops the entry (and retries the access) if it moved, which closes the walk/fill race.
- * A vCPU probes a private mirror of its tags (hw/cpu.ts) and re-syncs it after each access
- * boundary and guest entry at which `tlbDone` has moved, so a hit costs no atomic operation.
+ * Only this vCPU fills its TLB (it writes both copies); other threads only invalidate shared tags
+ * (hw/shootdown.ts), and a broadcast bumps `tlbDone` after its drops and before it waits for this
+ * vCPU. The vCPU calls `noteDone` right after each quiescence point and on every guest entry and,
+ * when `tlbDone` moved, re-syncs each set lazily (`setGen[set] !== mirrorGen`). So a mirrored tag
+ * can be stale only between a drop and this vCPU's next quiescence point, while the tlbie that
+ * dropped it is still waiting for that point: the stale hit belongs to an access in flight before
+ * the tlbie completed, as on hardware. A probe therefore costs no atomic operation.
  */
-import { CTRL, LINE_WORDS, TLB_ENTRY_WORDS, VCPU_CTL, VSTATE_IN_GUEST, VSTATE_WAITING } from '../memory/layout.js';
+import { CTRL, TLB_ENTRY_WORDS } from '../memory/layout.js';
 import type { Machine } from '../memory/machine.js';
-import { pnAlign, pnCount } from '../mmu/geometry.js';
-import { COUNTER } from '../stats/counters.js';
-import type { HvContext } from '../hv/context.js';
 
+/** Fields of a TLB entry (word offsets within its TLB_ENTRY_WORDS). */
 export const TLB_TAG = 0;
 export const TLB_LPID = 1;
 export const TLB_DATA = 2;
 export const TLB_GEN = 3;
+/** Tag of an empty entry. */
 export const TLB_INVALID = -1;
+
+/** Way-predictor slots minus one (a power of two). */
+const WAY_HINT_MASK = 1023;
 
 /** First word of vCPU v's TLB. */
 export function tlbBase(m: Machine, v: number): number {
   return m.L.tlbWord + v * m.L.tlbSets * m.L.tlbWays * TLB_ENTRY_WORDS;
-}
-
-export function vcpuCtl(m: Machine, v: number, field: number): number {
-  return m.L.vcpuCtlWord + v * LINE_WORDS + field;
 }
 
 /** Mark every TLB entry invalid (machine creation). */
@@ -42,104 +42,137 @@ export function resetTlbs(m: Machine): void {
   for (let k = 0; k < n; k++) m.w[m.L.tlbWord + k * TLB_ENTRY_WORDS + TLB_TAG] = TLB_INVALID;
 }
 
-/**
- * Drop matching entries of vCPU v's TLB; returns how many. `shift` 0 = the whole lpid.
- * `vpnFirst`/`vpnCount` in base pages.
- */
-function dropEntries(m: Machine, v: number, lpid: number, vpnFirst: number, vpnCount: number, wholeLpid: boolean): number {
-  const w = m.w;
-  const sets = m.L.tlbSets;
-  const ways = m.L.tlbWays;
-  const base = tlbBase(m, v);
-  let dropped = 0;
-  if (!wholeLpid && vpnCount <= 4) {
-    for (let k = 0; k < vpnCount; k++) {
-      const vpn = vpnFirst + k;
-      const set = base + (vpn & (sets - 1)) * ways * TLB_ENTRY_WORDS;
-      for (let way = 0; way < ways; way++) {
-        const e = set + way * TLB_ENTRY_WORDS;
-        if (Atomics.load(w, e + TLB_TAG) === vpn && Atomics.load(w, e + TLB_LPID) === lpid) {
-          Atomics.store(w, e + TLB_TAG, TLB_INVALID);
-          dropped++;
-        }
+export class Tlb {
+  private readonly w: Int32Array;
+  /** First word of this vCPU's entries (entry index t = set * ways + way). */
+  private readonly base: number;
+  private readonly setMask: number;
+  private readonly ways: number;
+  /** Private mirror of the shared tags (see the file header). */
+  private readonly tags: Int32Array;
+  /** The lpid of each entry (only this vCPU writes it: an exact copy, never re-synced). */
+  private readonly lpids: Int32Array;
+  /** Per set, the mirror generation it was last synced at. */
+  private readonly setGen: Int32Array;
+  /** Way predictor: per slot (vpn & WAY_HINT_MASK), the entry index that last hit (a hint only). */
+  private readonly wayHint = new Int32Array(WAY_HINT_MASK + 1);
+  private mirrorGen = 0;
+  private doneSeen = -1;
+  private readonly doneIdx: number;
+  /** Next way evicted round-robin when a fill has no free way. */
+  private victim = 0;
+
+  constructor(m: Machine, vcpu: number) {
+    this.w = m.w;
+    this.base = tlbBase(m, vcpu);
+    this.setMask = m.L.tlbSets - 1;
+    this.ways = m.L.tlbWays;
+    this.tags = new Int32Array(m.L.tlbSets * m.L.tlbWays).fill(TLB_INVALID);
+    this.lpids = new Int32Array(m.L.tlbSets * m.L.tlbWays).fill(-1);
+    this.setGen = new Int32Array(m.L.tlbSets).fill(-1);
+    this.doneIdx = m.ctrl(CTRL.tlbDone);
+  }
+
+  /** The entry index holding (lpid, vpn), or -1. Through the private mirror: no atomic operation. */
+  probe(vpn: number, lpid: number): number {
+    const set = vpn & this.setMask;
+    if (this.setGen[set] !== this.mirrorGen) this.syncSet(set);
+    const tags = this.tags;
+    const lpids = this.lpids;
+    // Way prediction: try the entry that last hit for this page's hint slot first, so that a
+    // page in a random way does not cost a mispredicted loop exit; then probe the set.
+    const hintSlot = vpn & WAY_HINT_MASK;
+    const hint = this.wayHint[hintSlot]!;
+    if (tags[hint] === vpn && lpids[hint] === lpid) return hint;
+    for (let t = set * this.ways, end = t + this.ways; t < end; t++) {
+      if (tags[t] === vpn && lpids[t] === lpid) {
+        this.wayHint[hintSlot] = t;
+        return t;
       }
     }
-    return dropped;
+    return -1;
   }
-  const end = vpnFirst + vpnCount;
-  const n = sets * ways;
-  for (let k = 0; k < n; k++) {
-    const e = base + k * TLB_ENTRY_WORDS;
-    const tag = Atomics.load(w, e + TLB_TAG);
-    if (tag === TLB_INVALID || Atomics.load(w, e + TLB_LPID) !== lpid) continue;
-    if (wholeLpid || (tag >= vpnFirst && tag < end)) {
-      Atomics.store(w, e + TLB_TAG, TLB_INVALID);
-      dropped++;
+
+  /** Leaf word (with this base page's RPN) of entry `t`. */
+  data(t: number): number {
+    return this.w[this.base + t * TLB_ENTRY_WORDS + TLB_DATA]!;
+  }
+
+  /** Host frame generation entry `t` was filled under. */
+  gen(t: number): number {
+    return this.w[this.base + t * TLB_ENTRY_WORDS + TLB_GEN]!;
+  }
+
+  /** The first invalid entry of the set of base page `vpn` in the mirror, or -1 (evict round-robin). */
+  freeWay(vpn: number): number {
+    const set = vpn & this.setMask;
+    for (let t = set * this.ways, end = t + this.ways; t < end; t++) if (this.tags[t] === TLB_INVALID) return t;
+    return -1;
+  }
+
+  /**
+   * Write an entry for (lpid, vpn) into `way` (an entry index the caller chose while probing;
+   * -1: evict round-robin). Only this vCPU fills its TLB and it fills once per miss, so the set
+   * holds no other entry for (lpid, vpn); other threads only invalidate, which can only turn a
+   * chosen way invalid. Returns the entry's index.
+   */
+  fill(vpn: number, lpid: number, data: number, gen: number, way: number): number {
+    const w = this.w;
+    let t = way;
+    if (t < 0) {
+      t = (vpn & this.setMask) * this.ways + this.victim;
+      this.victim = (this.victim + 1) & (this.ways - 1);
+    }
+    const e = this.base + t * TLB_ENTRY_WORDS;
+    this.tags[t] = vpn;
+    this.lpids[t] = lpid;
+    // Only this vCPU hits in its TLB; other threads only invalidate by tag. A racing invalidator
+    // that misses the half-written entry is caught by the epoch re-check after the fill
+    // (hw/walker.ts). The lpid is stored atomically because invalidators read it to match
+    // entries; data and generation are read only by this vCPU and by audits (after a barrier).
+    Atomics.store(w, e + TLB_LPID, lpid);
+    w[e + TLB_DATA] = data;
+    w[e + TLB_GEN] = gen;
+    Atomics.store(w, e + TLB_TAG, vpn);
+    return t;
+  }
+
+  /** Drop entry `t` (a fill that raced with an invalidation). */
+  drop(t: number): void {
+    Atomics.store(this.w, this.base + t * TLB_ENTRY_WORDS + TLB_TAG, TLB_INVALID);
+    this.tags[t] = TLB_INVALID;
+  }
+
+  /** Drop every entry (the vCPU moved to another physical CPU). */
+  flush(): void {
+    const n = this.tags.length;
+    for (let k = 0; k < n; k++) Atomics.store(this.w, this.base + k * TLB_ENTRY_WORDS + TLB_TAG, TLB_INVALID);
+    this.tags.fill(TLB_INVALID);
+  }
+
+  /**
+   * After passing a quiescence point or entering guest mode: if any broadcast invalidation has
+   * finished dropping entries since we last looked (`tlbDone`), every set of the mirror must be
+   * synced again before its next probe.
+   */
+  noteDone(): void {
+    const d = Atomics.load(this.w, this.doneIdx);
+    if (d !== this.doneSeen) {
+      this.doneSeen = d;
+      this.mirrorGen = (this.mirrorGen + 1) | 0;
     }
   }
-  return dropped;
-}
 
-/**
- * tlbie(lpid, address, size) followed by tlbsync: the `Shootdown` hook of every HvContext.
- * `shift` > 0: the translation(s) covering [pn, pn + 2^shift); 0: every entry of `lpid`;
- * < 0: a page-walk-cache flush. No walk is cached here, but a walk in flight may hold a pointer
- * into the table being detached (and about to be freed and reused): bumping the epoch makes it
- * drop what it found and walk again.
- */
-export function tlbieBroadcast(ctx: HvContext, lpid: number, pn: number, shift: number): void {
-  const m = ctx.m;
-  const w = m.w;
-  Atomics.add(w, m.ctrl(CTRL.tlbEpoch), 1);
-  if (shift < 0) return;
-  const basePn = m.L.basePn;
-  const whole = shift === 0;
-  const vpnFirst = whole ? 0 : Math.floor(pnAlign(pn, shift) / basePn);
-  const vpnCount = whole ? 0 : Math.max(1, pnCount(shift) / basePn);
-  let total = 0;
-  let waits = 0;
-  for (let v = 0; v < m.L.vcpus; v++) {
-    const dropped = dropEntries(m, v, lpid, vpnFirst, vpnCount, whole);
-    if (dropped === 0) continue;
-    total += dropped;
-    if (v !== ctx.vcpu) waitFor[waits++] = v;
-    else ctx.ownTlbDropped?.();
+  /** A broadcast issued on this vCPU's own thread dropped entries here: re-sync every set. */
+  ownDropped(): void {
+    this.mirrorGen = (this.mirrorGen + 1) | 0;
   }
-  if (total === 0) return;
-  // Every drop is in memory: vCPUs that cache tags privately resync at their next quiescence
-  // point (which reads this after bumping its generation) or guest entry. Then wait for them.
-  Atomics.add(w, m.ctrl(CTRL.tlbDone), 1);
-  for (let k = 0; k < waits; k++) waitQuiescent(m, waitFor[k]!);
-  ctx.count(COUNTER.tlbShootdowns);
-  ctx.count(COUNTER.tlbFlushes, total);
-}
 
-/** Largest vCPU count (the `vcpus` key's maximum). */
-const MAX_VCPUS = 256;
-/** vCPUs one broadcast waits for (scratch; one per thread, no allocation per tlbie). */
-const waitFor = new Int32Array(MAX_VCPUS);
-
-/** Wait until vCPU v has passed an access boundary or is out of guest mode. */
-function waitQuiescent(m: Machine, v: number): void {
-  const w = m.w;
-  const i = vcpuCtl(m, v, VCPU_CTL.state);
-  const snap = Atomics.load(w, i);
-  if ((snap & VSTATE_IN_GUEST) === 0) return;
-  Atomics.or(w, i, VSTATE_WAITING);
-  for (;;) {
-    const cur = Atomics.load(w, i);
-    if (((cur ^ snap) & ~VSTATE_WAITING) !== 0) return; // passed a boundary, or left guest mode
-    Atomics.wait(w, i, cur, 2);
-  }
-}
-
-/**
- * The vCPU side: one atomic add to its state word (VSTATE_QUIESCE at an access boundary,
- * VSTATE_IN_GUEST to enter or leave guest mode); a waiting shootdown is woken.
- */
-export function vcpuTransition(w: Int32Array, stateIdx: number, delta: number): void {
-  if ((Atomics.add(w, stateIdx, delta) & VSTATE_WAITING) !== 0) {
-    Atomics.and(w, stateIdx, ~VSTATE_WAITING);
-    Atomics.notify(w, stateIdx);
+  /** Refresh the mirror of set `set` from shared memory (atomic loads: other threads invalidate tags). */
+  private syncSet(set: number): void {
+    const w = this.w;
+    const tags = this.tags;
+    for (let t = set * this.ways, end = t + this.ways; t < end; t++) tags[t] = Atomics.load(w, this.base + t * TLB_ENTRY_WORDS + TLB_TAG);
+    this.setGen[set] = this.mirrorGen;
   }
 }

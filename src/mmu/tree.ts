@@ -86,15 +86,6 @@ export function findLeafLocked(w: Int32Array, space: TableSpace, pgdUnit: number
 }
 
 /**
- * Like `findLeaf` but for the hardware walker's hot path: returns the leaf word VALUE (0 when
- * absent) and writes the level into `ref.level`. Same locking as `findLeaf`.
- */
-export function readLeaf(w: Int32Array, space: TableSpace, pgdUnit: number, pn: number, g: Geometry, ref: LeafRef): number {
-  const i = findLeaf(w, space, pgdUnit, pn, g, ref);
-  return i < 0 ? 0 : Atomics.load(w, i);
-}
-
-/**
  * kernel `kvmppc_radix_update_pte` / `__radix_pte_update`: old -> (old | set) & ~clr by a
  * compare-exchange loop; returns the old value. Lock: mmu_lock (software exclusion); the CAS
  * guards against hardware R/C write-back and lockless readers.

@@ -125,7 +125,10 @@ describe('nestsim CLI', () => {
     expect(doc.counts.l1Accesses).toBeLessThan(20000);
     expect(doc.counts.faults.l1Direct).toBeGreaterThan(0);
     expect(doc.counts.l1HwRcSets).toBeGreaterThan(0);
-    expect(doc.latencyNs.l1Direct.count).toBe(doc.counts.faults.l1Direct);
+    // L1's faults go through the vCPU's one statistics path: counted exactly, timed one fault in
+    // stats.faultSample (16) like every nested fault.
+    expect(doc.latencyNs.l1Direct.count).toBeGreaterThan(0);
+    expect(doc.latencyNs.l1Direct.count).toBeLessThan(doc.counts.faults.l1Direct);
     expect(doc.checks.violations).toBe(0);
   });
 

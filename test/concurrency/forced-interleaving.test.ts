@@ -21,7 +21,9 @@ import { GUEST, getNestedGuest, guestWord, updatePtblCache } from '../../src/hv/
 import { L1Target, l1MapPage } from '../../src/hv/l1-handler.js';
 import { nestedPageFault } from '../../src/hv/nested-fault.js';
 import { hTlbInvalidate, tlbieArgs } from '../../src/hv/tlbie.js';
-import { BOOK3S_INTERRUPT_H_DATA_STORAGE, DSISR_ISSTORE, DSISR_NOHPTE, DSISR_SET_RC, FAULT_KIND, RESUME_GUEST, VcpuRegs } from '../../src/hv/regs.js';
+import { BOOK3S_INTERRUPT_H_DATA_STORAGE, DSISR_ISSTORE, DSISR_NOHPTE, DSISR_SET_RC, FAULT_KIND, VcpuRegs } from '../../src/hv/regs.js';
+import { RESUME_GUEST } from '../../src/hv/outcome.js';
+import { FaultScratch } from '../../src/hv/scratch.js';
 import { PAGE_DIRTY, pteRpn } from '../../src/mmu/pte.js';
 import type { ResolvedConfig } from '../../src/workload/types.js';
 import { packageRoot, vcpuWorkerFile } from '../../src/util/paths.js';
@@ -72,6 +74,8 @@ interface Rig {
   cfg: ResolvedConfig;
   m: Machine;
   ctx: HvContext;
+  /** What vCPU 0's faults fill in. */
+  fs: FaultScratch;
   slot: number;
   /** The hook point that opens the gate (once), or undefined. */
   armed: HookPoint | undefined;
@@ -92,6 +96,7 @@ function makeRig(over: Record<string, unknown> = {}): Rig {
       expect(Atomics.wait(gate, DONE, 0, WAIT_MS)).not.toBe('timed-out');
     },
   });
+  r.fs = new FaultScratch(m);
   r.slot = getNestedGuest(r.ctx, 1, true);
   r.ctx.tlbLock(r.slot);
   updatePtblCache(r.ctx, r.slot);
@@ -120,7 +125,7 @@ function storeFault(r: Rig, l2Pn: number, dsisr = DSISR_NOHPTE): VcpuRegs {
   v.faultDar = v.faultGpa = l2Pn * 4096;
   v.faultDsisr = dsisr | DSISR_ISSTORE;
   v.trap = BOOK3S_INTERRUPT_H_DATA_STORAGE;
-  expect(nestedPageFault(r.ctx, v)).toBe(RESUME_GUEST);
+  expect(nestedPageFault(r.ctx, v, r.fs)).toBe(RESUME_GUEST);
   return v;
 }
 

@@ -6,7 +6,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { CTRL } from '../../src/memory/layout.js';
-import { EAGAIN, ENOMEM, TABLE_L1, createPte } from '../../src/hv/radix.js';
+import { createPte } from '../../src/hv/radix.js';
+import { EAGAIN, ENOMEM } from '../../src/hv/outcome.js';
+import { L1_TABLE } from '../../src/hv/l1-table.js';
+import { shadowTableOf } from '../../src/hv/shadow.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_PTE, PAGE_READ, PAGE_WRITE, isDir, makeLeaf, pteRpn, pteToIsa } from '../../src/mmu/pte.js';
 import { LEVEL_PMD, LEVEL_PTE, LEVEL_PUD } from '../../src/mmu/geometry.js';
 import {
@@ -35,7 +38,7 @@ function hostPn(r: Rig, k = 0): number {
 }
 
 function shadowCreate(r: Rig, pn: number, pte: number, level: number, rmapPage = PAGE, seq = r.ctx.readSeq()): number {
-  return createPte(r.ctx, r.slot, pn, pte, level, seq, rmapPage, 1);
+  return createPte(r.ctx, shadowTableOf(r.ctx, r.slot, r.fs.shadow), pn, pte, level, seq, rmapPage, 1);
 }
 
 describe('create_pte: seq re-check and pre-allocation', () => {
@@ -213,13 +216,13 @@ describe('create_pte on L0 table for L1 (full unmap semantics)', () => {
     const r = makeRig();
     const gpa2m = 0x1000; // L1 page 0x1000, 2M aligned
     const host2m = hostPn(r, 0x400);
-    expect(createPte(r.ctx, TABLE_L1, gpa2m, makeLeaf(host2m, RWXAD), LEVEL_PMD, r.ctx.readSeq(), -1, 0)).toBe(0);
+    expect(createPte(r.ctx, L1_TABLE, gpa2m, makeLeaf(host2m, RWXAD), LEVEL_PMD, r.ctx.readSeq(), -1, 0)).toBe(0);
     expect(hostLeafOf(r, gpa2m + 9)).toMatchObject({ level: 1, shift: 21 });
     expect(rmapOf(r, gpa2m)).toEqual([]); // L1-table inserts add no rmap entries
     // A shadow leaf for L2 page L2 built on host page host2m + 9, rmap at the aligned gfn.
     shadowCreate(r, L2, makeLeaf(host2m + 9, RWXAD), LEVEL_PTE, gpa2m);
     const small = makeLeaf(hostPn(r, 0x1234), RWXAD);
-    expect(createPte(r.ctx, TABLE_L1, gpa2m + 9, small, LEVEL_PTE, r.ctx.readSeq(), -1, 0)).toBe(0);
+    expect(createPte(r.ctx, L1_TABLE, gpa2m + 9, small, LEVEL_PTE, r.ctx.readSeq(), -1, 0)).toBe(0);
     expect(hostLeafOf(r, gpa2m + 9)).toMatchObject({ value: small, level: 0 });
     expect(shadowOf(r, L2).value).toBe(0);
     expect(rmapOf(r, gpa2m)).toEqual([]); // the slot was taken whole

@@ -18,6 +18,7 @@ import { INVARIANTS, type HookPoint, type HvContext } from '../../src/hv/context
 import { GUEST, getNestedGuest, guestWord, l1PgdUnit, shadowPgdUnit, updatePtblCache } from '../../src/hv/guests.js';
 import { L1_TABLE_PGD_UNIT } from '../../src/hv/radix.js';
 import { nestedPageFault } from '../../src/hv/nested-fault.js';
+import { FaultScratch } from '../../src/hv/scratch.js';
 import { rmapEntries } from '../../src/hv/rmap.js';
 import {
   BOOK3S_INTERRUPT_H_DATA_STORAGE,
@@ -75,6 +76,8 @@ export interface Rig {
   readonly ctx: HvContext;
   /** A second context (the coordinator's worker block) for actors run inside hooks. */
   readonly actor: HvContext;
+  /** What the fault path of `ctx` fills in (walk, lookups, instantiate). */
+  readonly fs: FaultScratch;
   /** Slot of the nested guest L1 calls lpid 1. */
   readonly slot: number;
   /** One-shot actions run at the fault path's named points (removed after they run). */
@@ -104,7 +107,7 @@ export function makeRig(over: Plain = {}): Rig {
   ctx.tlbLock(slot);
   updatePtblCache(ctx, slot);
   ctx.tlbUnlock(slot);
-  return { cfg, m, w: m.w, ctx, actor, slot, hooks, trace };
+  return { cfg, m, w: m.w, ctx, actor, fs: new FaultScratch(m), slot, hooks, trace };
 }
 
 // ---- L1's table for L2 (lives in L1 memory; L1 writes it, L0 only reads it) -------------------
@@ -241,7 +244,7 @@ export function faultRegs(r: Rig, l2Pn: number, o: FaultOptions = {}, slot = r.s
 /** Raise one nested fault (kvmhv_nested_page_fault, with tlb_lock) and return its outcome. */
 export function fault(r: Rig, l2Pn: number, o: FaultOptions = {}, slot = r.slot): FaultResult {
   const v = faultRegs(r, l2Pn, o, slot);
-  const ret = nestedPageFault(r.ctx, v);
+  const ret = nestedPageFault(r.ctx, v, r.fs);
   return { ret, v };
 }
 

@@ -24,7 +24,8 @@ import { GUEST, findNestedLocked, guestWord, l1PgdUnit, shadowPgdUnit } from '..
 import { L1_TABLE_PGD_UNIT } from '../../src/hv/radix.js';
 import { rmapEntries } from '../../src/hv/rmap.js';
 import { L1Target, l1FindLeaf, l1Target } from '../../src/hv/l1-handler.js';
-import { ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE, Cpu } from '../../src/hw/cpu.js';
+import { Cpu } from '../../src/hw/cpu.js';
+import { ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE } from '../../src/hw/walker.js';
 import { TLB_DATA, TLB_INVALID, TLB_LPID, TLB_TAG, tlbBase } from '../../src/hw/tlb.js';
 import { PAGE_PTE, PTE_NLB_MASK, PTE_RPN_MASK, makeLeaf } from '../../src/mmu/pte.js';
 import { pnAlign } from '../../src/mmu/geometry.js';
@@ -123,10 +124,11 @@ export function l1PageOf(r: InvalRig, l2Pn: number, slot = r.slot): number {
  * flags, as L1 would when it moves or shares an L2 page. No tlbie here: the caller issues it.
  */
 export function l1Repoint(r: InvalRig, l2Pn: number, gpaPn: number, slot = r.slot): void {
-  const i = l1FindLeaf(r.host, slot, l2Pn);
+  const ref = new LeafRef();
+  const i = l1FindLeaf(r.host, slot, l2Pn, ref);
   if (i < 0) throw new Error(`L1 has no leaf for l2Pn 0x${l2Pn.toString(16)}`);
   const old = Atomics.load(r.w, i);
-  Atomics.store(r.w, i, makeLeaf(pnAlign(gpaPn, r.host.ref.shift), old & ~PTE_RPN_MASK));
+  Atomics.store(r.w, i, makeLeaf(pnAlign(gpaPn, ref.shift), old & ~PTE_RPN_MASK));
 }
 
 // ---- tables -------------------------------------------------------------------------------------

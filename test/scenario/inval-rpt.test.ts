@@ -22,7 +22,7 @@ import {
   hRptInvalidate,
 } from '../../src/hv/tlbie.js';
 import { GUEST, GUEST_FREE, GUEST_LIVE, guestWord, l1SetPartitionEntry, ptblWord } from '../../src/hv/guests.js';
-import { H_P4, H_SUCCESS } from '../../src/hv/regs.js';
+import { H_P4, H_SUCCESS } from '../../src/hv/outcome.js';
 import {
   counters,
   delta,

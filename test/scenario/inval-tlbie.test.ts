@@ -8,7 +8,7 @@
 import { describe, expect, it } from 'vitest';
 import { hTlbInvalidate, tlbieArgs } from '../../src/hv/tlbie.js';
 import { GUEST_FREE, GUEST_LIVE, l1SetPartitionEntry, ptblWord, guestWord, GUEST } from '../../src/hv/guests.js';
-import { H_PARAMETER, H_SUCCESS } from '../../src/hv/regs.js';
+import { H_PARAMETER, H_SUCCESS } from '../../src/hv/outcome.js';
 import { PAGE_DIRTY, pteRpn } from '../../src/mmu/pte.js';
 import { hostMigrate } from '../../src/hv/notifier.js';
 import {

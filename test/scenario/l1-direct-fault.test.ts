@@ -1,5 +1,5 @@
 /**
- * L1's own accesses to L1 memory (hw/l1-access.ts) and L0's ordinary radix fault for them
+ * L1's own accesses to L1 memory (hw/l1-direct.ts) and L0's ordinary radix fault for them
  * (hv/l1-fault.ts, kernel kvmppc_book3s_radix_page_fault): TLB entries tagged with L1's lpid,
  * instantiate on a miss, SET_RC under mmu_lock with `hardware.l1Rc: fault`, the hardware's own
  * lockless R/C update with `hardware.l1Rc: auto`, and L0's unmaps dropping those entries. Then
@@ -11,7 +11,6 @@ import { contextFor } from '../../src/engine/setup.js';
 import { L1_LPID, type HookPoint } from '../../src/hv/context.js';
 import { FIRST_SHADOW_LPID } from '../../src/hv/guests.js';
 import { harvestDirtyLog, hostMigrate, kvmAgeRadix, testClearDirty } from '../../src/hv/notifier.js';
-import { L1Access } from '../../src/hw/l1-access.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_WRITE } from '../../src/mmu/pte.js';
 import type { Mutation } from '../../src/workload/types.js';
 import {
@@ -36,8 +35,6 @@ import {
 const A = 0x600;
 
 interface L1Rig extends InvalRig {
-  /** vCPU 0 as an L1 vCPU touching its own memory. */
-  l1: L1Access;
   /** L1 page behind L2 page A, and its 4 KiB page number. */
   page: number;
   gpaPn: number;
@@ -46,13 +43,13 @@ interface L1Rig extends InvalRig {
 function makeL1Rig(l1Rc: 'fault' | 'auto', mutations: Mutation[] = []): L1Rig {
   const r = makeInvalRig({ hardware: { l1Rc }, l1: { dirtyLog: true }, mutations });
   const page = l1PageOf(r, A);
-  return { ...r, l1: new L1Access(r.ctx, r.cpu), page, gpaPn: page * r.m.L.basePn };
+  return { ...r, page, gpaPn: page * r.m.L.basePn };
 }
 
 /** One access by L1 itself (vCPU 0 in guest mode for it, parked after). */
 function l1Touch(r: L1Rig, type = STORE): boolean {
   r.cpu.resume();
-  const ok = r.l1.access(r.gpaPn, type);
+  const ok = r.cpu.accessL1(r.gpaPn, type);
   r.cpu.park();
   return ok;
 }

@@ -1,10 +1,11 @@
 /**
- * The hardware walker's page-walk cache (hw/cpu.ts `walk`): a walk in the 2 MiB region of the
+ * The hardware walker's page-walk cache (hw/walker.ts `walk`): a walk in the 2 MiB region of the
  * previous one reads the leaf through the cached PTE-level table, and a freed table is never
  * used again through the cache (table frees and flushes bump the epoch the cache is keyed on).
  */
 import { describe, expect, it } from 'vitest';
-import { ACCESS_LOAD, ACCESS_STORE, Cpu } from '../../src/hw/cpu.js';
+import { Cpu } from '../../src/hw/cpu.js';
+import { ACCESS_LOAD, ACCESS_STORE } from '../../src/hw/walker.js';
 import { l1FlushLpid } from '../../src/hv/l1-handler.js';
 import { CTRL } from '../../src/memory/layout.js';
 import { counter, dataL2Pn, freeHostTableUnits, makeRig, shadowEntryWord, shadowOf } from './helpers.js';

@@ -5,15 +5,16 @@
  * that cannot be done (leaf gone, or not writable) ends in INVAL.
  */
 import { describe, expect, it } from 'vitest';
-import { DSISR_ISSTORE, DSISR_PROTFAULT, DSISR_SET_RC, FAULT_KIND, RESUME_GUEST, RESUME_HOST } from '../../src/hv/regs.js';
-import { nestedSetRc } from '../../src/hv/nested-fault.js';
-import { EINVAL } from '../../src/hv/radix.js';
+import { DSISR_ISSTORE, DSISR_PROTFAULT, DSISR_SET_RC, FAULT_KIND } from '../../src/hv/regs.js';
+import { handleNestedSetRc } from '../../src/hv/nested-fault.js';
+import { EINVAL, RESUME_GUEST, RESUME_HOST } from '../../src/hv/outcome.js';
 import { hostMigrate, testClearDirty } from '../../src/hv/notifier.js';
 import { invalidateShadowRange } from '../../src/hv/tlbie.js';
 import { l1Clean } from '../../src/hv/l1-handler.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_READ, PAGE_WRITE, isPresent, pteToIsa } from '../../src/mmu/pte.js';
 import { pteUpdate } from '../../src/mmu/tree.js';
-import { ACCESS_STORE, Cpu } from '../../src/hw/cpu.js';
+import { Cpu } from '../../src/hw/cpu.js';
+import { ACCESS_STORE } from '../../src/hw/walker.js';
 import {
   L1_RWX_RC,
   backingHostPn,
@@ -156,19 +157,19 @@ describe('D. nested_set_rc', () => {
     clearHostBits(r, gpa, PAGE_DIRTY);
     const before = counter(r, 'mmuLockAcq');
     r.trace.length = 0;
-    expect(nestedSetRc(r.ctx, r.slot, l2, l1LeafOf(r, l2), gpa, SET_RC_STORE)).toBe(0);
+    expect(handleNestedSetRc(r.ctx, r.slot, l2, l1LeafOf(r, l2), gpa, SET_RC_STORE, r.fs)).toBe(0);
     expect(counter(r, 'mmuLockAcq') - before).toBe(1);
     expect(r.trace).toEqual([]);
     expect(hostLeafOf(r, gpa).value & PAGE_DIRTY).toBe(PAGE_DIRTY);
     expect(shadowOf(r, l2).value & PAGE_DIRTY).toBe(PAGE_DIRTY);
   });
 
-  it('nestedSetRc: shadow leaf missing -> -EINVAL after marking the L1-table leaf', () => {
+  it('handleNestedSetRc: shadow leaf missing -> -EINVAL after marking the L1-table leaf', () => {
     const r = makeRig();
     const { l2, gpa } = loaded(r, L1_RWX_RC);
     invalidateShadowRange(r.ctx, r.slot, l2, 12);
     clearHostBits(r, gpa, PAGE_ACCESSED);
-    expect(nestedSetRc(r.ctx, r.slot, l2, l1LeafOf(r, l2), gpa, SET_RC_LOAD)).toBe(EINVAL);
+    expect(handleNestedSetRc(r.ctx, r.slot, l2, l1LeafOf(r, l2), gpa, SET_RC_LOAD, r.fs)).toBe(EINVAL);
     expect(hostLeafOf(r, gpa).value & PAGE_ACCESSED).toBe(PAGE_ACCESSED);
   });
 

@@ -14,16 +14,16 @@ import {
   DSISR_PROTFAULT,
   DSISR_UNSUPP_MMU,
   FAULT_KIND,
-  RESUME_GUEST,
-  RESUME_HOST,
   SRR1_ISI_N_G_OR_CIP,
 } from '../../src/hv/regs.js';
-import { translateL2 } from '../../src/hv/nested-fault.js';
+import { translateAddrNested } from '../../src/hv/nested-fault.js';
+import { RESUME_GUEST, RESUME_HOST } from '../../src/hv/outcome.js';
 import { ptblWord, updatePtblCache } from '../../src/hv/guests.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_READ, PAGE_WRITE, makeDir } from '../../src/mmu/pte.js';
 import { RADIX_RTS_52 } from '../../src/mmu/geometry.js';
 import { WALK_OK } from '../../src/mmu/tree.js';
-import { ACCESS_STORE, Cpu } from '../../src/hw/cpu.js';
+import { Cpu } from '../../src/hw/cpu.js';
+import { ACCESS_STORE } from '../../src/hw/walker.js';
 import {
   counter,
   dataGpaPn,
@@ -181,16 +181,16 @@ describe('translate_l2: permission checks against L1 pte', () => {
     expect(shadowOf(r, l2).value & (PAGE_READ | PAGE_WRITE | PAGE_EXEC)).toBe(PAGE_EXEC);
   });
 
-  it('translateL2 OK -> walk result holds L1 leaf, page shift and gpa (2M L1 leaf adds the offset)', () => {
+  it('translateAddrNested OK -> walk result holds L1 leaf, page shift and gpa (2M L1 leaf adds the offset)', () => {
     const r = makeRig();
     const l2 = 0x4000 + 0x37; // inside a 2M-aligned L2 block
     const gpa = dataGpaPn(r);
     l1Map(r, l2, gpa, PAGE_READ | PAGE_WRITE | PAGE_ACCESSED, 21);
     const v = faultRegs(r, l2);
-    expect(translateL2(r.ctx, v, r.slot, l2, v.faultDsisr)).toBe(0);
-    expect(r.ctx.walk.status).toBe(WALK_OK);
-    expect(r.ctx.walk.pageShift).toBe(21);
-    expect(r.ctx.walk.raPn).toBe(gpa + 0x37);
+    expect(translateAddrNested(r.ctx, v, r.slot, l2, v.faultDsisr, r.fs)).toBe(0);
+    expect(r.fs.walk.status).toBe(WALK_OK);
+    expect(r.fs.walk.pageShift).toBe(21);
+    expect(r.fs.walk.raPn).toBe(gpa + 0x37);
     expect(v.faultDsisr).toBe(DSISR_NOHPTE); // untouched on success
   });
 });

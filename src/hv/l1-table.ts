@@ -1,0 +1,50 @@
+/**
+ * L0's partition-scoped table for L1 (the "L1 table": kvm->arch.pgtable under kvm->arch.lpid), as
+ * the nesting side hands it to the radix mechanism. What sets it apart is the tail of
+ * kvmppc_unmap_pte that runs for L1's entries only: the memslot lookup, the removal of every
+ * shadow leaf built on the old host page through the nested rmap, and the dirty bookkeeping.
+ */
+import { MEMSLOT_LOG_DIRTY } from '../memory/machine.js';
+import { PTE_RPN_MASK, PAGE_DIRTY } from '../mmu/pte.js';
+import { pnAlign, pnCount } from '../mmu/geometry.js';
+import { L1_LPID, type HvContext } from './context.js';
+import { L1_TABLE_PGD_UNIT, markDirtyRange, pageOfPn } from './radix.js';
+import type { RadixTable } from './radix-table.js';
+import { removeNestRmapRangeLocked } from './rmap.js';
+import { unmapExchangeLocked } from './pte-update.js';
+
+/**
+ * kvmppc_unmap_pte on L0's table for L1: exchange leaf word `i` (mapping `gpaPn`, size 2^shift)
+ * to 0, tlbie(L1 lpid), remove the nested rmap range of the old host page (which unmaps every
+ * shadow leaf built on it), and mark the dirty bitmap if the old leaf had C and the memslot logs
+ * dirty pages. The memslot and the rmap range are looked up from `gpaPn`, the address the caller
+ * passes. Returns the old leaf. Lock: mmu_lock.
+ */
+export function unmapL1PteLocked(ctx: HvContext, i: number, gpaPn: number, shift: number): number {
+  const old = unmapExchangeLocked(ctx, i, true);
+  if (old >= 0) return old; // was not present
+  const startPn = pnAlign(gpaPn, shift);
+  ctx.shootdown(ctx, L1_LPID, startPn, shift);
+  const firstPage = pageOfPn(ctx, startPn);
+  const nPages = Math.max(1, pnCount(shift) / ctx.L.basePn);
+  const hostPn = (old & PTE_RPN_MASK) & ~(pnCount(shift) - 1);
+  removeNestRmapRangeLocked(ctx, firstPage, nPages, hostPn, shift);
+  if ((old & PAGE_DIRTY) !== 0) {
+    const slot = ctx.m.memslotOf(firstPage);
+    if (slot >= 0 && (ctx.m.slotFlags(slot) & MEMSLOT_LOG_DIRTY) !== 0) markDirtyRange(ctx, firstPage, nPages);
+  }
+  return old;
+}
+
+function unmapL1Leaf(ctx: HvContext, _table: RadixTable, i: number, gpaPn: number, shift: number): void {
+  unmapL1PteLocked(ctx, i, gpaPn, shift);
+}
+
+/** L0's table for L1: one descriptor for every thread (it never changes). */
+export const L1_TABLE: Readonly<RadixTable> = Object.freeze({
+  pgdUnit: L1_TABLE_PGD_UNIT,
+  lpid: L1_LPID,
+  ownerLpid: 0,
+  isL1Table: true,
+  unmapLeaf: unmapL1Leaf,
+});
