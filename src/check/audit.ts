@@ -21,8 +21,8 @@ import { pnAlign, pnCount } from '../mmu/geometry.js';
 import { UNIT_WORDS, WALK_OK, WalkResult, findLeaf, walkRadixTree } from '../mmu/tree.js';
 import { SWAP_SLOT_USED, backingFrame } from '../memory/host.js';
 import { CTRL, TLB_ENTRY_WORDS } from '../memory/layout.js';
-import { INV, L1_LPID, type HvContext } from '../hv/context.js';
-import { GUEST, GUEST_LIVE, guestWord, shadowPgdUnit } from '../hv/guests.js';
+import { L1_LPID, type HvContext } from '../hv/context.js';
+import { GUEST, GUEST_LIVE, guestWord, lpidOfSlot, shadowPgdUnit } from '../hv/guests.js';
 import { L1_TABLE_PGD_UNIT, pageOfPn } from '../hv/radix.js';
 import { rmapEntries } from '../hv/rmap.js';
 import { L1MemoryReader } from '../hv/l1-memory.js';
@@ -94,14 +94,14 @@ function auditShadowTree(ctx: HvContext, slot: number): number {
     count++;
     // L1's view of this L2 address.
     if (walkRadixTree(rd!, root, rts, l2Pn, walk) !== WALK_OK) {
-      ctx.violation(INV['I2-permissions'], l1Lpid, l2Pn, leaf, 0, 1);
+      ctx.report.shadowWithoutL1Leaf(l1Lpid, l2Pn, leaf);
       return;
     }
     const gl = walk.leaf;
     const gpaPn = walk.raPn;
     // I2: permissions contained in L1's leaf.
     if ((leaf & PAGE_WRITE && !(gl & PAGE_WRITE)) || (leaf & PAGE_READ && !(gl & (PAGE_READ | PAGE_WRITE))) || (leaf & PAGE_EXEC && !(gl & PAGE_EXEC))) {
-      ctx.violation(INV['I2-permissions'], l1Lpid, l2Pn, leaf, gl, 2);
+      ctx.report.shadowBeyondL1Leaf(l1Lpid, l2Pn, leaf, gl);
     }
     // L0's leaf for the L1 page.
     const hi = findLeaf(w, m.hostSpace, L1_TABLE_PGD_UNIT, gpaPn, ctx.g, ref);
@@ -113,20 +113,20 @@ function auditShadowTree(ctx: HvContext, slot: number): number {
     const shadowPnForAddr = (leaf & PTE_RPN_MASK) + ((l2Pn & (pnCount(shift) - 1)) & ~0);
     const expectPn = framePn >= 0 ? framePn + (gpaPn % ctx.L.basePn) : -1;
     if (hp === 0 || framePn < 0 || pnAlign(shadowPnForAddr, ctx.g.pageShift) !== pnAlign(expectPn, ctx.g.pageShift)) {
-      ctx.violation(INV['I1-no-stale-shadow'], l1Lpid, l2Pn, leaf, hp, gpaPn);
+      ctx.report.staleShadow(l1Lpid, l2Pn, leaf, hp, gpaPn);
       return;
     }
-    if ((leaf & PAGE_WRITE) !== 0 && (hp & PAGE_WRITE) === 0) ctx.violation(INV['I2-permissions'], l1Lpid, l2Pn, leaf, hp, 3);
+    if ((leaf & PAGE_WRITE) !== 0 && (hp & PAGE_WRITE) === 0) ctx.report.shadowBeyondHostLeaf(l1Lpid, l2Pn, leaf, hp);
     // I1 (rmap): the aligned gfn's slot names this shadow leaf.
     const alignedPage = pageOfPn(ctx, pnAlign(gpaPn, ref.shift));
     let found = false;
     for (const [lp, pn] of rmapEntries(ctx, alignedPage)) if (lp === l1Lpid && pn === l2Pn) found = true;
-    if (!found) ctx.violation(INV['I1-no-stale-shadow'], l1Lpid, l2Pn, leaf, hp, -1);
+    if (!found) ctx.report.shadowWithoutRmap(l1Lpid, l2Pn, leaf, hp);
     // I3: the dirty and referenced chains.
     if ((leaf & PAGE_DIRTY) !== 0 && ((hp & PAGE_DIRTY) === 0 || (gl & PAGE_DIRTY) === 0)) {
-      ctx.violation(INV['I3-dirty-chain'], l1Lpid, l2Pn, leaf, hp, gl);
+      ctx.report.rcChainBroken(l1Lpid, l2Pn, leaf, hp, gl);
     }
-    if ((leaf & PAGE_ACCESSED) !== 0 && (gl & PAGE_ACCESSED) === 0) ctx.violation(INV['I3-dirty-chain'], l1Lpid, l2Pn, leaf, hp, gl);
+    if ((leaf & PAGE_ACCESSED) !== 0 && (gl & PAGE_ACCESSED) === 0) ctx.report.rcChainBroken(l1Lpid, l2Pn, leaf, hp, gl);
   });
   return count;
 }
@@ -164,7 +164,7 @@ function auditTlbs(ctx: HvContext): number {
       // own entry may keep an R its leaf lost; that grants no access, only skips an R update.
       const grants = data & (PAGE_READ | PAGE_WRITE | PAGE_EXEC | PAGE_DIRTY | (own ? 0 : PAGE_ACCESSED));
       if (leaf === 0 || leafRpn !== (data & PTE_RPN_MASK) || (grants & ~leaf) !== 0) {
-        ctx.violation(INV['I4-tlb'], lpid, pn, data, leaf, v);
+        ctx.report.tlbBeyondLeaf(own, lpid, pn, data, leaf, v);
       }
     }
   }
@@ -193,7 +193,7 @@ function auditWrites(ctx: HvContext, completed: number): number {
   let sum = 0;
   for (let p = 0; p < ctx.L.l1Pages; p++) sum += pageWrites(ctx, p);
   const lost = completed - sum;
-  if (lost !== 0) ctx.violation(INV['I5-no-lost-write'], 0, lost, completed, sum, -1);
+  if (lost !== 0) ctx.report.writesMissing(lost, completed, sum);
   return Math.max(0, lost);
 }
 
@@ -205,6 +205,6 @@ function auditRefcounts(ctx: HvContext, vcpuGuests: readonly number[]): void {
     let inside = 0;
     for (let v = 0; v < vcpuGuests.length; v++) if (vcpuGuests[v] === s) inside++;
     const ref = w[guestWord(ctx, s, GUEST.refcnt)]!;
-    if (ref !== inIdr + inside) ctx.violation(INV['I7-lifetime'], s + 1, ref, inIdr + inside, 0, 3);
+    if (ref !== inIdr + inside) ctx.report.refcountMismatch(lpidOfSlot(s), ref, inIdr + inside);
   }
 }

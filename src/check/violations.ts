@@ -1,19 +1,21 @@
 /**
- * Turning the shared violation ring into readable records: which invariant, what was seen,
- * where (lpid, addresses), the PTE values as Power ISA 64-bit values, which vCPU and when, and
- * whether a window of the kernel as written (kernel-model.md §7 P1-P5) explains it.
+ * Turning the shared violation ring into readable records: which invariant, which check fired,
+ * what was seen, where (lpid, addresses), the PTE values as Power ISA 64-bit values, which vCPU
+ * and when, and whether a window of the kernel as written (P1-P5) explains it. The records are
+ * written by invariants/violations.ts; fields are read by name (`VIOLATION`).
  */
-import { CTRL, VIOLATION_SLOTS, VIOLATION_WORDS } from '../memory/layout.js';
+import { CTRL, VIOLATION, VIOLATION_SLOTS, VIOLATION_WORDS } from '../memory/layout.js';
 import type { Machine } from '../memory/machine.js';
 import { describePte, hex64, pteToIsa } from '../mmu/pte.js';
 import type { ViolationRecord } from '../stats/results.js';
-import { INVARIANTS, INV, L1_LPID } from '../hv/context.js';
+import { INVARIANTS, INV } from '../invariants/names.js';
+import { VIOLATION_KIND as K } from '../invariants/violations.js';
 import type { ResolvedConfig } from '../workload/types.js';
 
 const hexPn = (pn: number): string => '0x' + (pn * 4096).toString(16);
 const isa = (w: number): string => hex64(pteToIsa(w));
 
-/** Which §7 window can explain a violation of `inv` under this profile, if any. */
+/** Which window of the kernel as written can explain a violation of `inv` under this profile, if any. */
 export function explainedBy(cfg: ResolvedConfig, inv: number): string | undefined {
   if (cfg.mutations.length > 0 || cfg.protocol === 'fixed' || cfg.hardware.rc === 'auto') return undefined;
   const open = (p: string): boolean => !cfg.fixes.includes(p as never);
@@ -22,6 +24,16 @@ export function explainedBy(cfg: ResolvedConfig, inv: number): string | undefine
   if (inv === INV['I7-lifetime'] && open('p2')) return 'P2';
   if (inv === INV['P4-rpn-merge']) return 'P4';
   return undefined;
+}
+
+/** One record as read from the ring. */
+interface RawViolation {
+  kind: number;
+  lpid: number;
+  pn: number;
+  v0: number;
+  v1: number;
+  v2: number;
 }
 
 export function decodeViolations(m: Machine, cfg: ResolvedConfig): { records: ViolationRecord[]; byInvariant: Record<string, number>; total: number } {
@@ -35,84 +47,110 @@ export function decodeViolations(m: Machine, cfg: ResolvedConfig): { records: Vi
   const records: ViolationRecord[] = [];
   for (let k = 0; k < Math.min(total, VIOLATION_SLOTS); k++) {
     const at = m.L.violationsWord + k * VIOLATION_WORDS;
-    const inv = w[at]!;
-    const [vcpu, a, b, c, d, e, timeMs] = [w[at + 1]!, w[at + 2]!, w[at + 3]!, w[at + 4]!, w[at + 5]!, w[at + 6]!, w[at + 7]!];
-    const rec = describe(inv, a, b, c, d, e);
+    const inv = w[at + VIOLATION.invariant]!;
+    const raw: RawViolation = {
+      kind: w[at + VIOLATION.kind]!,
+      lpid: w[at + VIOLATION.lpid]!,
+      pn: w[at + VIOLATION.pn]!,
+      v0: w[at + VIOLATION.value0]!,
+      v1: w[at + VIOLATION.value1]!,
+      v2: w[at + VIOLATION.value2]!,
+    };
+    const rec = describe(raw, m.L.basePn);
     const why = explainedBy(cfg, inv);
     records.push({
       invariant: INVARIANTS[inv] ?? `#${inv}`,
       message: why ? `${rec.message} (explained by window ${why} of the kernel as written)` : rec.message,
-      vcpu,
-      timeMs,
+      vcpu: w[at + VIOLATION.vcpu]!,
+      timeMs: w[at + VIOLATION.timeMs]!,
       ...rec.fields,
     });
   }
   return { records, byInvariant, total };
 }
 
-function describe(inv: number, a: number, b: number, c: number, d: number, e: number): { message: string; fields: Partial<ViolationRecord> } {
-  switch (inv) {
-    case INV['I1-no-stale-shadow']:
+function describe(r: RawViolation, basePn: number): { message: string; fields: Partial<ViolationRecord> } {
+  const { lpid, pn, v0, v1, v2 } = r;
+  const l2 = hexPn(pn);
+  switch (r.kind) {
+    case K.staleShadow:
       return {
-        message:
-          e === -1
-            ? `shadow leaf at L2 ${hexPn(b)} has no rmap entry in its L1 page's slot`
-            : `shadow leaf at L2 ${hexPn(b)} -> ${describePte(c)} is not backed by L0's leaf ${describePte(d)} for L1 ${hexPn(e)}`,
-        fields: { lpid: a, l2Ra: hexPn(b), l1Ra: e > 0 ? hexPn(e) : undefined, pte: { shadow: isa(c), l1Table: isa(d) } },
+        message: `shadow leaf at L2 ${l2} -> ${describePte(v0)} is not backed by L0's leaf ${describePte(v1)} for L1 ${hexPn(v2)}`,
+        fields: { lpid, l2Ra: l2, l1Ra: hexPn(v2), pte: { shadow: isa(v0), l1Table: isa(v1) } },
       };
-    case INV['I2-permissions']:
-      if (e === 5) {
-        return {
-          message: `a store to L2 ${hexPn(b)} went through a writable translation ${describePte(c)} after L1 removed W and its tlbie completed`,
-          fields: { lpid: a, l2Ra: hexPn(b), pte: { tlb: isa(c) } },
-        };
-      }
+    case K.shadowWithoutRmap:
       return {
-        message: `shadow leaf at L2 ${hexPn(b)} grants ${describePte(c)} beyond ${e === 3 ? "L0's leaf for L1" : "L1's leaf"} ${describePte(d)}`,
-        fields: { lpid: a, l2Ra: hexPn(b), pte: { shadow: isa(c), limit: isa(d) } },
+        message: `shadow leaf at L2 ${l2} has no rmap entry in its L1 page's slot`,
+        fields: { lpid, l2Ra: l2, pte: { shadow: isa(v0), l1Table: isa(v1) } },
       };
-    case INV['I3-dirty-chain']:
-      if (e === -5) {
-        return {
-          message: `a store to L2 ${hexPn(b)} went through a dirty translation ${describePte(c)} after L1 cleared C and its tlbie completed`,
-          fields: { lpid: a, l2Ra: hexPn(b), pte: { tlb: isa(c) } },
-        };
-      }
+    case K.shadowWithoutL1Leaf:
+    case K.shadowBeyondL1Leaf:
+    case K.shadowBeyondHostLeaf:
       return {
-        message: `shadow leaf at L2 ${hexPn(b)} ${describePte(c)} has R/C that L0's leaf ${describePte(d)} or L1's leaf ${describePte(e)} lacks`,
-        fields: { lpid: a, l2Ra: hexPn(b), pte: { shadow: isa(c), l1Table: isa(d), l1Own: isa(e) } },
+        message: `shadow leaf at L2 ${l2} grants ${describePte(v0)} beyond ${r.kind === K.shadowBeyondHostLeaf ? "L0's leaf for L1" : "L1's leaf"} ${describePte(v1)}`,
+        fields: { lpid, l2Ra: l2, pte: { shadow: isa(v0), limit: isa(v1) } },
       };
-    case INV['I4-tlb']:
-      if (a === L1_LPID) {
-        return {
-          message: `vCPU ${e}'s TLB entry for L1 ${hexPn(b)} (L1's own lpid ${a}) ${describePte(c)} grants more than L0's leaf for L1 ${describePte(d)}`,
-          fields: { lpid: a, l1Ra: hexPn(b), pte: { tlb: isa(c), l1Table: isa(d) } },
-        };
-      }
+    case K.storeAfterWRevoked:
       return {
-        message: `vCPU ${e}'s TLB entry for L2 ${hexPn(b)} (lpid ${a}) ${describePte(c)} grants more than the shadow leaf ${describePte(d)}`,
-        fields: { lpid: a, l2Ra: hexPn(b), pte: { tlb: isa(c), shadow: isa(d) } },
+        message: `a store to L2 ${l2} went through a writable translation ${describePte(v0)} after L1 removed W and its tlbie completed`,
+        fields: { lpid, l2Ra: l2, pte: { tlb: isa(v0) } },
       };
-    case INV['I5-no-lost-write']:
-      return e === -1
-        ? { message: `${b} completed stores are missing from guest memory (${c} completed, ${d} found)`, fields: {} }
-        : { message: `a store landed in host frame ${b}, retired since the translation was cached (generation ${c} -> ${d})`, fields: { lpid: a, hostRa: '0x' + b.toString(16) } };
-    case INV['I6-dirty-log']:
+    case K.storeAfterCCleared:
       return {
-        message: `L1 page ${hexPn(b)} was written (${c} -> ${d} stores) since the last harvest but not reported dirty`,
-        fields: { l1Ra: hexPn(b) },
+        message: `a store to L2 ${l2} went through a dirty translation ${describePte(v0)} after L1 cleared C and its tlbie completed`,
+        fields: { lpid, l2Ra: l2, pte: { tlb: isa(v0) } },
       };
-    case INV['I7-lifetime']:
-      return { message: `nested guest lpid ${a} used or counted after its last reference (${b}, ${c})`, fields: { lpid: a } };
-    case INV.liveness:
-      if (a === L1_LPID) return { message: `L1's own access to L1 ${hexPn(b)} made no progress after repeated faults (DSISR 0x${(c >>> 0).toString(16)}): livelock`, fields: { lpid: a, l1Ra: hexPn(b) } };
-      return { message: `access to L2 ${hexPn(b)} made no progress after repeated faults (DSISR 0x${(c >>> 0).toString(16)}): livelock`, fields: { lpid: a, l2Ra: hexPn(b) } };
-    case INV['P4-rpn-merge']:
+    case K.rcChainBroken:
       return {
-        message: `create_pte merged two different real page numbers at ${hexPn(b)}: ${describePte(c)} | ${describePte(d)}`,
-        fields: { lpid: a, l2Ra: hexPn(b), pte: { old: isa(c), new: isa(d) } },
+        message: `shadow leaf at L2 ${l2} ${describePte(v0)} has R/C that L0's leaf ${describePte(v1)} or L1's leaf ${describePte(v2)} lacks`,
+        fields: { lpid, l2Ra: l2, pte: { shadow: isa(v0), l1Table: isa(v1), l1Own: isa(v2) } },
+      };
+    case K.tlbBeyondL1Table:
+      return {
+        message: `vCPU ${v2}'s TLB entry for L1 ${hexPn(pn)} (L1's own lpid ${lpid}) ${describePte(v0)} grants more than L0's leaf for L1 ${describePte(v1)}`,
+        fields: { lpid, l1Ra: hexPn(pn), pte: { tlb: isa(v0), l1Table: isa(v1) } },
+      };
+    case K.tlbBeyondShadow:
+      return {
+        message: `vCPU ${v2}'s TLB entry for L2 ${l2} (lpid ${lpid}) ${describePte(v0)} grants more than the shadow leaf ${describePte(v1)}`,
+        fields: { lpid, l2Ra: l2, pte: { tlb: isa(v0), shadow: isa(v1) } },
+      };
+    case K.storeToRetiredFrame:
+      return {
+        message: `a store landed in host frame ${v0}, retired since the translation was cached (generation ${v1} -> ${v2})`,
+        fields: { lpid, hostRa: '0x' + v0.toString(16) },
+      };
+    case K.writesMissing:
+      return { message: `${v0} completed stores are missing from guest memory (${v1} completed, ${v2} found)`, fields: {} };
+    case K.dirtyPageMissed:
+      return {
+        message: `L1 page ${hexPn(pn * basePn)} was written (${v0} -> ${v1} stores) since the last harvest but not reported dirty`,
+        fields: { l1Ra: hexPn(pn * basePn) },
+      };
+    case K.faultInFreedGuest:
+      return { message: `a fault ran in nested guest lpid ${lpid} (generation ${v0}) after it was freed`, fields: { lpid } };
+    case K.refcountBelowZero:
+      return { message: `nested guest lpid ${lpid}'s reference count fell to ${v0}`, fields: { lpid } };
+    case K.releasedWhileFaulting:
+      return { message: `nested guest lpid ${lpid} was released with ${v0} fault(s) still running in it`, fields: { lpid } };
+    case K.lockOfFreedGuest:
+    case K.lockOfFreedGuestAllLpids:
+      return {
+        message: `tlbie emulation${r.kind === K.lockOfFreedGuestAllLpids ? ' (all lpids, no reference held)' : ''} released the tlb_lock of nested guest lpid ${lpid} (generation ${v0}) after it was freed`,
+        fields: { lpid },
+      };
+    case K.refcountMismatch:
+      return { message: `nested guest lpid ${lpid} holds ${v0} references but has ${v1} holders`, fields: { lpid } };
+    case K.livelockL1:
+      return { message: `L1's own access to L1 ${hexPn(pn)} made no progress after repeated faults (DSISR 0x${(v0 >>> 0).toString(16)}): livelock`, fields: { lpid, l1Ra: hexPn(pn) } };
+    case K.livelockL2:
+      return { message: `access to L2 ${l2} made no progress after repeated faults (DSISR 0x${(v0 >>> 0).toString(16)}): livelock`, fields: { lpid, l2Ra: l2 } };
+    case K.rpnMerge:
+      return {
+        message: `create_pte merged two different real page numbers at ${l2}: ${describePte(v0)} | ${describePte(v1)}`,
+        fields: { lpid, l2Ra: l2, pte: { old: isa(v0), new: isa(v1) } },
       };
     default:
-      return { message: `invariant #${inv}`, fields: {} };
+      return { message: `violation kind #${r.kind}`, fields: {} };
   }
 }

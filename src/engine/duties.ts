@@ -11,7 +11,7 @@ import type { ResolvedConfig } from '../workload/types.js';
 import type { Prng } from '../workload/prng.js';
 import { SLOT_MAIN } from '../memory/machine.js';
 import { COUNTER } from '../stats/counters.js';
-import { INV, type HvContext } from '../hv/context.js';
+import type { HvContext } from '../hv/context.js';
 import { l1Clean, l1DestroyGuest, l1FlushLpid, l1Protect, l1Target, l1Unmap, l1UnmapRange, L1Target } from '../hv/l1-handler.js';
 import { flushMemslot, harvestDirtyLog, hostMigrate, hostSwapOut, kvmAgeRadix } from '../hv/notifier.js';
 import { pageOfPn } from '../hv/radix.js';
@@ -199,7 +199,7 @@ export class Duties {
           ctx.mmuLock(); // barrier: an unmap that took this page's leaf has marked the bitmap
           const late = (Atomics.load(w, L.dirtyWord + (page >>> 5)) & (1 << (page & 31))) !== 0;
           ctx.mmuUnlock();
-          if (!late) ctx.violation(INV['I6-dirty-log'], 0, page, snap, before);
+          if (!late) ctx.report.dirtyPageMissed(page, snap, before);
         }
         w[snapI] = before;
       },

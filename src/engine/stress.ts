@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { ResolvedConfig } from '../workload/types.js';
 import { applyOverrides } from '../workload/config.js';
 import type { ViolationRecord } from '../stats/results.js';
-import { INVARIANTS } from '../hv/context.js';
+import { INVARIANTS } from '../invariants/names.js';
 import { makePool, runSimulation } from './run.js';
 
 export interface StressOptions {

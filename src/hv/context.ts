@@ -6,7 +6,8 @@
  */
 import type { Machine } from '../memory/machine.js';
 import type { Layout } from '../memory/layout.js';
-import { CTRL, LOCK, VIOLATION_SLOTS, VIOLATION_WORDS } from '../memory/layout.js';
+import { CTRL, LOCK } from '../memory/layout.js';
+import { ViolationReporter } from '../invariants/violations.js';
 import { geometryFor, type Geometry } from '../mmu/geometry.js';
 import { CONTENDED_UNTIMED, lockWord, unlockWord, MMU_LOCK_SPINS, MUTEX_SPINS } from '../sync/lock.js';
 import { COUNTER } from '../stats/counters.js';
@@ -26,21 +27,6 @@ export const MUT = Object.freeze(
 );
 export const FIX = Object.freeze({ p1: 1, p2: 2, p3: 4, p4: 8, p5: 16 } as Record<Fix, number>);
 export const FIX_ALL = 31;
-
-/** Invariant names (stable: used in results `checks.byInvariant`). */
-export const INVARIANTS = [
-  'I1-no-stale-shadow',
-  'I2-permissions',
-  'I3-dirty-chain',
-  'I4-tlb',
-  'I5-no-lost-write',
-  'I6-dirty-log',
-  'I7-lifetime',
-  'liveness',
-  'P4-rpn-merge',
-] as const;
-export type InvariantName = (typeof INVARIANTS)[number];
-export const INV = Object.freeze(Object.fromEntries(INVARIANTS.map((n, i) => [n, i])) as Record<InvariantName, number>);
 
 /**
  * L0's lpid for L1, which tags the TLB entries of L1's own accesses. Shadow lpids (guests.ts)
@@ -112,8 +98,8 @@ export class HvContext {
   sampleStages = false;
   /** This thread's mmu_lock acquisition count at its last 'nonatomic-rmw' hook (hv/pte-update.ts). */
   rmwHookHold = -1;
-  /** Wall-clock origin for violation timestamps. */
-  t0Ms = performance.now();
+  /** Where this thread reports a broken invariant (the shared violation ring). */
+  readonly report: ViolationReporter;
 
   constructor(m: Machine, o: ContextOptions) {
     this.m = m;
@@ -135,6 +121,7 @@ export class HvContext {
     this.accessSampleMask = (o.accessSample ?? 1024) - 1;
     this.l1RcAuto = o.l1Rc === 'auto';
     this.shootdown = o.shootdown ?? noShootdown;
+    this.report = new ViolationReporter(m, o.vcpu, this.counters, this.counterBase);
     this.hook = o.hook;
   }
 
@@ -210,30 +197,6 @@ export class HvContext {
     const w = this.w;
     if (w[this.m.ctrl(CTRL.mmuInProgress)] !== 0) return true;
     return w[this.m.ctrl(CTRL.mmuSeq)] !== seq;
-  }
-
-  // ---- online violations -----------------------------------------------------------------
-
-  /**
-   * Record a violation seen online (cheap: a shared ring of fixed records). Values a..e are
-   * invariant-specific (lpid, addresses as 4 KiB page numbers, PTE words).
-   */
-  violation(inv: number, a = 0, b = 0, c = 0, d = 0, e = 0): void {
-    const w = this.w;
-    const n = Atomics.add(w, this.m.ctrl(CTRL.violationCount), 1);
-    Atomics.add(w, this.m.ctrl(CTRL.violationByInvariant + inv), 1);
-    this.count(COUNTER.violations);
-    if (n < VIOLATION_SLOTS) {
-      const at = this.L.violationsWord + n * VIOLATION_WORDS;
-      w[at] = inv;
-      w[at + 1] = this.vcpu;
-      w[at + 2] = a;
-      w[at + 3] = b;
-      w[at + 4] = c;
-      w[at + 5] = d;
-      w[at + 6] = e;
-      w[at + 7] = Math.round(performance.now() - this.t0Ms);
-    }
   }
 }
 

@@ -12,7 +12,7 @@ import { GUEST_WORDS, MAX_NESTED_LPID, PGD_UNITS, CTRL } from '../memory/layout.
 import { PAGE_PRESENT, PAGE_PTE, PTE_NLB_MASK, makeDir } from '../mmu/pte.js';
 import { RADIX_RTS_52 } from '../mmu/geometry.js';
 import { UNIT_WORDS } from '../mmu/tree.js';
-import { INV, L1_LPID, MUT, type HvContext } from './context.js';
+import { L1_LPID, MUT, type HvContext } from './context.js';
 
 /** Lowest shadow lpid L0 hands out: above L1_LPID, so L1's and the shadows' TLB entries never mix. */
 export const FIRST_SHADOW_LPID = L1_LPID + 1;
@@ -48,8 +48,14 @@ export function l1PgdUnit(slot: number): number {
   return PGD_UNITS * slot;
 }
 
+/** The slot of the nested guest L1 calls `l1Lpid` (guest records sit at fixed slots, see above). */
 export function slotOfLpid(l1Lpid: number): number {
   return l1Lpid - 1;
+}
+
+/** L1's lpid for the nested guest in `slot` (the inverse of `slotOfLpid`). */
+export function lpidOfSlot(slot: number): number {
+  return slot + 1;
 }
 
 // ---- L1's partition table (in L1 memory; written by L1, read by L0) ------------------------
@@ -151,7 +157,7 @@ export function putNestedGuest(ctx: HvContext, slot: number): void {
   const ref = --w[guestWord(ctx, slot, GUEST.refcnt)]!;
   ctx.mmuUnlock();
   if (ref === 0) releaseNestedGuest(ctx, slot);
-  else if (ref < 0) ctx.violation(INV['I7-lifetime'], slot + 1, ref);
+  else if (ref < 0) ctx.report.refcountBelowZero(lpidOfSlot(slot), ref);
 }
 
 /**
@@ -166,7 +172,7 @@ function releaseNestedGuest(ctx: HvContext, slot: number): void {
   freeShadowTree(ctx, slot, lpid);
   if (Atomics.load(w, at + GUEST.inFault) !== 0) {
     // A fault is running in a guest whose last reference is gone: use after free (I7, M13/P2).
-    ctx.violation(INV['I7-lifetime'], slot + 1, w[at + GUEST.inFault]!);
+    ctx.report.releasedWhileFaulting(lpidOfSlot(slot), w[at + GUEST.inFault]!);
   }
   Atomics.store(w, at + GUEST.state, GUEST_FREE);
   w[at + GUEST.l1Root] = 0;

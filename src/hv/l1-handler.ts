@@ -22,6 +22,7 @@ import { CTRL } from '../memory/layout.js';
 import type { HvContext } from './context.js';
 import { l1PgdUnit, l1SetPartitionEntry, ptblWord } from './guests.js';
 import { hTlbInvalidate, hRptInvalidate, tlbieArgs, H_RPTI_TYPE_NESTED, H_RPTI_TYPE_TLB, H_RPTI_PAGE_4K, H_RPTI_PAGE_64K } from './tlbie.js';
+import { GRANT_BITS, noteGrant, recordGrant, revokeGrant } from '../invariants/grants.js';
 import { DSISR_ISSTORE, DSISR_NOHPTE, DSISR_PROTFAULT, DSISR_SET_RC, SRR1_ISI_N_G_OR_CIP } from './regs.js';
 
 /** Where L1 puts L2 page `l2Pn` of guest `slot`: returns the L1 4 KiB page number; `out.shift` the leaf size. */
@@ -76,67 +77,20 @@ export function l1DataPage(L: Layout, slot: number, page: number): number {
   return (slot * stride + page) % L.l1WindowPages;
 }
 
-// ---- what L1 has granted, as of its last completed tlbie (checker state for I2/I3) --------------
-//
-// Per L2 base page, a record word: the W and C bits (PAGE_WRITE, PAGE_DIRTY) L1's table for that
-// guest may grant, plus a 12-bit count of W grants (bits 0..11) and of C grants (bits 12..23).
-// A grant is recorded before L1 writes the bit into its leaf (so any shadow leaf built from the
-// new leaf finds it). When L1 takes a bit away, it notes the record (under its lock, with the
-// change) and, once its tlbie for the change has completed, drops the bit unless it was granted
-// again in between (a later change then has its own tlbie and drops it in turn). A store that
-// completes through a translation with W (and C) while the record lacks W breaks I2, and lacks
-// C breaks I3 (kernel-model.md §6.3, "as of L1's last completed tlbie"). Records change only
-// under L1's lock; vCPUs only read them. All pages of one L1 leaf change together (L1's leaf
-// size for a region is fixed), so one page's record stands for the leaf.
+// ---- L1's grant records (invariants/grants.ts), under L1's lock ------------------------------
 
-const GRANT_BITS = PAGE_WRITE | PAGE_DIRTY;
-const GRANT_W_ONE = 1;
-const GRANT_C_ONE = 1 << 12;
-const GRANT_W_COUNT = 0xfff;
-const GRANT_C_COUNT = 0xfff << 12;
-
-function grantRange(ctx: HvContext, slot: number, l2Pn: number, shift: number): [number, number] {
-  const L = ctx.L;
-  const first = Math.floor(pnAlign(l2Pn, shift) / L.basePn);
-  const n = Math.max(1, pnCount(shift) / L.basePn);
-  return [L.l1GrantWord + slot * L.guestPages + first, Math.min(n, L.guestPages - first)];
-}
-
-/** Record that L1 is about to grant `bits` (W, C) over its leaf at l2Pn. Lock: L1's lock. */
 function l1Grant(ctx: HvContext, slot: number, l2Pn: number, shift: number, bits: number): void {
-  const b = bits & GRANT_BITS;
-  if (b === 0) return;
-  const [at, n] = grantRange(ctx, slot, l2Pn, shift);
-  const w = ctx.w;
-  for (let k = 0; k < n; k++) {
-    let v = Atomics.load(w, at + k) | b;
-    if ((b & PAGE_WRITE) !== 0) v = (v & ~GRANT_W_COUNT) | ((v + GRANT_W_ONE) & GRANT_W_COUNT);
-    if ((b & PAGE_DIRTY) !== 0) v = (v & ~GRANT_C_COUNT) | ((v + GRANT_C_ONE) & GRANT_C_COUNT);
-    Atomics.store(w, at + k, v);
-  }
+  recordGrant(ctx.w, ctx.L, slot, l2Pn, shift, bits);
 }
 
-/** The record of the leaf at l2Pn, noted with a change that takes bits away. Lock: L1's lock. */
 function l1GrantNote(ctx: HvContext, slot: number, l2Pn: number, shift: number): number {
-  return Atomics.load(ctx.w, grantRange(ctx, slot, l2Pn, shift)[0]);
+  return noteGrant(ctx.w, ctx.L, slot, l2Pn, shift);
 }
 
-/**
- * L1's tlbie for a change that took `bits` away from its leaf at l2Pn (size `shift`) has
- * completed: drop those bits from the record, except any granted again since `noted`.
- * Takes L1's lock.
- */
+/** L1's tlbie for a change that took `bits` away has completed: revoke them. Takes L1's lock. */
 function l1Revoke(ctx: HvContext, slot: number, l2Pn: number, shift: number, bits: number, noted: number): void {
   l1Lock(ctx);
-  const [at, n] = grantRange(ctx, slot, l2Pn, shift);
-  const w = ctx.w;
-  for (let k = 0; k < n; k++) {
-    const v = Atomics.load(w, at + k);
-    let drop = 0;
-    if ((bits & PAGE_WRITE) !== 0 && (v & GRANT_W_COUNT) === (noted & GRANT_W_COUNT)) drop |= PAGE_WRITE;
-    if ((bits & PAGE_DIRTY) !== 0 && (v & GRANT_C_COUNT) === (noted & GRANT_C_COUNT)) drop |= PAGE_DIRTY;
-    if (drop !== 0) Atomics.store(w, at + k, v & ~drop);
-  }
+  revokeGrant(ctx.w, ctx.L, slot, l2Pn, shift, bits, noted);
   l1Unlock(ctx);
 }
 

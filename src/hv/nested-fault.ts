@@ -18,9 +18,9 @@ import { PMD_SHIFT, levelForShift, pnAlign, pnCount } from '../mmu/geometry.js';
 import { WALK_NOT_PRESENT, WALK_OK, WALK_READ_FAILED, WALK_UNSUPPORTED, findLeafLocked, walkRadixTree } from '../mmu/tree.js';
 import { MEMSLOT_INVALID, MEMSLOT_READONLY } from '../memory/machine.js';
 import { COUNTER } from '../stats/counters.js';
-import { INV, MUT, STAGE, type HvContext } from './context.js';
+import { MUT, STAGE, type HvContext } from './context.js';
 import { performance } from 'node:perf_hooks';
-import { GUEST, guestWord, shadowPgdUnit, updatePtblCache, guestAlive } from './guests.js';
+import { GUEST, guestWord, lpidOfSlot, shadowPgdUnit, updatePtblCache, guestAlive } from './guests.js';
 import { createPte, handleSetRcLocked, instantiatePage, lookupPteLocked, pageOfPn } from './radix.js';
 import { L1_TABLE } from './l1-table.js';
 import { shadowTableOf, unmapShadowPteLocked } from './shadow.js';
@@ -60,7 +60,7 @@ export function nestedPageFault(ctx: HvContext, v: VcpuRegs, s: FaultScratch): n
   try {
     if (!guestAlive(ctx, slot, v.generation)) {
       // The guest this vCPU entered was freed under it (I7): only possible without references.
-      ctx.violation(INV['I7-lifetime'], slot + 1, v.generation);
+      ctx.report.faultInFreedGuest(lpidOfSlot(slot), v.generation);
       v.kind = FAULT_KIND.error;
       return EINVAL;
     }

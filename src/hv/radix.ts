@@ -24,7 +24,7 @@ import {
 import { LEVEL_PMD, LEVEL_PTE, LEVEL_PUD, pnAlign, pnCount } from '../mmu/geometry.js';
 import { UNIT_WORDS, findLeafLocked, pteUpdate, type LeafRef, type TableSpace } from '../mmu/tree.js';
 import { COUNTER } from '../stats/counters.js';
-import { INV, MUT, FIX, type HvContext } from './context.js';
+import { MUT, FIX, type HvContext } from './context.js';
 import { EAGAIN, ENOMEM, EFAULT } from './outcome.js';
 import { insertNestRmapLocked, rmapNodeAvailableLocked } from './rmap.js';
 import { rcUpdateLocked } from './pte-update.js';
@@ -249,7 +249,7 @@ function mergeLeafLocked(
       installLeafLocked(ctx, i, pte, rmapPage, rmapLpid, leafPn);
       return 0;
     }
-    ctx.violation(INV['P4-rpn-merge'], table.ownerLpid, leafPn, old, pte);
+    ctx.report.rpnMerge(table.ownerLpid, leafPn, old, pte);
   }
   // Differences outside W/D/A (PAGE_MERGE_OK) would WARN in the kernel; the merge is the same.
   pteUpdate(ctx.w, i, 0, pte & ~PAGE_PRESENT & ~PAGE_PTE);

@@ -6,7 +6,7 @@
 import { COUNTER } from '../stats/counters.js';
 import { LeafRef, findLeafLocked } from '../mmu/tree.js';
 import { pnAlign, pnCount } from '../mmu/geometry.js';
-import { FIX, INV, MUT, type HvContext } from './context.js';
+import { FIX, MUT, type HvContext } from './context.js';
 import {
   GUEST,
   GUEST_FREE,
@@ -14,6 +14,7 @@ import {
   flushNestedLpid,
   getNestedGuest,
   guestWord,
+  lpidOfSlot,
   putNestedGuest,
   shadowPgdUnit,
   skipRefs,
@@ -142,7 +143,7 @@ function emulateTlbieLpid(ctx: HvContext, slot: number, ric: number): void {
   const locked = lockGuest(ctx, slot);
   flushNestedLpid(ctx, slot, ric);
   if (Atomics.load(w, guestWord(ctx, slot, GUEST.state)) === GUEST_FREE || w[guestWord(ctx, slot, GUEST.generation)] !== gen) {
-    ctx.violation(INV['I7-lifetime'], slot + 1, gen, 4);
+    ctx.report.lockOfFreedGuest(false, lpidOfSlot(slot), gen);
   }
   if (locked) ctx.tlbUnlock(slot);
 }
@@ -171,7 +172,7 @@ function emulateTlbieAllLpid(ctx: HvContext, ric: number): void {
     flushNestedLpid(ctx, slot, ric);
     if (Atomics.load(w, guestWord(ctx, slot, GUEST.state)) === GUEST_FREE || w[guestWord(ctx, slot, GUEST.generation)] !== gen) {
       // The object whose mutex we are about to release is gone (I7, P2).
-      ctx.violation(INV['I7-lifetime'], lpid, gen, 2);
+      ctx.report.lockOfFreedGuest(true, lpid, gen);
     }
     if (locked) ctx.tlbUnlock(slot);
   }

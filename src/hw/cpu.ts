@@ -14,10 +14,11 @@
  */
 import { performance } from 'node:perf_hooks';
 import { VCPU_CTL, VSTATE_IN_GUEST, VSTATE_QUIESCE } from '../memory/layout.js';
-import { PTE_RPN_MASK, PAGE_WRITE, PAGE_DIRTY } from '../mmu/pte.js';
+import { PTE_RPN_MASK } from '../mmu/pte.js';
+import { checkStoreGranted, grantBase } from '../invariants/grants.js';
 import { COUNTER } from '../stats/counters.js';
 import { Histogram } from '../stats/histogram.js';
-import { INV, MUT, STAGE_SAMPLE_EVERY, type HvContext } from '../hv/context.js';
+import { MUT, STAGE_SAMPLE_EVERY, type HvContext } from '../hv/context.js';
 import { GUEST, getNestedGuest, guestWord, putNestedGuest, shadowPgdUnit, slotOfLpid, updatePtblCache } from '../hv/guests.js';
 import { countFault, nestedPageFault } from '../hv/nested-fault.js';
 import { L1Target, l1CountOut, l1HandleNestedFault, l1PrepareEnter } from '../hv/l1-handler.js';
@@ -128,7 +129,7 @@ export class Cpu {
     r.generation = this.w[guestWord(ctx, slot, GUEST.generation)]!;
     this.l2.pgdUnit = shadowPgdUnit(slot);
     this.l2.lpid = this.w[guestWord(ctx, slot, GUEST.shadowLpid)]!;
-    this.l2.grantBase = ctx.L.l1GrantWord + slot * ctx.L.guestPages;
+    this.l2.grantBase = grantBase(ctx.L, slot);
     if (this.w[guestWord(ctx, slot, GUEST.l1Root)] === 0) {
       ctx.tlbLock(slot);
       updatePtblCache(ctx, slot);
@@ -264,17 +265,9 @@ export class Cpu {
     if (now !== gen) {
       // The frame was retired (migrated or swapped) after this translation was cached: the store
       // lands in memory that no longer backs its page (I5).
-      this.ctx.violation(INV['I5-no-lost-write'], rg.lpid, frame, gen, now);
+      this.ctx.report.storeToRetiredFrame(rg.lpid, frame, gen, now);
     }
-    if (rg.grantBase >= 0) {
-      const granted = Atomics.load(this.w, rg.grantBase + vpn);
-      if ((granted & (PAGE_WRITE | PAGE_DIRTY)) !== (PAGE_WRITE | PAGE_DIRTY)) {
-        // L1 took W (or C) away and its tlbie has completed, yet the store went through.
-        const l1Lpid = this.l1Lpid;
-        if ((granted & PAGE_WRITE) === 0) this.ctx.violation(INV['I2-permissions'], l1Lpid, vpn * this.ctx.L.basePn, data, granted, 5);
-        else this.ctx.violation(INV['I3-dirty-chain'], l1Lpid, vpn * this.ctx.L.basePn, data, granted, -5);
-      }
-    }
+    if (rg.grantBase >= 0) checkStoreGranted(this.w, rg.grantBase, vpn, data, this.ctx.report, this.l1Lpid, vpn * this.ctx.L.basePn);
     Atomics.add(this.w, this.frameWritesWord + frame, 1);
     this.local[LOCAL.writes]++;
   }

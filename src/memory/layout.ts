@@ -15,7 +15,7 @@ import { COUNTER_COUNT } from '../stats/counters.js';
 import { assert } from '../util/assert.js';
 
 export const LAYOUT_MAGIC = 0x4e53_494d; // "NSIM"
-export const LAYOUT_VERSION = 3;
+export const LAYOUT_VERSION = 4;
 
 /** Words per 64-byte line: each lock word sits on its own line. */
 export const LINE_WORDS = 16;
@@ -34,8 +34,14 @@ export const MEMSLOT_WORDS = 8;
 export const MAX_MEMSLOTS = 4;
 /** Words per TLB entry: tag (base-page number of the L2 address), lpid, data (leaf word), frame generation. */
 export const TLB_ENTRY_WORDS = 4;
-/** Words per online violation record: invariant, vcpu, a, b, c, d, e, timeMs. */
-export const VIOLATION_WORDS = 8;
+/**
+ * Fields of an online violation record (written by invariants/violations.ts, decoded by
+ * check/violations.ts): the invariant, which check fired (`VIOLATION_KIND`), the reporting vCPU,
+ * the lpid and 4 KiB page number concerned, three values whose meaning the kind names (PTE words,
+ * generations, counts), and the time since the reporter started, in ms.
+ */
+export const VIOLATION = { invariant: 0, kind: 1, vcpu: 2, lpid: 3, pn: 4, value0: 5, value1: 6, value2: 7, timeMs: 8 } as const;
+export const VIOLATION_WORDS = Object.keys(VIOLATION).length;
 export const VIOLATION_SLOTS = 64;
 
 /**

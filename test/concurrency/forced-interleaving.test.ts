@@ -30,7 +30,7 @@ import { packageRoot, vcpuWorkerFile } from '../../src/util/paths.js';
 import { invalConfig } from '../scenario/inval-helpers.js';
 import { audit } from '../../src/check/audit.js';
 import { CTRL } from '../../src/memory/layout.js';
-import { INV } from '../../src/hv/context.js';
+import { INV } from '../../src/invariants/names.js';
 import { rmapEntries } from '../../src/hv/rmap.js';
 import { backingFrame } from '../../src/memory/host.js';
 import { L1_TABLE_PGD_UNIT } from '../../src/hv/radix.js';

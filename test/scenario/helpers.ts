@@ -12,9 +12,10 @@ import { parseConfig } from '../../src/workload/config.js';
 import type { ResolvedConfig } from '../../src/workload/types.js';
 import { contextFor, setupMachine } from '../../src/engine/setup.js';
 import type { Machine } from '../../src/memory/machine.js';
-import { CTRL, VIOLATION_WORDS } from '../../src/memory/layout.js';
+import { CTRL, VIOLATION, VIOLATION_WORDS } from '../../src/memory/layout.js';
 import { backingFrame, backingOrder } from '../../src/memory/host.js';
-import { INVARIANTS, type HookPoint, type HvContext } from '../../src/hv/context.js';
+import type { HookPoint, HvContext } from '../../src/hv/context.js';
+import { INVARIANTS } from '../../src/invariants/names.js';
 import { GUEST, getNestedGuest, guestWord, l1PgdUnit, shadowPgdUnit, updatePtblCache } from '../../src/hv/guests.js';
 import { L1_TABLE_PGD_UNIT } from '../../src/hv/radix.js';
 import { nestedPageFault } from '../../src/hv/nested-fault.js';
@@ -271,7 +272,8 @@ export function violations(r: Rig): ViolationRecord[] {
   for (let k = 0; k < n; k++) {
     const at = r.m.L.violationsWord + k * VIOLATION_WORDS;
     const w = r.w;
-    out.push({ invariant: INVARIANTS[w[at]!]!, vcpu: w[at + 1]!, a: w[at + 2]!, b: w[at + 3]!, c: w[at + 4]!, d: w[at + 5]!, e: w[at + 6]! });
+    const f = (k: keyof typeof VIOLATION): number => w[at + VIOLATION[k]]!;
+    out.push({ invariant: INVARIANTS[f('invariant')]!, vcpu: f('vcpu'), a: f('lpid'), b: f('pn'), c: f('value0'), d: f('value1'), e: f('value2') });
   }
   return out;
 }
