@@ -14,7 +14,8 @@ import { L1Target, l1FindLeaf, l1HandleNestedFault } from '../src/hv/l1-handler.
 import { flushMemslot } from '../src/hv/notifier.js';
 import { hTlbInvalidate, tlbieArgs } from '../src/hv/tlbie.js';
 import { freeAllRmapLocked, insertNestRmapLocked } from '../src/hv/rmap.js';
-import { DSISR_ISSTORE, DSISR_NOHPTE, DSISR_SET_RC, FAULT_KIND_NAMES, VcpuRegs } from '../src/hv/regs.js';
+import { DSISR_ISSTORE, DSISR_NOHPTE, DSISR_SET_RC, VcpuRegs } from '../src/hv/regs.js';
+import { FAULT_KIND_NAMES } from '../src/stats/kinds.js';
 import { SLOT_MAIN } from '../src/memory/machine.js';
 import { LeafRef, findLeaf, pteUpdate } from '../src/mmu/tree.js';
 import { PAGE_DIRTY, isLeaf, pteRpn, makeLeaf, PAGE_READ } from '../src/mmu/pte.js';

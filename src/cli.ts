@@ -4,7 +4,8 @@
  * Exit status: 0 finished with no violation; 1 an invariant was violated; 2 bad usage or config.
  */
 import { writeFileSync } from 'node:fs';
-import { ConfigError, applyOverrides, describeKeys, loadConfig } from './workload/config.js';
+import { ConfigError, applyOverrides, loadConfig } from './workload/config.js';
+import { describeKeys } from './workload/keys.js';
 import type { ResolvedConfig } from './workload/types.js';
 import { runSimulation } from './engine/run.js';
 import { renderProgress, renderTable } from './report/table.js';

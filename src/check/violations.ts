@@ -7,12 +7,13 @@
 import { CTRL, VIOLATION, VIOLATION_SLOTS, VIOLATION_WORDS } from '../memory/layout.js';
 import type { Machine } from '../memory/machine.js';
 import { describePte, hex64, pteToIsa } from '../mmu/pte.js';
+import { pnToBytes } from '../mmu/geometry.js';
 import type { ViolationRecord } from '../stats/results.js';
 import { INVARIANTS, INV } from '../invariants/names.js';
 import { VIOLATION_KIND as K } from '../invariants/violations.js';
 import type { ResolvedConfig } from '../workload/types.js';
 
-const hexPn = (pn: number): string => '0x' + (pn * 4096).toString(16);
+const hexPn = (pn: number): string => '0x' + pnToBytes(pn).toString(16);
 const isa = (w: number): string => hex64(pteToIsa(w));
 
 /** Which window of the kernel as written can explain a violation of `inv` under this profile, if any. */

@@ -7,7 +7,7 @@ import type { Mutation, ResolvedConfig, PageSizeMix } from '../workload/types.js
 import { CTRL } from '../memory/layout.js';
 import { createMachine, type Machine } from '../memory/machine.js';
 import { HvContext, type ContextOptions } from '../hv/context.js';
-import { l1SetPartitionEntry } from '../hv/guests.js';
+import { l1SetPartitionEntry, lpidOfSlot } from '../hv/guests.js';
 import { resetTlbs } from '../hw/tlb.js';
 import { tlbieBroadcaster } from '../hw/shootdown.js';
 
@@ -103,5 +103,5 @@ function pauseHook(p: number, seed: number, vcpu: number, rcWindow: boolean): No
 export function guestOfVcpu(cfg: ResolvedConfig, v: number): number {
   const n = cfg.guests.count;
   const slot = cfg.guests.vcpuMap === 'spread' ? v % n : Math.min(n - 1, Math.floor((v * n) / cfg.vcpus));
-  return slot + 1;
+  return lpidOfSlot(slot);
 }

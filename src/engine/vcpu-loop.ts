@@ -4,22 +4,21 @@
  * part in stop-the-world audits. Runs on a worker thread (workers/vcpu.ts) or, for tests and
  * `--vcpus 1`, on the calling thread.
  */
-import { performance } from 'node:perf_hooks';
 import type { ResolvedConfig } from '../workload/types.js';
 import { Prng } from '../workload/prng.js';
 import { makeGenerator, type PageGenerator } from '../workload/generators.js';
 import { CTRL, type Layout } from '../memory/layout.js';
 import { attachMachine, type Machine } from '../memory/machine.js';
 import { COUNTER } from '../stats/counters.js';
-import { Histogram } from '../stats/histogram.js';
-import { STAGE_NAMES, type HvContext } from '../hv/context.js';
+import type { HvContext } from '../hv/context.js';
+import { FAULT_KIND_NAMES, STAGE_NAMES } from '../stats/kinds.js';
 import { Cpu } from '../hw/cpu.js';
-import { ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE } from '../hw/walker.js';
+
 import { l1DataPage } from '../hv/l1-handler.js';
+import { slotOfLpid } from '../hv/guests.js';
 import { contextFor, guestOfVcpu } from './setup.js';
 import { Duties } from './duties.js';
 import { auditPoint } from './barrier.js';
-import { FAULT_KIND_NAMES } from '../hv/regs.js';
 
 export interface VcpuTask {
   sab: SharedArrayBuffer;
@@ -65,7 +64,7 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   // L1's own accesses: runs of L1_BURST_ACCESSES, a share l1Ratio of all accesses, to the L1
   // pages behind the guest's working set (see l1BurstThreshold).
   const l1T = l1BurstThreshold(cfg.workload.l1Ratio);
-  const l1Slot = guestOfVcpu(cfg, v) - 1;
+  const l1Slot = slotOfLpid(guestOfVcpu(cfg, v));
   let l1Left = 0;
   const basePn = L.basePn;
   const warmup = cfg.warmupAccesses;
@@ -147,5 +146,3 @@ function resetAfterWarmup(ctx: HvContext, cpu: Cpu): void {
   for (const h of ctx.stages) h.reset();
 }
 
-export const ACCESS_TYPES = { ACCESS_LOAD, ACCESS_STORE, ACCESS_FETCH };
-export { Histogram, performance };

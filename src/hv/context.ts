@@ -12,12 +12,11 @@ import { geometryFor, type Geometry } from '../mmu/geometry.js';
 import { CONTENDED_UNTIMED, lockWord, unlockWord, MMU_LOCK_SPINS, MUTEX_SPINS } from '../sync/lock.js';
 import { COUNTER } from '../stats/counters.js';
 import { MUTATIONS, type Fix, type Mutation, type RcMode } from '../workload/types.js';
+import { numericDefault } from '../workload/keys.js';
 import { performance } from 'node:perf_hooks';
 import { Histogram } from '../stats/histogram.js';
+import { STAGE, STAGE_NAMES } from '../stats/kinds.js';
 
-/** Stages of a fault timed on sampled faults, and the lock waits (recorded when contended). */
-export const STAGE = { l1Walk: 0, l0Lookup: 1, instantiate: 2, shadowInsertCommit: 3, tlbLockWait: 4, mmuLockWait: 5 } as const;
-export const STAGE_NAMES = Object.keys(STAGE) as (keyof typeof STAGE)[];
 /** Of the faults timed (`stats.faultSample`), one in this many also times its stages (each stage costs a timer call). */
 export const STAGE_SAMPLE_EVERY = 8;
 
@@ -43,9 +42,9 @@ export interface ContextOptions {
   mutations?: readonly Mutation[];
   fixes?: readonly Fix[];
   rc?: RcMode;
-  /** Time one fault in N for the latency histograms (power of two; default 1 = every fault). */
+  /** Time one fault in N for the latency histograms (power of two; default: the `stats.faultSample` key's). */
   faultSample?: number;
-  /** Time one access in N for the access-latency histogram (power of two; default 1024). */
+  /** Time one access in N for the access-latency histogram (power of two; default: the `stats.accessSample` key's). */
   accessSample?: number;
   /** R/C in L0's table for L1 on L1's own accesses (`hardware.l1Rc`). */
   l1Rc?: RcMode;
@@ -117,8 +116,8 @@ export class HvContext {
     for (const f of o.fixes ?? []) fix |= FIX[f];
     this.fix = fix;
     this.rcAuto = o.rc === 'auto';
-    this.faultSampleMask = (o.faultSample ?? 1) - 1;
-    this.accessSampleMask = (o.accessSample ?? 1024) - 1;
+    this.faultSampleMask = (o.faultSample ?? numericDefault('stats.faultSample')) - 1;
+    this.accessSampleMask = (o.accessSample ?? numericDefault('stats.accessSample')) - 1;
     this.l1RcAuto = o.l1Rc === 'auto';
     this.shootdown = o.shootdown ?? noShootdown;
     this.report = new ViolationReporter(m, o.vcpu, this.counters, this.counterBase);

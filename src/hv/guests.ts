@@ -8,7 +8,7 @@
  * initialising the slot under mmu_lock; each slot's shadow PGD is a fixed table unit. The
  * record's `generation` changes on every create so a use-after-free is detectable (I7).
  */
-import { GUEST_WORDS, MAX_NESTED_LPID, PGD_UNITS, CTRL } from '../memory/layout.js';
+import { GUEST_WORDS, MAX_NESTED_LPID, PGD_UNITS, CTRL, PTBL, PTBL_WORDS } from '../memory/layout.js';
 import { PAGE_PRESENT, PAGE_PTE, PTE_NLB_MASK, makeDir } from '../mmu/pte.js';
 import { RADIX_RTS_52 } from '../mmu/geometry.js';
 import { UNIT_WORDS } from '../mmu/tree.js';
@@ -60,26 +60,23 @@ export function lpidOfSlot(slot: number): number {
 
 // ---- L1's partition table (in L1 memory; written by L1, read by L0) ------------------------
 
-/**
- * Partition-table entry words: [RTS, dw0 root word, dw1 process table, L1's own count of its vCPUs
- * running the guest (L1 bookkeeping, see l1-handler.ts; L0 never reads it)].
- */
+/** Word `field` (PTBL) of L1's partition-table entry for its lpid `l1Lpid`. */
 export function ptblWord(ctx: HvContext, l1Lpid: number, field: number): number {
-  return ctx.L.l1PtblWord + l1Lpid * 4 + field;
+  return ctx.L.l1PtblWord + l1Lpid * PTBL_WORDS + field;
 }
 
 /** L1 writes its partition-table entry for guest `slot` (H_SET_PARTITION_TABLE contents). */
 export function l1SetPartitionEntry(ctx: HvContext, slot: number, valid: boolean): void {
-  const lpid = slot + 1;
+  const lpid = lpidOfSlot(slot);
   if (!valid) {
-    Atomics.store(ctx.w, ptblWord(ctx, lpid, 1), 0);
-    Atomics.store(ctx.w, ptblWord(ctx, lpid, 0), 0);
+    Atomics.store(ctx.w, ptblWord(ctx, lpid, PTBL.root), 0);
+    Atomics.store(ctx.w, ptblWord(ctx, lpid, PTBL.rts), 0);
     return;
   }
   const rootPn = ctx.m.l1Space.basePn + l1PgdUnit(slot);
-  Atomics.store(ctx.w, ptblWord(ctx, lpid, 0), RADIX_RTS_52);
-  Atomics.store(ctx.w, ptblWord(ctx, lpid, 1), makeDir(rootPn, 13));
-  Atomics.store(ctx.w, ptblWord(ctx, lpid, 2), 0x1000 + lpid);
+  Atomics.store(ctx.w, ptblWord(ctx, lpid, PTBL.rts), RADIX_RTS_52);
+  Atomics.store(ctx.w, ptblWord(ctx, lpid, PTBL.root), makeDir(rootPn, 13));
+  Atomics.store(ctx.w, ptblWord(ctx, lpid, PTBL.processTable), 0x1000 + lpid);
 }
 
 /**
@@ -93,9 +90,9 @@ export function updatePtblCache(ctx: HvContext, slot: number): void {
   let root = 0;
   let prtb = 0;
   if (lpid > 0 && lpid < MAX_NESTED_LPID) {
-    rts = Atomics.load(w, ptblWord(ctx, lpid, 0));
-    root = Atomics.load(w, ptblWord(ctx, lpid, 1));
-    prtb = Atomics.load(w, ptblWord(ctx, lpid, 2));
+    rts = Atomics.load(w, ptblWord(ctx, lpid, PTBL.rts));
+    root = Atomics.load(w, ptblWord(ctx, lpid, PTBL.root));
+    prtb = Atomics.load(w, ptblWord(ctx, lpid, PTBL.processTable));
   }
   Atomics.store(w, guestWord(ctx, slot, GUEST.l1Rts), rts);
   Atomics.store(w, guestWord(ctx, slot, GUEST.processTable), prtb);

@@ -11,16 +11,16 @@
  * over L1's data window (pages alias when L2 memory exceeds L1's: KSM-like sharing).
  * Lock: L1's own page-table lock (LOCK.l1) around every change of its tables.
  */
-import { LOCK, type Layout } from '../memory/layout.js';
+import { LOCK, PTBL, type Layout } from '../memory/layout.js';
 import { hash32 } from '../memory/host.js';
 import { lockWord, unlockWord, MMU_LOCK_SPINS } from '../sync/lock.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_PTE, PAGE_READ, PAGE_WRITE, PTE_NLB_MASK, makeDir, makeLeaf } from '../mmu/pte.js';
-import { LEVEL_PMD, LEVEL_PTE, LEVEL_PUD, levelForShift, pnAlign, pnCount } from '../mmu/geometry.js';
+import { LEVEL_PTE, PMD_SHIFT, PUD_SHIFT, levelForShift, pnAlign, pnCount, pnToBytes } from '../mmu/geometry.js';
 import { LeafRef, UNIT_WORDS, findLeaf, pteUpdate } from '../mmu/tree.js';
 import { COUNTER } from '../stats/counters.js';
 import { CTRL } from '../memory/layout.js';
 import type { HvContext } from './context.js';
-import { l1PgdUnit, l1SetPartitionEntry, ptblWord } from './guests.js';
+import { l1PgdUnit, l1SetPartitionEntry, lpidOfSlot, ptblWord } from './guests.js';
 import { hTlbInvalidate, hRptInvalidate, tlbieArgs, H_RPTI_TYPE_NESTED, H_RPTI_TYPE_TLB, H_RPTI_PAGE_4K, H_RPTI_PAGE_64K } from './tlbie.js';
 import { GRANT_BITS, noteGrant, recordGrant, revokeGrant } from '../invariants/grants.js';
 import { DSISR_ISSTORE, DSISR_NOHPTE, DSISR_PROTFAULT, DSISR_SET_RC, SRR1_ISI_N_G_OR_CIP } from './regs.js';
@@ -54,15 +54,15 @@ export function l1Target(ctx: HvContext, slot: number, l2Pn: number, out: L1Targ
   const seed = w[ctx.m.ctrl(CTRL.backingSeed)]!;
   const lo = L.l2RoPages;
   const hi = L.guestPages - L.l2MmioPages;
-  const p1g = 2 ** (30 - ps);
-  const p2m = 2 ** (21 - ps);
+  const p1g = 2 ** (PUD_SHIFT - ps);
+  const p2m = 2 ** (PMD_SHIFT - ps);
   if (t1g > 0 && L.l1AlignPages >= p1g) {
     const r = Math.floor(page / p1g) * p1g;
-    if (r >= lo && r + p1g <= hi && (hash32(r + slot * 7919, seed ^ 0x11) & 0xffff) < t1g) out.shift = 30;
+    if (r >= lo && r + p1g <= hi && (hash32(r + slot * 7919, seed ^ 0x11) & 0xffff) < t1g) out.shift = PUD_SHIFT;
   }
   if (out.shift === ps && t2m > 0 && L.l1AlignPages >= p2m) {
     const r = Math.floor(page / p2m) * p2m;
-    if (r >= lo && r + p2m <= hi && (hash32(r + slot * 7919, seed ^ 0x22) & 0xffff) < t2m) out.shift = 21;
+    if (r >= lo && r + p2m <= hi && (hash32(r + slot * 7919, seed ^ 0x22) & 0xffff) < t2m) out.shift = PMD_SHIFT;
   }
   out.gpaPn = l1DataPage(L, slot, page) * basePn + sub;
 }
@@ -187,7 +187,7 @@ function l1ChangeAndTlbie(ctx: HvContext, slot: number, l2Pn: number, clr: numbe
   l1Unlock(ctx);
   if (!changed) return false;
   // L1 changed a valid entry: it must tlbie (after the table write, as the architecture requires).
-  const [instr, rs, rb] = tlbieArgs(0, 0, slot + 1, pnAlign(l2Pn, shift) * 4096, shift);
+  const [instr, rs, rb] = tlbieArgs(0, 0, lpidOfSlot(slot), pnToBytes(pnAlign(l2Pn, shift)), shift);
   hTlbInvalidate(ctx, instr, rs, rb);
   l1Revoke(ctx, slot, l2Pn, shift, clr, noted);
   return true;
@@ -231,21 +231,21 @@ export function l1UnmapRange(ctx: HvContext, slot: number, l2Pn: number, n: numb
   // Linux as L1 names the page size it unmapped (here the base page), not H_RPTI_PAGE_ALL: with
   // ALL, L0 would walk every size including 1 GiB, 2^18 lock round trips for a small range.
   const psize = ctx.g.pageShift === 16 ? H_RPTI_PAGE_64K : H_RPTI_PAGE_4K;
-  hRptInvalidate(ctx, slot + 1, H_RPTI_TYPE_NESTED | H_RPTI_TYPE_TLB, psize, start * 4096, (start + n * step) * 4096);
+  hRptInvalidate(ctx, lpidOfSlot(slot), H_RPTI_TYPE_NESTED | H_RPTI_TYPE_TLB, psize, pnToBytes(start), pnToBytes(start + n * step));
   for (let k = 0; k < n; k++) if (noted[k] !== -1) l1Revoke(ctx, slot, start + k * step, ctx.g.pageShift, GRANT_BITS, noted[k]!);
 }
 
 /** H_TLB_INVALIDATE(IS = 2, RIC) for guest `slot`. */
 export function l1FlushLpid(ctx: HvContext, slot: number, ric: number): void {
   ctx.count(COUNTER.l1LpidFlushes);
-  const [instr, rs, rb] = tlbieArgs(ric, 2, slot + 1);
+  const [instr, rs, rb] = tlbieArgs(ric, 2, lpidOfSlot(slot));
   hTlbInvalidate(ctx, instr, rs, rb);
 }
 
 // ---- L1 destroying and recreating a nested guest (kernel-model.md §5.8, M13's scenario) -------
 //
-// L1 keeps its own count of its vCPUs inside H_ENTER_NESTED for each of its guests (word 3 of the
-// guest's partition-table entry, which L0 never reads). L1 may destroy a guest while some of its
+// L1 keeps its own count of its vCPUs inside H_ENTER_NESTED for each of its guests (PTBL.l1Running
+// in the guest's partition-table entry, which L0 never reads). L1 may destroy a guest while some of its
 // vCPUs still run it (another L1 vCPU tears it down); it recreates the guest (rewrites the entry)
 // only once none of its vCPUs runs the old incarnation, as an L1 restarting its L2 would. Until
 // then the old guest's vCPUs find no root for L1's table (step A reflects every fault) and leave.
@@ -260,7 +260,7 @@ export function l1DestroyGuest(ctx: HvContext, slot: number): void {
   l1Lock(ctx);
   l1SetPartitionEntry(ctx, slot, false);
   l1Unlock(ctx);
-  const [instr, rs, rb] = tlbieArgs(2, 2, slot + 1);
+  const [instr, rs, rb] = tlbieArgs(2, 2, lpidOfSlot(slot));
   hTlbInvalidate(ctx, instr, rs, rb);
 }
 
@@ -272,15 +272,15 @@ export function l1DestroyGuest(ctx: HvContext, slot: number): void {
  * the entry is rewritten. If H_ENTER_NESTED then fails, the caller counts out. Takes L1's lock.
  */
 export function l1PrepareEnter(ctx: HvContext, slot: number): boolean {
-  const lpid = slot + 1;
+  const lpid = lpidOfSlot(slot);
   const w = ctx.w;
   l1Lock(ctx);
   try {
-    if (Atomics.load(w, ptblWord(ctx, lpid, 1)) === 0) {
-      if (Atomics.load(w, ptblWord(ctx, lpid, 3)) !== 0) return false;
+    if (Atomics.load(w, ptblWord(ctx, lpid, PTBL.root)) === 0) {
+      if (Atomics.load(w, ptblWord(ctx, lpid, PTBL.l1Running)) !== 0) return false;
       l1SetPartitionEntry(ctx, slot, true);
     }
-    Atomics.add(w, ptblWord(ctx, lpid, 3), 1);
+    Atomics.add(w, ptblWord(ctx, lpid, PTBL.l1Running), 1);
     return true;
   } finally {
     l1Unlock(ctx);
@@ -289,6 +289,6 @@ export function l1PrepareEnter(ctx: HvContext, slot: number): boolean {
 
 /** L1 counts one of its vCPUs out of H_ENTER_NESTED for guest `slot`. */
 export function l1CountOut(ctx: HvContext, slot: number): void {
-  Atomics.sub(ctx.w, ptblWord(ctx, slot + 1, 3), 1);
+  Atomics.sub(ctx.w, ptblWord(ctx, lpidOfSlot(slot), PTBL.l1Running), 1);
 }
 

@@ -14,11 +14,12 @@ import {
   PAGE_WRITE,
   PTE_RPN_MASK,
 } from '../mmu/pte.js';
-import { PMD_SHIFT, levelForShift, pnAlign, pnCount } from '../mmu/geometry.js';
+import { PMD_SHIFT, bytesToPn, levelForShift, pnAlign, pnCount } from '../mmu/geometry.js';
 import { WALK_NOT_PRESENT, WALK_OK, WALK_READ_FAILED, WALK_UNSUPPORTED, findLeafLocked, walkRadixTree } from '../mmu/tree.js';
 import { MEMSLOT_INVALID, MEMSLOT_READONLY } from '../memory/machine.js';
 import { COUNTER } from '../stats/counters.js';
-import { MUT, STAGE, type HvContext } from './context.js';
+import { MUT, type HvContext } from './context.js';
+import { FAULT_KIND, FAULT_KIND_COUNTER, STAGE } from '../stats/kinds.js';
 import { performance } from 'node:perf_hooks';
 import { GUEST, guestWord, lpidOfSlot, shadowPgdUnit, updatePtblCache, guestAlive } from './guests.js';
 import { createPte, handleSetRcLocked, instantiatePage, lookupPteLocked, pageOfPn } from './radix.js';
@@ -38,7 +39,6 @@ import {
   DSISR_PROTFAULT,
   DSISR_SET_RC,
   DSISR_UNSUPP_MMU,
-  FAULT_KIND,
   SRR1_ISI_N_G_OR_CIP,
   SRR1_MSR_BITS,
   type VcpuRegs,
@@ -94,7 +94,7 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number, s
   }
 
   // B. The L2 real address (page number; the byte offset only matters for reports).
-  let nGpaPn = Math.floor(v.faultGpa / 4096);
+  let nGpaPn = bytesToPn(v.faultGpa);
 
   // C. L2 -> L1 through L1's own table.
   const wr = s.walk;
@@ -339,19 +339,5 @@ export function handleNestedSetRc(ctx: HvContext, slot: number, nGpaPn: number, 
 
 /** Count the outcome of a fault into the per-branch counters. */
 export function countFault(ctx: HvContext, kind: number): void {
-  ctx.count(FAULT_COUNTER[kind]!);
+  ctx.count(FAULT_KIND_COUNTER[kind]!);
 }
-
-const FAULT_COUNTER: readonly number[] = [
-  COUNTER.faultShadowInsert,
-  COUNTER.faultHostInstantiate,
-  COUNTER.faultReflected,
-  COUNTER.faultRcFixed,
-  COUNTER.faultRcReflected,
-  COUNTER.faultRetried,
-  COUNTER.faultMmio,
-  COUNTER.faultDsi,
-  COUNTER.faultInval,
-  COUNTER.faultError,
-  COUNTER.faultL1Direct,
-];

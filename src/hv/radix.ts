@@ -192,7 +192,7 @@ function hugeStepLocked(
   rmapPage: number,
   rmapLpid: number,
 ): number {
-  const shift = lv === LEVEL_PUD ? 30 : 21;
+  const shift = ctx.g.leafShift[lv]!;
   const hPn = pnAlign(pn, shift);
   let e = ctx.w[i]!; // plain: mmu_lock held (see createPte step 3)
   if (e < 0 && (e & PAGE_PTE) !== 0) {
@@ -322,7 +322,7 @@ export function instantiatePage(
   let level = LEVEL_PTE;
   if (!logging && hostOrder === 2) level = LEVEL_PUD;
   else if (!logging && hostOrder >= 1) level = LEVEL_PMD;
-  const leafShift = level === LEVEL_PUD ? 30 : level === LEVEL_PMD ? 21 : ctx.g.pageShift;
+  const leafShift = ctx.g.leafShift[level]!;
   const pagesInLeaf = Math.max(1, pnCount(leafShift) / ctx.L.basePn);
   const firstPage = Math.floor(page / pagesInLeaf) * pagesInLeaf;
   // Frames of a block are contiguous, so the leaf's first frame is frame - (page - firstPage).

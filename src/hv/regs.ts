@@ -42,27 +42,6 @@ export const SRR1_MSR_BITS = ~DSISR_SRR1_MATCH_64S;
 export const BOOK3S_INTERRUPT_H_DATA_STORAGE = 0xe00;
 export const BOOK3S_INTERRUPT_H_INST_STORAGE = 0xe20;
 
-/** What one call of the nested fault handler ended as (one counter per branch outcome). */
-export const FAULT_KIND = {
-  shadowInsert: 0,
-  hostInstantiate: 1,
-  reflected: 2,
-  rcFixed: 3,
-  rcReflected: 4,
-  retried: 5,
-  mmio: 6,
-  dsi: 7,
-  inval: 8,
-  error: 9,
-  /**
-   * Not a nested fault: an L1 vCPU's own access faulted in L0's table for L1 and L0 ran its
-   * ordinary radix fault handler for L1 (hv/l1-fault.ts), whatever its outcome.
-   */
-  l1Direct: 10,
-} as const;
-export type FaultKindName = keyof typeof FAULT_KIND;
-export const FAULT_KIND_NAMES = Object.keys(FAULT_KIND) as FaultKindName[];
-
 /** The vCPU registers the nested fault path uses. Addresses are byte addresses (< 2^53). */
 export class VcpuRegs {
   /** 0xE00 (HDSI) or 0xE20 (HISI). */
@@ -83,6 +62,6 @@ export class VcpuRegs {
   dsiDsisr = 0;
   /** MMIO emulation needed (H_TOO_HARD to L1). */
   mmioPending = false;
-  /** Outcome of the last fault (FAULT_KIND). */
+  /** Outcome of the last fault (FAULT_KIND, stats/kinds.ts). */
   kind = 0;
 }

@@ -5,7 +5,7 @@
  */
 import { COUNTER } from '../stats/counters.js';
 import { LeafRef, findLeafLocked } from '../mmu/tree.js';
-import { pnAlign, pnCount } from '../mmu/geometry.js';
+import { PMD_SHIFT, PUD_SHIFT, bytesToPn, pnAlign, pnCount, pnToBytes } from '../mmu/geometry.js';
 import { FIX, MUT, type HvContext } from './context.js';
 import {
   GUEST,
@@ -31,22 +31,22 @@ export function apToShift(ap: number): number {
     case 5:
       return 16;
     case 1:
-      return 21;
+      return PMD_SHIFT;
     case 2:
-      return 30;
+      return PUD_SHIFT;
     default:
       return -1;
   }
 }
 
 export function shiftToAp(shift: number): number {
-  return shift === 16 ? 5 : shift === 21 ? 1 : shift === 30 ? 2 : 0;
+  return shift === 16 ? 5 : shift === PMD_SHIFT ? 1 : shift === PUD_SHIFT ? 2 : 0;
 }
 
 /** Build the three H_TLB_INVALIDATE arguments (tests and the L1 actor). */
 export function tlbieArgs(ric: number, is: number, lpid: number, addrBytes = 0, shift = 12): [number, number, number] {
   const instr = (ric << 18) | (1 << 16); // R = 1 (radix), PRS = 0 (partition scoped)
-  const rb = addrBytes - (addrBytes % 4096) + is * 1024 + shiftToAp(shift) * 32;
+  const rb = pnToBytes(bytesToPn(addrBytes)) + is * 1024 + shiftToAp(shift) * 32;
   return [instr, lpid, rb];
 }
 
@@ -110,7 +110,7 @@ export function hTlbInvalidate(ctx: HvContext, instr: number, rs: number, rb: nu
     const shift = apToShift(ap);
     if (shift < 0) return H_PARAMETER;
     ctx.count(COUNTER.tlbiePage);
-    const pn = Math.floor(rb / 4096);
+    const pn = bytesToPn(rb);
     const slot = getRef(ctx, lpid);
     if (slot < 0) return H_SUCCESS;
     const locked = lockGuest(ctx, slot);
@@ -216,8 +216,8 @@ export function hRptInvalidate(ctx: HvContext, lpid: number, type: number, pageS
     const sizes: Array<[number, number]> = [
       [H_RPTI_PAGE_4K, 12],
       [H_RPTI_PAGE_64K, 16],
-      [H_RPTI_PAGE_2M, 21],
-      [H_RPTI_PAGE_1G, 30],
+      [H_RPTI_PAGE_2M, PMD_SHIFT],
+      [H_RPTI_PAGE_1G, PUD_SHIFT],
     ];
     let matched = false;
     for (const [bit, shift] of sizes) {
@@ -229,7 +229,7 @@ export function hRptInvalidate(ctx: HvContext, lpid: number, type: number, pageS
         return H_SUCCESS;
       }
       const locked = lockGuest(ctx, slot);
-      for (let a = start; a < end; a += 2 ** shift) invalidateShadowRange(ctx, slot, Math.floor(a / 4096), shift);
+      for (let a = start; a < end; a += 2 ** shift) invalidateShadowRange(ctx, slot, bytesToPn(a), shift);
       if (locked) ctx.tlbUnlock(slot);
     }
     return matched ? H_SUCCESS : H_P4;

@@ -15,6 +15,7 @@
 import { performance } from 'node:perf_hooks';
 import { VCPU_CTL, VSTATE_IN_GUEST, VSTATE_QUIESCE } from '../memory/layout.js';
 import { PTE_RPN_MASK } from '../mmu/pte.js';
+import { pnToBytes } from '../mmu/geometry.js';
 import { checkStoreGranted, grantBase } from '../invariants/grants.js';
 import { COUNTER } from '../stats/counters.js';
 import { Histogram } from '../stats/histogram.js';
@@ -24,7 +25,8 @@ import { countFault, nestedPageFault } from '../hv/nested-fault.js';
 import { L1Target, l1CountOut, l1HandleNestedFault, l1PrepareEnter } from '../hv/l1-handler.js';
 import { FaultScratch } from '../hv/scratch.js';
 import { RESUME_GUEST, RESUME_HOST } from '../hv/outcome.js';
-import { BOOK3S_INTERRUPT_H_DATA_STORAGE, BOOK3S_INTERRUPT_H_INST_STORAGE, FAULT_KIND, FAULT_KIND_NAMES, VcpuRegs } from '../hv/regs.js';
+import { BOOK3S_INTERRUPT_H_DATA_STORAGE, BOOK3S_INTERRUPT_H_INST_STORAGE, VcpuRegs } from '../hv/regs.js';
+import { FAULT_KIND, FAULT_KIND_NAMES } from '../stats/kinds.js';
 import { Tlb } from './tlb.js';
 import { vcpuCtl, vcpuTransition } from './shootdown.js';
 import { ACCESS_FETCH, ACCESS_STORE, AFTER_FAULT, NEED, Regime, TRANSLATE_EMULATED, Walker, type FaultHandler } from './walker.js';
@@ -302,8 +304,8 @@ export class Cpu {
     const r = this.regs;
     const t0 = this.beginFault();
     r.trap = type === ACCESS_FETCH ? BOOK3S_INTERRUPT_H_INST_STORAGE : BOOK3S_INTERRUPT_H_DATA_STORAGE;
-    r.faultDar = l2Pn * 4096;
-    r.faultGpa = l2Pn * 4096;
+    r.faultDar = pnToBytes(l2Pn);
+    r.faultGpa = pnToBytes(l2Pn);
     r.faultDsisr = dsisr;
     r.srr1 = type === ACCESS_FETCH ? dsisr : 0;
     r.dsiPending = false;

@@ -20,7 +20,7 @@ import { L1_LPID } from '../hv/context.js';
 import { L1_TABLE_PGD_UNIT } from '../hv/radix.js';
 import { book3sRadixPageFault } from '../hv/l1-fault.js';
 import { EAGAIN, L1_FAULT_MMIO, RESUME_GUEST } from '../hv/outcome.js';
-import { FAULT_KIND } from '../hv/regs.js';
+import { FAULT_KIND } from '../stats/kinds.js';
 import { AFTER_FAULT, Regime, type FaultHandler } from './walker.js';
 import type { HvContext } from '../hv/context.js';
 import type { FaultScratch } from '../hv/scratch.js';

@@ -13,6 +13,7 @@
 import type { ResolvedConfig } from '../workload/types.js';
 import { COUNTER_COUNT } from '../stats/counters.js';
 import { assert } from '../util/assert.js';
+import { PAGE_BYTES_4K, PMD_SHIFT, PUD_SHIFT, bytesToPn } from '../mmu/geometry.js';
 
 export const LAYOUT_MAGIC = 0x4e53_494d; // "NSIM"
 export const LAYOUT_VERSION = 4;
@@ -27,6 +28,16 @@ export const PGD_UNITS = 16;
 export const MAX_NESTED_LPID = 4096;
 /** Words per nested-guest record. */
 export const GUEST_WORDS = 16;
+/**
+ * Fields of an entry of L1's partition table for its guests (in L1 memory; L1 writes it, L0 reads
+ * it on kvmhv_update_ptbl_cache): the radix tree size, the root (a directory word: base and size),
+ * the process table, and L1's own count of its vCPUs running the guest (L1 bookkeeping, see
+ * hv/l1-handler.ts; L0 never reads it). An ISA entry is 16 bytes: one word per field here.
+ */
+export const PTBL = { rts: 0, root: 1, processTable: 2, l1Running: 3 } as const;
+export const PTBL_WORDS = Object.keys(PTBL).length;
+/** Bytes of one partition-table entry in L1's memory (two doublewords). */
+export const PTBL_ENTRY_BYTES = 16;
 /** Words per rmap node: next, lpid, l2Pn. */
 export const RMAP_NODE_WORDS = 4;
 /** Words per memslot record. */
@@ -58,8 +69,7 @@ export const CTRL = {
   nextShadowLpid: 2,
   /** Dirty logging enabled on the main memslot (mirrors the slot flag, for actors). */
   dirtyLog: 3,
-  /** Pages currently mapped in L1's tables, per-guest sums are not kept. */
-  l1PtcrValid: 4,
+  // word 4: free
   /** Host backing choice: seed and thresholds (0..65535) for 1 GiB and 2 MiB blocks. */
   backingSeed: 5,
   backingMix1G: 6,
@@ -200,6 +210,8 @@ export interface Layout {
   /** Float64 region: one counter block per worker. Offset in BYTES (8-aligned). */
   readonly countersByte: number;
   readonly counterWords64: number; // per block
+  /** Every region as [name, startByte, endByte], in address order (computed with the offsets). */
+  readonly regions: ReadonlyArray<readonly [string, number, number]>;
 }
 
 /** VCPU_CTL.state bits: a shootdown waits (notify me); in guest mode (TLB live); quiescence count unit. */
@@ -216,8 +228,6 @@ export const VCPU_CTL = {
    * the count, so a leave-then-enter is still a change), an access boundary adds VSTATE_QUIESCE.
    */
   state: 0,
-  /** Physical-CPU / bookkeeping: guest slot this vCPU runs. */
-  guest: 3,
 } as const;
 
 function roundUp(n: number, m: number): number {
@@ -250,7 +260,7 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
   const l1TableUnits = PGD_UNITS * guestCount + guestCount * treeUnits(guestPages) + 64;
 
   // L1's table area: at the top of the main memslot, 4 KiB-unit aligned, then its partition table.
-  const l1TableBytes = l1TableUnits * 4096 + MAX_NESTED_LPID * 16;
+  const l1TableBytes = l1TableUnits * PAGE_BYTES_4K + MAX_NESTED_LPID * PTBL_ENTRY_BYTES;
   const l1TableAreaPages = Math.ceil(l1TableBytes / pageBytes);
   assert(l1TableAreaPages < mainPages, 'L1 memory too small for its own page tables');
   // L1's tables start 64 KiB aligned (a PGD must be aligned to its own size).
@@ -258,16 +268,16 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
   const l1DataPages = Math.floor((mainPages - l1TableAreaPages) / pgdAlignPages) * pgdAlignPages;
   const l1TableBasePn = l1DataPages * basePn;
   // The window of L1 data pages L2 memory is spread over: a multiple of the largest leaf that fits.
-  const pages1G = 2 ** (30 - pageShift);
-  const pages2M = 2 ** (21 - pageShift);
+  const pages1G = 2 ** (PUD_SHIFT - pageShift);
+  const pages2M = 2 ** (PMD_SHIFT - pageShift);
   const l1AlignPages = l1DataPages >= pages1G ? pages1G : l1DataPages >= pages2M ? pages2M : 1;
   const l1WindowPages = Math.floor(l1DataPages / l1AlignPages) * l1AlignPages;
   const l1PtblPn = l1TableBasePn + l1TableUnits;
 
   const hostFrames = Math.floor(cfg.host.memoryBytes / pageBytes);
   // Host real address map: tables from 0, data frames from the next 1 GiB boundary.
-  const hostTableBytes = hostTableUnits * 4096;
-  const hostDataBasePn = roundUp(hostTableBytes, 2 ** 30) / 4096;
+  const hostTableBytes = hostTableUnits * PAGE_BYTES_4K;
+  const hostDataBasePn = bytesToPn(roundUp(hostTableBytes, 2 ** PUD_SHIFT));
   assert(hostDataBasePn + hostFrames * basePn < 2 ** 25, 'host real addresses beyond 128 GiB do not fit a PTE');
   assert((l1Pages + Math.ceil(cfg.l1.mmioBytes / pageBytes)) * basePn < 2 ** 25, 'L1 real addresses beyond 128 GiB');
 
@@ -275,41 +285,46 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
   const tlbWays = cfg.hardware.tlbWays;
   const tlbSets = cfg.hardware.tlbEntries / tlbWays;
 
+  // Each region is taken once, here: its offset and its size in one place, recorded for the
+  // layout test and `--debug-layout` (`regions`).
   let w = 0;
-  const take = (words: number, alignWords = LINE_WORDS): number => {
+  const regions: Array<[string, number, number]> = [];
+  const take = (name: string, words: number, alignWords = LINE_WORDS): number => {
     w = roundUp(w, alignWords);
     const at = w;
     w += words;
+    regions.push([name, at * 4, w * 4]);
     return at;
   };
-  const ctrlWord = take(CTRL_WORDS);
-  const locksWord = take((GLOBAL_LOCKS + guestCount) * LINE_WORDS);
-  const guestsWord = take(guestCount * GUEST_WORDS);
-  const idrWord = take(MAX_NESTED_LPID);
-  const memslotsWord = take(MAX_MEMSLOTS * MEMSLOT_WORDS);
-  const vcpuCtlWord = take(vcpus * LINE_WORDS);
-  const violationsWord = take(VIOLATION_SLOTS * VIOLATION_WORDS);
-  const hostTablesWord = take(hostTableUnits * TABLE_UNIT_WORDS, TABLE_UNIT_WORDS);
-  const hostTableNextWord = take(hostTableUnits);
-  const l1TablesWord = take(l1TableUnits * TABLE_UNIT_WORDS, TABLE_UNIT_WORDS);
-  const l1TableNextWord = take(l1TableUnits);
-  const l1PtblWord = take(MAX_NESTED_LPID * 4);
-  const frameWritesWord = take(hostFrames);
-  const frameGenWord = take(hostFrames);
-  const frameOwnerWord = take(hostFrames);
-  const frameNextWord = take(hostFrames);
-  const backingWord = take(l1Pages);
-  const harvestSnapWord = take(l1Pages);
-  const l1GrantWord = take(guestCount * guestPages);
-  const swapWritesWord = take(l1Pages);
-  const rmapHeadWord = take(l1Pages);
-  const dirtyWord = take(Math.ceil(l1Pages / 32));
-  const rmapNodesWord = take(rmapNodes * RMAP_NODE_WORDS);
-  const tlbWord = take(vcpus * tlbSets * tlbWays * TLB_ENTRY_WORDS);
+  const ctrlWord = take('ctrl', CTRL_WORDS);
+  const locksWord = take('locks', (GLOBAL_LOCKS + guestCount) * LINE_WORDS);
+  const guestsWord = take('guests', guestCount * GUEST_WORDS);
+  const idrWord = take('idr', MAX_NESTED_LPID);
+  const memslotsWord = take('memslots', MAX_MEMSLOTS * MEMSLOT_WORDS);
+  const vcpuCtlWord = take('vcpuCtl', vcpus * LINE_WORDS);
+  const violationsWord = take('violations', VIOLATION_SLOTS * VIOLATION_WORDS);
+  const hostTablesWord = take('hostTables', hostTableUnits * TABLE_UNIT_WORDS, TABLE_UNIT_WORDS);
+  const hostTableNextWord = take('hostTableNext', hostTableUnits);
+  const l1TablesWord = take('l1Tables', l1TableUnits * TABLE_UNIT_WORDS, TABLE_UNIT_WORDS);
+  const l1TableNextWord = take('l1TableNext', l1TableUnits);
+  const l1PtblWord = take('l1Ptbl', MAX_NESTED_LPID * PTBL_WORDS);
+  const frameWritesWord = take('frameWrites', hostFrames);
+  const frameGenWord = take('frameGen', hostFrames);
+  const frameOwnerWord = take('frameOwner', hostFrames);
+  const frameNextWord = take('frameNext', hostFrames);
+  const backingWord = take('backing', l1Pages);
+  const harvestSnapWord = take('harvestSnap', l1Pages);
+  const l1GrantWord = take('l1Grant', guestCount * guestPages);
+  const swapWritesWord = take('swapWrites', l1Pages);
+  const rmapHeadWord = take('rmapHead', l1Pages);
+  const dirtyWord = take('dirty', Math.ceil(l1Pages / 32));
+  const rmapNodesWord = take('rmapNodes', rmapNodes * RMAP_NODE_WORDS);
+  const tlbWord = take('tlb', vcpus * tlbSets * tlbWays * TLB_ENTRY_WORDS);
   const counterWords64 = roundUp(COUNTER_COUNT, 8);
   w = roundUp(w, LINE_WORDS);
   const countersByte = w * 4;
   const totalBytes = countersByte + workers * counterWords64 * 8;
+  regions.push(['counters', countersByte, totalBytes]);
   assert(totalBytes < 2 ** 31, `machine needs ${totalBytes} bytes of shared memory, over 2 GiB`);
 
   return Object.freeze({
@@ -363,39 +378,11 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
     violationsWord,
     countersByte,
     counterWords64,
+    regions: Object.freeze(regions.map((r) => Object.freeze(r))),
   });
 }
 
 /** Every region as [name, startByte, endByte], for the layout test and `--debug-layout`. */
-export function layoutRegions(L: Layout): Array<[string, number, number]> {
-  const r: Array<[string, number, number]> = [];
-  const words = (name: string, at: number, n: number): void => {
-    r.push([name, at * 4, (at + n) * 4]);
-  };
-  words('ctrl', L.ctrlWord, CTRL_WORDS);
-  words('locks', L.locksWord, (GLOBAL_LOCKS + L.guestCount) * LINE_WORDS);
-  words('guests', L.guestsWord, L.guestCount * GUEST_WORDS);
-  words('idr', L.idrWord, MAX_NESTED_LPID);
-  words('memslots', L.memslotsWord, MAX_MEMSLOTS * MEMSLOT_WORDS);
-  words('vcpuCtl', L.vcpuCtlWord, L.vcpus * LINE_WORDS);
-  words('violations', L.violationsWord, VIOLATION_SLOTS * VIOLATION_WORDS);
-  words('hostTables', L.hostTablesWord, L.hostTableUnits * TABLE_UNIT_WORDS);
-  words('hostTableNext', L.hostTableNextWord, L.hostTableUnits);
-  words('l1Tables', L.l1TablesWord, L.l1TableUnits * TABLE_UNIT_WORDS);
-  words('l1TableNext', L.l1TableNextWord, L.l1TableUnits);
-  words('l1Ptbl', L.l1PtblWord, MAX_NESTED_LPID * 4);
-  words('frameWrites', L.frameWritesWord, L.hostFrames);
-  words('frameGen', L.frameGenWord, L.hostFrames);
-  words('frameOwner', L.frameOwnerWord, L.hostFrames);
-  words('frameNext', L.frameNextWord, L.hostFrames);
-  words('backing', L.backingWord, L.l1Pages);
-  words('harvestSnap', L.harvestSnapWord, L.l1Pages);
-  words('l1Grant', L.l1GrantWord, L.guestCount * L.guestPages);
-  words('swapWrites', L.swapWritesWord, L.l1Pages);
-  words('rmapHead', L.rmapHeadWord, L.l1Pages);
-  words('dirty', L.dirtyWord, Math.ceil(L.l1Pages / 32));
-  words('rmapNodes', L.rmapNodesWord, L.rmapNodes * RMAP_NODE_WORDS);
-  words('tlb', L.tlbWord, L.vcpus * L.tlbSets * L.tlbWays * TLB_ENTRY_WORDS);
-  r.push(['counters', L.countersByte, L.countersByte + L.workers * L.counterWords64 * 8]);
-  return r;
+export function layoutRegions(L: Layout): ReadonlyArray<readonly [string, number, number]> {
+  return L.regions;
 }

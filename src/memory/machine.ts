@@ -7,6 +7,7 @@
  */
 import type { ResolvedConfig } from '../workload/types.js';
 import { assert } from '../util/assert.js';
+import { PMD_SHIFT, PUD_SHIFT } from '../mmu/geometry.js';
 import type { TableSpace } from '../mmu/tree.js';
 import { lockWord, unlockWord, MMU_LOCK_SPINS } from '../sync/lock.js';
 import {
@@ -57,8 +58,8 @@ export class Machine {
     this.w = new Int32Array(sab);
     this.f64 = new Float64Array(sab);
     const ps = L.pageShift;
-    this.orderShift = [ps, 21, 30];
-    this.orderFrames = [1, 2 ** (21 - ps), 2 ** (30 - ps)];
+    this.orderShift = [ps, PMD_SHIFT, PUD_SHIFT];
+    this.orderFrames = [1, 2 ** (PMD_SHIFT - ps), 2 ** (PUD_SHIFT - ps)];
     this.topOrder = L.hostFrames >= this.orderFrames[2] && L.hostFrames % this.orderFrames[2] === 0 ? 2 : 1;
     this.hostSpace = Object.freeze({
       word: L.hostTablesWord,

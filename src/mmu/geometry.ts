@@ -5,6 +5,8 @@
  */
 
 export const PAGE_SHIFT_4K = 12;
+/** Bytes in the 4 KiB unit every page number (`pn`) counts in; also the size of one ISA table of 512 entries. */
+export const PAGE_BYTES_4K = 4096;
 export const PMD_SHIFT = 21;
 export const PUD_SHIFT = 30;
 /** log2 of the address-space size every supported tree covers. */
@@ -65,6 +67,16 @@ export function levelForShift(g: Geometry, shift: number): number {
 export function pnCount(shift: number): number {
   const n = shift - PAGE_SHIFT_4K;
   return n < 31 ? 1 << n : 2 ** n; // an integer shift on the hot path; `**` is a float pow call
+}
+
+/** The byte address of 4 KiB page number `pn` (exact below 2^53). */
+export function pnToBytes(pn: number): number {
+  return pn * PAGE_BYTES_4K;
+}
+
+/** The 4 KiB page number holding byte address `bytes`. */
+export function bytesToPn(bytes: number): number {
+  return Math.floor(bytes / PAGE_BYTES_4K);
 }
 
 /** Round a 4 KiB page number down to a leaf of the given byte shift. */

@@ -4,7 +4,7 @@
  * says which lock it holds. Updates that can race are single atomic operations (§2.5).
  */
 import { PAGE_PRESENT, PAGE_PTE, PTE_NLB_MASK, dirNls } from './pte.js';
-import { LEVEL_PGD, RADIX_ADDR_BITS, type Geometry } from './geometry.js';
+import { LEVEL_PGD, RADIX_ADDR_BITS, pnToBytes, type Geometry } from './geometry.js';
 
 /** Words in one table unit (a 4 KiB ISA table of 512 eight-byte entries). */
 export const UNIT_WORDS = 512;
@@ -157,7 +157,7 @@ export function walkRadixTree(mem: GuestMemoryReader, rootWord: number, rts: num
     const index = (pn >>> shift) & ((1 << bits) - 1);
     const e = mem.readEntry(basePn, index);
     if (e === READ_FAILED_VALUE) {
-      out.failAddr = basePn * 4096 + index * 8;
+      out.failAddr = pnToBytes(basePn) + index * 8;
       return (out.status = WALK_READ_FAILED);
     }
     if (e >= 0) return (out.status = WALK_NOT_PRESENT);

@@ -5,6 +5,7 @@
  */
 
 import { FAULT_KINDS, LATENCY_KINDS, type LockStats, type ResultsDocument } from '../stats/results.js';
+import { FAULT_KIND_NAMES } from '../stats/kinds.js';
 import { fmtCount, fmtInt, fmtMs, fmtNs, fmtPct, kindLabel, samplingNote } from './table.js';
 
 /** Escape text for HTML element content and double- or single-quoted attribute values. */
@@ -185,8 +186,8 @@ export function renderHtml(doc: ResultsDocument): string {
   const violations = doc.checks.violations;
 
   // invalid/error outcomes only when they happened; the contract kinds always.
-  const faultRows = ([...FAULT_KINDS, 'inval', 'error', 'l1Direct'] as const)
-    .filter((k) => c.faults[k] > 0 || (k !== 'inval' && k !== 'error' && k !== 'l1Direct'))
+  const faultRows = FAULT_KIND_NAMES
+    .filter((k) => c.faults[k] > 0 || (FAULT_KINDS as readonly string[]).includes(k))
     .map((k): [string, number] => [kindLabel(k), c.faults[k]]);
 
   const countRows: Cell[][] = [

@@ -11,6 +11,7 @@ import {
   type LockStats,
   type ResultsDocument,
 } from '../stats/results.js';
+import { FAULT_KIND_NAMES } from '../stats/kinds.js';
 
 export interface TableOptions {
   /** Emit ANSI colour codes. */
@@ -185,7 +186,7 @@ function countLines(doc: ResultsDocument, color: boolean): string[] {
     row('  shadow walk hits', c.walkHits),
     row('faults', c.faultsTotal),
   ];
-  for (const kind of [...FAULT_KINDS, 'inval', 'error', 'l1Direct'] as const) {
+  for (const kind of FAULT_KIND_NAMES) {
     const n = c.faults[kind];
     if (n > 0 || (FAULT_KINDS as readonly string[]).includes(kind)) rows.push(row(`  ${kindLabel(kind)}`, n));
   }

@@ -95,21 +95,6 @@ for (let i = 0; i < COUNTER_COUNT; i++) {
   }
 }
 
-/** The fault-outcome counters; their sum is the number of faults. */
-export const FAULT_COUNTERS = [
-  'faultShadowInsert',
-  'faultHostInstantiate',
-  'faultReflected',
-  'faultRcFixed',
-  'faultRcReflected',
-  'faultRetried',
-  'faultMmio',
-  'faultDsi',
-  'faultInval',
-  'faultError',
-  'faultL1Direct',
-] as const satisfies readonly CounterName[];
-
 /** A zeroed counter block. */
 export function newCounters(): Float64Array {
   return new Float64Array(COUNTER_COUNT);
@@ -123,13 +108,6 @@ export function mergeCounters(into: Float64Array, from: Float64Array): void {
     );
   }
   for (let i = 0; i < COUNTER_COUNT; i++) into[i] += from[i];
-}
-
-/** Every fault, whatever its outcome. */
-export function totalFaults(arr: Float64Array): number {
-  let n = 0;
-  for (const name of FAULT_COUNTERS) n += arr[COUNTER[name]];
-  return n;
 }
 
 /** The block as a plain `{name: value}` object (missing words read as 0). */

@@ -11,7 +11,8 @@
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
-import { COUNTER, COUNTER_COUNT, countersToObject, totalFaults } from './counters.js';
+import { COUNTER, COUNTER_COUNT, countersToObject } from './counters.js';
+import { REPORTED_FAULT_KINDS, STAGE_NAMES, faultCounterName, totalFaults, type ReportedFaultKind, type StageName } from './kinds.js';
 import { emptySummary, type Histogram, type LatencySummary } from './histogram.js';
 
 export type { LatencySummary } from './histogram.js';
@@ -19,28 +20,12 @@ export type { LatencySummary } from './histogram.js';
 export const TOOL_NAME = 'nestsim';
 
 /** Outcomes of L0's nested fault handler that the contract reports, in report order. */
-export const FAULT_KINDS = [
-  'shadowInsert',
-  'hostInstantiate',
-  'reflected',
-  'rcFixed',
-  'rcReflected',
-  'retried',
-  'mmio',
-  'dsi',
-] as const;
-export type FaultKind = (typeof FAULT_KINDS)[number];
+export const FAULT_KINDS = REPORTED_FAULT_KINDS;
+export type FaultKind = ReportedFaultKind;
 
 /** Stages inside a fault, timed separately to show where the time went. */
-export const STAGE_KINDS = [
-  'l1Walk',
-  'l0Lookup',
-  'instantiate',
-  'shadowInsertCommit',
-  'tlbLockWait',
-  'mmuLockWait',
-] as const;
-export type StageKind = (typeof STAGE_KINDS)[number];
+export const STAGE_KINDS = STAGE_NAMES;
+export type StageKind = StageName;
 
 /** Every key `latencyNs` always has: sampled accesses, each fault kind, each stage. */
 export const LATENCY_KINDS = ['access', ...FAULT_KINDS, ...STAGE_KINDS] as const;
@@ -149,18 +134,6 @@ export interface ResultsInput {
   perVcpu: Float64Array[];
 }
 
-/** Counter behind each contract fault kind. */
-const FAULT_KIND_COUNTER: Record<FaultKind, keyof typeof COUNTER> = {
-  shadowInsert: 'faultShadowInsert',
-  hostInstantiate: 'faultHostInstantiate',
-  reflected: 'faultReflected',
-  rcFixed: 'faultRcFixed',
-  rcReflected: 'faultRcReflected',
-  retried: 'faultRetried',
-  mmio: 'faultMmio',
-  dsi: 'faultDsi',
-};
-
 let cachedVersion: string | undefined;
 
 /** The version in nestsim's package.json, or '0.0.0' when it cannot be read. */
@@ -197,7 +170,7 @@ export function buildResults(input: ResultsInput): ResultsDocument {
   const faultsTotal = totalFaults(input.counters);
 
   const faults = { inval: c.faultInval, error: c.faultError, l1Direct: c.faultL1Direct } as ResultsDocument['counts']['faults'];
-  for (const kind of FAULT_KINDS) faults[kind] = c[FAULT_KIND_COUNTER[kind]];
+  for (const kind of FAULT_KINDS) faults[kind] = c[faultCounterName(kind)];
 
   const latencyNs: Record<string, LatencySummary> = {};
   for (const kind of LATENCY_KINDS) latencyNs[kind] = input.histograms[kind]?.summary() ?? emptySummary();

@@ -17,7 +17,6 @@ import {
 import type { KeySpec, KeyValue } from './keys.js';
 import type { ResolvedConfig } from './types.js';
 
-export { describeKeys } from './keys.js';
 
 /** A user error in a config file or override, printed as one line (see `message`). */
 export class ConfigError extends Error {

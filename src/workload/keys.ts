@@ -121,11 +121,18 @@ export const KEYS: readonly KeySpec[] = [
   { key: 'audit.perMillion', field: 'audit.perMillion', type: 'number', min: 0, max: 1_000_000, default: 0, unit: 'per 1,000,000 accesses', doc: 'stop-the-world audits (total over all vCPUs); 0 = only the final audit' },
   ratio('stress.pause', 'stress.pause', 0, 'probability that a faulting vCPU sleeps ~50 µs at each named point of the fault path (after translate, seq read, L1-table lookup; before commit), widening race windows; with nonatomic-rc or nonatomic-unmap on, both sides of their race with the hardware R/C update (hardware.l1Rc: auto) also sleep ~0.5 ms every time; a correct protocol stays clean under any schedule'),
   { key: 'stats.accessSample', field: 'stats.accessSample', type: 'int', min: 1, max: 1 << 20, powerOfTwo: true, default: 1024, unit: 'accesses', doc: 'time one access in N per vCPU for the access-latency histogram (two timer calls cost more than a TLB hit); counts stay exact' },
-  { key: 'stats.faultSample', field: 'stats.faultSample', type: 'int', min: 1, max: 1 << 20, powerOfTwo: true, default: 16, unit: 'faults', doc: 'time one nested fault in N per vCPU for the per-kind latency histograms (1 = every fault); stages are timed on one timed fault in 8; counts stay exact' },
+  { key: 'stats.faultSample', field: 'stats.faultSample', type: 'int', min: 1, max: 1 << 20, powerOfTwo: true, default: 16, unit: 'faults', doc: 'time one fault in N per vCPU (nested faults and L0 faults for L1\'s own accesses alike) for the per-kind latency histograms (1 = every fault); stages are timed on one timed fault in 8; counts stay exact' },
 ];
 
 /** Rows by canonical dotted key. */
 export const KEY_BY_NAME: ReadonlyMap<string, KeySpec> = new Map(KEYS.map((s) => [s.key, s]));
+
+/** The default of numeric key `key` (the one place every default is stated). */
+export function numericDefault(key: string): number {
+  const d = KEY_BY_NAME.get(key)?.default;
+  if (typeof d !== 'number') throw new Error(`no numeric default for key ${key}`);
+  return d;
+}
 
 /** Every dotted prefix that is a mapping (`hardware`, `hardware.tlb`, ...); '' is the root. */
 export const GROUPS: ReadonlySet<string> = new Set(

@@ -148,7 +148,7 @@ describe('nestsim CLI', () => {
 
 describe('README', () => {
   it('shows the test command and the config reference generated from the key table', async () => {
-    const { describeKeys } = await import('../../src/workload/config.js');
+    const { describeKeys } = await import('../../src/workload/keys.js');
     const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
     expect(readme).toContain('npm test');
     expect(readme).toContain(describeKeys().trim());

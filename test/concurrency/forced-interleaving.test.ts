@@ -21,7 +21,8 @@ import { GUEST, getNestedGuest, guestWord, updatePtblCache } from '../../src/hv/
 import { L1Target, l1MapPage } from '../../src/hv/l1-handler.js';
 import { nestedPageFault } from '../../src/hv/nested-fault.js';
 import { hTlbInvalidate, tlbieArgs } from '../../src/hv/tlbie.js';
-import { BOOK3S_INTERRUPT_H_DATA_STORAGE, DSISR_ISSTORE, DSISR_NOHPTE, DSISR_SET_RC, FAULT_KIND, VcpuRegs } from '../../src/hv/regs.js';
+import { BOOK3S_INTERRUPT_H_DATA_STORAGE, DSISR_ISSTORE, DSISR_NOHPTE, DSISR_SET_RC, VcpuRegs } from '../../src/hv/regs.js';
+import { FAULT_KIND } from '../../src/stats/kinds.js';
 import { RESUME_GUEST } from '../../src/hv/outcome.js';
 import { FaultScratch } from '../../src/hv/scratch.js';
 import { PAGE_DIRTY, pteRpn } from '../../src/mmu/pte.js';

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { combine } from '../../src/hv/nested-fault.js';
-import { FAULT_KIND } from '../../src/hv/regs.js';
+import { FAULT_KIND } from '../../src/stats/kinds.js';
 import { RESUME_GUEST } from '../../src/hv/outcome.js';
 import { hostMigrate } from '../../src/hv/notifier.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_READ, PAGE_WRITE, makeLeaf, pteRpn, pteToIsa } from '../../src/mmu/pte.js';

@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { InstantiateResult, instantiatePage } from '../../src/hv/radix.js';
 import { L1_TABLE } from '../../src/hv/l1-table.js';
 import { EAGAIN, EFAULT, RESUME_GUEST } from '../../src/hv/outcome.js';
-import { FAULT_KIND } from '../../src/hv/regs.js';
+import { FAULT_KIND } from '../../src/stats/kinds.js';
 import { hostFaultIn } from '../../src/memory/host.js';
 import { BACKING_BUSY, SLOT_MAIN, SLOT_READONLY } from '../../src/memory/machine.js';
 import { CTRL } from '../../src/memory/layout.js';

@@ -5,6 +5,7 @@
  * flushes the whole LPID, PWC alone does nothing, and a page-size mask with no supported size is
  * H_P4.
  */
+import { PTBL } from '../../src/memory/layout.js';
 import { describe, expect, it } from 'vitest';
 import {
   H_RPTI_END_ALL,
@@ -71,7 +72,7 @@ describe('H_RPT_INVALIDATE: lpid lookup and whole-LPID forms', () => {
     Atomics.store(r.w, guestWord(r.host, r.slot, GUEST.l1Root), 0);
     expect(rpt(r, 1, H_RPTI_TYPE_NESTED | H_RPTI_TYPE_NESTED_ALL, H_RPTI_PAGE_ALL, 0, 1)).toBe(H_SUCCESS);
     expect(shadowLeaves(r)).toHaveLength(0);
-    expect(guestField(r, 'l1Root')).toBe(Atomics.load(r.w, ptblWord(r.host, 1, 1)));
+    expect(guestField(r, 'l1Root')).toBe(Atomics.load(r.w, ptblWord(r.host, 1, PTBL.root)));
     expect(guestField(r, 'state')).toBe(GUEST_LIVE);
     expect(idrSlot(r, 1)).toBe(r.slot);
   });

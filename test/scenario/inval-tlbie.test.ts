@@ -5,6 +5,7 @@
  * IS = 3 over every LPID, and window P2 (the all-LPID loop holds no reference) with and without
  * `fixes: [p2]`. Shadow leaves are built end to end by a simulated vCPU's accesses.
  */
+import { PTBL } from '../../src/memory/layout.js';
 import { describe, expect, it } from 'vitest';
 import { hTlbInvalidate, tlbieArgs } from '../../src/hv/tlbie.js';
 import { GUEST_FREE, GUEST_LIVE, l1SetPartitionEntry, ptblWord, guestWord, GUEST } from '../../src/hv/guests.js';
@@ -227,7 +228,7 @@ describe('H_TLB_INVALIDATE IS=2 (one LPID)', () => {
   it('IS=2 RIC=2 with a valid partition-table entry -> tree freed, cache reloaded from L1 partition table, guest kept', () => {
     const r = makeInvalRig();
     populate(r, [IN_A, NEXT]);
-    const expectRoot = Atomics.load(r.w, ptblWord(r.host, 1, 1));
+    const expectRoot = Atomics.load(r.w, ptblWord(r.host, 1, PTBL.root));
     const ref = guestField(r, 'refcnt');
     // Wipe the cache so the reload is visible.
     Atomics.store(r.w, guestWord(r.host, r.slot, GUEST.l1Root), 0);

@@ -13,12 +13,12 @@ import {
   DSISR_NOHPTE,
   DSISR_PRTABLE_FAULT,
   DSISR_PROTFAULT,
-  FAULT_KIND,
   SRR1_ISI_N_G_OR_CIP,
 } from '../../src/hv/regs.js';
 import { GUEST, guestWord, l1SetPartitionEntry } from '../../src/hv/guests.js';
 import { InstantiateResult, instantiatePage } from '../../src/hv/radix.js';
 import { L1_TABLE } from '../../src/hv/l1-table.js';
+import { FAULT_KIND } from '../../src/stats/kinds.js';
 import { EFAULT, EINVAL, ENOMEM, RESUME_GUEST, RESUME_HOST } from '../../src/hv/outcome.js';
 import { hostMigrate } from '../../src/hv/notifier.js';
 import { CTRL } from '../../src/memory/layout.js';

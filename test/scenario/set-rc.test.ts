@@ -5,7 +5,8 @@
  * that cannot be done (leaf gone, or not writable) ends in INVAL.
  */
 import { describe, expect, it } from 'vitest';
-import { DSISR_ISSTORE, DSISR_PROTFAULT, DSISR_SET_RC, FAULT_KIND } from '../../src/hv/regs.js';
+import { DSISR_ISSTORE, DSISR_PROTFAULT, DSISR_SET_RC } from '../../src/hv/regs.js';
+import { FAULT_KIND } from '../../src/stats/kinds.js';
 import { handleNestedSetRc } from '../../src/hv/nested-fault.js';
 import { EINVAL, RESUME_GUEST, RESUME_HOST } from '../../src/hv/outcome.js';
 import { hostMigrate, testClearDirty } from '../../src/hv/notifier.js';

@@ -4,6 +4,7 @@
  * failure is reflected to L1 (RESUME_HOST) with the DSISR (and, for HISI, the SRR1 image) L0
  * computes, and nothing is mapped.
  */
+import { PTBL } from '../../src/memory/layout.js';
 import { describe, expect, it } from 'vitest';
 import {
   DSISR_ISSTORE,
@@ -13,10 +14,10 @@ import {
   DSISR_PRTABLE_FAULT,
   DSISR_PROTFAULT,
   DSISR_UNSUPP_MMU,
-  FAULT_KIND,
   SRR1_ISI_N_G_OR_CIP,
 } from '../../src/hv/regs.js';
 import { translateAddrNested } from '../../src/hv/nested-fault.js';
+import { FAULT_KIND } from '../../src/stats/kinds.js';
 import { RESUME_GUEST, RESUME_HOST } from '../../src/hv/outcome.js';
 import { ptblWord, updatePtblCache } from '../../src/hv/guests.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_READ, PAGE_WRITE, makeDir } from '../../src/mmu/pte.js';
@@ -91,7 +92,7 @@ describe('translate_l2: walk failures', () => {
     const r = makeRig();
     const l2 = dataL2Pn(r);
     l1Map(r, l2, dataGpaPn(r));
-    Atomics.store(r.w, ptblWord(r.ctx, 1, 0), RADIX_RTS_52 - 1);
+    Atomics.store(r.w, ptblWord(r.ctx, 1, PTBL.rts), RADIX_RTS_52 - 1);
     updatePtblCache(r.ctx, r.slot); // what a RIC=2 flush or the next entry would do
     const { ret, v } = fault(r, l2);
     expect(ret).toBe(RESUME_HOST);

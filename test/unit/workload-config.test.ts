@@ -2,7 +2,8 @@ import { describe, it, expect } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, applyOverrides, describeKeys, loadConfig, parseConfig } from '../../src/workload/config.js';
+import { ConfigError, applyOverrides, loadConfig, parseConfig } from '../../src/workload/config.js';
+import { describeKeys } from '../../src/workload/keys.js';
 import { KEYS } from '../../src/workload/keys.js';
 import type { ResolvedConfig } from '../../src/workload/types.js';
 
