@@ -8,11 +8,11 @@ import { parseConfig } from '../src/workload/config.js';
 import { setupMachine, contextFor } from '../src/engine/setup.js';
 import { Cpu } from '../src/hw/cpu.js';
 import { ACCESS_LOAD, ACCESS_STORE } from '../src/hw/walker.js';
-import { GUEST, freeShadowTree, guestWord, shadowPgdUnit } from '../src/hv/guests.js';
+import { GUEST, freePgtableRadix, guestWord, shadowPgdUnit } from '../src/hv/guests.js';
 import { nestedPageFault } from '../src/hv/nested-fault.js';
 import { L1Target, l1FindLeaf, l1HandleNestedFault } from '../src/hv/l1-handler.js';
-import { flushMemslot } from '../src/hv/notifier.js';
-import { hTlbInvalidate, tlbieArgs } from '../src/hv/tlbie.js';
+import { radixFlushMemslot } from '../src/hv/notifier.js';
+import { emulatePrivTlbie, tlbieArgs } from '../src/hv/tlbie.js';
 import { freeAllRmapLocked, insertNestRmapLocked } from '../src/hv/rmap.js';
 import { DSISR_ISSTORE, DSISR_NOHPTE, DSISR_SET_RC, VcpuRegs } from '../src/hv/regs.js';
 import { FAULT_KIND_NAMES } from '../src/stats/kinds.js';
@@ -56,7 +56,7 @@ export async function runMicro(timeMs = 300): Promise<MicroResult[]> {
   for (let i = 0; i < BATCH; i++) cpu.access(pn(i), ACCESS_STORE);
   const v = new VcpuRegs();
   v.slot = slot;
-  v.generation = m.w[guestWord(ctx, slot, GUEST.generation)]!;
+  v.generation = m.w[guestWord(ctx, slot, GUEST.generation)];
   const fault = (i: number, dsisr: number): number => {
     v.faultGpa = pn(i) * 4096;
     v.faultDar = v.faultGpa;
@@ -75,7 +75,7 @@ export async function runMicro(timeMs = 300): Promise<MicroResult[]> {
   let sink = 0;
 
   bench.add('PTE decode (isLeaf + RPN)', () => {
-    for (let i = 0; i < BATCH; i++) if (isLeaf(words[i]!)) sink += pteRpn(words[i]!);
+    for (let i = 0; i < BATCH; i++) if (isLeaf(words[i])) sink += pteRpn(words[i]);
   });
   bench.add('PTE update (CAS set/clear)', () => {
     for (let i = 0; i < BATCH; i++) pteUpdate(cas, 0, i & 1 ? PAGE_DIRTY : 0, i & 1 ? 0 : PAGE_DIRTY);
@@ -90,7 +90,7 @@ export async function runMicro(timeMs = 300): Promise<MicroResult[]> {
   // unpredictable, as in a uniform workload.
   const scrambled = new Int32Array(BATCH).map((_, i) => pn((i * 37) & 63));
   bench.add('TLB hit (load access, 64 pages in scrambled order)', () => {
-    for (let i = 0; i < BATCH; i++) cpu.access(scrambled[i]!, ACCESS_LOAD);
+    for (let i = 0; i < BATCH; i++) cpu.access(scrambled[i], ACCESS_LOAD);
   }, { beforeAll: () => { refill(); } });
   bench.add('shadow walk hit (findLeaf)', () => {
     for (let i = 0; i < BATCH; i++) sink += findLeaf(m.w, m.hostSpace, shadowPgdUnit(slot), pn(i), ctx.g, ref);
@@ -100,10 +100,10 @@ export async function runMicro(timeMs = 300): Promise<MicroResult[]> {
   });
   bench.add('fault: shadow insert', () => {
     for (let i = 0; i < BATCH; i++) fault(i, DSISR_NOHPTE);
-  }, { beforeEach: () => { noStages(); ctx.mmuLock(); freeShadowTree(ctx, slot); ctx.mmuUnlock(); } });
+  }, { beforeEach: () => { noStages(); ctx.mmuLock(); freePgtableRadix(ctx, slot); ctx.mmuUnlock(); } });
   bench.add('fault: host instantiate', () => {
     for (let i = 0; i < BATCH; i++) fault(i, DSISR_NOHPTE);
-  }, { beforeEach: () => { noStages(); flushMemslot(ctx, SLOT_MAIN); ctx.mmuLock(); freeShadowTree(ctx, slot); ctx.mmuUnlock(); } });
+  }, { beforeEach: () => { noStages(); radixFlushMemslot(ctx, SLOT_MAIN); ctx.mmuLock(); freePgtableRadix(ctx, slot); ctx.mmuUnlock(); } });
   bench.add('fault: RC fixed (SET_RC store)', () => {
     for (let i = 0; i < BATCH; i++) fault(i, DSISR_SET_RC | DSISR_ISSTORE);
   }, {
@@ -129,14 +129,14 @@ export async function runMicro(timeMs = 300): Promise<MicroResult[]> {
         if (k >= 0) Atomics.store(m.w, k, 0);
       }
       ctx.mmuLock();
-      freeShadowTree(ctx, slot);
+      freePgtableRadix(ctx, slot);
       ctx.mmuUnlock();
     },
   });
   bench.add('tlbie by address (IS=0, leaf present)', () => {
     for (let i = 0; i < BATCH; i++) {
       const [instr, rs, rb] = tlbieArgs(0, 0, 1, pn(i) * 4096, 12);
-      hTlbInvalidate(ctx, instr, rs, rb);
+      emulatePrivTlbie(ctx, instr, rs, rb);
     }
   }, { beforeEach: () => { refill(); } });
   bench.add('rmap insert (new entry)', () => {

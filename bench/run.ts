@@ -16,7 +16,7 @@ const quick = args.has('--quick');
 function table(headers: string[], rows: Array<Array<string | number>>): string {
   const cells = [headers, ...rows.map((r) => r.map((c) => (typeof c === 'number' ? c.toLocaleString('en-US') : c)))];
   const width = headers.map((_, i) => Math.max(...cells.map((r) => String(r[i]).length)));
-  return cells.map((r, k) => r.map((c, i) => (i === 0 ? String(c).padEnd(width[i]!) : String(c).padStart(width[i]!))).join('  ') + (k === 0 ? '\n' + width.map((w) => '-'.repeat(w)).join('  ') : '')).join('\n');
+  return cells.map((r, k) => r.map((c, i) => (i === 0 ? String(c).padEnd(width[i]) : String(c).padStart(width[i]))).join('  ') + (k === 0 ? '\n' + width.map((w) => '-'.repeat(w)).join('  ') : '')).join('\n');
 }
 
 function perSecond(nsPerOp: number): string {

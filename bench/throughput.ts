@@ -53,7 +53,7 @@ export async function runThroughput(durationMs = 3000, vcpuCounts = [1, 2, 4, 8]
       const docs: ResultsDocument[] = [];
       for (let k = 0; k < repeats; k++) docs.push((await runSimulation(cfg)).doc);
       docs.sort((a, b) => rateOf(a) - rateOf(b));
-      const doc = docs[docs.length >> 1]!;
+      const doc = docs[docs.length >> 1];
       const faults = doc.counts.faultsTotal;
       const rate = rateOf(doc);
       if (vcpus === 1 || (c.single && base === 0)) base = rate;
@@ -123,7 +123,7 @@ export async function runStatsCost(durationMs: number, micro: StatsMicro | undef
       out.push(doc.throughput.faultsPerSec);
     }
   }
-  const median = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1]!;
+  const median = (a: number[]): number => [...a].sort((x, y) => x - y)[a.length >> 1];
   const s = median(sampled);
   const u = median(untimed);
   // Without measured micro figures (`--throughput-only`) the computed fields are NaN, not guessed.

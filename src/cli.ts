@@ -75,7 +75,7 @@ export function parseArgs(argv: readonly string[]): Parsed {
   let command = '';
   let file: string | undefined;
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
+    const a = argv[i];
     if (a.startsWith('--')) {
       let name = a.slice(2);
       let value: string | undefined;
@@ -109,7 +109,7 @@ function configFrom(p: Parsed): ResolvedConfig {
   const o: Record<string, string | string[]> = {};
   for (const k of ['vcpus', 'duration', 'accesses', 'seed', 'protocol'] as const) {
     const v = p.flags.get(k);
-    if (v) o[k] = v[v.length - 1]!;
+    if (v) o[k] = v[v.length - 1];
   }
   if (p.flags.has('accesses') && !p.flags.has('duration')) o.duration = '24h';
   if (p.flags.has('duration') && !p.flags.has('accesses')) o.accesses = '0';
@@ -161,7 +161,7 @@ async function cmdSweep(p: Parsed): Promise<number> {
   const base = configFrom(p);
   const sets = p.flags.get('set') ?? [];
   if (sets.length !== 1) throw new UsageError(`sweep: expected exactly one --set key=v1,v2,..., found ${sets.length}`);
-  const s = sets[0]!;
+  const s = sets[0];
   const eq = s.indexOf('=');
   if (eq <= 0) throw new UsageError(`--set: expected key=v1,v2,..., found "${s}"`);
   const key = s.slice(0, eq);

@@ -66,13 +66,13 @@ export function forEachShadowLeaf(ctx: HvContext, slot: number, fn: (l2Pn: numbe
   const m = ctx.m;
   const g = ctx.g;
   const visit = (tableWord: number, level: number, basePn: number): void => {
-    const n = 1 << g.bits[level]!;
-    const step = 2 ** g.pnShift[level]!;
+    const n = 1 << g.bits[level];
+    const step = 2 ** g.pnShift[level];
     for (let k = 0; k < n; k++) {
       const e = Atomics.load(ctx.w, tableWord + k);
       if (e >= 0) continue;
       const pn = basePn + k * step;
-      if ((e & PAGE_PTE) !== 0) fn(pn, level < 3 ? g.leafShift[level]! : 39, e);
+      if ((e & PAGE_PTE) !== 0) fn(pn, level < 3 ? g.leafShift[level] : 39, e);
       else if (level > 0) visit(m.hostSpace.word + ((e & PTE_NLB_MASK) - m.hostSpace.basePn) * UNIT_WORDS, level - 1, pn);
     }
   };
@@ -86,9 +86,9 @@ function auditShadowTree(ctx: HvContext, slot: number): number {
   if (!rd) reader.set(ctx, (rd = new L1MemoryReader(m)));
   const walk = new WalkResult();
   const ref = new LeafRef();
-  const l1Lpid = w[guestWord(ctx, slot, GUEST.l1Lpid)]!;
-  const root = w[guestWord(ctx, slot, GUEST.l1Root)]!;
-  const rts = w[guestWord(ctx, slot, GUEST.l1Rts)]!;
+  const l1Lpid = w[guestWord(ctx, slot, GUEST.l1Lpid)];
+  const root = w[guestWord(ctx, slot, GUEST.l1Root)];
+  const rts = w[guestWord(ctx, slot, GUEST.l1Rts)];
   let count = 0;
   forEachShadowLeaf(ctx, slot, (l2Pn, shift, leaf) => {
     count++;
@@ -139,7 +139,7 @@ function auditTlbs(ctx: HvContext): number {
   // shadow lpid -> slot
   const slotOfShadow = new Map<number, number>();
   for (let s = 0; s < L.guestCount; s++) {
-    if (Atomics.load(w, guestWord(ctx, s, GUEST.state)) === GUEST_LIVE) slotOfShadow.set(w[guestWord(ctx, s, GUEST.shadowLpid)]!, s);
+    if (Atomics.load(w, guestWord(ctx, s, GUEST.state)) === GUEST_LIVE) slotOfShadow.set(w[guestWord(ctx, s, GUEST.shadowLpid)], s);
   }
   let n = 0;
   for (let v = 0; v < L.vcpus; v++) {
@@ -149,8 +149,8 @@ function auditTlbs(ctx: HvContext): number {
       const vpn = Atomics.load(w, e + TLB_TAG);
       if (vpn === TLB_INVALID) continue;
       n++;
-      const lpid = w[e + TLB_LPID]!;
-      const data = w[e + TLB_DATA]!;
+      const lpid = w[e + TLB_LPID];
+      const data = w[e + TLB_DATA];
       // An entry of L1's own lpid (hw/l1-direct.ts) caches a leaf of L0's table for L1; any other
       // lpid, a shadow leaf of the live guest with that shadow lpid. Shadow lpids start at 2.
       const own = lpid === L1_LPID;
@@ -204,7 +204,7 @@ function auditRefcounts(ctx: HvContext, vcpuGuests: readonly number[]): void {
     const inIdr = w[ctx.L.idrWord + s + 1] === s + 1 ? 1 : 0;
     let inside = 0;
     for (let v = 0; v < vcpuGuests.length; v++) if (vcpuGuests[v] === s) inside++;
-    const ref = w[guestWord(ctx, s, GUEST.refcnt)]!;
+    const ref = w[guestWord(ctx, s, GUEST.refcnt)];
     if (ref !== inIdr + inside) ctx.report.refcountMismatch(lpidOfSlot(s), ref, inIdr + inside);
   }
 }

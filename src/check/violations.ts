@@ -48,22 +48,22 @@ export function decodeViolations(m: Machine, cfg: ResolvedConfig): { records: Vi
   const records: ViolationRecord[] = [];
   for (let k = 0; k < Math.min(total, VIOLATION_SLOTS); k++) {
     const at = m.L.violationsWord + k * VIOLATION_WORDS;
-    const inv = w[at + VIOLATION.invariant]!;
+    const inv = w[at + VIOLATION.invariant];
     const raw: RawViolation = {
-      kind: w[at + VIOLATION.kind]!,
-      lpid: w[at + VIOLATION.lpid]!,
-      pn: w[at + VIOLATION.pn]!,
-      v0: w[at + VIOLATION.value0]!,
-      v1: w[at + VIOLATION.value1]!,
-      v2: w[at + VIOLATION.value2]!,
+      kind: w[at + VIOLATION.kind],
+      lpid: w[at + VIOLATION.lpid],
+      pn: w[at + VIOLATION.pn],
+      v0: w[at + VIOLATION.value0],
+      v1: w[at + VIOLATION.value1],
+      v2: w[at + VIOLATION.value2],
     };
     const rec = describe(raw, m.L.basePn);
     const why = explainedBy(cfg, inv);
     records.push({
       invariant: INVARIANTS[inv] ?? `#${inv}`,
       message: why ? `${rec.message} (explained by window ${why} of the kernel as written)` : rec.message,
-      vcpu: w[at + VIOLATION.vcpu]!,
-      timeMs: w[at + VIOLATION.timeMs]!,
+      vcpu: w[at + VIOLATION.vcpu],
+      timeMs: w[at + VIOLATION.timeMs],
       ...rec.fields,
     });
   }

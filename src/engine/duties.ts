@@ -13,7 +13,7 @@ import { SLOT_MAIN } from '../memory/machine.js';
 import { COUNTER } from '../stats/counters.js';
 import type { HvContext } from '../hv/context.js';
 import { l1Clean, l1DestroyGuest, l1FlushLpid, l1Protect, l1Target, l1Unmap, l1UnmapRange, L1Target } from '../hv/l1-handler.js';
-import { flushMemslot, harvestDirtyLog, hostMigrate, hostSwapOut, kvmAgeRadix } from '../hv/notifier.js';
+import { radixFlushMemslot, harvestDirtyLog, hostMigrate, hostSwapOut, kvmAgeRadix } from '../hv/notifier.js';
 import { pageOfPn } from '../hv/radix.js';
 import type { Cpu } from '../hw/cpu.js';
 import { audit, pageWrites } from '../check/audit.js';
@@ -64,17 +64,17 @@ export class Duties {
     this.mean[KIND.harvest] = ctx.vcpu === 0 ? perK(a.host.harvest * cfg.vcpus) : 0;
     this.mean[KIND.memslotFlush] = perK(a.host.memslotFlush);
     this.mean[KIND.audit] = ctx.vcpu === 0 && cfg.audit.perMillion > 0 ? 1e6 / cfg.audit.perMillion / cfg.vcpus : 0;
-    for (let k = 0; k < KINDS; k++) if (this.mean[k]! > 0) this.due[k] = this.interval(k);
+    for (let k = 0; k < KINDS; k++) if (this.mean[k] > 0) this.due[k] = this.interval(k);
     this.recompute();
   }
 
   private interval(k: number): number {
-    return Math.max(1, Math.round(this.mean[k]! * (0.5 + this.prng.nextFloat())));
+    return Math.max(1, Math.round(this.mean[k] * (0.5 + this.prng.nextFloat())));
   }
 
   private recompute(): void {
     let n = Infinity;
-    for (let k = 0; k < KINDS; k++) if (this.due[k]! < n) n = this.due[k]!;
+    for (let k = 0; k < KINDS; k++) if (this.due[k] < n) n = this.due[k];
     this.next = n;
   }
 
@@ -82,9 +82,9 @@ export class Duties {
   run(n: number): void {
     this.cpu.park();
     for (let k = 0; k < KINDS; k++) {
-      while (this.due[k]! <= n) {
+      while (this.due[k] <= n) {
         this.perform(k);
-        this.due[k]! += this.interval(k);
+        this.due[k] += this.interval(k);
       }
     }
     this.recompute();
@@ -146,7 +146,7 @@ export class Duties {
         this.harvest();
         break;
       case KIND.memslotFlush:
-        flushMemslot(ctx, SLOT_MAIN);
+        radixFlushMemslot(ctx, SLOT_MAIN);
         break;
       case KIND.audit:
         this.audit();
@@ -194,7 +194,7 @@ export class Duties {
           w[snapI] = pageWrites(ctx, page);
           return;
         }
-        const snap = w[snapI]!;
+        const snap = w[snapI];
         if (before !== snap) {
           ctx.mmuLock(); // barrier: an unmap that took this page's leaf has marked the bitmap
           const late = (Atomics.load(w, L.dirtyWord + (page >>> 5)) & (1 << (page & 31))) !== 0;
@@ -214,7 +214,7 @@ export class Duties {
     const m = ctx.m;
     stopTheWorld(m, () => {
       let writes = 0;
-      for (let wk = 0; wk < m.L.workers; wk++) writes += m.f64[m.counterIndex(wk, COUNTER.writesCompleted)]!;
+      for (let wk = 0; wk < m.L.workers; wk++) writes += m.f64[m.counterIndex(wk, COUNTER.writesCompleted)];
       audit(ctx, { writesCompleted: writes });
     });
   }

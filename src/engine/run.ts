@@ -53,7 +53,7 @@ export interface RunOutcome {
 /** Sum one counter over every worker block. */
 export function sumCounter(m: Machine, c: number): number {
   let s = 0;
-  for (let wk = 0; wk < m.L.workers; wk++) s += m.f64[m.counterIndex(wk, c)]!;
+  for (let wk = 0; wk < m.L.workers; wk++) s += m.f64[m.counterIndex(wk, c)];
   return s;
 }
 
@@ -119,7 +119,7 @@ function snapshot(m: Machine, cfg: ResolvedConfig, t0: number): ProgressSnapshot
   const elapsedMs = performance.now() - t0;
   const merged = new Float64Array(COUNTER_COUNT);
   for (let wk = 0; wk < m.L.workers; wk++) mergeCounters(merged, m.counterBlock(wk).subarray(0, COUNTER_COUNT));
-  const accesses = merged[COUNTER.accesses]!;
+  const accesses = merged[COUNTER.accesses];
   const faults = totalFaults(merged);
   const s = Math.max(1e-3, elapsedMs / 1000);
   const fraction = cfg.accesses > 0 ? accesses / (cfg.accesses * cfg.vcpus) : Math.min(1, elapsedMs / cfg.durationMs);
@@ -127,7 +127,7 @@ function snapshot(m: Machine, cfg: ResolvedConfig, t0: number): ProgressSnapshot
     elapsedMs,
     accesses,
     faults,
-    violations: merged[COUNTER.violations]!,
+    violations: merged[COUNTER.violations],
     accessesPerSec: accesses / s,
     faultsPerSec: faults / s,
     fraction,

@@ -61,8 +61,8 @@ export async function runStress(cfg: ResolvedConfig, o: StressOptions): Promise<
       report.faults += out.doc.counts.faultsTotal;
       const by = out.doc.checks.byInvariant;
       for (const name of INVARIANTS) {
-        if ((by[name] ?? 0) > 0) report.byInvariant[name]!.violated++;
-        else report.byInvariant[name]!.clean++;
+        if ((by[name] ?? 0) > 0) report.byInvariant[name].violated++;
+        else report.byInvariant[name].clean++;
       }
       o.onRound?.({ round, seed, violations: out.doc.checks.violations });
       if (out.exitCode !== 0) {

@@ -108,8 +108,8 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   // Wake an auditor waiting for this vCPU to park.
   Atomics.notify(w, m.ctrl(CTRL.auditParked));
   const histograms: Record<string, Float64Array> = { access: cpu.stats.access.data };
-  FAULT_KIND_NAMES.forEach((k, i) => (histograms[k] = cpu.stats.byKind[i]!.data));
-  STAGE_NAMES.forEach((k, i) => (histograms[k] = ctx.stages[i]!.data));
+  FAULT_KIND_NAMES.forEach((k, i) => (histograms[k] = cpu.stats.byKind[i].data));
+  STAGE_NAMES.forEach((k, i) => (histograms[k] = ctx.stages[i].data));
   return { vcpu: v, accesses: Math.max(0, n - warmup), histograms };
 }
 
@@ -136,8 +136,8 @@ function resetAfterWarmup(ctx: HvContext, cpu: Cpu): void {
   cpu.publish();
   const c = ctx.counters;
   const b = ctx.counterBase;
-  const writes = c[b + COUNTER.writesCompleted]!;
-  const viol = c[b + COUNTER.violations]!;
+  const writes = c[b + COUNTER.writesCompleted];
+  const viol = c[b + COUNTER.violations];
   c.fill(0, b, b + ctx.L.counterWords64);
   c[b + COUNTER.writesCompleted] = writes;
   c[b + COUNTER.violations] = viol;

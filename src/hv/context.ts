@@ -13,7 +13,6 @@ import { CONTENDED_UNTIMED, lockWord, unlockWord, MMU_LOCK_SPINS, MUTEX_SPINS } 
 import { COUNTER } from '../stats/counters.js';
 import { MUTATIONS, type Fix, type Mutation, type RcMode } from '../workload/types.js';
 import { numericDefault } from '../workload/keys.js';
-import { performance } from 'node:perf_hooks';
 import { Histogram } from '../stats/histogram.js';
 import { STAGE, STAGE_NAMES } from '../stats/kinds.js';
 
@@ -141,7 +140,7 @@ export class HvContext {
 
   /** Take kvm->mmu_lock. */
   mmuLock(): void {
-    const waited = lockWord(this.w, this.m.lockIndex(LOCK.mmu), MMU_LOCK_SPINS, this.untimed[0]! >= LOCK_WAIT_SAMPLE - 1);
+    const waited = lockWord(this.w, this.m.lockIndex(LOCK.mmu), MMU_LOCK_SPINS, this.untimed[0] >= LOCK_WAIT_SAMPLE - 1);
     this.counters[this.counterBase + COUNTER.mmuLockAcq]++;
     if (waited !== 0) this.noteWait(0, COUNTER.mmuLockContended, STAGE.mmuLockWait, waited);
   }
@@ -152,7 +151,7 @@ export class HvContext {
 
   /** Take nested guest slot g's tlb_lock (a sleeping mutex). */
   tlbLock(slot: number): void {
-    const waited = lockWord(this.w, this.m.tlbLockIndex(slot), MUTEX_SPINS, this.untimed[1]! >= LOCK_WAIT_SAMPLE - 1);
+    const waited = lockWord(this.w, this.m.tlbLockIndex(slot), MUTEX_SPINS, this.untimed[1] >= LOCK_WAIT_SAMPLE - 1);
     this.counters[this.counterBase + COUNTER.tlbLockAcq]++;
     if (waited !== 0) this.noteWait(1, COUNTER.tlbLockContended, STAGE.tlbLockWait, waited);
   }
@@ -168,12 +167,12 @@ export class HvContext {
     const b = this.counterBase;
     c[b + contended]++;
     if (waited === CONTENDED_UNTIMED) {
-      this.untimed[k]!++;
+      this.untimed[k]++;
       return;
     }
-    c[b + contended + 1] += waited * (this.untimed[k]! + 1);
+    c[b + contended + 1] += waited * (this.untimed[k] + 1);
     this.untimed[k] = 0;
-    this.stages[stage]!.record(waited);
+    this.stages[stage].record(waited);
   }
 
   tlbUnlock(slot: number): void {

@@ -85,7 +85,7 @@ export function l1SetPartitionEntry(ctx: HvContext, slot: number, valid: boolean
  */
 export function updatePtblCache(ctx: HvContext, slot: number): void {
   const w = ctx.w;
-  const lpid = w[guestWord(ctx, slot, GUEST.l1Lpid)]!;
+  const lpid = w[guestWord(ctx, slot, GUEST.l1Lpid)];
   let rts = 0;
   let root = 0;
   let prtb = 0;
@@ -106,7 +106,7 @@ export function updatePtblCache(ctx: HvContext, slot: number): void {
 /** kvmhv_find_nested: the live slot for L1 lpid, or -1. Lock: mmu_lock. */
 export function findNestedLocked(ctx: HvContext, l1Lpid: number): number {
   if (l1Lpid <= 0 || l1Lpid >= MAX_NESTED_LPID) return -1;
-  const s = ctx.w[ctx.L.idrWord + l1Lpid]!;
+  const s = ctx.w[ctx.L.idrWord + l1Lpid];
   return s === 0 ? -1 : s - 1;
 }
 
@@ -114,14 +114,14 @@ export function findNestedLocked(ctx: HvContext, l1Lpid: number): number {
  * kvmhv_get_nested: find the guest for `l1Lpid` and take a reference; create it when absent
  * and `create`. Returns the slot or -1. Takes mmu_lock.
  */
-export function getNestedGuest(ctx: HvContext, l1Lpid: number, create: boolean): number {
+export function getNested(ctx: HvContext, l1Lpid: number, create: boolean): number {
   const slot = slotOfLpid(l1Lpid);
   if (slot < 0 || slot >= ctx.L.guestCount) return -1;
   const w = ctx.w;
   ctx.mmuLock();
   let s = findNestedLocked(ctx, l1Lpid);
   if (s >= 0) {
-    w[guestWord(ctx, s, GUEST.refcnt)]!++;
+    w[guestWord(ctx, s, GUEST.refcnt)]++;
   } else if (create && Atomics.load(w, guestWord(ctx, slot, GUEST.state)) === GUEST_FREE) {
     // (A removed guest still referenced by running vCPUs keeps its slot until the last put;
     // with fixed slots a successor waits for that: the caller retries.)
@@ -135,7 +135,7 @@ export function getNestedGuest(ctx: HvContext, l1Lpid: number, create: boolean):
     w[at + GUEST.l1Root] = 0;
     w[at + GUEST.l1Rts] = 0;
     w[at + GUEST.processTable] = 0;
-    w[at + GUEST.generation]!++;
+    w[at + GUEST.generation]++;
     Atomics.store(w, at + GUEST.refcnt, 2); // one for the IDR, one for the caller
     Atomics.store(w, at + GUEST.state, GUEST_LIVE);
     w[ctx.L.idrWord + l1Lpid] = s + 1;
@@ -148,12 +148,12 @@ export function getNestedGuest(ctx: HvContext, l1Lpid: number, create: boolean):
  * kvmhv_put_nested: drop a reference; the last one releases the guest (outside mmu_lock:
  * "nobody can find it"). Takes mmu_lock.
  */
-export function putNestedGuest(ctx: HvContext, slot: number): void {
+export function putNested(ctx: HvContext, slot: number): void {
   const w = ctx.w;
   ctx.mmuLock();
-  const ref = --w[guestWord(ctx, slot, GUEST.refcnt)]!;
+  const ref = --w[guestWord(ctx, slot, GUEST.refcnt)];
   ctx.mmuUnlock();
-  if (ref === 0) releaseNestedGuest(ctx, slot);
+  if (ref === 0) releaseNested(ctx, slot);
   else if (ref < 0) ctx.report.refcountBelowZero(lpidOfSlot(slot), ref);
 }
 
@@ -161,15 +161,15 @@ export function putNestedGuest(ctx: HvContext, slot: number): void {
  * kvmhv_release_nested: free the shadow tree, clear and flush the partition-table entry of
  * shadow_lpid, free the object. Lock: none (the guest is unreachable).
  */
-function releaseNestedGuest(ctx: HvContext, slot: number): void {
+function releaseNested(ctx: HvContext, slot: number): void {
   const w = ctx.w;
   const at = guestWord(ctx, slot, 0);
-  const lpid = w[at + GUEST.shadowLpid]!;
+  const lpid = w[at + GUEST.shadowLpid];
   // Detach, flush, then free (kernel-model.md §7 minor note on the page-walk cache).
-  freeShadowTree(ctx, slot, lpid);
+  freePgtableRadix(ctx, slot, lpid);
   if (Atomics.load(w, at + GUEST.inFault) !== 0) {
     // A fault is running in a guest whose last reference is gone: use after free (I7, M13/P2).
-    ctx.report.releasedWhileFaulting(lpidOfSlot(slot), w[at + GUEST.inFault]!);
+    ctx.report.releasedWhileFaulting(lpidOfSlot(slot), w[at + GUEST.inFault]);
   }
   Atomics.store(w, at + GUEST.state, GUEST_FREE);
   w[at + GUEST.l1Root] = 0;
@@ -179,14 +179,14 @@ function releaseNestedGuest(ctx: HvContext, slot: number): void {
  * kvmhv_remove_nested: take the guest out of the IDR and drop the IDR's reference.
  * Lock: takes mmu_lock.
  */
-export function removeNestedGuest(ctx: HvContext, slot: number): void {
+export function removeNested(ctx: HvContext, slot: number): void {
   const w = ctx.w;
-  const lpid = w[guestWord(ctx, slot, GUEST.l1Lpid)]!;
+  const lpid = w[guestWord(ctx, slot, GUEST.l1Lpid)];
   ctx.mmuLock();
   const present = findNestedLocked(ctx, lpid) === slot;
   if (present) w[ctx.L.idrWord + lpid] = 0;
   ctx.mmuUnlock();
-  if (present) putNestedGuest(ctx, slot);
+  if (present) putNested(ctx, slot);
 }
 
 /**
@@ -196,7 +196,7 @@ export function removeNestedGuest(ctx: HvContext, slot: number): void {
  * entries and walks in flight), then the tables are freed. Lock: mmu_lock, or none when the guest
  * is unreachable.
  */
-export function freeShadowTree(ctx: HvContext, slot: number, flushLpid?: number): void {
+export function freePgtableRadix(ctx: HvContext, slot: number, flushLpid?: number): void {
   const m = ctx.m;
   const w = ctx.w;
   const pgd = m.hostSpace.word + shadowPgdUnit(slot) * UNIT_WORDS;
@@ -204,17 +204,17 @@ export function freeShadowTree(ctx: HvContext, slot: number, flushLpid?: number)
   // Each PGD entry maps 512 GiB, so a guest uses a few: count them, then detach into an array of
   // that size (one small allocation per flush of a whole lpid).
   let used = 0;
-  for (let i = 0; i < entries; i++) if ((w[pgd + i]! & (PAGE_PRESENT | PAGE_PTE)) === PAGE_PRESENT) used++;
+  for (let i = 0; i < entries; i++) if ((w[pgd + i] & (PAGE_PRESENT | PAGE_PTE)) === PAGE_PRESENT) used++;
   const dirs = new Int32Array(used);
   let detached = 0;
   for (let i = 0; i < entries; i++) {
-    const e = w[pgd + i]!; // plain: PGD entries change only under mmu_lock, which we hold (or the guest is unreachable)
+    const e = w[pgd + i]; // plain: PGD entries change only under mmu_lock, which we hold (or the guest is unreachable)
     if (e === 0) continue;
     Atomics.store(w, pgd + i, 0);
     if ((e & (PAGE_PRESENT | PAGE_PTE)) === PAGE_PRESENT) dirs[detached++] = e;
   }
   if (flushLpid !== undefined) ctx.shootdown(ctx, flushLpid, 0, 0);
-  for (let k = 0; k < detached; k++) freeTableFull(ctx, dirs[k]! & PTE_NLB_MASK, 2);
+  for (let k = 0; k < detached; k++) freeTableFull(ctx, dirs[k] & PTE_NLB_MASK, 2);
 }
 
 /**
@@ -230,9 +230,9 @@ function freeTableFull(ctx: HvContext, nlbPn: number, level: number): void {
   const unit = m.unitOfPn(m.hostSpace, nlbPn);
   if (level > 0) {
     const base = m.hostSpace.word + unit * UNIT_WORDS;
-    const n = 1 << ctx.g.bits[level]!;
+    const n = 1 << ctx.g.bits[level];
     for (let i = 0; i < n; i++) {
-      const e = w[base + i]!;
+      const e = w[base + i];
       if ((e & (PAGE_PRESENT | PAGE_PTE)) === PAGE_PRESENT) freeTableFull(ctx, e & PTE_NLB_MASK, level - 1);
     }
   }
@@ -244,19 +244,19 @@ function freeTableFull(ctx: HvContext, nlbPn: number, level: number): void {
  * kvmhv_emulate_tlbie_lpid). RIC 2 also reloads the partition-table cache and removes the
  * guest if L1's entry is now zero. Lock: the guest's tlb_lock.
  */
-export function flushNestedLpid(ctx: HvContext, slot: number, ric: number): void {
+export function flushNested(ctx: HvContext, slot: number, ric: number): void {
   const w = ctx.w;
   if (ric === 1) return; // page-walk cache only: nothing to do
-  const lpid = w[guestWord(ctx, slot, GUEST.shadowLpid)]!;
+  const lpid = w[guestWord(ctx, slot, GUEST.shadowLpid)];
   // The kernel frees the tree, then flushes the LPID (kernel-model.md §7, minor note: a walk in
   // flight could read freed table pages). nestsim flushes first and frees afterwards, as the model
   // asks: detach the tree, flush (TLB entries dropped, walks in flight restart), then free.
   ctx.mmuLock();
-  freeShadowTree(ctx, slot, lpid);
+  freePgtableRadix(ctx, slot, lpid);
   ctx.mmuUnlock();
   if (ric === 2) {
     updatePtblCache(ctx, slot);
-    if (w[guestWord(ctx, slot, GUEST.l1Root)] === 0) removeNestedGuest(ctx, slot);
+    if (w[guestWord(ctx, slot, GUEST.l1Root)] === 0) removeNested(ctx, slot);
   }
 }
 

@@ -11,7 +11,7 @@
  */
 import { MEMSLOT_INVALID, MEMSLOT_READONLY } from '../memory/machine.js';
 import type { HvContext } from './context.js';
-import { handleSetRcLocked, instantiatePage, pageOfPn } from './radix.js';
+import { handleSetRcLocked, book3sInstantiatePage, pageOfPn } from './radix.js';
 import { L1_TABLE } from './l1-table.js';
 import type { FaultScratch } from './scratch.js';
 import { EAGAIN, L1_FAULT_DSI, L1_FAULT_MMIO, RESUME_GUEST } from './outcome.js';
@@ -58,6 +58,6 @@ export function book3sRadixPageFault(ctx: HvContext, gpaPn: number, dsisr: numbe
   // here the kernel just resumes L1, which faults again): that too is a retry for the bound.
   const inst = s.inst;
   inst.hp = 0;
-  const r = instantiatePage(ctx, L1_TABLE, gpaPn, memslot, write, ro, inst);
+  const r = book3sInstantiatePage(ctx, L1_TABLE, gpaPn, memslot, write, ro, inst);
   return r === 0 && inst.hp === 0 ? EAGAIN : r;
 }

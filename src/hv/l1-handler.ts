@@ -21,7 +21,7 @@ import { COUNTER } from '../stats/counters.js';
 import { CTRL } from '../memory/layout.js';
 import type { HvContext } from './context.js';
 import { l1PgdUnit, l1SetPartitionEntry, lpidOfSlot, ptblWord } from './guests.js';
-import { hTlbInvalidate, hRptInvalidate, tlbieArgs, H_RPTI_TYPE_NESTED, H_RPTI_TYPE_TLB, H_RPTI_PAGE_4K, H_RPTI_PAGE_64K } from './tlbie.js';
+import { emulatePrivTlbie, doHRptInvalidatePat, tlbieArgs, H_RPTI_TYPE_NESTED, H_RPTI_TYPE_TLB, H_RPTI_PAGE_4K, H_RPTI_PAGE_64K } from './tlbie.js';
 import { GRANT_BITS, noteGrant, recordGrant, revokeGrant } from '../invariants/grants.js';
 import { DSISR_ISSTORE, DSISR_NOHPTE, DSISR_PROTFAULT, DSISR_SET_RC, SRR1_ISI_N_G_OR_CIP } from './regs.js';
 
@@ -49,9 +49,9 @@ export function l1Target(ctx: HvContext, slot: number, l2Pn: number, out: L1Targ
   }
   // Data: L1's leaf size for this region, from its page-size mix (deterministic by region).
   const w = ctx.w;
-  const t1g = w[ctx.m.ctrl(CTRL.l1Mix1G)]!;
-  const t2m = w[ctx.m.ctrl(CTRL.l1Mix2M)]!;
-  const seed = w[ctx.m.ctrl(CTRL.backingSeed)]!;
+  const t1g = w[ctx.m.ctrl(CTRL.l1Mix1G)];
+  const t2m = w[ctx.m.ctrl(CTRL.l1Mix2M)];
+  const seed = w[ctx.m.ctrl(CTRL.backingSeed)];
   const lo = L.l2RoPages;
   const hi = L.guestPages - L.l2MmioPages;
   const p1g = 2 ** (PUD_SHIFT - ps);
@@ -106,7 +106,7 @@ function l1Unlock(ctx: HvContext): void {
 function l1EntryIn(ctx: HvContext, dir: number, pn: number, level: number): number {
   const sp = ctx.m.l1Space;
   const g = ctx.g;
-  return sp.word + ((dir & PTE_NLB_MASK) - sp.basePn) * UNIT_WORDS + ((pn >>> g.pnShift[level]!) & ((1 << g.bits[level]!) - 1));
+  return sp.word + ((dir & PTE_NLB_MASK) - sp.basePn) * UNIT_WORDS + ((pn >>> g.pnShift[level]) & ((1 << g.bits[level]) - 1));
 }
 
 /**
@@ -131,7 +131,7 @@ export function l1MapPage(ctx: HvContext, slot: number, l2Pn: number, store: boo
         // Empty (or a leaf of another size, which L1's fixed placement never produces): new table.
         const unit = ctx.m.allocTableUnit(sp);
         if (unit < 0) return false;
-        e = makeDir(sp.basePn + unit, g.bits[lv - 1]!);
+        e = makeDir(sp.basePn + unit, g.bits[lv - 1]);
         Atomics.store(w, entry, e);
       }
       entry = l1EntryIn(ctx, e, leafPn, lv - 1);
@@ -188,7 +188,7 @@ function l1ChangeAndTlbie(ctx: HvContext, slot: number, l2Pn: number, clr: numbe
   if (!changed) return false;
   // L1 changed a valid entry: it must tlbie (after the table write, as the architecture requires).
   const [instr, rs, rb] = tlbieArgs(0, 0, lpidOfSlot(slot), pnToBytes(pnAlign(l2Pn, shift)), shift);
-  hTlbInvalidate(ctx, instr, rs, rb);
+  emulatePrivTlbie(ctx, instr, rs, rb);
   l1Revoke(ctx, slot, l2Pn, shift, clr, noted);
   return true;
 }
@@ -231,15 +231,15 @@ export function l1UnmapRange(ctx: HvContext, slot: number, l2Pn: number, n: numb
   // Linux as L1 names the page size it unmapped (here the base page), not H_RPTI_PAGE_ALL: with
   // ALL, L0 would walk every size including 1 GiB, 2^18 lock round trips for a small range.
   const psize = ctx.g.pageShift === 16 ? H_RPTI_PAGE_64K : H_RPTI_PAGE_4K;
-  hRptInvalidate(ctx, lpidOfSlot(slot), H_RPTI_TYPE_NESTED | H_RPTI_TYPE_TLB, psize, pnToBytes(start), pnToBytes(start + n * step));
-  for (let k = 0; k < n; k++) if (noted[k] !== -1) l1Revoke(ctx, slot, start + k * step, ctx.g.pageShift, GRANT_BITS, noted[k]!);
+  doHRptInvalidatePat(ctx, lpidOfSlot(slot), H_RPTI_TYPE_NESTED | H_RPTI_TYPE_TLB, psize, pnToBytes(start), pnToBytes(start + n * step));
+  for (let k = 0; k < n; k++) if (noted[k] !== -1) l1Revoke(ctx, slot, start + k * step, ctx.g.pageShift, GRANT_BITS, noted[k]);
 }
 
 /** H_TLB_INVALIDATE(IS = 2, RIC) for guest `slot`. */
 export function l1FlushLpid(ctx: HvContext, slot: number, ric: number): void {
   ctx.count(COUNTER.l1LpidFlushes);
   const [instr, rs, rb] = tlbieArgs(ric, 2, lpidOfSlot(slot));
-  hTlbInvalidate(ctx, instr, rs, rb);
+  emulatePrivTlbie(ctx, instr, rs, rb);
 }
 
 // ---- L1 destroying and recreating a nested guest (kernel-model.md §5.8, M13's scenario) -------
@@ -261,7 +261,7 @@ export function l1DestroyGuest(ctx: HvContext, slot: number): void {
   l1SetPartitionEntry(ctx, slot, false);
   l1Unlock(ctx);
   const [instr, rs, rb] = tlbieArgs(2, 2, lpidOfSlot(slot));
-  hTlbInvalidate(ctx, instr, rs, rb);
+  emulatePrivTlbie(ctx, instr, rs, rb);
 }
 
 /**

@@ -17,12 +17,11 @@ import {
 import { PMD_SHIFT, bytesToPn, levelForShift, pnAlign, pnCount } from '../mmu/geometry.js';
 import { WALK_NOT_PRESENT, WALK_OK, WALK_READ_FAILED, WALK_UNSUPPORTED, findLeafLocked, walkRadixTree } from '../mmu/tree.js';
 import { MEMSLOT_INVALID, MEMSLOT_READONLY } from '../memory/machine.js';
-import { COUNTER } from '../stats/counters.js';
 import { MUT, type HvContext } from './context.js';
 import { FAULT_KIND, FAULT_KIND_COUNTER, STAGE } from '../stats/kinds.js';
 import { performance } from 'node:perf_hooks';
 import { GUEST, guestWord, lpidOfSlot, shadowPgdUnit, updatePtblCache, guestAlive } from './guests.js';
-import { createPte, handleSetRcLocked, instantiatePage, lookupPteLocked, pageOfPn } from './radix.js';
+import { createPte, handleSetRcLocked, book3sInstantiatePage, findKvmSecondaryPteLocked, pageOfPn } from './radix.js';
 import { L1_TABLE } from './l1-table.js';
 import { shadowTableOf, unmapShadowPteLocked } from './shadow.js';
 import type { FaultScratch } from './scratch.js';
@@ -55,7 +54,7 @@ export function nestedPageFault(ctx: HvContext, v: VcpuRegs, s: FaultScratch): n
   // Faults in progress, for the lifetime check (I7). Under tlb_lock one body runs at a time, so
   // plain updates suffice (the unlock publishes them); without the lock (M4) they must be atomic.
   const inFault = guestWord(ctx, slot, GUEST.inFault);
-  if (locked) ctx.w[inFault]!++;
+  if (locked) ctx.w[inFault]++;
   else Atomics.add(ctx.w, inFault, 1);
   try {
     if (!guestAlive(ctx, slot, v.generation)) {
@@ -67,7 +66,7 @@ export function nestedPageFault(ctx: HvContext, v: VcpuRegs, s: FaultScratch): n
     return nestedPageFaultBody(ctx, v, slot, s);
   } finally {
     if (locked) {
-      ctx.w[inFault]!--;
+      ctx.w[inFault]--;
       ctx.tlbUnlock(slot);
     } else Atomics.sub(ctx.w, inFault, 1);
   }
@@ -163,7 +162,7 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number, s
   let seq = late ? 0 : ctx.readSeq();
   ctx.hook?.('after-seq-read', ctx);
   ctx.mmuLock();
-  let hp = lookupPteLocked(ctx, L1_TABLE, gpaPn, s.hostLeaf);
+  let hp = findKvmSecondaryPteLocked(ctx, L1_TABLE, gpaPn, s.hostLeaf);
   let hLevel = s.hostLeaf.level;
   ctx.mmuUnlock();
   if (timed) t = stage(ctx, STAGE.l0Lookup, t);
@@ -176,7 +175,7 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number, s
     // The kernel passes its own `pte` (the lookup copy) as the out-parameter: clear the reused
     // scratch so a vanished host entry (P3) keeps that copy, not an earlier fault's leaf.
     inst.hp = 0;
-    r = instantiatePage(ctx, L1_TABLE, gpaPn, memslot, write, ro, inst);
+    r = book3sInstantiatePage(ctx, L1_TABLE, gpaPn, memslot, write, ro, inst);
     if (r === EAGAIN) {
       v.kind = FAULT_KIND.retried;
       return RESUME_GUEST;
@@ -230,12 +229,12 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number, s
 /** Record the time since `t0` as stage `k`; returns now. */
 function stage(ctx: HvContext, k: number, t0: number): number {
   const t = performance.now();
-  ctx.stages[k]!.record((t - t0) * 1e6);
+  ctx.stages[k].record((t - t0) * 1e6);
   return t;
 }
 
 function shiftOfLevel(ctx: HvContext, level: number): number {
-  return ctx.g.leafShift[level]!;
+  return ctx.g.leafShift[level];
 }
 
 function queueDsi(v: VcpuRegs, dsisr: number): void {
@@ -250,7 +249,7 @@ function inval(ctx: HvContext, v: VcpuRegs, slot: number, nGpaPn: number, s: Fau
   const ref = s.shadowLeaf;
   ctx.mmuLock();
   const i = findLeafLocked(ctx.w, ctx.m.hostSpace, shadowPgdUnit(slot), nGpaPn, ctx.g, ref);
-  if (i >= 0) unmapShadowPteLocked(ctx, ctx.w[guestWord(ctx, slot, GUEST.shadowLpid)]!, i, nGpaPn, ref.shift);
+  if (i >= 0) unmapShadowPteLocked(ctx, ctx.w[guestWord(ctx, slot, GUEST.shadowLpid)], i, nGpaPn, ref.shift);
   ctx.mmuUnlock();
   v.kind = FAULT_KIND.inval;
   return RESUME_GUEST;
@@ -281,8 +280,8 @@ export function combine(ctx: HvContext, hp: number, gl: number, write: boolean):
 export function translateAddrNested(ctx: HvContext, v: VcpuRegs, slot: number, nGpaPn: number, dsisr: number, s: FaultScratch): number {
   const w = ctx.w;
   let flags = dsisr & DSISR_ISSTORE;
-  const root = w[guestWord(ctx, slot, GUEST.l1Root)]!;
-  const rts = w[guestWord(ctx, slot, GUEST.l1Rts)]!;
+  const root = w[guestWord(ctx, slot, GUEST.l1Root)];
+  const rts = w[guestWord(ctx, slot, GUEST.l1Rts)];
   const wr = s.walk;
   const st = walkRadixTree(s.reader, root, rts, nGpaPn, wr);
   if (st !== WALK_OK) {
@@ -339,5 +338,5 @@ export function handleNestedSetRc(ctx: HvContext, slot: number, nGpaPn: number, 
 
 /** Count the outcome of a fault into the per-branch counters. */
 export function countFault(ctx: HvContext, kind: number): void {
-  ctx.count(FAULT_KIND_COUNTER[kind]!);
+  ctx.count(FAULT_KIND_COUNTER[kind]);
 }

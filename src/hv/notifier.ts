@@ -28,12 +28,12 @@ import { updateNestRmapRcListLocked } from './rmap.js';
 import { rcUpdateLocked } from './pte-update.js';
 
 /** kvm_mmu_invalidate_begin. Lock: mmu_lock. */
-export function invalidateBeginLocked(ctx: HvContext): void {
+export function mmuInvalidateBeginLocked(ctx: HvContext): void {
   Atomics.add(ctx.w, ctx.m.ctrl(CTRL.mmuInProgress), 1);
 }
 
 /** kvm_mmu_invalidate_end: seq++ (then the barrier), in_progress--. Lock: mmu_lock. */
-export function invalidateEndLocked(ctx: HvContext): void {
+export function mmuInvalidateEndLocked(ctx: HvContext): void {
   Atomics.add(ctx.w, ctx.m.ctrl(CTRL.mmuSeq), 1);
   Atomics.sub(ctx.w, ctx.m.ctrl(CTRL.mmuInProgress), 1);
 }
@@ -42,7 +42,7 @@ export function invalidateEndLocked(ctx: HvContext): void {
  * kvm_unmap_radix over L1 pages [first, first + n): unmap every L1-table leaf covering them
  * (full semantics: tlbie, nested rmap removal, dirty bitmap). Lock: mmu_lock.
  */
-export function unmapL1RangeLocked(ctx: HvContext, first: number, n: number): void {
+export function unmapRadixLocked(ctx: HvContext, first: number, n: number): void {
   const w = ctx.w;
   const basePn = ctx.L.basePn;
   const ref = new LeafRef(); // one per range
@@ -64,14 +64,14 @@ export function unmapL1RangeLocked(ctx: HvContext, first: number, n: number): vo
 function notifierRange(ctx: HvContext, first: number, n: number): void {
   ctx.count(COUNTER.hostNotifier);
   ctx.mmuLock();
-  invalidateBeginLocked(ctx);
-  unmapL1RangeLocked(ctx, first, n);
+  mmuInvalidateBeginLocked(ctx);
+  unmapRadixLocked(ctx, first, n);
   ctx.mmuUnlock();
 }
 
 function notifierEnd(ctx: HvContext): void {
   ctx.mmuLock();
-  invalidateEndLocked(ctx);
+  mmuInvalidateEndLocked(ctx);
   ctx.mmuUnlock();
 }
 
@@ -92,7 +92,7 @@ function moveBlock(ctx: HvContext, page: number, migrate: boolean): boolean {
     const b = Atomics.load(w, L.backingWord + page);
     if (b === 0) return false;
     const order = backingOrder(b);
-    const n = m.orderFrames[order]!;
+    const n = m.orderFrames[order];
     const first = Math.floor(page / n) * n;
     const oldF0 = backingFrame(Atomics.load(w, L.backingWord + first));
     const newF0 = migrate ? m.allocFramesLocked(order) : -1;
@@ -160,7 +160,7 @@ export function kvmAgeRadix(ctx: HvContext, page: number): boolean {
  * leaf through the rmap. Returns 1 if the page was dirty. Kernel as written does not bump
  * mmu_invalidate_seq here (window P5); `fixes: [p5]` does (the unmerged 2019 patch).
  */
-export function testClearDirty(ctx: HvContext, page: number): number {
+export function radixTestClearDirty(ctx: HvContext, page: number): number {
   const w = ctx.w;
   const pn = page * ctx.L.basePn;
   const ref = new LeafRef();
@@ -228,7 +228,7 @@ export function harvestDirtyLog(
     const end = Math.min(first + pages, ctx.L.l1DataPages);
     for (let p = first; p < end; p++) {
       beforePage?.(p);
-      const d = testClearDirty(ctx, p) !== 0;
+      const d = radixTestClearDirty(ctx, p) !== 0;
       const b = takeDirtyBit(ctx, p);
       if (d || b) dirty++;
       onPage?.(p, d || b);
@@ -246,14 +246,14 @@ export function harvestDirtyLog(
  * `skip-memslot-seq`, M14, leaves the bump out). Takes slots_lock (held by the memslot update
  * that calls it in the kernel), then mmu_lock.
  */
-export function flushMemslot(ctx: HvContext, slot: number): void {
+export function radixFlushMemslot(ctx: HvContext, slot: number): void {
   ctx.count(COUNTER.memslotFlushes);
-  const base = ctx.w[ctx.m.slotWord(slot, SLOT.basePage)]!;
-  const n = ctx.w[ctx.m.slotWord(slot, SLOT.npages)]!;
+  const base = ctx.w[ctx.m.slotWord(slot, SLOT.basePage)];
+  const n = ctx.w[ctx.m.slotWord(slot, SLOT.npages)];
   slotsLock(ctx); // memslot changes run under kvm->slots_lock
   ctx.mmuLock();
   // The main slot's top holds L1's own page tables, which L0 never maps for L1 here (pinned).
-  unmapL1RangeLocked(ctx, base, slot === SLOT_MAIN ? Math.min(n, ctx.L.l1DataPages) : n);
+  unmapRadixLocked(ctx, base, slot === SLOT_MAIN ? Math.min(n, ctx.L.l1DataPages) : n);
   if (!ctx.has(MUT['skip-memslot-seq'])) Atomics.add(ctx.w, ctx.m.ctrl(CTRL.mmuSeq), 1);
   ctx.mmuUnlock();
   slotsUnlock(ctx);

@@ -34,7 +34,7 @@ function windowMayLoseC(ctx: HvContext, l1Table: boolean, old: number, set: numb
  * block visits hundreds of leaves) would only add time.
  */
 function rmwHook(ctx: HvContext): void {
-  const hold = ctx.counters[ctx.counterBase + COUNTER.mmuLockAcq]!;
+  const hold = ctx.counters[ctx.counterBase + COUNTER.mmuLockAcq];
   if (hold === ctx.rmwHookHold) return;
   ctx.rmwHookHold = hold;
   ctx.hook?.('nonatomic-rmw', ctx);

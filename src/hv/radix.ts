@@ -55,8 +55,8 @@ function unmapFreeTableLocked(ctx: HvContext, table: RadixTable, dir: number, le
   const unit = m.unitOfPn(m.hostSpace, dir & PTE_NLB_MASK);
   const base = m.hostSpace.word + unit * UNIT_WORDS;
   const g = ctx.g;
-  const n = 1 << g.bits[level]!;
-  const step = 2 ** g.pnShift[level]!;
+  const n = 1 << g.bits[level];
+  const step = 2 ** g.pnShift[level];
   for (let k = 0; k < n; k++) {
     const e = Atomics.load(w, base + k);
     if (e >= 0) {
@@ -64,7 +64,7 @@ function unmapFreeTableLocked(ctx: HvContext, table: RadixTable, dir: number, le
       continue;
     }
     const pn = basePnOfRange + k * step;
-    if ((e & PAGE_PTE) !== 0) table.unmapLeaf(ctx, table, base + k, pn, g.leafShift[level]!);
+    if ((e & PAGE_PTE) !== 0) table.unmapLeaf(ctx, table, base + k, pn, g.leafShift[level]);
     else {
       Atomics.store(w, base + k, 0);
       unmapFreeTableLocked(ctx, table, e, level - 1, pn);
@@ -128,7 +128,7 @@ export function createPte(
     // 3. Walk down, populating and resolving conflicts. Entries are read with plain loads: we
     //    hold mmu_lock, under which every structural change is made (see findLeafLocked); leaf
     //    values that matter are re-read atomically (mergeLeafLocked's CAS).
-    let e = w[pgdWord]!;
+    let e = w[pgdWord];
     if (e >= 0) {
       if (newPud < 0) return ret;
       e = makeDir(space.basePn + newPud, g.bits[2]);
@@ -138,7 +138,7 @@ export function createPte(
     const pudWord = entryIn(ctx, e, pn, LEVEL_PUD);
     const r1 = hugeStepLocked(ctx, table, pudWord, LEVEL_PUD, level, pn, pte, newPmd >= 0, rmapPage, rmapLpid);
     if (r1 !== CONTINUE) return (ret = r1);
-    let pud = w[pudWord]!;
+    let pud = w[pudWord];
     if (pud >= 0) {
       if (newPmd < 0) return ret;
       pud = makeDir(space.basePn + newPmd, g.bits[1]);
@@ -148,7 +148,7 @@ export function createPte(
     const pmdWord = entryIn(ctx, pud, pn, LEVEL_PMD);
     const r2 = hugeStepLocked(ctx, table, pmdWord, LEVEL_PMD, level, pn, pte, newPte >= 0, rmapPage, rmapLpid);
     if (r2 !== CONTINUE) return (ret = r2);
-    let pmd = w[pmdWord]!;
+    let pmd = w[pmdWord];
     if (pmd >= 0) {
       if (newPte < 0) return ret;
       pmd = makeDir(space.basePn + newPte, g.bits[0]);
@@ -156,7 +156,7 @@ export function createPte(
       newPte = -1;
     }
     const ptep = entryIn(ctx, pmd, pn, LEVEL_PTE);
-    const old = w[ptep]!;
+    const old = w[ptep];
     const basePn = pnAlign(pn, g.pageShift);
     if (old < 0) return (ret = mergeLeafLocked(ctx, table, ptep, old, pte, basePn, g.pageShift, rmapPage, rmapLpid));
     installLeafLocked(ctx, ptep, pte, rmapPage, rmapLpid, basePn);
@@ -192,9 +192,9 @@ function hugeStepLocked(
   rmapPage: number,
   rmapLpid: number,
 ): number {
-  const shift = ctx.g.leafShift[lv]!;
+  const shift = ctx.g.leafShift[lv];
   const hPn = pnAlign(pn, shift);
-  let e = ctx.w[i]!; // plain: mmu_lock held (see createPte step 3)
+  let e = ctx.w[i]; // plain: mmu_lock held (see createPte step 3)
   if (e < 0 && (e & PAGE_PTE) !== 0) {
     if (want === lv) return mergeLeafLocked(ctx, table, i, e, pte, hPn, shift, rmapPage, rmapLpid);
     if (!haveNextTable) return EAGAIN;
@@ -216,7 +216,7 @@ function hugeStepLocked(
 /** Word index of the entry for `pn` at `level` in the table a directory word points to. */
 function entryIn(ctx: HvContext, dir: number, pn: number, level: number): number {
   const g = ctx.g;
-  return ctx.m.hostSpace.word + ((dir & PTE_NLB_MASK) - ctx.m.hostSpace.basePn) * UNIT_WORDS + ((pn >>> g.pnShift[level]!) & ((1 << g.bits[level]!) - 1));
+  return ctx.m.hostSpace.word + ((dir & PTE_NLB_MASK) - ctx.m.hostSpace.basePn) * UNIT_WORDS + ((pn >>> g.pnShift[level]) & ((1 << g.bits[level]) - 1));
 }
 
 /** kvmppc_radix_set_pte_at + kvmhv_insert_nest_rmap, one critical section. Lock: mmu_lock. */
@@ -274,7 +274,7 @@ export function handleSetRcLocked(ctx: HvContext, table: RadixTable, pn: number,
 
 // ---- instantiate -----------------------------------------------------------------------------
 
-/** Result of instantiatePage (one per FaultScratch, reused). */
+/** Result of book3sInstantiatePage (one per FaultScratch, reused). */
 export class InstantiateResult {
   /** The leaf now in L0's table for L1. */
   hp = 0;
@@ -289,7 +289,7 @@ export class InstantiateResult {
  * (window P3); nestsim reproduces that under `protocol: mainline` and returns EAGAIN with
  * `fixes: [p3]`. Lock: takes mmu_lock.
  */
-export function instantiatePage(
+export function book3sInstantiatePage(
   ctx: HvContext,
   table: RadixTable,
   gpaPn: number,
@@ -322,7 +322,7 @@ export function instantiatePage(
   let level = LEVEL_PTE;
   if (!logging && hostOrder === 2) level = LEVEL_PUD;
   else if (!logging && hostOrder >= 1) level = LEVEL_PMD;
-  const leafShift = ctx.g.leafShift[level]!;
+  const leafShift = ctx.g.leafShift[level];
   const pagesInLeaf = Math.max(1, pnCount(leafShift) / ctx.L.basePn);
   const firstPage = Math.floor(page / pagesInLeaf) * pagesInLeaf;
   // Frames of a block are contiguous, so the leaf's first frame is frame - (page - firstPage).
@@ -343,7 +343,7 @@ export function instantiatePage(
  * Read the leaf of `table` covering `gpaPn` (a copy; find_kvm_secondary_pte). Returns 0 when
  * absent; `ref` says where the lookup stopped and the leaf's level. Lock: mmu_lock.
  */
-export function lookupPteLocked(ctx: HvContext, table: RadixTable, gpaPn: number, ref: LeafRef): number {
+export function findKvmSecondaryPteLocked(ctx: HvContext, table: RadixTable, gpaPn: number, ref: LeafRef): number {
   const i = findLeafLocked(ctx.w, ctx.m.hostSpace, table.pgdUnit, gpaPn, ctx.g, ref);
   return i < 0 ? 0 : Atomics.load(ctx.w, i);
 }

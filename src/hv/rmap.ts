@@ -30,15 +30,15 @@ function nodeWord(ctx: HvContext, node: number): number {
 function allocNodeLocked(ctx: HvContext): number {
   const w = ctx.w;
   const freeI = ctx.m.ctrl(CTRL.rmapFree);
-  const head = w[freeI]!;
+  const head = w[freeI];
   if (head !== 0) {
-    w[freeI] = w[nodeWord(ctx, head - 1) + NODE_NEXT]!;
+    w[freeI] = w[nodeWord(ctx, head - 1) + NODE_NEXT];
     return head - 1;
   }
   const bumpI = ctx.m.ctrl(CTRL.rmapBump);
-  const n = w[bumpI]!;
+  const n = w[bumpI];
   if (n >= ctx.L.rmapNodes) {
-    w[ctx.m.ctrl(CTRL.rmapExhausted)]!++;
+    w[ctx.m.ctrl(CTRL.rmapExhausted)]++;
     return -1;
   }
   w[bumpI] = n + 1;
@@ -53,14 +53,14 @@ function allocNodeLocked(ctx: HvContext): number {
  */
 export function rmapNodeAvailableLocked(ctx: HvContext): boolean {
   const w = ctx.w;
-  if (w[ctx.m.ctrl(CTRL.rmapFree)] !== 0 || w[ctx.m.ctrl(CTRL.rmapBump)]! < ctx.L.rmapNodes) return true;
-  w[ctx.m.ctrl(CTRL.rmapExhausted)]!++;
+  if (w[ctx.m.ctrl(CTRL.rmapFree)] !== 0 || w[ctx.m.ctrl(CTRL.rmapBump)] < ctx.L.rmapNodes) return true;
+  w[ctx.m.ctrl(CTRL.rmapExhausted)]++;
   return false;
 }
 
 function freeNodeLocked(ctx: HvContext, node: number): void {
   const freeI = ctx.m.ctrl(CTRL.rmapFree);
-  ctx.w[nodeWord(ctx, node) + NODE_NEXT] = ctx.w[freeI]!;
+  ctx.w[nodeWord(ctx, node) + NODE_NEXT] = ctx.w[freeI];
   ctx.w[freeI] = node + 1;
 }
 
@@ -72,11 +72,11 @@ function freeNodeLocked(ctx: HvContext, node: number): void {
 export function insertNestRmapLocked(ctx: HvContext, l1Page: number, lpid: number, l2Pn: number): boolean {
   const w = ctx.w;
   const headI = ctx.L.rmapHeadWord + l1Page;
-  const head = w[headI]!;
+  const head = w[headI];
   for (let n = head; n !== 0; ) {
     const at = nodeWord(ctx, n - 1);
     if (w[at + NODE_LPID] === lpid && w[at + NODE_L2PN] === l2Pn) return true;
-    n = w[at + NODE_NEXT]!;
+    n = w[at + NODE_NEXT];
   }
   const node = allocNodeLocked(ctx);
   if (node < 0) return false;
@@ -111,9 +111,9 @@ export function removeNestRmapRangeLocked(ctx: HvContext, l1Page: number, nPages
     let n = Atomics.exchange(w, ctx.L.rmapHeadWord + p, 0);
     while (n !== 0) {
       const at = nodeWord(ctx, n - 1);
-      const next = w[at + NODE_NEXT]!;
-      const lpid = w[at + NODE_LPID]!;
-      const l2Pn = w[at + NODE_L2PN]!;
+      const next = w[at + NODE_NEXT];
+      const lpid = w[at + NODE_LPID];
+      const l2Pn = w[at + NODE_L2PN];
       ctx.count(COUNTER.rmapEntriesWalked);
       const slot = findNestedLocked(ctx, lpid);
       if (slot >= 0) {
@@ -121,7 +121,7 @@ export function removeNestRmapRangeLocked(ctx: HvContext, l1Page: number, nPages
         if (i >= 0) {
           const leaf = Atomics.load(w, i);
           if (pfnMatches(ctx, leaf, hostPn, l1Shift)) {
-            unmapShadowPteLocked(ctx, w[guestWord(ctx, slot, GUEST.shadowLpid)]!, i, l2Pn, ref.shift);
+            unmapShadowPteLocked(ctx, w[guestWord(ctx, slot, GUEST.shadowLpid)], i, l2Pn, ref.shift);
           }
         }
       }
@@ -142,11 +142,11 @@ export function updateNestRmapRcListLocked(ctx: HvContext, l1Page: number, clr: 
   const w = ctx.w;
   if (((clr | set) & ~(PAGE_DIRTY | PAGE_ACCESSED)) !== 0) return; // only A and D
   const ref = new LeafRef(); // one per call (an invalidation, not an access)
-  for (let n = w[ctx.L.rmapHeadWord + l1Page]!; n !== 0; ) {
+  for (let n = w[ctx.L.rmapHeadWord + l1Page]; n !== 0; ) {
     const at = nodeWord(ctx, n - 1);
-    const lpid = w[at + NODE_LPID]!;
-    const l2Pn = w[at + NODE_L2PN]!;
-    n = w[at + NODE_NEXT]!;
+    const lpid = w[at + NODE_LPID];
+    const l2Pn = w[at + NODE_L2PN];
+    n = w[at + NODE_NEXT];
     ctx.count(COUNTER.rmapEntriesWalked);
     const slot = findNestedLocked(ctx, lpid);
     if (slot < 0) continue;
@@ -156,7 +156,7 @@ export function updateNestRmapRcListLocked(ctx: HvContext, l1Page: number, clr: 
     if ((leaf & PAGE_PTE) === 0 || !pfnMatches(ctx, leaf, hostPn, l1Shift)) continue;
     rcUpdateLocked(ctx, i, clr, set, false); // M5: non-atomic
     if (ctx.has(MUT['skip-tlb-flush-on-clean'])) continue; // M8
-    const tlbieLpid = ctx.fixed(FIX.p1) ? w[guestWord(ctx, slot, GUEST.shadowLpid)]! : lpid;
+    const tlbieLpid = ctx.fixed(FIX.p1) ? w[guestWord(ctx, slot, GUEST.shadowLpid)] : lpid;
     ctx.shootdown(ctx, tlbieLpid, l2Pn, ref.shift);
   }
 }
@@ -167,8 +167,8 @@ export function rmapEntries(ctx: HvContext, l1Page: number): Array<[number, numb
   const out: Array<[number, number]> = [];
   for (let n = Atomics.load(w, ctx.L.rmapHeadWord + l1Page); n !== 0; ) {
     const at = nodeWord(ctx, n - 1);
-    out.push([w[at + NODE_LPID]!, w[at + NODE_L2PN]!]);
-    n = w[at + NODE_NEXT]!;
+    out.push([w[at + NODE_LPID], w[at + NODE_L2PN]]);
+    n = w[at + NODE_NEXT];
   }
   return out;
 }
@@ -178,7 +178,7 @@ export function freeAllRmapLocked(ctx: HvContext): void {
   for (let p = 0; p < ctx.L.l1Pages; p++) {
     let n = Atomics.exchange(ctx.w, ctx.L.rmapHeadWord + p, 0);
     while (n !== 0) {
-      const next = ctx.w[nodeWord(ctx, n - 1) + NODE_NEXT]!;
+      const next = ctx.w[nodeWord(ctx, n - 1) + NODE_NEXT];
       freeNodeLocked(ctx, n - 1);
       n = next;
     }

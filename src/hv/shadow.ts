@@ -38,7 +38,7 @@ export function newShadowTable(): RadixTable {
 /** Point `out` at the shadow table of the guest in `slot` (its root, shadow lpid and L1 lpid). */
 export function shadowTableOf(ctx: HvContext, slot: number, out: RadixTable): RadixTable {
   out.pgdUnit = shadowPgdUnit(slot);
-  out.lpid = ctx.w[guestWord(ctx, slot, GUEST.shadowLpid)]!;
-  out.ownerLpid = ctx.w[guestWord(ctx, slot, GUEST.l1Lpid)]!;
+  out.lpid = ctx.w[guestWord(ctx, slot, GUEST.shadowLpid)];
+  out.ownerLpid = ctx.w[guestWord(ctx, slot, GUEST.l1Lpid)];
   return out;
 }

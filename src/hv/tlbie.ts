@@ -11,11 +11,11 @@ import {
   GUEST,
   GUEST_FREE,
   findNestedLocked,
-  flushNestedLpid,
-  getNestedGuest,
+  flushNested,
+  getNested,
   guestWord,
   lpidOfSlot,
-  putNestedGuest,
+  putNested,
   shadowPgdUnit,
   skipRefs,
 } from './guests.js';
@@ -52,7 +52,7 @@ export function tlbieArgs(ric: number, is: number, lpid: number, addrBytes = 0, 
 
 /** Take a reference (get without create), honouring `skip-refcount` (M13). -1 when absent. */
 function getRef(ctx: HvContext, lpid: number): number {
-  if (!skipRefs(ctx)) return getNestedGuest(ctx, lpid, false);
+  if (!skipRefs(ctx)) return getNested(ctx, lpid, false);
   ctx.mmuLock();
   const s = findNestedLocked(ctx, lpid);
   ctx.mmuUnlock();
@@ -60,7 +60,7 @@ function getRef(ctx: HvContext, lpid: number): number {
 }
 
 function putRef(ctx: HvContext, slot: number): void {
-  if (!skipRefs(ctx)) putNestedGuest(ctx, slot);
+  if (!skipRefs(ctx)) putNested(ctx, slot);
 }
 
 function lockGuest(ctx: HvContext, slot: number): boolean {
@@ -74,7 +74,7 @@ function lockGuest(ctx: HvContext, slot: number): boolean {
  * hold per step; a step is the leaf's size, or a base page where none is found.
  * Lock: the guest's tlb_lock.
  */
-export function invalidateShadowRange(ctx: HvContext, slot: number, pn: number, shift: number): void {
+export function invalidateShadowPtes(ctx: HvContext, slot: number, pn: number, shift: number): void {
   const g = ctx.g;
   let npages = Math.max(1, pnCount(shift) / pnCount(g.pageShift));
   let at = pnAlign(pn, shift);
@@ -85,7 +85,7 @@ export function invalidateShadowRange(ctx: HvContext, slot: number, pn: number, 
     let stepShift = g.pageShift;
     if (i >= 0) {
       stepShift = ref.shift;
-      unmapShadowPteLocked(ctx, ctx.w[guestWord(ctx, slot, GUEST.shadowLpid)]!, i, at, stepShift);
+      unmapShadowPteLocked(ctx, ctx.w[guestWord(ctx, slot, GUEST.shadowLpid)], i, at, stepShift);
     }
     ctx.mmuUnlock();
     const stepPages = pnCount(stepShift) / pnCount(g.pageShift);
@@ -98,7 +98,7 @@ export function invalidateShadowRange(ctx: HvContext, slot: number, pn: number, 
  * H_TLB_INVALIDATE from L1 (kvmhv_emulate_priv_tlbie). `instr` is the tlbie instruction image,
  * `rs` holds the lpid, `rb` the IS/AP/EPN fields. Returns H_SUCCESS or H_PARAMETER.
  */
-export function hTlbInvalidate(ctx: HvContext, instr: number, rs: number, rb: number): number {
+export function emulatePrivTlbie(ctx: HvContext, instr: number, rs: number, rb: number): number {
   const ric = (instr >>> 18) & 3;
   const prs = (instr >>> 17) & 1;
   const r = (instr >>> 16) & 1;
@@ -114,7 +114,7 @@ export function hTlbInvalidate(ctx: HvContext, instr: number, rs: number, rb: nu
     const slot = getRef(ctx, lpid);
     if (slot < 0) return H_SUCCESS;
     const locked = lockGuest(ctx, slot);
-    invalidateShadowRange(ctx, slot, pn, shift);
+    invalidateShadowPtes(ctx, slot, pn, shift);
     if (locked) ctx.tlbUnlock(slot);
     putRef(ctx, slot);
     return H_SUCCESS;
@@ -139,9 +139,9 @@ export function hTlbInvalidate(ctx: HvContext, instr: number, rs: number, rb: nu
  */
 function emulateTlbieLpid(ctx: HvContext, slot: number, ric: number): void {
   const w = ctx.w;
-  const gen = w[guestWord(ctx, slot, GUEST.generation)]!;
+  const gen = w[guestWord(ctx, slot, GUEST.generation)];
   const locked = lockGuest(ctx, slot);
-  flushNestedLpid(ctx, slot, ric);
+  flushNested(ctx, slot, ric);
   if (Atomics.load(w, guestWord(ctx, slot, GUEST.state)) === GUEST_FREE || w[guestWord(ctx, slot, GUEST.generation)] !== gen) {
     ctx.report.lockOfFreedGuest(false, lpidOfSlot(slot), gen);
   }
@@ -160,16 +160,16 @@ function emulateTlbieAllLpid(ctx: HvContext, ric: number): void {
     const slot = findNestedLocked(ctx, lpid);
     ctx.mmuUnlock();
     if (slot < 0) continue;
-    const gen = w[guestWord(ctx, slot, GUEST.generation)]!;
+    const gen = w[guestWord(ctx, slot, GUEST.generation)];
     if (ctx.fixed(FIX.p2)) {
-      const s = getNestedGuest(ctx, lpid, false);
+      const s = getNested(ctx, lpid, false);
       if (s < 0) continue;
       emulateTlbieLpid(ctx, s, ric);
-      putNestedGuest(ctx, s);
+      putNested(ctx, s);
       continue;
     }
     const locked = lockGuest(ctx, slot);
-    flushNestedLpid(ctx, slot, ric);
+    flushNested(ctx, slot, ric);
     if (Atomics.load(w, guestWord(ctx, slot, GUEST.state)) === GUEST_FREE || w[guestWord(ctx, slot, GUEST.generation)] !== gen) {
       // The object whose mutex we are about to release is gone (I7, P2).
       ctx.report.lockOfFreedGuest(true, lpid, gen);
@@ -199,7 +199,7 @@ export const H_RPTI_END_ALL = Number.MAX_SAFE_INTEGER;
  * H_RPT_INVALIDATE, nested partition-scoped (do_h_rpt_invalidate_pat). Addresses are bytes.
  * Returns H_SUCCESS or H_P4.
  */
-export function hRptInvalidate(ctx: HvContext, lpid: number, type: number, pageSizes: number, start: number, end: number): number {
+export function doHRptInvalidatePat(ctx: HvContext, lpid: number, type: number, pageSizes: number, start: number, end: number): number {
   ctx.count(COUNTER.rptRange);
   const slot = getRef(ctx, lpid);
   if (slot < 0) return H_SUCCESS; // unknown lpids are ignored
@@ -229,7 +229,7 @@ export function hRptInvalidate(ctx: HvContext, lpid: number, type: number, pageS
         return H_SUCCESS;
       }
       const locked = lockGuest(ctx, slot);
-      for (let a = start; a < end; a += 2 ** shift) invalidateShadowRange(ctx, slot, bytesToPn(a), shift);
+      for (let a = start; a < end; a += 2 ** shift) invalidateShadowPtes(ctx, slot, bytesToPn(a), shift);
       if (locked) ctx.tlbUnlock(slot);
     }
     return matched ? H_SUCCESS : H_P4;

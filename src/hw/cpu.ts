@@ -20,7 +20,7 @@ import { checkStoreGranted, grantBase } from '../invariants/grants.js';
 import { COUNTER } from '../stats/counters.js';
 import { Histogram } from '../stats/histogram.js';
 import { MUT, STAGE_SAMPLE_EVERY, type HvContext } from '../hv/context.js';
-import { GUEST, getNestedGuest, guestWord, putNestedGuest, shadowPgdUnit, slotOfLpid, updatePtblCache } from '../hv/guests.js';
+import { GUEST, getNested, guestWord, putNested, shadowPgdUnit, slotOfLpid, updatePtblCache } from '../hv/guests.js';
 import { countFault, nestedPageFault } from '../hv/nested-fault.js';
 import { L1Target, l1CountOut, l1HandleNestedFault, l1PrepareEnter } from '../hv/l1-handler.js';
 import { FaultScratch } from '../hv/scratch.js';
@@ -119,18 +119,18 @@ export class Cpu {
     if (!l1PrepareEnter(ctx, l1Slot)) return false;
     let slot: number;
     if (this.refs || r.slot < 0) {
-      slot = getNestedGuest(ctx, this.l1Lpid, true);
+      slot = getNested(ctx, this.l1Lpid, true);
       if (slot < 0) {
         l1CountOut(ctx, l1Slot);
         return false;
       }
-      if (!this.refs) putNestedGuest(ctx, slot); // M13: the run holds no reference
+      if (!this.refs) putNested(ctx, slot); // M13: the run holds no reference
     } else slot = r.slot;
     this.entered = true;
     r.slot = slot;
-    r.generation = this.w[guestWord(ctx, slot, GUEST.generation)]!;
+    r.generation = this.w[guestWord(ctx, slot, GUEST.generation)];
     this.l2.pgdUnit = shadowPgdUnit(slot);
-    this.l2.lpid = this.w[guestWord(ctx, slot, GUEST.shadowLpid)]!;
+    this.l2.lpid = this.w[guestWord(ctx, slot, GUEST.shadowLpid)];
     this.l2.grantBase = grantBase(ctx.L, slot);
     if (this.w[guestWord(ctx, slot, GUEST.l1Root)] === 0) {
       ctx.tlbLock(slot);
@@ -169,7 +169,7 @@ export class Cpu {
     this.publish();
     if (!this.entered) return;
     this.entered = false;
-    if (this.refs && this.regs.slot >= 0) putNestedGuest(this.ctx, this.regs.slot);
+    if (this.refs && this.regs.slot >= 0) putNested(this.ctx, this.regs.slot);
     l1CountOut(this.ctx, slotOfLpid(this.l1Lpid));
   }
 
@@ -201,7 +201,7 @@ export class Cpu {
 
   private accessIn(rg: Regime, pn: number, type: number): boolean {
     const n = this.local;
-    const k = ++n[LOCAL.accesses]!;
+    const k = ++n[LOCAL.accesses];
     n[LOCAL.loads + type]++; // loads, stores, fetches are consecutive
     if ((k & (QUIESCE_EVERY - 1)) === 0) {
       vcpuTransition(this.w, this.stateIdx, VSTATE_QUIESCE);
@@ -211,7 +211,7 @@ export class Cpu {
     const sample = --this.sampleIn === 0;
     const t0 = sample ? performance.now() : 0;
     const vpn = pn >>> this.basePnShift;
-    const need = NEED[type]!;
+    const need = NEED[type];
     const tlb = this.tlb;
     const hit = tlb.probe(vpn, rg.lpid);
     let t: number;
@@ -245,14 +245,14 @@ export class Cpu {
     const n = this.local;
     const c = this.ctx.counters;
     const cb = this.ctx.counterBase;
-    c[cb + COUNTER.accesses] += n[LOCAL.accesses]!;
-    c[cb + COUNTER.loads] += n[LOCAL.loads]!;
-    c[cb + COUNTER.stores] += n[LOCAL.stores]!;
-    c[cb + COUNTER.fetches] += n[LOCAL.fetches]!;
-    c[cb + COUNTER.tlbHits] += n[LOCAL.tlbHits]!;
-    c[cb + COUNTER.tlbMisses] += n[LOCAL.tlbMisses]!;
-    c[cb + COUNTER.writesCompleted] += n[LOCAL.writes]!;
-    c[cb + COUNTER.l1Accesses] += n[LOCAL.l1Accesses]!;
+    c[cb + COUNTER.accesses] += n[LOCAL.accesses];
+    c[cb + COUNTER.loads] += n[LOCAL.loads];
+    c[cb + COUNTER.stores] += n[LOCAL.stores];
+    c[cb + COUNTER.fetches] += n[LOCAL.fetches];
+    c[cb + COUNTER.tlbHits] += n[LOCAL.tlbHits];
+    c[cb + COUNTER.tlbMisses] += n[LOCAL.tlbMisses];
+    c[cb + COUNTER.writesCompleted] += n[LOCAL.writes];
+    c[cb + COUNTER.l1Accesses] += n[LOCAL.l1Accesses];
     n.fill(0);
   }
 
@@ -291,7 +291,7 @@ export class Cpu {
 
   /** End a fault of `kind` started at `t0` (`beginFault`): count it exactly, record it if timed. */
   endFault(kind: number, t0: number): void {
-    if (t0 >= 0) this.stats.byKind[kind]!.record((performance.now() - t0) * 1e6);
+    if (t0 >= 0) this.stats.byKind[kind].record((performance.now() - t0) * 1e6);
     countFault(this.ctx, kind);
   }
 

@@ -94,7 +94,7 @@ export function tlbieBroadcaster(): Shootdown {
     // Every drop is in memory: vCPUs that cache tags privately resync at their next quiescence
     // point (which reads this after bumping its generation) or guest entry. Then wait for them.
     Atomics.add(w, m.ctrl(CTRL.tlbDone), 1);
-    for (let k = 0; k < waits; k++) waitQuiescent(m, waitFor[k]!);
+    for (let k = 0; k < waits; k++) waitQuiescent(m, waitFor[k]);
     ctx.count(COUNTER.tlbShootdowns);
     ctx.count(COUNTER.tlbFlushes, total);
   };

@@ -82,7 +82,7 @@ export class Tlb {
     // Way prediction: try the entry that last hit for this page's hint slot first, so that a
     // page in a random way does not cost a mispredicted loop exit; then probe the set.
     const hintSlot = vpn & WAY_HINT_MASK;
-    const hint = this.wayHint[hintSlot]!;
+    const hint = this.wayHint[hintSlot];
     if (tags[hint] === vpn && lpids[hint] === lpid) return hint;
     for (let t = set * this.ways, end = t + this.ways; t < end; t++) {
       if (tags[t] === vpn && lpids[t] === lpid) {
@@ -95,12 +95,12 @@ export class Tlb {
 
   /** Leaf word (with this base page's RPN) of entry `t`. */
   data(t: number): number {
-    return this.w[this.base + t * TLB_ENTRY_WORDS + TLB_DATA]!;
+    return this.w[this.base + t * TLB_ENTRY_WORDS + TLB_DATA];
   }
 
   /** Host frame generation entry `t` was filled under. */
   gen(t: number): number {
-    return this.w[this.base + t * TLB_ENTRY_WORDS + TLB_GEN]!;
+    return this.w[this.base + t * TLB_ENTRY_WORDS + TLB_GEN];
   }
 
   /** The first invalid entry of the set of base page `vpn` in the mirror, or -1 (evict round-robin). */

@@ -132,8 +132,8 @@ export class Walker {
       if (i >= 0) {
         let leaf = Atomics.load(w, i);
         if (leaf >= 0) continue; // unmapped since the walk found it: walk again
-        const rc = RC[type]!;
-        if ((leaf & PERM[type]!) === 0) dsisr |= type === ACCESS_FETCH ? SRR1_ISI_N_G_OR_CIP : DSISR_PROTFAULT;
+        const rc = RC[type];
+        if ((leaf & PERM[type]) === 0) dsisr |= type === ACCESS_FETCH ? SRR1_ISI_N_G_OR_CIP : DSISR_PROTFAULT;
         else if ((leaf & rc) !== rc) {
           if (!rg.hwRc) dsisr |= DSISR_SET_RC;
           else if ((leaf = this.hwSetRc(rg, i, type)) === 0) continue; // the leaf went away: walk again
@@ -210,9 +210,9 @@ export class Walker {
    */
   private hwSetRc(rg: Regime, i: number, type: number): number {
     const w = this.w;
-    const need = NEED[type]!;
+    const need = NEED[type];
     const grant = need & ~(PAGE_ACCESSED | PAGE_DIRTY);
-    const rc = RC[type]!;
+    const rc = RC[type];
     for (;;) {
       const old = Atomics.load(w, i);
       if ((old & grant) !== grant) return 0;

@@ -157,7 +157,7 @@ export class ViolationReporter {
     const w = this.w;
     const n = Atomics.add(w, this.countIdx, 1);
     Atomics.add(w, this.byInvIdx + inv, 1);
-    this.counters[this.counterBase + COUNTER.violations]!++;
+    this.counters[this.counterBase + COUNTER.violations]++;
     if (n >= VIOLATION_SLOTS) return;
     const at = this.ringWord + n * VIOLATION_WORDS;
     w[at + VIOLATION.invariant] = inv;

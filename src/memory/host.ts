@@ -28,9 +28,9 @@ export function hash32(x: number, seed: number): number {
 /** The backing order the host uses for the chunk holding L1 page `page`. */
 export function chosenOrder(m: Machine, page: number): number {
   const w = m.w;
-  const seed = w[m.ctrl(CTRL.backingSeed)]!;
-  const t1g = w[m.ctrl(CTRL.backingMix1G)]!;
-  const t2m = w[m.ctrl(CTRL.backingMix2M)]!;
+  const seed = w[m.ctrl(CTRL.backingSeed)];
+  const t1g = w[m.ctrl(CTRL.backingMix1G)];
+  const t2m = w[m.ctrl(CTRL.backingMix2M)];
   if (t1g > 0 && m.topOrder >= 2) {
     const chunk = Math.floor(page / m.orderFrames[2]);
     if ((chunk + 1) * m.orderFrames[2] <= m.L.l1Pages && (hash32(chunk, seed) & 0xffff) < t1g) return 2;
@@ -82,7 +82,7 @@ export function hostFaultIn(m: Machine, page: number, swapInCounter = -1): numbe
  */
 function backBlockLocked(m: Machine, page: number, swapInCounter: number): number {
   const order = chosenOrder(m, page);
-  const n = m.orderFrames[order]!;
+  const n = m.orderFrames[order];
   const first = Math.floor(page / n) * n;
   const f0 = m.allocFramesLocked(order);
   if (f0 < 0) {
@@ -90,7 +90,7 @@ function backBlockLocked(m: Machine, page: number, swapInCounter: number): numbe
     return 0;
   }
   const swapped = installBlockLocked(m, first, n, f0, order, true);
-  if (swapped > 0 && swapInCounter >= 0) m.f64[swapInCounter]! += 1;
+  if (swapped > 0 && swapInCounter >= 0) m.f64[swapInCounter] += 1;
   return Atomics.load(m.w, m.L.backingWord + page);
 }
 
@@ -116,7 +116,7 @@ export function installBlockLocked(m: Machine, first: number, n: number, f0: num
   for (let k = 0; k < n; k++) {
     const f = f0 + k;
     if (restoreSwap) {
-      const slot = w[L.swapWritesWord + first + k]!;
+      const slot = w[L.swapWritesWord + first + k];
       if ((slot & SWAP_SLOT_USED) !== 0) swapped++;
       Atomics.store(w, L.frameWritesWord + f, slot & ~SWAP_SLOT_USED);
     }
@@ -136,7 +136,7 @@ export function markBlockBusyLocked(m: Machine, first: number, n: number, busy: 
   const w = m.w;
   for (let k = 0; k < n; k++) {
     const i = m.L.backingWord + first + k;
-    const b = w[i]!;
+    const b = w[i];
     if (b !== 0) Atomics.store(w, i, busy ? b | BACKING_BUSY : b & ~BACKING_BUSY);
   }
 }

@@ -118,12 +118,12 @@ export class Machine {
     const lk = this.lockIndex(space.lock);
     lockWord(w, lk, MMU_LOCK_SPINS);
     let unit: number;
-    const head = w[space.freeCtrl]!;
+    const head = w[space.freeCtrl];
     if (head !== 0) {
       unit = head - 1;
-      w[space.freeCtrl] = w[space.nextWord + unit]!;
+      w[space.freeCtrl] = w[space.nextWord + unit];
     } else {
-      unit = w[space.bumpCtrl]!;
+      unit = w[space.bumpCtrl];
       if (unit >= space.units) unit = -1;
       else w[space.bumpCtrl] = unit + 1;
     }
@@ -149,7 +149,7 @@ export class Machine {
     Atomics.add(w, this.ctrl(CTRL.tlbEpoch), 1);
     const lk = this.lockIndex(space.lock);
     lockWord(w, lk, MMU_LOCK_SPINS);
-    w[space.nextWord + unit] = w[space.freeCtrl]!;
+    w[space.nextWord + unit] = w[space.freeCtrl];
     w[space.freeCtrl] = unit + 1;
     unlockWord(w, lk);
   }
@@ -170,27 +170,27 @@ export class Machine {
     const w = this.w;
     const L = this.L;
     const headIdx = this.ctrl(CTRL.hostFree0 + order);
-    const head = w[headIdx]!;
+    const head = w[headIdx];
     if (head !== 0) {
       const f = head - 1;
-      w[headIdx] = w[L.frameNextWord + f]!;
-      w[this.ctrl(CTRL.hostFramesFree)]! -= this.orderFrames[order]!;
+      w[headIdx] = w[L.frameNextWord + f];
+      w[this.ctrl(CTRL.hostFramesFree)] -= this.orderFrames[order];
       return f;
     }
     if (order < this.topOrder) {
       const big = this.allocFramesLocked(order + 1);
       if (big < 0) return -1;
       // Keep the first piece, free the rest onto this order's list.
-      const n = this.orderFrames[order + 1]! / this.orderFrames[order]!;
-      const step = this.orderFrames[order]!;
+      const n = this.orderFrames[order + 1] / this.orderFrames[order];
+      const step = this.orderFrames[order];
       for (let k = n - 1; k >= 1; k--) this.freeFramesLocked(big + k * step, order);
       return big;
     }
-    const size = this.orderFrames[order]!;
-    const bump = w[this.ctrl(CTRL.hostBump)]!;
+    const size = this.orderFrames[order];
+    const bump = w[this.ctrl(CTRL.hostBump)];
     if (bump + size > L.hostFrames) return -1;
     w[this.ctrl(CTRL.hostBump)] = bump + size;
-    w[this.ctrl(CTRL.hostFramesFree)]! -= size;
+    w[this.ctrl(CTRL.hostFramesFree)] -= size;
     return bump;
   }
 
@@ -198,9 +198,9 @@ export class Machine {
   freeFramesLocked(frame: number, order: number): void {
     const w = this.w;
     const headIdx = this.ctrl(CTRL.hostFree0 + order);
-    w[this.L.frameNextWord + frame] = w[headIdx]!;
+    w[this.L.frameNextWord + frame] = w[headIdx];
     w[headIdx] = frame + 1;
-    w[this.ctrl(CTRL.hostFramesFree)]! += this.orderFrames[order]!;
+    w[this.ctrl(CTRL.hostFramesFree)] += this.orderFrames[order];
   }
 
   /** Host page number (4 KiB units) of a frame. */
@@ -228,8 +228,8 @@ export class Machine {
     for (let s = 0; s < 2; s++) {
       const i = this.L.memslotsWord + s * MEMSLOT_WORDS;
       if (w[i + SLOT.used] === 0) continue;
-      const base = w[i + SLOT.basePage]!;
-      if (page >= base && page < base + w[i + SLOT.npages]!) return s;
+      const base = w[i + SLOT.basePage];
+      if (page >= base && page < base + w[i + SLOT.npages]) return s;
     }
     return -1;
   }

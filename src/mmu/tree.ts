@@ -37,7 +37,7 @@ export class LeafRef {
 
 /** Word index of the entry for 4 KiB page `pn` in the table whose first word is `tableWord`. */
 function entryWord(tableWord: number, pn: number, g: Geometry, level: number): number {
-  return tableWord + ((pn >>> g.pnShift[level]!) & ((1 << g.bits[level]!) - 1));
+  return tableWord + ((pn >>> g.pnShift[level]) & ((1 << g.bits[level]) - 1));
 }
 
 /**
@@ -53,7 +53,7 @@ export function findLeaf(w: Int32Array, space: TableSpace, pgdUnit: number, pn: 
     const e = Atomics.load(w, idx);
     ref.word = idx;
     ref.level = level;
-    ref.shift = level < 3 ? g.leafShift[level]! : 39;
+    ref.shift = level < 3 ? g.leafShift[level] : 39;
     if (e >= 0) return -1; // not present (stray R/C bits without V count as none)
     if ((e & PAGE_PTE) !== 0) return level === LEVEL_PGD ? -1 : idx;
     table = space.word + ((e & PTE_NLB_MASK) - space.basePn) * UNIT_WORDS;
@@ -74,10 +74,10 @@ export function findLeafLocked(w: Int32Array, space: TableSpace, pgdUnit: number
   let table = space.word + pgdUnit * UNIT_WORDS;
   for (let level = LEVEL_PGD; level >= 0; level--) {
     const idx = entryWord(table, pn, g, level);
-    const e = w[idx]!;
+    const e = w[idx];
     ref.word = idx;
     ref.level = level;
-    ref.shift = level < 3 ? g.leafShift[level]! : 39;
+    ref.shift = level < 3 ? g.leafShift[level] : 39;
     if (e >= 0) return -1;
     if ((e & PAGE_PTE) !== 0) return level === LEVEL_PGD ? -1 : idx;
     table = space.word + ((e & PTE_NLB_MASK) - space.basePn) * UNIT_WORDS;

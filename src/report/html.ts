@@ -110,18 +110,18 @@ function latencySection(doc: ResultsDocument): string {
     (k) => (doc.latencyNs[k]?.count ?? 0) > 0,
   );
   if (kinds.length === 0) return '<p>Nothing was timed.</p>';
-  const sums = kinds.map((k) => doc.latencyNs[k]!);
+  const sums = kinds.map((k) => doc.latencyNs[k]);
   const smallest = Math.max(1, Math.min(...sums.map((s) => Math.max(1, s.p50))));
   const largest = Math.max(10, ...sums.map((s) => s.max));
   const lo = 10 ** Math.floor(Math.log10(smallest));
   let hi = 10 ** Math.ceil(Math.log10(largest));
   if (hi <= lo) hi = lo * 10;
   const rows = kinds.map((k, i) => {
-    const s = sums[i]!;
+    const s = sums[i];
     return [kindLabel(k), fmtInt(s.count), fmtNs(s.mean), fmtNs(s.p50), fmtNs(s.p90), fmtNs(s.p99), fmtNs(s.p999), fmtNs(s.max)];
   });
   return (
-    `<div class="charts">${kinds.map((k, i) => latencyChart(k, sums[i]!, lo, hi)).join('\n')}</div>\n` +
+    `<div class="charts">${kinds.map((k, i) => latencyChart(k, sums[i], lo, hi)).join('\n')}</div>\n` +
     table(['kind', 'count', 'mean', 'p50', 'p90', 'p99', 'p99.9', 'max'], rows)
   );
 }

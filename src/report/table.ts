@@ -129,7 +129,7 @@ function pad(s: string, width: number, right: boolean): string {
 function grid(header: string[], rows: string[][], color: boolean): string[] {
   const widths = header.map((h, i) => Math.max(visibleLength(h), ...rows.map((r) => visibleLength(r[i] ?? ''))));
   const line = (cells: string[]): string =>
-    '  ' + cells.map((cell, i) => pad(cell, widths[i]!, i > 0)).join('  ').trimEnd();
+    '  ' + cells.map((cell, i) => pad(cell, widths[i], i > 0)).join('  ').trimEnd();
   const rule = '  ' + widths.map((w) => '─'.repeat(w)).join('──');
   return [paint(line(header), 'bold', color), paint(rule, 'dim', color), ...rows.map(line)];
 }

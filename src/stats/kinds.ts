@@ -25,7 +25,7 @@ export const FAULT_KIND = Object.freeze(Object.fromEntries(FAULT_KIND_NAMES.map(
 
 /** The counter of a fault kind: `fault` + the capitalised name. */
 export function faultCounterName(kind: FaultKindName): CounterName {
-  return `fault${kind[0]!.toUpperCase()}${kind.slice(1)}` as CounterName;
+  return `fault${kind[0].toUpperCase()}${kind.slice(1)}` as CounterName;
 }
 /** Fault kind index -> its counter's index. */
 export const FAULT_KIND_COUNTER: readonly number[] = Object.freeze(FAULT_KIND_NAMES.map((k) => COUNTER[faultCounterName(k)]));
@@ -41,6 +41,6 @@ export const STAGE = Object.freeze(Object.fromEntries(STAGE_NAMES.map((n, i) => 
 /** Every fault in a counter block, whatever its outcome (the fault counters sum to the faults taken). */
 export function totalFaults(arr: Float64Array): number {
   let n = 0;
-  for (const c of FAULT_KIND_COUNTER) n += arr[c]!;
+  for (const c of FAULT_KIND_COUNTER) n += arr[c];
   return n;
 }

@@ -81,7 +81,7 @@ export function parseConfig(text: string, file = '<inline>'): ResolvedConfig {
   const err = doc.errors[0];
   if (err !== undefined) {
     const loc = locAt(err.pos[0]);
-    throw new ConfigError(file, loc.line, loc.col, '', 'valid YAML', `syntax error: ${err.message.split('\n')[0]!}`);
+    throw new ConfigError(file, loc.line, loc.col, '', 'valid YAML', `syntax error: ${err.message.split('\n')[0]}`);
   }
   const entries: Entries = new Map();
   const root = doc.contents;
@@ -250,7 +250,7 @@ function resolveEntries(entries: Entries, file: string): ResolvedConfig {
 
   // Cross-key errors go to the key written last: that is where the contradiction appeared.
   const blameOf = (keys: readonly string[]): { key: string; entry: Entry | undefined } => {
-    let best: { key: string; entry: Entry | undefined } = { key: keys[keys.length - 1]!, entry: undefined };
+    let best: { key: string; entry: Entry | undefined } = { key: keys[keys.length - 1], entry: undefined };
     for (const key of keys) {
       const entry = entries.get(key);
       if (entry !== undefined && (best.entry === undefined || entry.order > best.entry.order)) best = { key, entry };
@@ -281,7 +281,7 @@ function resolveEntries(entries: Entries, file: string): ResolvedConfig {
     let obj = out;
     for (const part of parts.slice(0, -1)) obj = (obj[part] ??= {}) as Record<string, unknown>;
     const v = get(spec.key);
-    obj[parts[parts.length - 1]!] = Array.isArray(v) ? [...v] : v;
+    obj[parts[parts.length - 1]] = Array.isArray(v) ? [...v] : v;
   }
   const cfg = deepFreeze(out) as unknown as ResolvedConfig;
   PROVENANCE.set(cfg, entries);

@@ -146,7 +146,7 @@ export function childrenOf(group: string): string[] {
   for (const s of KEYS) {
     const parts = s.key.split('.');
     if (parts.length <= depth || (group !== '' && parts.slice(0, depth).join('.') !== group)) continue;
-    for (const name of parts.length === depth + 1 ? [parts[depth]!, ...(s.aliases ?? [])] : [parts[depth]!]) {
+    for (const name of parts.length === depth + 1 ? [parts[depth], ...(s.aliases ?? [])] : [parts[depth]]) {
       if (!names.includes(name)) names.push(name);
     }
   }
@@ -277,12 +277,12 @@ export function editDistance(a: string, b: string): number {
   for (let i = 1; i < rows; i++) {
     for (let j = 1; j < cols; j++) {
       const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[(i - 1) * cols + j]! + 1, d[i * cols + j - 1]! + 1, d[(i - 1) * cols + j - 1]! + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[(i - 2) * cols + j - 2]! + 1);
+      let v = Math.min(d[(i - 1) * cols + j] + 1, d[i * cols + j - 1] + 1, d[(i - 1) * cols + j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[(i - 2) * cols + j - 2] + 1);
       d[i * cols + j] = v;
     }
   }
-  return d[rows * cols - 1]!;
+  return d[rows * cols - 1];
 }
 
 /** Markdown reference of the key table: key, type (with range), default, unit, doc. */
@@ -317,7 +317,7 @@ export const CROSS_CHECKS: readonly CrossCheck[] = [
     keys: ['basePageSize', k],
     check: (get, blame) => {
       const base = get('basePageSize') as string;
-      if (num(get, k) % BASE_PAGE_BYTES[base]! === 0) return null;
+      if (num(get, k) % BASE_PAGE_BYTES[base] === 0) return null;
       return blame === k
         ? `size in multiples of the base page ${base} (basePageSize)`
         : `a base page that divides ${k} (${formatSize(num(get, k))})`;

@@ -38,17 +38,17 @@ export class Prng {
     s[1] = fmix32(Math.floor(seed / TWO_32) ^ 0x6a09e667);
     s[2] = fmix32((stream >>> 0) ^ 0xbb67ae85);
     s[3] = fmix32(Math.floor(stream / TWO_32) ^ 0x3c6ef372);
-    if ((s[0]! | s[1]! | s[2]! | s[3]!) === 0) s[0] = 1; // the all-zero state is a fixed point
+    if ((s[0] | s[1] | s[2] | s[3]) === 0) s[0] = 1; // the all-zero state is a fixed point
     for (let i = 0; i < WARMUP_ROUNDS; i++) this.nextU32();
   }
 
   /** Uniform integer in [0, 2^32). */
   nextU32(): number {
     const s = this.s;
-    const s0 = s[0]!;
-    const s1 = s[1]!;
-    const s2 = s[2]!;
-    const s3 = s[3]!;
+    const s0 = s[0];
+    const s1 = s[1];
+    const s2 = s[2];
+    const s3 = s[3];
     const m = Math.imul(s1, 5);
     const result = Math.imul((m << 7) | (m >>> 25), 9) >>> 0;
     const t = s1 << 9;

@@ -29,7 +29,7 @@ const SIZE_RE = /^(\d+(?:\.\d+)?)\s*(?:([kmgt])(?:i?b)?|b)?$/i;
 export function parseSize(text: string): number | null {
   const m = SIZE_RE.exec(text.trim());
   if (m === null) return null;
-  const bytes = Number(m[1]) * SIZE_MULTIPLIER[(m[2] ?? '').toLowerCase()]!;
+  const bytes = Number(m[1]) * SIZE_MULTIPLIER[(m[2] ?? '').toLowerCase()];
   return Number.isSafeInteger(bytes) ? bytes : null;
 }
 
@@ -46,7 +46,7 @@ const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i;
 export function parseDuration(text: string): number | null {
   const m = DURATION_RE.exec(text.trim());
   if (m === null) return null;
-  const ms = Number(m[1]) * DURATION_MS[(m[2] ?? '').toLowerCase()]!;
+  const ms = Number(m[1]) * DURATION_MS[(m[2] ?? '').toLowerCase()];
   return Number.isSafeInteger(ms) ? ms : null;
 }
 

@@ -44,12 +44,12 @@ function shadowCreate(r: Rig, pn: number, pte: number, level: number, rmapPage =
 describe('create_pte: seq re-check and pre-allocation', () => {
   it('empty tree -> base leaf installed, PUD/PMD/PTE tables allocated, rmap (lpid, n_gpa) inserted', () => {
     const r = makeRig();
-    const bump0 = r.w[r.m.hostSpace.bumpCtrl]!;
+    const bump0 = r.w[r.m.hostSpace.bumpCtrl];
     const pte = makeLeaf(hostPn(r), RWXAD);
     expect(shadowCreate(r, L2, pte, LEVEL_PTE)).toBe(0);
     expect(shadowOf(r, L2)).toMatchObject({ value: pte, level: 0, shift: 12 });
-    expect(r.w[r.m.hostSpace.bumpCtrl]! - bump0).toBe(3);
-    expect(isDir(r.w[shadowEntryWord(r, L2, LEVEL_PMD)]!)).toBe(true);
+    expect(r.w[r.m.hostSpace.bumpCtrl] - bump0).toBe(3);
+    expect(isDir(r.w[shadowEntryWord(r, L2, LEVEL_PMD)])).toBe(true);
     expect(rmapOf(r, PAGE)).toEqual([[1, L2]]);
   });
 

@@ -1,5 +1,7 @@
 /**
- * Shared set-up for the single-threaded scenario tests of the nested fault path: a small machine
+ * The scenario test rig. Shared set-up for the single-threaded scenario tests of the nested fault
+ * path, and the read-back helpers every scenario uses (inval-helpers.ts builds the invalidation
+ * rig on the same base): a small machine
  * built from a YAML config (so every test goes through `parseConfig` and `setupMachine` like a
  * real run), one nested guest, and helpers to write L1's table for that guest directly, raise a
  * fault, and read back the three tables, the rmap and the violation ring.
@@ -16,7 +18,7 @@ import { CTRL, VIOLATION, VIOLATION_WORDS } from '../../src/memory/layout.js';
 import { backingFrame, backingOrder } from '../../src/memory/host.js';
 import type { HookPoint, HvContext } from '../../src/hv/context.js';
 import { INVARIANTS } from '../../src/invariants/names.js';
-import { GUEST, getNestedGuest, guestWord, l1PgdUnit, shadowPgdUnit, updatePtblCache } from '../../src/hv/guests.js';
+import { GUEST, getNested, guestWord, l1PgdUnit, shadowPgdUnit, updatePtblCache } from '../../src/hv/guests.js';
 import { L1_TABLE_PGD_UNIT } from '../../src/hv/radix.js';
 import { nestedPageFault } from '../../src/hv/nested-fault.js';
 import { FaultScratch } from '../../src/hv/scratch.js';
@@ -69,18 +71,22 @@ export function scenarioConfig(over: Plain = {}): ResolvedConfig {
   return parseConfig(stringify(mergeConfig(SCENARIO_CONFIG, over)), '<scenario>');
 }
 
-export interface Rig {
+/** What every scenario rig has: the machine, vCPU 0's context and the guest L1 calls lpid 1. */
+export interface BaseRig {
   readonly cfg: ResolvedConfig;
   readonly m: Machine;
   readonly w: Int32Array;
-  /** The fault path's context (vCPU 0, worker 0). */
+  /** vCPU 0's context (the fault path's). */
   readonly ctx: HvContext;
+  /** Slot of the nested guest L1 calls lpid 1. */
+  readonly slot: number;
+}
+
+export interface Rig extends BaseRig {
   /** A second context (the coordinator's worker block) for actors run inside hooks. */
   readonly actor: HvContext;
   /** What the fault path of `ctx` fills in (walk, lookups, instantiate). */
   readonly fs: FaultScratch;
-  /** Slot of the nested guest L1 calls lpid 1. */
-  readonly slot: number;
   /** One-shot actions run at the fault path's named points (removed after they run). */
   readonly hooks: Partial<Record<HookPoint, () => void>>;
   /** Every hook point reached, in order. */
@@ -104,7 +110,7 @@ export function makeRig(over: Plain = {}): Rig {
     },
   });
   const actor = contextFor(m, cfg, -1, m.L.workers - 1);
-  const slot = getNestedGuest(ctx, 1, true);
+  const slot = getNested(ctx, 1, true);
   ctx.tlbLock(slot);
   updatePtblCache(ctx, slot);
   ctx.tlbUnlock(slot);
@@ -130,7 +136,7 @@ export function l1Map(r: Rig, l2Pn: number, gpaPn: number, flags = L1_RWX_RC, sh
     if (e >= 0 || (e & PAGE_PTE) !== 0) {
       const unit = m.allocTableUnit(sp);
       if (unit < 0) throw new Error('L1 table space exhausted');
-      e = makeDir(sp.basePn + unit, g.bits[lv - 1]!);
+      e = makeDir(sp.basePn + unit, g.bits[lv - 1]);
       Atomics.store(w, entry, e);
     }
     entry = l1Entry(r, e, l2Pn, lv - 1);
@@ -143,7 +149,7 @@ export function l1Map(r: Rig, l2Pn: number, gpaPn: number, flags = L1_RWX_RC, sh
 export function l1Entry(r: Rig, dir: number, pn: number, level: number): number {
   const g = r.ctx.g;
   const sp = r.m.l1Space;
-  return sp.word + ((dir & PTE_NLB_MASK) - sp.basePn) * UNIT_WORDS + ((pn >>> g.pnShift[level]!) & ((1 << g.bits[level]!) - 1));
+  return sp.word + ((dir & PTE_NLB_MASK) - sp.basePn) * UNIT_WORDS + ((pn >>> g.pnShift[level]) & ((1 << g.bits[level]) - 1));
 }
 
 /** Word index of L1's PGD entry for `l2Pn`. */
@@ -153,7 +159,7 @@ export function l1PgdEntry(r: Rig, l2Pn: number, slot = r.slot): number {
 }
 
 /** L1's leaf value for `l2Pn` (0 when absent). */
-export function l1LeafOf(r: Rig, l2Pn: number, slot = r.slot): number {
+export function l1LeafOf(r: BaseRig, l2Pn: number, slot = r.slot): number {
   const i = findLeaf(r.w, r.m.l1Space, l1PgdUnit(slot), l2Pn, r.ctx.g, new LeafRef());
   return i < 0 ? 0 : Atomics.load(r.w, i);
 }
@@ -166,46 +172,51 @@ export interface LeafInfo {
   /** Word index of the leaf, -1 when absent. */
   readonly word: number;
   readonly level: number;
-  /** Page shift (bytes) of the leaf. */
+  /** Page shift (bytes) of the leaf (of the level where the walk stopped when absent). */
   readonly shift: number;
 }
 
-function leafIn(r: Rig, pgdUnit: number, pn: number): LeafInfo {
+function leafIn(r: BaseRig, pgdUnit: number, pn: number): LeafInfo {
   const ref = new LeafRef();
   const i = findLeaf(r.w, r.m.hostSpace, pgdUnit, pn, r.ctx.g, ref);
   return { value: i < 0 ? 0 : Atomics.load(r.w, i), word: i, level: ref.level, shift: ref.shift };
 }
 
 /** The shadow leaf covering `l2Pn` of guest `slot`. */
-export function shadowOf(r: Rig, l2Pn: number, slot = r.slot): LeafInfo {
+export function shadowOf(r: BaseRig, l2Pn: number, slot = r.slot): LeafInfo {
   return leafIn(r, shadowPgdUnit(slot), l2Pn);
 }
 
-/** L0's leaf for L1 covering `gpaPn` (the "L1 table" of kernel-model.md §1.1). */
-export function hostLeafOf(r: Rig, gpaPn: number): LeafInfo {
+/** L0's leaf for L1 covering L1 4 KiB page number `gpaPn` (the "L1 table"). */
+export function hostLeafOf(r: BaseRig, gpaPn: number): LeafInfo {
   return leafIn(r, L1_TABLE_PGD_UNIT, gpaPn);
 }
 
+/** L0's leaf for L1 covering L1 base page `page` (`hostLeafOf` in base pages). */
+export function hostLeafOfPage(r: BaseRig, page: number): LeafInfo {
+  return hostLeafOf(r, page * r.m.L.basePn);
+}
+
 /** Host page number (4 KiB units) of the frame currently backing L1 page `page`, -1 when none. */
-export function backingHostPn(r: Rig, page: number): number {
+export function backingHostPn(r: BaseRig, page: number): number {
   const b = Atomics.load(r.w, r.m.L.backingWord + page);
   return b === 0 ? -1 : r.m.frameToHostPn(backingFrame(b));
 }
 
 /** Backing order of L1 page `page` (0 base, 1 = 2M, 2 = 1G), -1 when not backed. */
-export function backingOrderOf(r: Rig, page: number): number {
+export function backingOrderOf(r: BaseRig, page: number): number {
   const b = Atomics.load(r.w, r.m.L.backingWord + page);
   return b === 0 ? -1 : backingOrder(b);
 }
 
 /** The rmap of L1 page `page` as [lpid, l2Pn] pairs. */
-export function rmapOf(r: Rig, page: number): Array<[number, number]> {
+export function rmapOf(r: BaseRig, page: number): Array<[number, number]> {
   return rmapEntries(r.ctx, page);
 }
 
 /** The shadow lpid of guest `slot`. */
-export function shadowLpidOf(r: Rig, slot = r.slot): number {
-  return r.w[guestWord(r.ctx, slot, GUEST.shadowLpid)]!;
+export function shadowLpidOf(r: BaseRig, slot = r.slot): number {
+  return r.w[guestWord(r.ctx, slot, GUEST.shadowLpid)];
 }
 
 // ---- faults ------------------------------------------------------------------------------------
@@ -232,7 +243,7 @@ export interface FaultResult {
 export function faultRegs(r: Rig, l2Pn: number, o: FaultOptions = {}, slot = r.slot): VcpuRegs {
   const v = new VcpuRegs();
   v.slot = slot;
-  v.generation = r.w[guestWord(r.ctx, slot, GUEST.generation)]!;
+  v.generation = r.w[guestWord(r.ctx, slot, GUEST.generation)];
   const ea = l2Pn * 4096 + (o.offset ?? 0);
   v.faultDar = ea;
   v.faultGpa = ea;
@@ -252,7 +263,7 @@ export function fault(r: Rig, l2Pn: number, o: FaultOptions = {}, slot = r.slot)
 // ---- counters and the violation ring -------------------------------------------------------
 
 export function counter(r: Rig, name: CounterName, ctx: HvContext = r.ctx): number {
-  return ctx.counters[ctx.counterBase + COUNTER[name]]!;
+  return ctx.counters[ctx.counterBase + COUNTER[name]];
 }
 
 export interface ViolationRecord {
@@ -272,14 +283,14 @@ export function violations(r: Rig): ViolationRecord[] {
   for (let k = 0; k < n; k++) {
     const at = r.m.L.violationsWord + k * VIOLATION_WORDS;
     const w = r.w;
-    const f = (k: keyof typeof VIOLATION): number => w[at + VIOLATION[k]]!;
-    out.push({ invariant: INVARIANTS[f('invariant')]!, vcpu: f('vcpu'), a: f('lpid'), b: f('pn'), c: f('value0'), d: f('value1'), e: f('value2') });
+    const f = (k: keyof typeof VIOLATION): number => w[at + VIOLATION[k]];
+    out.push({ invariant: INVARIANTS[f('invariant')], vcpu: f('vcpu'), a: f('lpid'), b: f('pn'), c: f('value0'), d: f('value1'), e: f('value2') });
   }
   return out;
 }
 
 /** L1 page (base pages) of a 4 KiB page number. */
-export function pageOf(r: Rig, pn: number): number {
+export function pageOf(r: BaseRig, pn: number): number {
   return Math.floor(pn / r.m.L.basePn);
 }
 
@@ -294,12 +305,12 @@ export function dataGpaPn(r: Rig, k = 0): number {
 }
 
 /** Word index of the entry for `pn` at `level` of guest `slot`'s shadow table, -1 if a level above is not a directory. */
-export function shadowEntryWord(r: Rig, pn: number, level: number, slot = r.slot): number {
+export function shadowEntryWord(r: BaseRig, pn: number, level: number, slot = r.slot): number {
   const g = r.ctx.g;
   const sp = r.m.hostSpace;
   let table = sp.word + shadowPgdUnit(slot) * UNIT_WORDS;
   for (let lv = LEVEL_PGD; ; lv--) {
-    const i = table + ((pn >>> g.pnShift[lv]!) & ((1 << g.bits[lv]!) - 1));
+    const i = table + ((pn >>> g.pnShift[lv]) & ((1 << g.bits[lv]) - 1));
     if (lv === level) return i;
     const e = Atomics.load(r.w, i);
     if (e >= 0 || (e & PAGE_PTE) !== 0) return -1;
@@ -308,9 +319,9 @@ export function shadowEntryWord(r: Rig, pn: number, level: number, slot = r.slot
 }
 
 /** Units on the host table space's free list. */
-export function freeHostTableUnits(r: Rig): number {
+export function freeHostTableUnits(r: BaseRig): number {
   const sp = r.m.hostSpace;
   let n = 0;
-  for (let u = r.w[sp.freeCtrl]!; u !== 0; u = r.w[sp.nextWord + u - 1]!) n++;
+  for (let u = r.w[sp.freeCtrl]; u !== 0; u = r.w[sp.nextWord + u - 1]) n++;
   return n;
 }

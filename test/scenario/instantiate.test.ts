@@ -6,7 +6,7 @@
  * with `fixes: [p3]`, directly and through the nested fault (step G).
  */
 import { describe, expect, it } from 'vitest';
-import { InstantiateResult, instantiatePage } from '../../src/hv/radix.js';
+import { InstantiateResult, book3sInstantiatePage } from '../../src/hv/radix.js';
 import { L1_TABLE } from '../../src/hv/l1-table.js';
 import { EAGAIN, EFAULT, RESUME_GUEST } from '../../src/hv/outcome.js';
 import { FAULT_KIND } from '../../src/stats/kinds.js';
@@ -35,7 +35,7 @@ const RWXAD = R_X_A | PAGE_WRITE | PAGE_DIRTY;
 
 function instantiate(r: Rig, gpaPn: number, write: boolean, ro = false, slot = ro ? SLOT_READONLY : SLOT_MAIN): { ret: number; out: InstantiateResult } {
   const out = new InstantiateResult();
-  const ret = instantiatePage(r.ctx, L1_TABLE, gpaPn, slot, write, ro, out);
+  const ret = book3sInstantiatePage(r.ctx, L1_TABLE, gpaPn, slot, write, ro, out);
   return { ret, out };
 }
 
@@ -129,7 +129,7 @@ describe('instantiate_l1_page: failures', () => {
     const out = new InstantiateResult();
     out.hp = 0x1234;
     out.level = 2;
-    expect(instantiatePage(r.ctx, L1_TABLE, gpa, SLOT_MAIN, true, false, out)).toBe(0);
+    expect(book3sInstantiatePage(r.ctx, L1_TABLE, gpa, SLOT_MAIN, true, false, out)).toBe(0);
     expect([out.hp, out.level]).toEqual([0x1234, 2]);
     expect(hostLeafOf(r, gpa).value).toBe(0);
   });

@@ -14,17 +14,15 @@ import {
   counters,
   delta,
   guestField,
-  hostLeafOf,
   l1PageOf,
   makeInvalRig,
   mmuSeq,
-  rmapOf,
   runAudit,
-  shadowOf,
   tlbEntry,
   touch,
   violationsOf,
 } from './inval-helpers.js';
+import { hostLeafOfPage, rmapOf, shadowOf } from './helpers.js';
 
 const A = 0x600;
 
@@ -33,7 +31,7 @@ describe('kvm_age_radix', () => {
     const r = makeInvalRig();
     const page = l1PageOf(r, A);
     expect(touch(r, A)).toBe(true);
-    const hp = hostLeafOf(r, page).value;
+    const hp = hostLeafOfPage(r, page).value;
     const sp = shadowOf(r, A).value;
     expect(hp & PAGE_ACCESSED).not.toBe(0);
     expect(sp & PAGE_ACCESSED).not.toBe(0);
@@ -42,7 +40,7 @@ describe('kvm_age_radix', () => {
 
     expect(kvmAgeRadix(r.host, page)).toBe(true);
 
-    expect(hostLeafOf(r, page).value).toBe(hp & ~PAGE_ACCESSED);
+    expect(hostLeafOfPage(r, page).value).toBe(hp & ~PAGE_ACCESSED);
     expect(shadowOf(r, A).value).toBe(sp & ~PAGE_ACCESSED);
     expect(rmapOf(r, page)).toEqual([[1, A]]);
     expect(mmuSeq(r)).toBe(seq);
@@ -56,11 +54,11 @@ describe('kvm_age_radix', () => {
     const page = l1PageOf(r, A);
     expect(touch(r, A)).toBe(true);
     expect(kvmAgeRadix(r.host, page)).toBe(true);
-    const hp = hostLeafOf(r, page).value;
+    const hp = hostLeafOfPage(r, page).value;
     const sp = shadowOf(r, A).value;
     const before = counters(r);
     expect(kvmAgeRadix(r.host, page)).toBe(false);
-    expect(hostLeafOf(r, page).value).toBe(hp);
+    expect(hostLeafOfPage(r, page).value).toBe(hp);
     expect(shadowOf(r, A).value).toBe(sp);
     expect(delta(r, before, 'rmapEntriesWalked')).toBe(0);
   });
@@ -98,7 +96,7 @@ describe('kvm_age_radix', () => {
     expect(touch(r, A, LOAD)).toBe(true);
     expect(delta(r, before, 'faultRcFixed')).toBe(1);
     expect(shadowOf(r, A).value & PAGE_ACCESSED).not.toBe(0);
-    expect(hostLeafOf(r, page).value & PAGE_ACCESSED).not.toBe(0);
+    expect(hostLeafOfPage(r, page).value & PAGE_ACCESSED).not.toBe(0);
     expect(runAudit(r).violations).toBe(0);
   });
 
@@ -107,11 +105,11 @@ describe('kvm_age_radix', () => {
     expect(touch(r, 0x201)).toBe(true);
     expect(touch(r, 0x3ff)).toBe(true);
     const first = l1PageOf(r, 0x200);
-    expect(hostLeafOf(r, first).shift).toBe(21);
+    expect(hostLeafOfPage(r, first).shift).toBe(21);
 
     expect(kvmAgeRadix(r.host, first + 0x1ff)).toBe(true);
 
-    expect(hostLeafOf(r, first).value & PAGE_ACCESSED).toBe(0);
+    expect(hostLeafOfPage(r, first).value & PAGE_ACCESSED).toBe(0);
     expect(shadowOf(r, 0x201).value & PAGE_ACCESSED).toBe(0);
     expect(shadowOf(r, 0x3ff).value & PAGE_ACCESSED).toBe(0);
     expect(shadowOf(r, 0x201).value).not.toBe(0);

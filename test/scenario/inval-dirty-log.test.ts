@@ -7,7 +7,7 @@
  * does not bump mmu_invalidate_seq), each as written and with its fix.
  */
 import { describe, expect, it } from 'vitest';
-import { flushMemslot, harvestDirtyLog, hostMigrate, testClearDirty } from '../../src/hv/notifier.js';
+import { radixFlushMemslot, harvestDirtyLog, hostMigrate, radixTestClearDirty } from '../../src/hv/notifier.js';
 import { SLOT_MAIN } from '../../src/memory/machine.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_WRITE } from '../../src/mmu/pte.js';
 import {
@@ -19,18 +19,16 @@ import {
   frameOf,
   frameWrites,
   guestField,
-  hostLeafOf,
   l1PageOf,
   makeInvalRig,
   mmuSeq,
-  rmapOf,
   runAudit,
-  shadowOf,
   tlbEntry,
   touch,
   violationsOf,
   type InvalRig,
 } from './inval-helpers.js';
+import { hostLeafOfPage, rmapOf, shadowOf } from './helpers.js';
 
 const A = 0x600;
 const B = 0x601;
@@ -45,7 +43,7 @@ describe('dirty-log harvest: test and clear D', () => {
     const r = makeInvalRig(LOGGING);
     const page = l1PageOf(r, A);
     expect(touch(r, A)).toBe(true);
-    const hp = hostLeafOf(r, page).value;
+    const hp = hostLeafOfPage(r, page).value;
     const sp = shadowOf(r, A).value;
     expect(hp & PAGE_DIRTY).not.toBe(0);
     expect(sp & PAGE_DIRTY).not.toBe(0);
@@ -54,7 +52,7 @@ describe('dirty-log harvest: test and clear D', () => {
 
     expect(harvest(r, page)).toBe(1);
 
-    expect(hostLeafOf(r, page).value).toBe(hp & ~PAGE_DIRTY);
+    expect(hostLeafOfPage(r, page).value).toBe(hp & ~PAGE_DIRTY);
     expect(shadowOf(r, A).value).toBe(sp & ~PAGE_DIRTY);
     expect(shadowOf(r, A).value & PAGE_WRITE).not.toBe(0);
     expect(rmapOf(r, page)).toEqual([[1, A]]);
@@ -63,22 +61,22 @@ describe('dirty-log harvest: test and clear D', () => {
     expect(delta(r, before, 'harvestDirtyPages')).toBe(1);
 
     expect(harvest(r, page)).toBe(0);
-    expect(testClearDirty(r.host, page)).toBe(0);
+    expect(radixTestClearDirty(r.host, page)).toBe(0);
   });
 
-  it('testClearDirty on a dirty page -> 1, then 0; on a page with no L0 leaf -> 0', () => {
+  it('radixTestClearDirty on a dirty page -> 1, then 0; on a page with no L0 leaf -> 0', () => {
     const r = makeInvalRig(LOGGING);
     const page = l1PageOf(r, A);
-    expect(testClearDirty(r.host, page)).toBe(0);
+    expect(radixTestClearDirty(r.host, page)).toBe(0);
     expect(touch(r, A)).toBe(true);
-    expect(testClearDirty(r.host, page)).toBe(1);
-    expect(testClearDirty(r.host, page)).toBe(0);
+    expect(radixTestClearDirty(r.host, page)).toBe(1);
+    expect(radixTestClearDirty(r.host, page)).toBe(0);
   });
 
   it('dirty logging on -> L0 maps L1 with base pages only, even over a 2M host block', () => {
     const r = makeInvalRig({ ...LOGGING, host: { backing: { '4K': 0, '2M': 1 } } });
     expect(touch(r, A)).toBe(true);
-    expect(hostLeafOf(r, l1PageOf(r, A)).shift).toBe(12);
+    expect(hostLeafOfPage(r, l1PageOf(r, A)).shift).toBe(12);
   });
 
   it('dirty logging off -> the harvest reports nothing, D stays set', () => {
@@ -86,7 +84,7 @@ describe('dirty-log harvest: test and clear D', () => {
     const page = l1PageOf(r, A);
     expect(touch(r, A)).toBe(true);
     expect(harvest(r, page)).toBe(0);
-    expect(hostLeafOf(r, page).value & PAGE_DIRTY).not.toBe(0);
+    expect(hostLeafOfPage(r, page).value & PAGE_DIRTY).not.toBe(0);
     expect(shadowOf(r, A).value & PAGE_DIRTY).not.toBe(0);
   });
 
@@ -99,7 +97,7 @@ describe('dirty-log harvest: test and clear D', () => {
     expect(pb).toBe(pa + 1);
     expect(shadowOf(r, B).value & PAGE_DIRTY).toBe(0);
     // instantiate_l1_page's "upgrade write": L0's leaf is writable and dirty after a load (§3.4).
-    expect(hostLeafOf(r, pb).value & PAGE_DIRTY).not.toBe(0);
+    expect(hostLeafOfPage(r, pb).value & PAGE_DIRTY).not.toBe(0);
     const seen: Array<[number, boolean]> = [];
     expect(harvestDirtyLog(r.host, pa, 3, (p, d) => seen.push([p, d]))).toBe(2);
     expect(seen).toEqual([
@@ -117,7 +115,7 @@ describe('dirty-log harvest: unmap of a dirty leaf marks the bitmap', () => {
     const page = l1PageOf(r, A);
     expect(touch(r, A)).toBe(true);
     expect(hostMigrate(r.host, page)).toBe(true);
-    expect(hostLeafOf(r, page).value).toBe(0);
+    expect(hostLeafOfPage(r, page).value).toBe(0);
     expect(dirtyBit(r, page)).toBe(true);
 
     expect(harvest(r, page)).toBe(1);
@@ -139,7 +137,7 @@ describe('dirty-log harvest: unmap of a dirty leaf marks the bitmap', () => {
     const r = makeInvalRig(LOGGING);
     const page = l1PageOf(r, A);
     expect(touch(r, A)).toBe(true);
-    flushMemslot(r.host, SLOT_MAIN);
+    radixFlushMemslot(r.host, SLOT_MAIN);
     expect(dirtyBit(r, page)).toBe(true);
     expect(harvest(r, page)).toBe(1);
   });
@@ -189,7 +187,7 @@ describe('dirty-log harvest: window P1 (rc-list tlbie lpid)', () => {
     expect(touch(r, A, STORE)).toBe(true);
     expect(delta(r, before, 'faultRcFixed')).toBe(1);
     expect(shadowOf(r, A).value & (PAGE_DIRTY | PAGE_ACCESSED)).toBe(PAGE_DIRTY | PAGE_ACCESSED);
-    expect(hostLeafOf(r, page).value & PAGE_DIRTY).not.toBe(0);
+    expect(hostLeafOfPage(r, page).value & PAGE_DIRTY).not.toBe(0);
     expect(harvest(r, page)).toBe(1);
     expect(runAudit(r).violations).toBe(0);
   });

@@ -6,7 +6,7 @@
  * an actor context for L1's hcalls and the host's notifier, and read-back helpers for the tables,
  * the rmap, the TLBs, the counters and the violation ring.
  *
- * Self-contained on purpose: the fault-branch scenarios have their own helpers.ts.
+ * The rig extends helpers.ts's `BaseRig`: the table, rmap and host read-backs live there, once.
  *
  * Addresses follow the project's vocabulary: `l2Pn` (n_gpa >> 12), `gpaPn` (L1 real, 4 KiB
  * units), `page` (an L1 base page), `hostPn` (host real, 4 KiB units).
@@ -14,23 +14,20 @@
 import { stringify } from 'yaml';
 import { parseConfig } from '../../src/workload/config.js';
 import type { ResolvedConfig } from '../../src/workload/types.js';
-import { mergeConfig } from './helpers.js';
+import { mergeConfig, type BaseRig } from './helpers.js';
 import { contextFor, setupMachine } from '../../src/engine/setup.js';
-import type { Machine } from '../../src/memory/machine.js';
 import { CTRL, TLB_ENTRY_WORDS } from '../../src/memory/layout.js';
 import { backingFrame } from '../../src/memory/host.js';
 import type { HvContext } from '../../src/hv/context.js';
 import { INV, type InvariantName } from '../../src/invariants/names.js';
-import { GUEST, findNestedLocked, guestWord, l1PgdUnit, shadowPgdUnit } from '../../src/hv/guests.js';
-import { L1_TABLE_PGD_UNIT } from '../../src/hv/radix.js';
-import { rmapEntries } from '../../src/hv/rmap.js';
+import { GUEST, findNestedLocked, guestWord, shadowPgdUnit } from '../../src/hv/guests.js';
 import { L1Target, l1FindLeaf, l1Target } from '../../src/hv/l1-handler.js';
 import { Cpu } from '../../src/hw/cpu.js';
 import { ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE } from '../../src/hw/walker.js';
 import { TLB_DATA, TLB_INVALID, TLB_LPID, TLB_TAG, tlbBase } from '../../src/hw/tlb.js';
 import { PAGE_PTE, PTE_NLB_MASK, PTE_RPN_MASK, makeLeaf } from '../../src/mmu/pte.js';
 import { pnAlign } from '../../src/mmu/geometry.js';
-import { LeafRef, findLeaf } from '../../src/mmu/tree.js';
+import { LeafRef } from '../../src/mmu/tree.js';
 import { audit, forEachShadowLeaf, type AuditReport } from '../../src/check/audit.js';
 import { COUNTER, COUNTER_COUNT, type CounterName } from '../../src/stats/counters.js';
 
@@ -56,18 +53,11 @@ export function invalConfig(over: Plain = {}): ResolvedConfig {
   return parseConfig(stringify(mergeConfig(INVAL_CONFIG, over)), '<inval-scenario>');
 }
 
-export interface InvalRig {
-  readonly cfg: ResolvedConfig;
-  readonly m: Machine;
-  readonly w: Int32Array;
+export interface InvalRig extends BaseRig {
   /** vCPU 0 running L1's nested guest lpid 1 (entered: it holds a reference). */
   readonly cpu: Cpu;
-  /** vCPU 0's context (the fault path's). */
-  readonly ctx: HvContext;
   /** The actor context (coordinator's worker block): L1's hcalls, the host's notifier. */
   readonly host: HvContext;
-  /** Slot of the guest L1 calls lpid 1. */
-  readonly slot: number;
 }
 
 /** Build a machine for `over` and enter vCPU 0 into L1's nested guest 1 (parked: out of guest mode). */
@@ -134,50 +124,11 @@ export function l1Repoint(r: InvalRig, l2Pn: number, gpaPn: number, slot = r.slo
 
 // ---- tables -------------------------------------------------------------------------------------
 
-export interface LeafInfo {
-  /** The stored word (0 when absent). */
-  readonly value: number;
-  /** Word index of the leaf, -1 when absent. */
-  readonly word: number;
-  /** Page shift (bytes) of the leaf (of the level where the walk stopped when absent). */
-  readonly shift: number;
-}
-
-function leafIn(r: InvalRig, pgdUnit: number, pn: number): LeafInfo {
-  const ref = new LeafRef();
-  const i = findLeaf(r.w, r.m.hostSpace, pgdUnit, pn, r.ctx.g, ref);
-  return { value: i < 0 ? 0 : Atomics.load(r.w, i), word: i, shift: ref.shift };
-}
-
-/** The shadow leaf covering `l2Pn` of guest `slot`. */
-export function shadowOf(r: InvalRig, l2Pn: number, slot = r.slot): LeafInfo {
-  return leafIn(r, shadowPgdUnit(slot), l2Pn);
-}
-
-/** L0's leaf for L1 covering L1 base page `page` (kernel-model.md §1.1 "L1 table"). */
-export function hostLeafOf(r: InvalRig, page: number): LeafInfo {
-  return leafIn(r, L1_TABLE_PGD_UNIT, page * r.m.L.basePn);
-}
-
-/** L1's own leaf for `l2Pn` (in L1 memory), 0 when absent. */
-export function l1LeafOf(r: InvalRig, l2Pn: number, slot = r.slot): number {
-  const i = findLeaf(r.w, r.m.l1Space, l1PgdUnit(slot), l2Pn, r.ctx.g, new LeafRef());
-  return i < 0 ? 0 : Atomics.load(r.w, i);
-}
-
 /** Every present shadow leaf of guest `slot` as [l2Pn, shift, leaf]. */
 export function shadowLeaves(r: InvalRig, slot = r.slot): Array<[number, number, number]> {
   const out: Array<[number, number, number]> = [];
   forEachShadowLeaf(r.host, slot, (pn, shift, leaf) => out.push([pn, shift, leaf]));
   return out;
-}
-
-/** Units on the host table space's free list. */
-export function freeHostTableUnits(r: InvalRig): number {
-  const sp = r.m.hostSpace;
-  let n = 0;
-  for (let u = r.w[sp.freeCtrl]!; u !== 0; u = r.w[sp.nextWord + u - 1]!) n++;
-  return n;
 }
 
 /** Non-zero words in guest `slot`'s shadow PGD. */
@@ -196,12 +147,6 @@ export function frameOf(r: InvalRig, page: number): number {
   return b === 0 ? -1 : backingFrame(b);
 }
 
-/** Host page number (4 KiB units) of the frame backing L1 page `page`, -1 when none. */
-export function hostPnOf(r: InvalRig, page: number): number {
-  const f = frameOf(r, page);
-  return f < 0 ? -1 : r.m.frameToHostPn(f);
-}
-
 export function frameWrites(r: InvalRig, frame: number): number {
   return Atomics.load(r.w, r.m.L.frameWritesWord + frame);
 }
@@ -216,11 +161,6 @@ export function dirtyBit(r: InvalRig, page: number): boolean {
 }
 
 // ---- rmap, guests, seq ----------------------------------------------------------------------------
-
-/** The rmap of L1 page `page` as [lpid, l2Pn] pairs. */
-export function rmapOf(r: InvalRig, page: number): Array<[number, number]> {
-  return rmapEntries(r.host, page);
-}
 
 export function guestField(r: InvalRig, field: keyof typeof GUEST, slot = r.slot): number {
   return Atomics.load(r.w, guestWord(r.host, slot, GUEST[field]));
@@ -249,7 +189,7 @@ export function tlbEntry(r: InvalRig, vcpu: number, l2Pn: number, lpid: number):
   for (let way = 0; way < L.tlbWays; way++) {
     const e = set + way * TLB_ENTRY_WORDS;
     const tag = Atomics.load(r.w, e + TLB_TAG);
-    if (tag !== TLB_INVALID && tag === vpn && r.w[e + TLB_LPID] === lpid) return r.w[e + TLB_DATA]!;
+    if (tag !== TLB_INVALID && tag === vpn && r.w[e + TLB_LPID] === lpid) return r.w[e + TLB_DATA];
   }
   return 0;
 }
@@ -272,19 +212,19 @@ export function tlbEntriesOf(r: InvalRig, vcpu: number, lpid: number): number {
 export function counters(r: InvalRig): Float64Array {
   const out = new Float64Array(COUNTER_COUNT);
   for (let wk = 0; wk < r.m.L.workers; wk++) {
-    for (let c = 0; c < COUNTER_COUNT; c++) out[c] += r.m.f64[r.m.counterIndex(wk, c)]!;
+    for (let c = 0; c < COUNTER_COUNT; c++) out[c] += r.m.f64[r.m.counterIndex(wk, c)];
   }
   return out;
 }
 
 /** How much counter `name` moved since `before` (a `counters(r)` snapshot). */
 export function delta(r: InvalRig, before: Float64Array, name: CounterName): number {
-  return counters(r)[COUNTER[name]]! - before[COUNTER[name]]!;
+  return counters(r)[COUNTER[name]] - before[COUNTER[name]];
 }
 
 /** Violations of `inv` recorded so far (the per-invariant tally in the control block). */
 export function violationsOf(r: InvalRig, inv: InvariantName): number {
-  return r.m.w[r.m.ctrl(CTRL.violationByInvariant + INV[inv])]!;
+  return r.m.w[r.m.ctrl(CTRL.violationByInvariant + INV[inv])];
 }
 
 export function violationTotal(r: InvalRig): number {
@@ -293,7 +233,7 @@ export function violationTotal(r: InvalRig): number {
 
 /** The stop-the-world auditor (kernel-model.md §6.3) on the quiescent machine. */
 export function runAudit(r: InvalRig): AuditReport {
-  return audit(r.host, { writesCompleted: counters(r)[COUNTER.writesCompleted]! });
+  return audit(r.host, { writesCompleted: counters(r)[COUNTER.writesCompleted] });
 }
 
 /** Page-table units (below the PGD) guest `slot`'s shadow tree holds. */
@@ -302,7 +242,7 @@ export function shadowTableUnits(r: InvalRig, slot = r.slot): number {
   const sp = r.m.hostSpace;
   const visit = (tableWord: number, level: number): number => {
     let n = 0;
-    for (let k = 0; k < 1 << g.bits[level]!; k++) {
+    for (let k = 0; k < 1 << g.bits[level]; k++) {
       const e = Atomics.load(r.w, tableWord + k);
       if (e < 0 && (e & PAGE_PTE) === 0 && level > 0) n += 1 + visit(sp.word + ((e & PTE_NLB_MASK) - sp.basePn) * 512, level - 1);
     }

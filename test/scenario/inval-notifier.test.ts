@@ -8,7 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { hostMigrate, hostSwapOut } from '../../src/hv/notifier.js';
-import { hTlbInvalidate, tlbieArgs } from '../../src/hv/tlbie.js';
+import { emulatePrivTlbie, tlbieArgs } from '../../src/hv/tlbie.js';
 import { pteRpn } from '../../src/mmu/pte.js';
 import { SWAP_SLOT_USED } from '../../src/memory/host.js';
 import {
@@ -22,21 +22,18 @@ import {
   frameWrites,
   gpaPnOf,
   guestField,
-  hostLeafOf,
-  hostPnOf,
   l1PageOf,
   l1Repoint,
   makeInvalRig,
   mmuInProgress,
   mmuSeq,
-  rmapOf,
   runAudit,
-  shadowOf,
   tlbEntry,
   touch,
   violationTotal,
   type InvalRig,
 } from './inval-helpers.js';
+import { backingHostPn, hostLeafOfPage, rmapOf, shadowOf } from './helpers.js';
 
 const A = 0x600;
 /** Another L2 page, unrelated to A. */
@@ -48,7 +45,7 @@ const X = 0x2345;
 function l1Move(r: InvalRig, l2Pn: number, gpaPn: number, slot = r.slot): void {
   l1Repoint(r, l2Pn, gpaPn, slot);
   const [instr, rs, rb] = tlbieArgs(0, 0, slot + 1, l2Pn * 4096, 12);
-  expect(hTlbInvalidate(r.host, instr, rs, rb)).toBe(0);
+  expect(emulatePrivTlbie(r.host, instr, rs, rb)).toBe(0);
 }
 
 describe('host migration of an L1 page (notifier begin/unmap/copy/end)', () => {
@@ -67,7 +64,7 @@ describe('host migration of an L1 page (notifier begin/unmap/copy/end)', () => {
     l1Move(r, A, gpaPnOf(r, A), slot1);
     expect(touch(r, A, LOAD, cpu1)).toBe(true);
     expect(touch(r, B)).toBe(true);
-    const hostPn = hostPnOf(r, page);
+    const hostPn = backingHostPn(r, page);
     expect(pteRpn(shadowOf(r, X).value)).toBe(hostPn);
     expect(pteRpn(shadowOf(r, A, slot1).value)).toBe(hostPn);
     expect(rmapOf(r, page)).toHaveLength(3);
@@ -81,7 +78,7 @@ describe('host migration of an L1 page (notifier begin/unmap/copy/end)', () => {
 
     expect(hostMigrate(r.host, page)).toBe(true);
 
-    expect(hostLeafOf(r, page).value).toBe(0);
+    expect(hostLeafOfPage(r, page).value).toBe(0);
     expect(shadowOf(r, A).value).toBe(0);
     expect(shadowOf(r, X).value).toBe(0);
     expect(shadowOf(r, A, slot1).value).toBe(0);
@@ -137,7 +134,7 @@ describe('host migration of an L1 page (notifier begin/unmap/copy/end)', () => {
     expect(first % 512).toBe(0);
     expect(touch(r, 0x201)).toBe(true);
     expect(touch(r, 0x3ff)).toBe(true);
-    expect(hostLeafOf(r, first).shift).toBe(21);
+    expect(hostLeafOfPage(r, first).shift).toBe(21);
     expect(shadowOf(r, 0x201).shift).toBe(12);
     expect(rmapOf(r, first)).toEqual([
       [1, 0x3ff],
@@ -150,7 +147,7 @@ describe('host migration of an L1 page (notifier begin/unmap/copy/end)', () => {
 
     expect(hostMigrate(r.host, first + 0x100)).toBe(true);
 
-    expect(hostLeafOf(r, first).value).toBe(0);
+    expect(hostLeafOfPage(r, first).value).toBe(0);
     expect(shadowOf(r, 0x201).value).toBe(0);
     expect(shadowOf(r, 0x3ff).value).toBe(0);
     expect(rmapOf(r, first)).toEqual([]);
@@ -178,7 +175,7 @@ describe('host swap-out and swap-in', () => {
 
     expect(frameOf(r, page)).toBe(-1);
     expect(r.w[r.m.L.swapWritesWord + page]).toBe(2 | SWAP_SLOT_USED); // 2 writes, slot in use
-    expect(hostLeafOf(r, page).value).toBe(0);
+    expect(hostLeafOfPage(r, page).value).toBe(0);
     expect(shadowOf(r, A).value).toBe(0);
     expect(rmapOf(r, page)).toEqual([]);
     expect(tlbEntry(r, 0, A, guestField(r, 'shadowLpid'))).toBe(0);
@@ -203,7 +200,7 @@ describe('host swap-out and swap-in', () => {
     expect(frame).toBeGreaterThanOrEqual(0);
     expect(frameWrites(r, frame)).toBe(3);
     expect(r.w[r.m.L.swapWritesWord + page]).toBe(0);
-    expect(pteRpn(hostLeafOf(r, page).value)).toBe(r.m.frameToHostPn(frame));
+    expect(pteRpn(hostLeafOfPage(r, page).value)).toBe(r.m.frameToHostPn(frame));
     expect(pteRpn(shadowOf(r, A).value)).toBe(r.m.frameToHostPn(frame));
     expect(rmapOf(r, page)).toEqual([[1, A]]);
     expect(delta(r, before, 'faultHostInstantiate')).toBe(1);
@@ -234,7 +231,7 @@ describe('nested rmap removal: the pfn check', () => {
     expect(shadowOf(r, A).value).toBe(0);
     expect(touch(r, A)).toBe(true);
     const q = Math.floor(qGpaPn / r.m.L.basePn);
-    expect(pteRpn(shadowOf(r, A).value)).toBe(hostPnOf(r, q));
+    expect(pteRpn(shadowOf(r, A).value)).toBe(backingHostPn(r, q));
     expect(rmapOf(r, p)).toEqual([[1, A]]);
     expect(rmapOf(r, q)).toEqual([[1, A]]);
     return { r, p, q };
@@ -267,7 +264,7 @@ describe('nested rmap removal: the pfn check', () => {
     expect(rmapOf(r, q)).toEqual([[1, A]]); // now stale itself: Q's leaf is gone from the shadow
     expect(touch(r, A)).toBe(true);
     expect(delta(r, before, 'faultShadowInsert')).toBe(1);
-    expect(pteRpn(shadowOf(r, A).value)).toBe(hostPnOf(r, q));
+    expect(pteRpn(shadowOf(r, A).value)).toBe(backingHostPn(r, q));
     expect(runAudit(r)).toMatchObject({ lostWrites: 0, violations: 0 });
   });
 });

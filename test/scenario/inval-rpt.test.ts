@@ -20,7 +20,7 @@ import {
   H_RPTI_TYPE_PWC,
   H_RPTI_TYPE_TLB,
   TLB_RANGE_FLUSH_PAGE_CEILING,
-  hRptInvalidate,
+  doHRptInvalidatePat,
 } from '../../src/hv/tlbie.js';
 import { GUEST, GUEST_FREE, GUEST_LIVE, guestWord, l1SetPartitionEntry, ptblWord } from '../../src/hv/guests.js';
 import { H_P4, H_SUCCESS } from '../../src/hv/outcome.js';
@@ -31,19 +31,19 @@ import {
   idrSlot,
   makeInvalRig,
   shadowLeaves,
-  shadowOf,
   tlbEntriesOf,
   touch,
   violationTotal,
   type InvalRig,
 } from './inval-helpers.js';
+import { shadowOf } from './helpers.js';
 
 const NESTED_TLB = H_RPTI_TYPE_NESTED | H_RPTI_TYPE_TLB;
 /** First L2 page (4 KiB units) of the range tests; 2M aligned. */
 const S = 0x400;
 
 function rpt(r: InvalRig, lpid: number, type: number, sizes: number, startPn: number, endPn: number): number {
-  return hRptInvalidate(r.host, lpid, type, sizes, startPn * 4096, endPn * 4096);
+  return doHRptInvalidatePat(r.host, lpid, type, sizes, startPn * 4096, endPn * 4096);
 }
 
 function populate(r: InvalRig, pages: readonly number[]): void {
@@ -94,7 +94,7 @@ describe('H_RPT_INVALIDATE: lpid lookup and whole-LPID forms', () => {
     populate(r, [S, S + 0x4_0000, 0x1_0000]);
     l1SetPartitionEntry(r.host, r.slot, false);
     const lpid = guestField(r, 'shadowLpid');
-    expect(hRptInvalidate(r.host, 1, NESTED_TLB, H_RPTI_PAGE_4K, 0, H_RPTI_END_ALL)).toBe(H_SUCCESS);
+    expect(doHRptInvalidatePat(r.host, 1, NESTED_TLB, H_RPTI_PAGE_4K, 0, H_RPTI_END_ALL)).toBe(H_SUCCESS);
     expect(shadowLeaves(r)).toHaveLength(0);
     expect(tlbEntriesOf(r, 0, lpid)).toBe(0);
     expect(idrSlot(r, 1)).toBe(r.slot);

@@ -6,26 +6,24 @@
  * is found or the entry dedups with the new guest's own.
  */
 import { describe, expect, it } from 'vitest';
-import { GUEST_FREE, GUEST_LIVE, removeNestedGuest } from '../../src/hv/guests.js';
+import { GUEST_FREE, GUEST_LIVE, removeNested } from '../../src/hv/guests.js';
 import { hostMigrate } from '../../src/hv/notifier.js';
 import {
   counters,
   delta,
-  freeHostTableUnits,
   guestField,
   idrSlot,
   l1PageOf,
   makeInvalRig,
-  rmapOf,
   runAudit,
   shadowLeaves,
-  shadowOf,
   shadowPgdEntries,
   shadowTableUnits,
   tlbEntriesOf,
   touch,
   violationTotal,
 } from './inval-helpers.js';
+import { freeHostTableUnits, rmapOf, shadowOf } from './helpers.js';
 
 const A = 0x600;
 const B = 0x2000;
@@ -43,7 +41,7 @@ describe('nested guest teardown', () => {
     expect(guestField(r, 'refcnt')).toBe(1);
     expect(tlbEntriesOf(r, 0, lpid)).toBe(2); // leaving the guest does not flush the TLB
 
-    removeNestedGuest(r.host, r.slot);
+    removeNested(r.host, r.slot);
 
     expect(guestField(r, 'refcnt')).toBe(0);
     expect(guestField(r, 'state')).toBe(GUEST_FREE);
@@ -58,7 +56,7 @@ describe('nested guest teardown', () => {
   it('remove while a vCPU is inside -> out of the IDR but the tree stays until the vCPU exits, then freed', () => {
     const r = makeInvalRig();
     expect(touch(r, A)).toBe(true);
-    removeNestedGuest(r.host, r.slot);
+    removeNested(r.host, r.slot);
     expect(idrSlot(r, 1)).toBe(-1);
     expect(guestField(r, 'state')).toBe(GUEST_LIVE);
     expect(guestField(r, 'refcnt')).toBe(1);
@@ -74,8 +72,8 @@ describe('nested guest teardown', () => {
 
   it('removed twice -> the second removal finds nothing in the IDR and drops no reference', () => {
     const r = makeInvalRig();
-    removeNestedGuest(r.host, r.slot);
-    removeNestedGuest(r.host, r.slot);
+    removeNested(r.host, r.slot);
+    removeNested(r.host, r.slot);
     expect(guestField(r, 'refcnt')).toBe(1);
     expect(guestField(r, 'state')).toBe(GUEST_LIVE);
     r.cpu.exit();
@@ -88,7 +86,7 @@ describe('nested guest teardown', () => {
     const page = l1PageOf(r, A);
     expect(touch(r, A)).toBe(true);
     r.cpu.exit();
-    removeNestedGuest(r.host, r.slot);
+    removeNested(r.host, r.slot);
     expect(rmapOf(r, page)).toEqual([[1, A]]);
     const before = counters(r);
 
@@ -104,7 +102,7 @@ describe('nested guest teardown', () => {
     const page = l1PageOf(r, A);
     expect(touch(r, A)).toBe(true);
     r.cpu.exit();
-    removeNestedGuest(r.host, r.slot);
+    removeNested(r.host, r.slot);
     expect(r.cpu.enter()).toBe(true); // L1 runs lpid 1 again: a new guest object
     r.cpu.park();
     expect(touch(r, B)).toBe(true);
@@ -123,7 +121,7 @@ describe('nested guest teardown', () => {
     const page = l1PageOf(r, A);
     expect(touch(r, A)).toBe(true);
     r.cpu.exit();
-    removeNestedGuest(r.host, r.slot);
+    removeNested(r.host, r.slot);
     expect(r.cpu.enter()).toBe(true);
     r.cpu.park();
     expect(touch(r, A)).toBe(true);

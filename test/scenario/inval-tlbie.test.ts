@@ -7,7 +7,7 @@
  */
 import { PTBL } from '../../src/memory/layout.js';
 import { describe, expect, it } from 'vitest';
-import { hTlbInvalidate, tlbieArgs } from '../../src/hv/tlbie.js';
+import { emulatePrivTlbie, tlbieArgs } from '../../src/hv/tlbie.js';
 import { GUEST_FREE, GUEST_LIVE, l1SetPartitionEntry, ptblWord, guestWord, GUEST } from '../../src/hv/guests.js';
 import { H_PARAMETER, H_SUCCESS } from '../../src/hv/outcome.js';
 import { PAGE_DIRTY, pteRpn } from '../../src/mmu/pte.js';
@@ -17,16 +17,12 @@ import {
   addCpu,
   counters,
   delta,
-  freeHostTableUnits,
   guestField,
-  hostLeafOf,
   idrSlot,
   l1PageOf,
   makeInvalRig,
-  rmapOf,
   runAudit,
   shadowLeaves,
-  shadowOf,
   shadowPgdEntries,
   shadowTableUnits,
   tlbEntriesOf,
@@ -36,6 +32,7 @@ import {
   violationsOf,
   type InvalRig,
 } from './inval-helpers.js';
+import { freeHostTableUnits, hostLeafOfPage, rmapOf, shadowOf } from './helpers.js';
 
 /** A 2M-aligned L2 region (4 KiB page numbers) and pages inside and after it. */
 const R = 0x200;
@@ -46,7 +43,7 @@ const NEXT = R + 0x200;
 
 function tlbie(r: InvalRig, ric: number, is: number, lpid: number, l2Pn = 0, shift = 12): number {
   const [instr, rs, rb] = tlbieArgs(ric, is, lpid, l2Pn * 4096, shift);
-  return hTlbInvalidate(r.host, instr, rs, rb);
+  return emulatePrivTlbie(r.host, instr, rs, rb);
 }
 
 function populate(r: InvalRig, pages: readonly number[]): void {
@@ -62,7 +59,7 @@ describe('H_TLB_INVALIDATE IS=0 (by address)', () => {
     populate(r, [IN_A, IN_B]);
     const lpid = shadowLpid(r);
     const before = counters(r);
-    const hostA = hostLeafOf(r, l1PageOf(r, IN_A)).value;
+    const hostA = hostLeafOfPage(r, l1PageOf(r, IN_A)).value;
     expect(tlbEntry(r, 0, IN_A, lpid)).not.toBe(0);
 
     expect(tlbie(r, 0, 0, 1, IN_A, 12)).toBe(H_SUCCESS);
@@ -72,7 +69,7 @@ describe('H_TLB_INVALIDATE IS=0 (by address)', () => {
     expect(tlbEntry(r, 0, IN_A, lpid)).toBe(0);
     expect(tlbEntry(r, 0, IN_B, lpid)).not.toBe(0);
     // L0's own mapping of L1 is not L1's business; the rmap entry goes stale and stays.
-    expect(hostLeafOf(r, l1PageOf(r, IN_A)).value).toBe(hostA);
+    expect(hostLeafOfPage(r, l1PageOf(r, IN_A)).value).toBe(hostA);
     expect(rmapOf(r, l1PageOf(r, IN_A))).toEqual([[1, IN_A]]);
     expect(delta(r, before, 'tlbiePage')).toBe(1);
     expect(delta(r, before, 'shadowPtesRemoved')).toBe(1);
@@ -156,7 +153,7 @@ describe('H_TLB_INVALIDATE parameter checks -> H_PARAMETER', () => {
       populate(r, [IN_A]);
       const before = counters(r);
       const [instr, rs, rb] = mangle(tlbieArgs(0, 0, 1, IN_A * 4096, 12));
-      expect(hTlbInvalidate(r.host, instr, rs, rb)).toBe(H_PARAMETER);
+      expect(emulatePrivTlbie(r.host, instr, rs, rb)).toBe(H_PARAMETER);
       expect(shadowOf(r, IN_A).value).not.toBe(0);
       expect(delta(r, before, 'tlbiePage') + delta(r, before, 'tlbieLpid') + delta(r, before, 'tlbieAll')).toBe(0);
       expect(delta(r, before, 'shadowPtesRemoved')).toBe(0);
@@ -171,7 +168,7 @@ describe('H_TLB_INVALIDATE IS=2 (one LPID)', () => {
     const units = shadowTableUnits(r);
     const free0 = freeHostTableUnits(r);
     const ref = guestField(r, 'refcnt');
-    const hostA = hostLeafOf(r, l1PageOf(r, IN_A)).value;
+    const hostA = hostLeafOfPage(r, l1PageOf(r, IN_A)).value;
     const before = counters(r);
 
     expect(tlbie(r, 0, 2, 1)).toBe(H_SUCCESS);
@@ -184,7 +181,7 @@ describe('H_TLB_INVALIDATE IS=2 (one LPID)', () => {
     expect(guestField(r, 'state')).toBe(GUEST_LIVE);
     expect(guestField(r, 'refcnt')).toBe(ref);
     expect(idrSlot(r, 1)).toBe(r.slot);
-    expect(hostLeafOf(r, l1PageOf(r, IN_A)).value).toBe(hostA);
+    expect(hostLeafOfPage(r, l1PageOf(r, IN_A)).value).toBe(hostA);
     expect(rmapOf(r, l1PageOf(r, IN_A))).toEqual([[1, IN_A]]);
     expect(runAudit(r).violations).toBe(0);
   });
@@ -350,12 +347,12 @@ describe('H_TLB_INVALIDATE keeps L0 state for L1 intact', () => {
     const r = makeInvalRig();
     populate(r, [IN_A]);
     const page = l1PageOf(r, IN_A);
-    const hp = hostLeafOf(r, page).value;
+    const hp = hostLeafOfPage(r, page).value;
     expect(hp & PAGE_DIRTY).not.toBe(0);
     const before = counters(r);
     expect(tlbie(r, 0, 0, 1, IN_A, 12)).toBe(H_SUCCESS);
-    expect(hostLeafOf(r, page).value).toBe(hp);
-    expect(pteRpn(hostLeafOf(r, page).value)).toBe(pteRpn(hp));
+    expect(hostLeafOfPage(r, page).value).toBe(hp);
+    expect(pteRpn(hostLeafOfPage(r, page).value)).toBe(pteRpn(hp));
     expect(delta(r, before, 'hostNotifier')).toBe(0);
   });
 });

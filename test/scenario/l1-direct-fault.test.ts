@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { contextFor } from '../../src/engine/setup.js';
 import { L1_LPID, type HookPoint } from '../../src/hv/context.js';
 import { FIRST_SHADOW_LPID } from '../../src/hv/guests.js';
-import { harvestDirtyLog, hostMigrate, kvmAgeRadix, testClearDirty } from '../../src/hv/notifier.js';
+import { harvestDirtyLog, hostMigrate, kvmAgeRadix, radixTestClearDirty } from '../../src/hv/notifier.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_WRITE } from '../../src/mmu/pte.js';
 import type { Mutation } from '../../src/workload/types.js';
 import {
@@ -22,7 +22,6 @@ import {
   frameOf,
   frameWrites,
   guestField,
-  hostLeafOf,
   l1PageOf,
   makeInvalRig,
   runAudit,
@@ -31,6 +30,7 @@ import {
   violationsOf,
   type InvalRig,
 } from './inval-helpers.js';
+import { hostLeafOfPage } from './helpers.js';
 
 const A = 0x600;
 
@@ -62,7 +62,7 @@ describe('L1 direct fault (kvmppc_book3s_radix_page_fault for L1)', () => {
     expect(delta(r, before, 'faultL1Direct')).toBe(1);
     expect(delta(r, before, 'l1Accesses')).toBe(1);
     expect(delta(r, before, 'writesCompleted')).toBe(1);
-    const hp = hostLeafOf(r, r.page);
+    const hp = hostLeafOfPage(r, r.page);
     expect(hp.word).toBeGreaterThanOrEqual(0);
     expect(hp.value & (PAGE_WRITE | PAGE_DIRTY | PAGE_ACCESSED)).toBe(PAGE_WRITE | PAGE_DIRTY | PAGE_ACCESSED);
     expect(frameWrites(r, frameOf(r, r.page))).toBe(1);
@@ -76,29 +76,29 @@ describe('L1 direct fault (kvmppc_book3s_radix_page_fault for L1)', () => {
   it('hardware.l1Rc fault: C cleared by the harvest -> the next store takes SET_RC, L0 sets C under mmu_lock, no instantiate', () => {
     const r = makeL1Rig('fault');
     expect(l1Touch(r)).toBe(true);
-    const rpn = hostLeafOf(r, r.page).value;
-    expect(testClearDirty(r.host, r.page)).toBe(1); // clears C, tlbie(L1 lpid) drops the entry
+    const rpn = hostLeafOfPage(r, r.page).value;
+    expect(radixTestClearDirty(r.host, r.page)).toBe(1); // clears C, tlbie(L1 lpid) drops the entry
     expect(tlbEntry(r, 0, r.gpaPn, L1_LPID)).toBe(0);
     const before = counters(r);
     expect(l1Touch(r)).toBe(true);
     expect(delta(r, before, 'faultL1Direct')).toBe(1);
     expect(delta(r, before, 'l1HwRcSets')).toBe(0);
     expect(delta(r, before, 'mmuLockAcq')).toBe(1); // set_rc's hold only: no instantiate
-    expect(hostLeafOf(r, r.page).value).toBe(rpn); // the same leaf, C set again
+    expect(hostLeafOfPage(r, r.page).value).toBe(rpn); // the same leaf, C set again
     expect(runAudit(r).violations).toBe(0);
   });
 
   it('hardware.l1Rc auto: C cleared by the harvest -> the walk sets C itself (no fault, no lock), store counted', () => {
     const r = makeL1Rig('auto');
     expect(l1Touch(r)).toBe(true);
-    expect(testClearDirty(r.host, r.page)).toBe(1);
-    expect(hostLeafOf(r, r.page).value & PAGE_DIRTY).toBe(0);
+    expect(radixTestClearDirty(r.host, r.page)).toBe(1);
+    expect(hostLeafOfPage(r, r.page).value & PAGE_DIRTY).toBe(0);
     const before = counters(r);
     expect(l1Touch(r)).toBe(true);
     expect(delta(r, before, 'faultL1Direct')).toBe(0);
     expect(delta(r, before, 'l1HwRcSets')).toBe(1);
     expect(delta(r, before, 'mmuLockAcq')).toBe(0);
-    expect(hostLeafOf(r, r.page).value & PAGE_DIRTY).toBe(PAGE_DIRTY);
+    expect(hostLeafOfPage(r, r.page).value & PAGE_DIRTY).toBe(PAGE_DIRTY);
     // ... and the next harvest reports the page dirty.
     expect(harvestDirtyLog(r.host, r.page, 1)).toBe(1);
     expect(runAudit(r).violations).toBe(0);
@@ -134,7 +134,7 @@ describe('L1 direct fault (kvmppc_book3s_radix_page_fault for L1)', () => {
     expect(l1Touch(r)).toBe(true);
     expect(kvmAgeRadix(r.host, r.page)).toBe(true); // clears R, no tlbie for L1 (kernel as written)
     expect(runAudit(r).violations).toBe(0);
-    const i = hostLeafOf(r, r.page).word;
+    const i = hostLeafOfPage(r, r.page).word;
     Atomics.and(r.w, i, ~PAGE_DIRTY); // C lost behind the TLB's back
     expect(runAudit(r).violations).toBe(1);
     expect(violationsOf(r, 'I4-tlb')).toBe(1);
@@ -153,7 +153,7 @@ function hostWithHook(r: L1Rig, during: () => void) {
 /** L1's page clean (harvested), its TLB entry gone: the next L1 store makes the hardware set C. */
 function cleanPage(r: L1Rig): void {
   expect(l1Touch(r)).toBe(true);
-  expect(testClearDirty(r.host, r.page)).toBe(1);
+  expect(radixTestClearDirty(r.host, r.page)).toBe(1);
 }
 
 describe('M5/M6: the lockless hardware C write between a mutated read and write', () => {
@@ -173,7 +173,7 @@ describe('M5/M6: the lockless hardware C write between a mutated read and write'
     expect(kvmAgeRadix(h.ctx, r.page)).toBe(true);
     expect(h.ran()).toBe(1);
     expect(frameWrites(r, frameOf(r, r.page))).toBe(writes + 1);
-    expect(hostLeafOf(r, r.page).value & PAGE_DIRTY).toBe(0); // the C the hardware set is gone
+    expect(hostLeafOfPage(r, r.page).value & PAGE_DIRTY).toBe(0); // the C the hardware set is gone
     expect(tlbEntry(r, 0, r.gpaPn, L1_LPID) & PAGE_DIRTY).toBe(PAGE_DIRTY);
     expect(runAudit(r).violations).toBeGreaterThan(0);
     expect(violationsOf(r, 'I4-tlb')).toBe(1);

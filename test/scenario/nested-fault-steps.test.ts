@@ -16,7 +16,7 @@ import {
   SRR1_ISI_N_G_OR_CIP,
 } from '../../src/hv/regs.js';
 import { GUEST, guestWord, l1SetPartitionEntry } from '../../src/hv/guests.js';
-import { InstantiateResult, instantiatePage } from '../../src/hv/radix.js';
+import { InstantiateResult, book3sInstantiatePage } from '../../src/hv/radix.js';
 import { L1_TABLE } from '../../src/hv/l1-table.js';
 import { FAULT_KIND } from '../../src/stats/kinds.js';
 import { EFAULT, EINVAL, ENOMEM, RESUME_GUEST, RESUME_HOST } from '../../src/hv/outcome.js';
@@ -189,9 +189,9 @@ describe('E. L1 page size', () => {
     const l2 = dataL2Pn(r) + 3;
     const gpa = dataGpaPn(r);
     l1Map(r, l2, gpa); // 64K leaf in a 32-entry PTE table; now rewrite that level as a 4K table
-    const pud = r.w[l1PgdEntry(r, l2)]!;
-    const pmdWord = l1Entry(r, r.w[l1Entry(r, pud, l2, 2)]!, l2, 1);
-    const pteTable = r.w[pmdWord]! & PTE_NLB_MASK;
+    const pud = r.w[l1PgdEntry(r, l2)];
+    const pmdWord = l1Entry(r, r.w[l1Entry(r, pud, l2, 2)], l2, 1);
+    const pteTable = r.w[pmdWord] & PTE_NLB_MASK;
     Atomics.store(r.w, pmdWord, makeDir(pteTable, 9));
     const pteWord = r.m.l1Space.word + (pteTable - r.m.l1Space.basePn) * 512 + (l2 & 511);
     Atomics.store(r.w, pteWord, makeLeaf(gpa + 3, L1_RWX_RC));
@@ -278,7 +278,7 @@ describe('G. L0 mapping of the L1 page (seq read first)', () => {
     const l2 = dataL2Pn(r);
     const gpa = dataGpaPn(r);
     l1Map(r, l2, gpa);
-    expect(instantiatePage(r.ctx, L1_TABLE, gpa, SLOT_MAIN, true, false, new InstantiateResult())).toBe(0);
+    expect(book3sInstantiatePage(r.ctx, L1_TABLE, gpa, SLOT_MAIN, true, false, new InstantiateResult())).toBe(0);
     const hp = hostLeafOf(r, gpa).value;
     const { ret, v } = fault(r, l2, { store: true });
     expect(ret).toBe(RESUME_GUEST);
@@ -292,7 +292,7 @@ describe('G. L0 mapping of the L1 page (seq read first)', () => {
     const l2 = dataL2Pn(r);
     const gpa = dataGpaPn(r);
     l1Map(r, l2, gpa);
-    expect(instantiatePage(r.ctx, L1_TABLE, gpa, SLOT_MAIN, false, false, new InstantiateResult())).toBe(0);
+    expect(book3sInstantiatePage(r.ctx, L1_TABLE, gpa, SLOT_MAIN, false, false, new InstantiateResult())).toBe(0);
     const i = hostLeafOf(r, gpa).word;
     pteUpdate(r.w, i, PAGE_WRITE | PAGE_DIRTY, 0); // e.g. write-protected by the host
     const { ret, v } = fault(r, l2, { store: true });
@@ -321,7 +321,7 @@ describe('G. L0 mapping of the L1 page (seq read first)', () => {
     const l2 = dataL2Pn(r);
     const gpa = dataGpaPn(r);
     l1Map(r, l2, gpa);
-    instantiatePage(r.ctx, L1_TABLE, gpa, SLOT_MAIN, true, false, new InstantiateResult());
+    book3sInstantiatePage(r.ctx, L1_TABLE, gpa, SLOT_MAIN, true, false, new InstantiateResult());
     r.hooks['after-l1-lookup'] = () => expect(hostMigrate(r.actor, pageOf(r, gpa))).toBe(true);
     const { ret, v } = fault(r, l2, { store: true });
     expect(ret).toBe(RESUME_GUEST);
@@ -335,7 +335,7 @@ describe('G. L0 mapping of the L1 page (seq read first)', () => {
     const l2 = dataL2Pn(r);
     const gpa = dataGpaPn(r);
     l1Map(r, l2, gpa);
-    instantiatePage(r.ctx, L1_TABLE, gpa, SLOT_MAIN, true, false, new InstantiateResult());
+    book3sInstantiatePage(r.ctx, L1_TABLE, gpa, SLOT_MAIN, true, false, new InstantiateResult());
     r.hooks['after-seq-read'] = () => hostMigrate(r.actor, pageOf(r, gpa));
     const { v } = fault(r, l2, { store: true });
     expect(v.kind).toBe(FAULT_KIND.retried);
@@ -347,7 +347,7 @@ describe('G. L0 mapping of the L1 page (seq read first)', () => {
     const l2 = dataL2Pn(r);
     const gpa = dataGpaPn(r);
     l1Map(r, l2, gpa);
-    instantiatePage(r.ctx, L1_TABLE, gpa, SLOT_MAIN, true, false, new InstantiateResult());
+    book3sInstantiatePage(r.ctx, L1_TABLE, gpa, SLOT_MAIN, true, false, new InstantiateResult());
     const oldHost = backingHostPn(r, pageOf(r, gpa));
     r.hooks['after-l1-lookup'] = () => hostMigrate(r.actor, pageOf(r, gpa));
     const { ret, v } = fault(r, l2, { store: true });
@@ -399,7 +399,7 @@ describe('J. commit: create_pte with the rmap entry', () => {
     const l2 = dataL2Pn(r);
     const gpa = dataGpaPn(r);
     l1Map(r, l2, gpa);
-    instantiatePage(r.ctx, L1_TABLE, gpa, SLOT_MAIN, true, false, new InstantiateResult());
+    book3sInstantiatePage(r.ctx, L1_TABLE, gpa, SLOT_MAIN, true, false, new InstantiateResult());
     r.w[r.m.ctrl(CTRL.rmapBump)] = r.m.L.rmapNodes; // node pool exhausted
     const { ret, v } = fault(r, l2, { store: true });
     expect(ret).toBe(RESUME_GUEST);
@@ -414,7 +414,7 @@ describe('J. commit: create_pte with the rmap entry', () => {
     const l2 = dataL2Pn(r);
     const gpa = dataGpaPn(r);
     l1Map(r, l2, gpa);
-    instantiatePage(r.ctx, L1_TABLE, gpa, SLOT_MAIN, true, false, new InstantiateResult());
+    book3sInstantiatePage(r.ctx, L1_TABLE, gpa, SLOT_MAIN, true, false, new InstantiateResult());
     r.w[r.m.hostSpace.bumpCtrl] = r.m.hostSpace.units; // host table space exhausted
     r.w[r.m.hostSpace.freeCtrl] = 0;
     const { ret, v } = fault(r, l2, { store: true });

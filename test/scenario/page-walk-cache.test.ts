@@ -27,7 +27,7 @@ describe('page-walk cache of the hardware walker', () => {
     expect(cpu.access(a, ACCESS_STORE)).toBe(true);
     expect(cpu.access(a + r.m.L.basePn, ACCESS_STORE)).toBe(true);
     // Both leaves sit in one PTE table, and a fresh walk of the second page hits without a fault.
-    const pte = (pn: number): number => shadowEntryWord(r, pn, 0) - ((pn >>> r.ctx.g.pnShift[0]!) & ((1 << r.ctx.g.bits[0]!) - 1));
+    const pte = (pn: number): number => shadowEntryWord(r, pn, 0) - ((pn >>> r.ctx.g.pnShift[0]) & ((1 << r.ctx.g.bits[0]) - 1));
     expect(pte(a)).toBe(pte(a + r.m.L.basePn));
     cpu.flushLocalTlb();
     const before = faults(r);

@@ -9,8 +9,8 @@ import { DSISR_ISSTORE, DSISR_PROTFAULT, DSISR_SET_RC } from '../../src/hv/regs.
 import { FAULT_KIND } from '../../src/stats/kinds.js';
 import { handleNestedSetRc } from '../../src/hv/nested-fault.js';
 import { EINVAL, RESUME_GUEST, RESUME_HOST } from '../../src/hv/outcome.js';
-import { hostMigrate, testClearDirty } from '../../src/hv/notifier.js';
-import { invalidateShadowRange } from '../../src/hv/tlbie.js';
+import { hostMigrate, radixTestClearDirty } from '../../src/hv/notifier.js';
+import { invalidateShadowPtes } from '../../src/hv/tlbie.js';
 import { l1Clean } from '../../src/hv/l1-handler.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_READ, PAGE_WRITE, isPresent, pteToIsa } from '../../src/mmu/pte.js';
 import { pteUpdate } from '../../src/mmu/tree.js';
@@ -131,7 +131,7 @@ describe('D. nested_set_rc', () => {
     const r = makeRig();
     const { l2, gpa } = loaded(r, L1_RWX_RC);
     clearHostBits(r, gpa, PAGE_DIRTY);
-    invalidateShadowRange(r.ctx, r.slot, l2, 12); // an L1 tlbie removed the shadow leaf
+    invalidateShadowPtes(r.ctx, r.slot, l2, 12); // an L1 tlbie removed the shadow leaf
     const { ret, v } = fault(r, l2, { dsisr: SET_RC_STORE });
     expect(ret).toBe(RESUME_GUEST);
     expect(v.kind).toBe(FAULT_KIND.inval);
@@ -168,7 +168,7 @@ describe('D. nested_set_rc', () => {
   it('handleNestedSetRc: shadow leaf missing -> -EINVAL after marking the L1-table leaf', () => {
     const r = makeRig();
     const { l2, gpa } = loaded(r, L1_RWX_RC);
-    invalidateShadowRange(r.ctx, r.slot, l2, 12);
+    invalidateShadowPtes(r.ctx, r.slot, l2, 12);
     clearHostBits(r, gpa, PAGE_ACCESSED);
     expect(handleNestedSetRc(r.ctx, r.slot, l2, l1LeafOf(r, l2), gpa, SET_RC_LOAD, r.fs)).toBe(EINVAL);
     expect(hostLeafOf(r, gpa).value & PAGE_ACCESSED).toBe(PAGE_ACCESSED);
@@ -177,24 +177,24 @@ describe('D. nested_set_rc', () => {
   it('dirty harvest racing the SET_RC fault: one hold keeps shadow.D => L1-table.D', () => {
     const r = makeRig({ l1: { dirtyLog: true } });
     const { l2, gpa, page } = loaded(r, L1_RWX_RC);
-    expect(testClearDirty(r.actor, page)).toBe(1);
-    r.hooks['before-commit'] = () => testClearDirty(r.actor, page); // would run between the sets if split
+    expect(radixTestClearDirty(r.actor, page)).toBe(1);
+    r.hooks['before-commit'] = () => radixTestClearDirty(r.actor, page); // would run between the sets if split
     const { v } = fault(r, l2, { dsisr: SET_RC_STORE });
     expect(v.kind).toBe(FAULT_KIND.rcFixed);
     expect(r.hooks['before-commit']).toBeDefined(); // never reached: no window
     expect(hostLeafOf(r, gpa).value & PAGE_DIRTY).toBe(PAGE_DIRTY);
     expect(shadowOf(r, l2).value & PAGE_DIRTY).toBe(PAGE_DIRTY);
     // The next harvest reports the page and clears D in both leaves.
-    expect(testClearDirty(r.actor, page)).toBe(1);
+    expect(radixTestClearDirty(r.actor, page)).toBe(1);
     expect(shadowOf(r, l2).value & PAGE_DIRTY).toBe(0);
   });
 
   it('M11 split-rc-lock: a harvest between the two sets leaves shadow.D without L1-table.D (I3 broken)', () => {
     const r = makeRig({ l1: { dirtyLog: true }, mutations: ['split-rc-lock'] });
     const { l2, gpa, page } = loaded(r, L1_RWX_RC);
-    expect(testClearDirty(r.actor, page)).toBe(1);
+    expect(radixTestClearDirty(r.actor, page)).toBe(1);
     let harvested = -1;
-    r.hooks['before-commit'] = () => (harvested = testClearDirty(r.actor, page));
+    r.hooks['before-commit'] = () => (harvested = radixTestClearDirty(r.actor, page));
     const { v } = fault(r, l2, { dsisr: SET_RC_STORE });
     expect(v.kind).toBe(FAULT_KIND.rcFixed);
     expect(harvested).toBe(1);
@@ -224,7 +224,7 @@ describe('RC path end to end (§3.9 worked example)', () => {
     const names = ['faultShadowInsert', 'faultRcReflected', 'faultRcFixed', 'l1Handled', 'faultHostInstantiate', 'faultReflected'] as const;
     const before = names.map((n) => counter(r, n));
     expect(cpu.access(l2, ACCESS_STORE)).toBe(true);
-    const delta = names.map((n, i) => counter(r, n) - before[i]!);
+    const delta = names.map((n, i) => counter(r, n) - before[i]);
     expect(delta).toEqual([1, 1, 1, 1, 0, 0]);
     expect(shadowOf(r, l2).value & (PAGE_WRITE | PAGE_DIRTY)).toBe(PAGE_WRITE | PAGE_DIRTY);
     cpu.exit();

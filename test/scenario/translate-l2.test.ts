@@ -80,7 +80,7 @@ describe('translate_l2: walk failures', () => {
     const gpa = dataGpaPn(r);
     l1Map(r, l2, gpa);
     const pgd = l1PgdEntry(r, l2);
-    Atomics.store(r.w, pgd, makeDir(r.w[pgd]! & 0x01ff_ffff, 8));
+    Atomics.store(r.w, pgd, makeDir(r.w[pgd] & 0x01ff_ffff, 8));
     const { ret, v } = fault(r, l2, { store: true });
     expect(ret).toBe(RESUME_HOST);
     expect(v.kind).toBe(FAULT_KIND.reflected);

@@ -60,11 +60,11 @@ interface Tree {
 function buildTree(pn: number, leafLevel: number, raPn: number, flags: number, pteNls = 9): Tree {
   const mem = new FakeMemory();
   const g = pteNls === 5 ? GEOMETRY_64K : GEOMETRY_4K;
-  const idx = (level: number): number => (pn >>> g.pnShift[level]!) & ((1 << g.bits[level]!) - 1);
+  const idx = (level: number): number => (pn >>> g.pnShift[level]) & ((1 << g.bits[level]) - 1);
   const tables = [PTE, PMD, PUD, PGD];
   const nls = [pteNls, 9, 9, 13];
-  for (let level = 3; level > leafLevel; level--) mem.set(tables[level]!, idx(level), makeDir(tables[level - 1]!, nls[level - 1]!));
-  mem.set(tables[leafLevel]!, idx(leafLevel), makeLeaf(raPn, flags));
+  for (let level = 3; level > leafLevel; level--) mem.set(tables[level], idx(level), makeDir(tables[level - 1], nls[level - 1]));
+  mem.set(tables[leafLevel], idx(leafLevel), makeLeaf(raPn, flags));
   return { mem, root: makeDir(PGD, 13) };
 }
 

@@ -92,8 +92,8 @@ describe('renderTable', () => {
     const out = renderTable(buildResults(input('a.yaml')), { color: false });
     const lines = out.split('\n');
     const ruleIndex = lines.findIndex((l) => l.includes('─') && lines[lines.indexOf(l) - 1]?.includes('p99.9'));
-    const header = lines[ruleIndex - 1]!;
-    const row = lines[ruleIndex + 1]!;
+    const header = lines[ruleIndex - 1];
+    const row = lines[ruleIndex + 1];
     expect(row.length).toBe(header.length); // right-aligned last column ends where the header ends
   });
 });

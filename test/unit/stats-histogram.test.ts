@@ -19,7 +19,7 @@ function expectNear(actual: number, expected: number): void {
 
 /** The exact percentile (nearest-rank) of sorted values. */
 function exactPercentile(sorted: number[], p: number): number {
-  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]!;
+  return sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
 }
 
 /** A small deterministic PRNG (mulberry32) so the tests need no seed plumbing. */

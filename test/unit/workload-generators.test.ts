@@ -14,7 +14,7 @@ const draw = (g: PageGenerator, n: number): number[] => Array.from({ length: n }
 
 function counts(g: PageGenerator, pages: number, samples: number): Uint32Array {
   const c = new Uint32Array(pages);
-  for (let i = 0; i < samples; i++) c[g.next()]!++;
+  for (let i = 0; i < samples; i++) c[g.next()]++;
   return c;
 }
 
@@ -49,7 +49,7 @@ describe('Prng', () => {
     for (let i = 0; i < 70_000; i++) {
       const f = p.nextFloat();
       expect(f >= 0 && f < 1).toBe(true);
-      buckets[p.nextBelow(7)]!++;
+      buckets[p.nextBelow(7)]++;
     }
     for (const b of buckets) expect(Math.abs(b - 10_000)).toBeLessThan(500);
     expect(p.nextBelow(1)).toBe(0);
@@ -111,7 +111,7 @@ describe('uniform', () => {
     for (let i = 0; i < n; i++) {
       const p = g.next();
       expect(p >= 0 && p < pages && Number.isInteger(p)).toBe(true);
-      c[Math.floor((p * buckets) / pages)]!++;
+      c[Math.floor((p * buckets) / pages)]++;
     }
     const expected = n / buckets; // pages split into 16 nearly equal ranges
     const chi2 = c.reduce((a, x) => a + (x - expected) ** 2 / expected, 0);
@@ -123,7 +123,7 @@ describe('sequential', () => {
   it('walks pages in order from a start drawn from the stream and wraps', () => {
     const pages = 10;
     const seq = draw(makeGenerator(workload('sequential'), pages, new Prng(3, 1)), 25);
-    for (let i = 1; i < seq.length; i++) expect(seq[i]).toBe((seq[i - 1]! + 1) % pages);
+    for (let i = 1; i < seq.length; i++) expect(seq[i]).toBe((seq[i - 1] + 1) % pages);
     expect(seq).toContain(0); // 25 steps over 10 pages must wrap
     const starts = new Set([0, 1, 2, 3, 4, 5].map((s) => makeGenerator(workload('sequential'), 1000, new Prng(3, s)).next()));
     expect(starts.size).toBeGreaterThan(1);
@@ -143,16 +143,16 @@ describe('zipf', () => {
     const theta = 0.99;
     const g = new ZipfGenerator(pages, theta, new Prng(4, 0));
     const c = new Uint32Array(pages);
-    for (let i = 0; i < 200_000; i++) c[g.nextRank()]!++;
+    for (let i = 0; i < 200_000; i++) c[g.nextRank()]++;
     const z = zeta(pages, theta);
-    expect(c[0]! / 200_000).toBeCloseTo(1 / z, 2);
-    expect(c[1]! / 200_000).toBeCloseTo(2 ** -theta / z, 2);
+    expect(c[0] / 200_000).toBeCloseTo(1 / z, 2);
+    expect(c[1] / 200_000).toBeCloseTo(2 ** -theta / z, 2);
   });
 
   it('scatters the hottest pages instead of packing them at the start', () => {
     const pages = 10_000;
     const c = counts(makeGenerator(workload('zipf'), pages, new Prng(11, 0)), pages, 50_000);
-    const hottest = [...c.keys()].sort((a, b) => c[b]! - c[a]!).slice(0, 10);
+    const hottest = [...c.keys()].sort((a, b) => c[b] - c[a]).slice(0, 10);
     expect(Math.max(...hottest)).toBeGreaterThan(pages / 10);
   });
 
