@@ -2,7 +2,7 @@
  * Throughput and scaling: shipped workloads at 1, 2, 4 and 8 vCPUs (real worker threads):
  * tlb-hit (the hit path), default, fault-storm (the fault path), plus fault-storm with every vCPU
  * in ONE nested guest, which shows the kernel's per-guest tlb_lock serialising all of that
- * guest's faults (DESIGN.md "Performance notes"). `runStatsCost` measures what recording
+ * guest's faults (docs/performance.md). `runStatsCost` measures what recording
  * statistics costs a fault.
  */
 import { join } from 'node:path';

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `nestsim` command line (DESIGN.md "Command line and results").
+ * The `nestsim` command line (the README lists every command and option).
  * Exit status: 0 finished with no violation; 1 an invariant was violated; 2 bad usage or config.
  */
 import { writeFileSync } from 'node:fs';

@@ -1,8 +1,10 @@
 /**
- * Per-thread hypervisor context: the machine views, this thread's counters, the protocol
- * profile (mutations and fixes as bit masks, resolved once), reusable scratch objects (so the
- * fault path allocates nothing), the lock helpers that count, and the broadcast-invalidation hook
- * supplied by the simulated processor (hw/tlb.ts), which hv code must not import.
+ * Per-thread hypervisor context (what the kernel reaches through `kvm` and the running CPU): the
+ * machine views, this thread's counters, the protocol profile (mutations and fixes as bit masks,
+ * resolved once), the lock helpers that count, the violation reporter, and the
+ * broadcast-invalidation hook supplied by the simulated processor (hw/shootdown.ts), which hv code
+ * must not import. It holds no per-fault scratch: what a fault fills in travels in a FaultScratch
+ * (hv/scratch.ts) passed down the fault path.
  */
 import type { Machine } from '../memory/machine.js';
 import type { Layout } from '../memory/layout.js';

@@ -1,12 +1,12 @@
 /**
- * The shared machine's layout: the single source of every offset (STYLE.md, "Shared memory").
+ * The shared machine's layout: the single source of every offset (docs/architecture.md, "Shared-memory rules").
  *
  * One SharedArrayBuffer holds the whole simulated machine. Every region is addressed in 32-bit
  * words through one Int32Array (`Machine.w`), except the per-worker counter blocks, which are
  * Float64 (they carry nanosecond sums). `computeLayout` derives all offsets from the resolved
  * config; `attachMachine` (machine.ts) builds identical views in the coordinator and every worker.
  *
- * Address vocabulary (STYLE.md): `pn` = a page number in 4 KiB units; `l2Pn` (kernel n_gpa >> 12),
+ * Address vocabulary (docs/architecture.md, "Conventions"): `pn` = a page number in 4 KiB units; `l2Pn` (kernel n_gpa >> 12),
  * `l1Pn`/`gfn` (gpa >> 12, in 4 KiB units), `hostPn` (hpa >> 12). Frames of host memory are
  * counted in base pages (`frame`), base page = L0's PAGE_SIZE (4K or 64K).
  */
@@ -83,7 +83,7 @@ export const CTRL = {
   /** kvm->mmu_invalidate_in_progress */
   mmuInProgress: 17,
   // line 2: written by every broadcast invalidation; read by every hardware walk and quiescence
-  /** Bumped by every broadcast invalidation before it scans the TLBs (see hw/tlb.ts). */
+  /** Bumped by every broadcast invalidation before it scans the TLBs (see hw/shootdown.ts). */
   tlbEpoch: 32,
   /** Bumped by every broadcast invalidation after it dropped TLB entries, before it waits. */
   tlbDone: 33,

@@ -140,7 +140,7 @@ export class Machine {
 
   /**
    * Return a table unit to its pool. Bumps the invalidation epoch first: a hardware walker's
-   * page-walk cache (hw/cpu.ts) may point at this unit, and is trusted only under the epoch it
+   * page-walk cache (hw/walker.ts) may point at this unit, and is trusted only under the epoch it
    * was filled at; a walk that used it concurrently drops its TLB fill on the epoch re-check.
    */
   freeTableUnit(space: TableSpace, unit: number): void {

@@ -63,7 +63,7 @@ export function findLeaf(w: Int32Array, space: TableSpace, pgdUnit: number, pn: 
 
 /**
  * `findLeaf` for a caller holding mmu_lock: the entries on the way down are read with plain
- * loads. Why that is allowed (DESIGN.md "Shared-memory rules"): every write of a directory word,
+ * loads. Why that is allowed (docs/architecture.md, "Shared-memory rules"): every write of a directory word,
  * and every write that makes an entry present, absent, a leaf or a directory, happens under
  * mmu_lock, which the caller holds; the only lockless writer of these words is hardware R/C
  * write-back (`hardware.rc: auto`), which ORs R or C into a present leaf and changes none of the

@@ -1,6 +1,6 @@
 /**
- * The results document written by `--json` (DESIGN.md "Command line and results": a contract that
- * tests and tools rely on), built from merged counters and histograms by `buildResults`, and
+ * The results document written by `--json` (a contract that tests and tools
+ * rely on; the README lists its fields), built from merged counters and histograms by `buildResults`, and
  * checked by `validateResultsShape`.
  *
  * All names camelCase; times in the unit their name says (`durationMs`, `waitNs`, `latencyNs`).
@@ -267,7 +267,7 @@ type Shape = 'number' | 'string' | 'object' | 'numbers' | { readonly [key: strin
 const SUMMARY_SHAPE: Shape = { count: 'number', mean: 'number', p50: 'number', p90: 'number', p99: 'number', p999: 'number', max: 'number' };
 const LOCK_SHAPE: Shape = { acquisitions: 'number', contended: 'number', waitNs: 'number' };
 
-/** The `--json` contract of DESIGN.md, field by field. */
+/** The `--json` contract, field by field. */
 const CONTRACT: Shape = {
   tool: { name: 'string', version: 'string' },
   config: 'object',

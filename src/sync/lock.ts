@@ -1,5 +1,5 @@
 /**
- * Locks in shared memory (DESIGN.md "Shared-memory rules").
+ * Locks in shared memory (docs/architecture.md, "Shared-memory rules").
  *
  * A three-state futex lock (0 free, 1 held, 2 held with sleepers), in the style of Drepper's
  * "Futexes are tricky": uncontended acquire is one compare-exchange, contended waiters spin
