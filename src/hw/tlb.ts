@@ -17,7 +17,7 @@
  * dropped it is still waiting for that point: the stale hit belongs to an access in flight before
  * the tlbie completed, as on hardware. A probe therefore costs no atomic operation.
  */
-import { CTRL, TLB_ENTRY_WORDS } from '../memory/layout.js';
+import { CTRL, TLB_ENTRY_WORDS as ENTRY_WORDS } from '../memory/layout.js';
 import type { Machine } from '../memory/machine.js';
 
 /** Fields of a TLB entry (word offsets within its TLB_ENTRY_WORDS). */
@@ -28,6 +28,8 @@ export const TLB_GEN = 3;
 /** Tag of an empty entry. */
 export const TLB_INVALID = -1;
 
+/** Words per entry, as a module-local binding (read on every hit; see the note in hw/cpu.ts). */
+const TLB_ENTRY_WORDS = ENTRY_WORDS;
 /** Way-predictor slots minus one (a power of two). */
 const WAY_HINT_MASK = 1023;
 
