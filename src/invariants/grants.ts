@@ -78,13 +78,11 @@ export function revokeGrant(w: Int32Array, L: Layout, slot: number, l2Pn: number
 }
 
 /**
- * A store to L2 base page `vpn` completed through TLB data `data`: report it if L1's record
- * (from `base`, `grantBase`) lacks W (I2) or C (I3). Lock: none (one atomic load).
+ * A store to `l2Pn` completed through TLB data `data` while L1's record `granted` lacks W or C
+ * (the caller checked `granted & GRANT_BITS` on the hit path): L1 took the bit away and its tlbie
+ * has completed, yet the store went through. Reports I2 (no W) or I3 (no C).
  */
-export function checkStoreGranted(w: Int32Array, base: number, vpn: number, data: number, report: ViolationReporter, l1Lpid: number, l2Pn: number): void {
-  const granted = Atomics.load(w, base + vpn);
-  if ((granted & GRANT_BITS) === GRANT_BITS) return;
-  // L1 took W (or C) away and its tlbie has completed, yet the store went through.
+export function reportUngrantedStore(report: ViolationReporter, granted: number, l1Lpid: number, l2Pn: number, data: number): void {
   if ((granted & PAGE_WRITE) === 0) report.storeAfterWRevoked(l1Lpid, l2Pn, data, granted);
   else report.storeAfterCCleared(l1Lpid, l2Pn, data, granted);
 }
