@@ -1,150 +1,92 @@
 #!/usr/bin/env node
 /**
  * The `nestsim` command line (the README lists every command and option).
- * Exit status: 0 finished with no violation; 1 an invariant was violated; 2 bad usage or config.
+ *
+ * Exit status: 0 finished with no violation; 1 an invariant was violated; 2 bad usage or config
+ * (one line: file, line, key, expected, found); 3 an internal error (one line; the stack with
+ * `--debug`); 130 interrupted by Ctrl-C (the partial results are still printed and written).
+ *
+ * Nothing a user asked for is lost: every output path is checked before the run starts, and
+ * every output is written to a temporary file in the same directory, then renamed.
  */
-import { writeFileSync } from 'node:fs';
-import { ConfigError, applyOverrides, loadConfig } from './workload/config.js';
+import { ConfigError, applyOverrides, configKeyError, loadConfig } from './workload/config.js';
 import { describeKeys } from './workload/keys.js';
+import { DURATION_EXAMPLES, parseDuration } from './workload/units.js';
+import { ACCEPTS, COMMANDS, GLOBAL_OPTIONS, HELP, UsageError, last, parseArgs, type Command, type Parsed } from './cli/args.js';
+import { interruptOnSigint, outputsOf, stdoutTaken, useColor, writeOutput } from './cli/outputs.js';
 import type { ResolvedConfig } from './workload/types.js';
-import { runSimulation } from './engine/run.js';
+import { LayoutError, computeLayout } from './memory/layout.js';
+import { EXIT_INTERRUPTED, runSimulation } from './engine/run.js';
 import { renderProgress, renderTable } from './report/table.js';
 import { renderHtml } from './report/html.js';
 import { runStress, renderStress } from './engine/stress.js';
 import { toolVersion } from './stats/results.js';
 
-export class UsageError extends Error {
-  override name = 'UsageError';
-}
+/** Exit status of an internal error (a bug in nestsim, not in the input). */
+export const EXIT_INTERNAL = 3;
 
-const HELP: Record<string, string> = {
-  main: `nestsim ${'{version}'} - simulator of the POWER (Book3S HV, radix) nested-guest page-fault path
-
-Usage:
-  nestsim run <config.yaml> [options]       run a workload, print statistics
-  nestsim stress <config.yaml> [options]    many short racy rounds; exit 1 on any violation
-  nestsim validate <config.yaml> [--keys]   check a config and print it resolved
-  nestsim sweep <config.yaml> --set key=v1,v2,... [options]
-  nestsim <command> --help                  options of a command
-
-Exit status: 0 clean, 1 an invariant was violated, 2 bad usage or config.`,
-  run: `Usage: nestsim run <config.yaml> [options]
-
-  --vcpus N             simulated L2 vCPUs (worker threads)
-  --duration S          run length, e.g. 5s, 500ms (ignored with --accesses)
-  --accesses N          accesses per vCPU (deterministic with --vcpus 1 and --seed)
-  --seed N              seed of every random choice
-  --protocol P          mainline (the kernel as written) or fixed (windows P1-P5 closed)
-  --fix P               close one window (p1..p5); repeatable
-  --mutation NAME       remove one protection (see nestsim validate --keys); repeatable
-  --set key=value       any config key, e.g. --set workload.pattern=zipf; repeatable
-  --json FILE           write the results document (JSON)
-  --html FILE           write an HTML report
-  --quiet               no progress line and no table
-  --no-color            plain text`,
-  stress: `Usage: nestsim stress <config.yaml> [options]
-
-  --time S              stop starting rounds after this long (default 10s)
-  --iterations N        run exactly N rounds (count-bounded)
-  --seed N              first round's seed (round k uses seed + k)
-  --protocol P, --fix P, --mutation NAME, --set key=value   as for run
-  --json FILE           write the stress report (JSON)
-  --quiet               only the summary line`,
-  validate: `Usage: nestsim validate <config.yaml> [--keys]
-
-  Checks the config and prints it with every default filled in (JSON).
-  --keys                print the reference of every config key instead`,
-  sweep: `Usage: nestsim sweep <config.yaml> --set key=v1,v2,... [options]
-
-  Runs the workload once per value and prints throughput and latency per value.
-  --json FILE           write all results documents (JSON array)
-  Other options as for run.`,
-};
-
-interface Parsed {
-  command: string;
-  file?: string;
-  flags: Map<string, string[]>;
-}
-
-const VALUE_FLAGS = new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'time', 'iterations']);
-const BOOL_FLAGS = new Set(['quiet', 'no-color', 'help', 'keys']);
-
-export function parseArgs(argv: readonly string[]): Parsed {
-  const flags = new Map<string, string[]>();
-  let command = '';
-  let file: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    if (a.startsWith('--')) {
-      let name = a.slice(2);
-      let value: string | undefined;
-      const eq = name.indexOf('=');
-      if (eq >= 0 && name !== 'set') {
-        value = name.slice(eq + 1);
-        name = name.slice(0, eq);
-      }
-      if (BOOL_FLAGS.has(name)) {
-        flags.set(name, ['true']);
-        continue;
-      }
-      if (!VALUE_FLAGS.has(name)) throw new UsageError(`unknown option --${name} (nestsim ${command || ''} --help lists them)`.replace('  ', ' '));
-      if (value === undefined) {
-        value = argv[++i];
-        if (value === undefined) throw new UsageError(`--${name}: expected a value, found the end of the command line`);
-      }
-      flags.set(name, [...(flags.get(name) ?? []), value]);
-    } else if (a === '-h') flags.set('help', ['true']);
-    else if (command === '') command = a;
-    else if (file === undefined) file = a;
-    else throw new UsageError(`unexpected argument "${a}"`);
+/** Whether the machine can be laid out for `cfg`; a user error at the key to blame if not. */
+function checkMachine(cfg: ResolvedConfig): void {
+  try {
+    computeLayout(cfg);
+  } catch (e) {
+    if (e instanceof LayoutError) throw configKeyError(cfg, e.key, e.expected, e.found);
+    throw e;
   }
-  return { command, file, flags };
 }
 
-/** Config with the command-line overrides applied. */
+/** Config with the command-line overrides applied, checked as the run will use it. */
 function configFrom(p: Parsed): ResolvedConfig {
   if (p.file === undefined) throw new UsageError(`${p.command}: expected a config file, found none (try configs/default.yaml)`);
   let cfg = loadConfig(p.file);
   const o: Record<string, string | string[]> = {};
   for (const k of ['vcpus', 'duration', 'accesses', 'seed', 'protocol'] as const) {
-    const v = p.flags.get(k);
-    if (v) o[k] = v[v.length - 1];
+    const v = last(p, k);
+    if (v !== undefined) o[k] = v;
   }
-  if (p.flags.has('accesses') && !p.flags.has('duration')) o.duration = '24h';
-  if (p.flags.has('duration') && !p.flags.has('accesses')) o.accesses = '0';
+  // --accesses N (N > 0) bounds the run by work: no deadline unless --duration is given too.
+  // --accesses 0 is duration mode (the config's duration, or --duration).
+  const accesses = last(p, 'accesses');
+  if (accesses !== undefined && accesses.trim() !== '0' && !p.flags.has('duration')) o.duration = '24h';
+  if (p.flags.has('duration') && accesses === undefined) o.accesses = '0';
   if (p.flags.has('mutation')) o.mutation = p.flags.get('mutation')!;
   if (p.flags.has('fix')) o.fix = p.flags.get('fix')!;
   if (Object.keys(o).length > 0) cfg = applyOverrides(cfg, o);
-  const sets: Record<string, string> = {};
-  for (const s of p.flags.get('set') ?? []) {
-    if (p.command === 'sweep') continue;
-    const eq = s.indexOf('=');
-    if (eq <= 0) throw new UsageError(`--set: expected key=value, found "${s}"`);
-    sets[s.slice(0, eq)] = s.slice(eq + 1);
+  if (p.command !== 'sweep') {
+    const sets: Record<string, string> = {};
+    for (const s of p.flags.get('set') ?? []) {
+      const eq = s.indexOf('=');
+      if (eq <= 0) throw new UsageError(`--set: expected key=value, found "${s}"`);
+      sets[s.slice(0, eq)] = s.slice(eq + 1);
+    }
+    if (Object.keys(sets).length > 0) cfg = applyOverrides(cfg, sets, '--set');
+    checkMachine(cfg);
   }
-  if (Object.keys(sets).length > 0) cfg = applyOverrides(cfg, sets, '--set');
   return cfg;
 }
 
-function useColor(p: Parsed): boolean {
-  return !p.flags.has('no-color') && process.env.NO_COLOR === undefined && process.stdout.isTTY === true;
-}
+// ---- commands --------------------------------------------------------------------------------
 
 async function cmdRun(p: Parsed): Promise<number> {
   const cfg = configFrom(p);
+  const [json, html] = outputsOf(p, 'json', 'html');
   const quiet = p.flags.has('quiet');
+  const text = stdoutTaken(json, html) ? process.stderr : process.stdout;
   const live = !quiet && process.stderr.isTTY === true;
-  const out = await runSimulation(cfg, {
-    onProgress: live ? (s) => process.stderr.write('\r' + renderProgress(s) + '\x1b[K') : undefined,
-  });
-  if (live) process.stderr.write('\r\x1b[K');
-  const json = p.flags.get('json')?.at(-1);
-  if (json) writeFileSync(json, JSON.stringify(out.doc, null, 2) + '\n');
-  const html = p.flags.get('html')?.at(-1);
-  if (html) writeFileSync(html, renderHtml(out.doc));
-  if (!quiet) process.stdout.write(renderTable(out.doc, { color: useColor(p) }) + '\n');
-  return out.exitCode;
+  const { signal, release } = interruptOnSigint();
+  try {
+    const out = await runSimulation(cfg, {
+      signal,
+      onProgress: live ? (s) => process.stderr.write('\r' + renderProgress(s) + '\x1b[K') : undefined,
+    });
+    if (live) process.stderr.write('\r\x1b[K');
+    if (!quiet) text.write(renderTable(out.doc, { color: useColor(p, text) }) + '\n');
+    if (json) writeOutput(json, JSON.stringify(out.doc, null, 2) + '\n');
+    if (html) writeOutput(html, renderHtml(out.doc));
+    return out.exitCode;
+  } finally {
+    release();
+  }
 }
 
 function cmdValidate(p: Parsed): number {
@@ -152,13 +94,19 @@ function cmdValidate(p: Parsed): number {
     process.stdout.write(describeKeys() + '\n');
     return 0;
   }
+  const [json] = outputsOf(p, 'json');
   const cfg = configFrom(p);
-  process.stdout.write(`${cfg.file}: ok\n${JSON.stringify(cfg, null, 2)}\n`);
+  const resolved = JSON.stringify(cfg, null, 2) + '\n';
+  if (json !== undefined) {
+    writeOutput(json, resolved);
+    if (json.path !== '-') process.stdout.write(`${cfg.file}: ok\n`);
+  } else process.stdout.write(`${cfg.file}: ok\n${resolved}`);
   return 0;
 }
 
 async function cmdSweep(p: Parsed): Promise<number> {
   const base = configFrom(p);
+  const [json] = outputsOf(p, 'json');
   const sets = p.flags.get('set') ?? [];
   if (sets.length !== 1) throw new UsageError(`sweep: expected exactly one --set key=v1,v2,..., found ${sets.length}`);
   const s = sets[0];
@@ -166,36 +114,48 @@ async function cmdSweep(p: Parsed): Promise<number> {
   if (eq <= 0) throw new UsageError(`--set: expected key=v1,v2,..., found "${s}"`);
   const key = s.slice(0, eq);
   const values = s.slice(eq + 1).split(',');
+  // Every value is checked (keys and machine layout) before the first run.
+  const configs = values.map((v) => {
+    if (v.trim() === '') throw new UsageError(`--set ${s}: expected a value between the commas, found an empty one`);
+    const cfg = applyOverrides(base, { [key]: v }, '--set');
+    checkMachine(cfg);
+    return cfg;
+  });
+  const text = stdoutTaken(json) ? process.stderr : process.stdout;
   const docs = [];
   let worst = 0;
   const rows: string[] = [`${key.padEnd(24)} ${'accesses/s'.padStart(14)} ${'faults/s'.padStart(14)} ${'fault p50'.padStart(10)} ${'fault p99'.padStart(10)} ${'violations'.padStart(10)}`];
-  for (const v of values) {
-    const cfg = applyOverrides(base, { [key]: v }, '--set');
-    const out = await runSimulation(cfg);
-    docs.push(out.doc);
-    worst = Math.max(worst, out.exitCode);
-    const d = out.doc;
-    const lat = d.latencyNs.shadowInsert;
-    rows.push(
-      `${v.padEnd(24)} ${Math.round(d.throughput.accessesPerSec).toLocaleString('en-US').padStart(14)} ${Math.round(d.throughput.faultsPerSec).toLocaleString('en-US').padStart(14)} ${String(lat.p50).padStart(8)}ns ${String(lat.p99).padStart(8)}ns ${String(d.checks.violations).padStart(10)}`,
-    );
-    if (!p.flags.has('quiet')) process.stderr.write(`${key}=${v}: done\n`);
+  const { signal, release } = interruptOnSigint();
+  try {
+    for (let i = 0; i < values.length && !signal.aborted; i++) {
+      const out = await runSimulation(configs[i], { signal });
+      docs.push(out.doc);
+      worst = out.exitCode === EXIT_INTERRUPTED ? EXIT_INTERRUPTED : Math.max(worst, out.exitCode);
+      const d = out.doc;
+      const lat = d.latencyNs.shadowInsert;
+      rows.push(
+        `${values[i].padEnd(24)} ${Math.round(d.throughput.accessesPerSec).toLocaleString('en-US').padStart(14)} ${Math.round(d.throughput.faultsPerSec).toLocaleString('en-US').padStart(14)} ${String(lat.p50).padStart(8)}ns ${String(lat.p99).padStart(8)}ns ${String(d.checks.violations).padStart(10)}`,
+      );
+      if (!p.flags.has('quiet')) process.stderr.write(`${key}=${values[i]}: done (${i + 1}/${values.length})\n`);
+    }
+  } finally {
+    release();
   }
-  const json = p.flags.get('json')?.at(-1);
-  if (json) writeFileSync(json, JSON.stringify(docs, null, 2) + '\n');
-  process.stdout.write(rows.join('\n') + '\n');
-  return worst;
+  text.write(rows.join('\n') + '\n');
+  if (json) writeOutput(json, JSON.stringify(docs, null, 2) + '\n');
+  return signal.aborted ? EXIT_INTERRUPTED : worst;
 }
 
 async function cmdStress(p: Parsed): Promise<number> {
   const cfg = configFrom(p);
-  const time = p.flags.get('time')?.at(-1);
-  const iterations = p.flags.get('iterations')?.at(-1);
+  const [json] = outputsOf(p, 'json');
+  const time = last(p, 'time');
+  const iterations = last(p, 'iterations');
   let timeMs = 10_000;
   if (time !== undefined) {
-    const t = /^(\d+(?:\.\d+)?)(ms|s)?$/.exec(time);
-    if (!t) throw new UsageError(`--time: expected a duration such as 10 or 10s, found "${time}"`);
-    timeMs = Number(t[1]) * (t[2] === 'ms' ? 1 : 1000);
+    const t = parseDuration(time);
+    if (t === null || t < 1) throw new UsageError(`--time: expected a duration like ${DURATION_EXAMPLES}, found "${time}"`);
+    timeMs = t;
   }
   let rounds = 0;
   if (iterations !== undefined) {
@@ -203,66 +163,95 @@ async function cmdStress(p: Parsed): Promise<number> {
     if (!Number.isInteger(rounds) || rounds < 1) throw new UsageError(`--iterations: expected an integer >= 1, found "${iterations}"`);
   }
   const quiet = p.flags.has('quiet');
-  const report = await runStress(cfg, {
-    timeMs,
-    rounds,
-    onRound: quiet || process.stderr.isTTY !== true ? undefined : (r) => process.stderr.write(`\rround ${r.round} (seed ${r.seed}): ${r.violations} violations\x1b[K`),
-  });
-  if (!quiet && process.stderr.isTTY === true) process.stderr.write('\r\x1b[K');
-  const json = p.flags.get('json')?.at(-1);
-  if (json) writeFileSync(json, JSON.stringify(report, null, 2) + '\n');
-  process.stdout.write(renderStress(report, { color: useColor(p), quiet }) + '\n');
-  return report.violatingRounds > 0 ? 1 : 0;
+  const text = stdoutTaken(json) ? process.stderr : process.stdout;
+  const { signal, release } = interruptOnSigint();
+  try {
+    const report = await runStress(cfg, {
+      timeMs,
+      rounds,
+      signal,
+      onRound: quiet || process.stderr.isTTY !== true ? undefined : (r) => process.stderr.write(`\rround ${r.round} (seed ${r.seed}): ${r.violations} violations\x1b[K`),
+    });
+    if (!quiet && process.stderr.isTTY === true) process.stderr.write('\r\x1b[K');
+    text.write(renderStress(report, { color: useColor(p, text), quiet }) + '\n');
+    if (json) writeOutput(json, JSON.stringify(report, null, 2) + '\n');
+    if (report.interrupted) return EXIT_INTERRUPTED;
+    return report.violatingRounds > 0 ? 1 : 0;
+  } finally {
+    release();
+  }
+}
+
+function isCommand(c: string): c is Command {
+  return (COMMANDS as readonly string[]).includes(c);
+}
+
+async function dispatch(p: Parsed): Promise<number> {
+  if (p.flags.has('version') || p.command === 'version') {
+    process.stdout.write(`nestsim ${toolVersion()}\n`);
+    return 0;
+  }
+  if (p.command === 'help') {
+    const topic = p.file;
+    if (topic === undefined) process.stdout.write(HELP.main.replace('{version}', toolVersion()) + '\n');
+    else if (isCommand(topic)) process.stdout.write(HELP[topic] + '\n');
+    else throw new UsageError(`help: expected one of ${COMMANDS.join(', ')}, found "${topic}"`);
+    return 0;
+  }
+  if (p.command === '') {
+    process.stdout.write(HELP.main.replace('{version}', toolVersion()) + '\n');
+    return p.flags.has('help') ? 0 : 2;
+  }
+  if (!isCommand(p.command)) throw new UsageError(`unknown command "${p.command}" (expected run, stress, validate or sweep)`);
+  if (p.flags.has('help')) {
+    process.stdout.write(HELP[p.command] + '\n');
+    return 0;
+  }
+  for (const name of p.flags.keys()) {
+    if (!ACCEPTS[p.command].has(name) && !GLOBAL_OPTIONS.has(name)) {
+      throw new UsageError(`${p.command}: expected one of its options (nestsim help ${p.command}), found --${name}, which ${p.command} does not take`);
+    }
+  }
+  switch (p.command) {
+    case 'run':
+      return await cmdRun(p);
+    case 'validate':
+      return cmdValidate(p);
+    case 'sweep':
+      return await cmdSweep(p);
+    case 'stress':
+      return await cmdStress(p);
+  }
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
+  let debug = argv.includes('--debug');
   try {
     const p = parseArgs(argv);
-    if (p.command === '' || p.command === 'help' || (p.command === '' && p.flags.has('help'))) {
-      process.stdout.write(HELP.main!.replace('{version}', toolVersion()) + '\n');
-      return p.command === '' && !p.flags.has('help') ? 2 : 0;
-    }
-    if (p.command === '--version' || p.command === 'version') {
-      process.stdout.write(toolVersion() + '\n');
-      return 0;
-    }
-    const help = HELP[p.command];
-    if (help === undefined || p.command === 'main') {
-      throw new UsageError(`unknown command "${p.command}" (expected run, stress, validate or sweep)`);
-    }
-    if (p.flags.has('help')) {
-      process.stdout.write(help + '\n');
-      return 0;
-    }
-    switch (p.command) {
-      case 'run':
-        return await cmdRun(p);
-      case 'validate':
-        return cmdValidate(p);
-      case 'sweep':
-        return await cmdSweep(p);
-      case 'stress':
-        return await cmdStress(p);
-    }
-    return 2;
+    debug = p.flags.has('debug');
+    return await dispatch(p);
   } catch (e) {
     if (e instanceof ConfigError || e instanceof UsageError) {
       process.stderr.write(`nestsim: ${e.message}\n`);
       return 2;
     }
-    throw e;
+    const err = e instanceof Error ? e : new Error(String(e));
+    process.stderr.write(
+      debug ? `nestsim: internal error: ${err.stack ?? err.message}\n` : `nestsim: internal error: ${err.name}: ${err.message.split('\n')[0]} (run again with --debug for the stack)\n`,
+    );
+    return EXIT_INTERNAL;
   }
 }
 
-const invokedDirectly = process.argv[1] !== undefined && /cli\.(js|ts)$/.test(process.argv[1]) || process.argv[1]?.endsWith('/nestsim');
+const invokedDirectly = (process.argv[1] !== undefined && /cli\.(js|ts)$/.test(process.argv[1])) || process.argv[1]?.endsWith('/nestsim');
 if (invokedDirectly) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;
     },
     (e: unknown) => {
-      process.stderr.write(`nestsim: internal error: ${(e as Error)?.stack ?? String(e)}\n`);
-      process.exitCode = 3;
+      process.stderr.write(`nestsim: internal error: ${(e as Error)?.message ?? String(e)}\n`);
+      process.exitCode = EXIT_INTERNAL;
     },
   );
 }

@@ -20,7 +20,7 @@ import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_PTE, PAGE_READ, PAGE_WRITE, 
 import { pnAlign, pnCount } from '../mmu/geometry.js';
 import { UNIT_WORDS, WALK_OK, WalkResult, findLeaf, walkRadixTree } from '../mmu/tree.js';
 import { SWAP_SLOT_USED, backingFrame } from '../memory/host.js';
-import { CTRL, TLB_ENTRY_WORDS } from '../memory/layout.js';
+import { CTRL, TLB_ENTRY_WORDS } from '../memory/records.js';
 import { L1_LPID, type HvContext } from '../hv/context.js';
 import { GUEST, GUEST_LIVE, guestWord, lpidOfSlot, shadowPgdUnit } from '../hv/guests.js';
 import { L1_TABLE_PGD_UNIT, pageOfPn } from '../hv/radix.js';

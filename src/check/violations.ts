@@ -4,7 +4,7 @@
  * and when, and whether a window of the kernel as written (P1-P5) explains it. The records are
  * written by invariants/violations.ts; fields are read by name (`VIOLATION`).
  */
-import { CTRL, VIOLATION, VIOLATION_SLOTS, VIOLATION_WORDS } from '../memory/layout.js';
+import { CTRL, VIOLATION, VIOLATION_SLOTS, VIOLATION_WORDS } from '../memory/records.js';
 import type { Machine } from '../memory/machine.js';
 import { describePte, hex64, pteToIsa } from '../mmu/pte.js';
 import { pnToBytes } from '../mmu/geometry.js';

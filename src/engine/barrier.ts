@@ -4,7 +4,7 @@
  * auditor works on a quiescent machine, then resumes everyone. Monotonic counters throughout,
  * so a wake-up is never lost.
  */
-import { CTRL } from '../memory/layout.js';
+import { CTRL } from '../memory/records.js';
 import type { Machine } from '../memory/machine.js';
 import type { Cpu } from '../hw/cpu.js';
 

@@ -10,6 +10,7 @@ import type { ResolvedConfig } from '../workload/types.js';
 import type { Machine } from '../memory/machine.js';
 import { COUNTER, COUNTER_COUNT, mergeCounters } from '../stats/counters.js';
 import { totalFaults } from '../stats/kinds.js';
+import { CTRL } from '../memory/records.js';
 import { Histogram } from '../stats/histogram.js';
 import { buildResults, type ResultsDocument } from '../stats/results.js';
 import type { ProgressInput } from '../report/table.js';
@@ -30,6 +31,12 @@ export interface RunOptions {
   inline?: boolean;
   /** Reuse this worker pool (stress rounds) instead of starting one; it is left running. */
   pool?: Piscina;
+  /**
+   * Aborting it stops the run at the vCPUs' next safe point (they check the stop word every
+   * 1,024 accesses and after every duty); the final audit still runs and the document says
+   * `interrupted: true`.
+   */
+  signal?: AbortSignal;
 }
 
 /** A worker pool for `threads` vCPUs. */
@@ -43,10 +50,13 @@ export function makePool(threads: number): Piscina {
   });
 }
 
+/** Exit status of an interrupted run (128 + SIGINT), as shells report one. */
+export const EXIT_INTERRUPTED = 130;
+
 export interface RunOutcome {
   doc: ResultsDocument;
   machine: Machine;
-  /** 0 clean, 1 some invariant was violated. */
+  /** 0 clean, 1 some invariant was violated, EXIT_INTERRUPTED stopped by the signal. */
   exitCode: number;
 }
 
@@ -60,7 +70,17 @@ export function sumCounter(m: Machine, c: number): number {
 export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}): Promise<RunOutcome> {
   const wall0 = performance.now();
   const m = setupMachine(cfg);
+  // The deadline bounds the whole run in duration mode (warm-up, audits and actors included);
+  // with `accesses` > 0 the run is bounded by work and the duration is not used.
   const deadline = Date.now() + cfg.durationMs;
+  const stopIdx = m.ctrl(CTRL.stop);
+  let interrupted = false;
+  const onAbort = (): void => {
+    interrupted = true;
+    Atomics.store(m.w, stopIdx, 1);
+  };
+  if (opts.signal?.aborted) onAbort();
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
   const tasks: VcpuTask[] = [];
   for (let v = 0; v < cfg.vcpus; v++) {
     tasks.push({ sab: m.sab, layout: m.L, cfg, vcpu: v, accesses: cfg.accesses, deadlineMs: deadline });
@@ -83,7 +103,9 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
       if (!opts.pool) await pool.destroy();
     }
   }
+  opts.signal?.removeEventListener('abort', onAbort);
   const durationMs = performance.now() - t0;
+  const overranMs = cfg.accesses > 0 ? 0 : Math.max(0, Date.now() - deadline);
 
   // Final audit, on a quiescent machine: every vCPU has left its guest.
   const coord = contextFor(m, cfg, -1, m.L.workers - 1);
@@ -111,8 +133,12 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
     byInvariant,
     lostWrites: report.lostWrites,
     perVcpu: Array.from({ length: cfg.vcpus }, (_, v) => m.counterBlock(v).slice(0, COUNTER_COUNT)),
+    interrupted,
+    endedInWarmup: results.some((r) => !r.warmupDone),
+    deadlineMs: cfg.accesses > 0 ? null : cfg.durationMs,
+    overranMs,
   });
-  return { doc, machine: m, exitCode: total > 0 ? 1 : 0 };
+  return { doc, machine: m, exitCode: interrupted ? EXIT_INTERRUPTED : total > 0 ? 1 : 0 };
 }
 
 function snapshot(m: Machine, cfg: ResolvedConfig, t0: number): ProgressSnapshot {

@@ -4,7 +4,7 @@
  * coordinator and by tests that drive the protocol from one thread.
  */
 import type { Mutation, ResolvedConfig, PageSizeMix } from '../workload/types.js';
-import { CTRL } from '../memory/layout.js';
+import { CTRL } from '../memory/records.js';
 import { createMachine, type Machine } from '../memory/machine.js';
 import { HvContext, type ContextOptions } from '../hv/context.js';
 import { l1SetPartitionEntry, lpidOfSlot } from '../hv/guests.js';

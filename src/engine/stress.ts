@@ -19,6 +19,8 @@ export interface StressOptions {
   /** Stop at the first violating round (mutation tests: time to detection). */
   stopAtFirst?: boolean;
   onRound?: (r: { round: number; seed: number; violations: number }) => void;
+  /** Aborting it stops the round in progress at its next safe point and starts no other. */
+  signal?: AbortSignal;
 }
 
 export interface StressReport {
@@ -32,6 +34,8 @@ export interface StressReport {
   faults: number;
   /** Per invariant: rounds clean and rounds with at least one violation. */
   byInvariant: Record<string, { clean: number; violated: number }>;
+  /** Stopped by SIGINT: the figures cover the rounds run so far (the last one cut short). */
+  interrupted: boolean;
   /** First violating round: its number, seed, time from the start, and its first records. */
   first?: { round: number; seed: number; atMs: number; violations: ViolationRecord[]; repro: string };
 }
@@ -49,13 +53,15 @@ export async function runStress(cfg: ResolvedConfig, o: StressOptions): Promise<
     accesses: 0,
     faults: 0,
     byInvariant: Object.fromEntries(INVARIANTS.map((n) => [n, { clean: 0, violated: 0 }])),
+    interrupted: false,
   };
   try {
     for (let round = 0; ; round++) {
+      if (o.signal?.aborted) break;
       if (o.rounds > 0 ? round >= o.rounds : round > 0 && performance.now() - t0 >= o.timeMs) break;
       const seed = (cfg.seed + round) >>> 0;
       const rc = applyOverrides(cfg, { seed: String(seed) }, 'stress');
-      const out = await runSimulation(rc, { pool });
+      const out = await runSimulation(rc, { pool, ...(o.signal ? { signal: o.signal } : {}) });
       report.rounds++;
       report.accesses += out.doc.counts.accesses;
       report.faults += out.doc.counts.faultsTotal;
@@ -65,7 +71,8 @@ export async function runStress(cfg: ResolvedConfig, o: StressOptions): Promise<
         else report.byInvariant[name].clean++;
       }
       o.onRound?.({ round, seed, violations: out.doc.checks.violations });
-      if (out.exitCode !== 0) {
+      const violated = out.doc.checks.violations > 0;
+      if (violated) {
         report.violatingRounds++;
         if (!report.first) {
           const mut = cfg.mutations.map((m) => ` --mutation ${m}`).join('');
@@ -84,6 +91,7 @@ export async function runStress(cfg: ResolvedConfig, o: StressOptions): Promise<
     await pool.destroy();
   }
   report.elapsedMs = performance.now() - t0;
+  report.interrupted = o.signal?.aborted ?? false;
   // Invariants never touched by any round stay listed with their clean count.
   return report;
 }
@@ -94,7 +102,7 @@ export function renderStress(r: StressReport, opts: { color: boolean; quiet: boo
   const head = `${r.config}: ${r.rounds} rounds in ${(r.elapsedMs / 1000).toFixed(1)} s, protocol ${r.protocol}${r.mutations.length ? `, mutations ${r.mutations.join(' ')}` : ''}: `;
   const verdict = r.violatingRounds === 0 ? green('0 violating rounds') : red(`${r.violatingRounds} violating rounds`);
   if (opts.quiet) return head + verdict;
-  const lines = [head + verdict, ''];
+  const lines = [head + verdict + (r.interrupted ? ' (interrupted: the last round was cut short)' : ''), ''];
   lines.push(`${'invariant'.padEnd(22)} ${'clean'.padStart(7)} ${'violated'.padStart(9)}`);
   for (const [name, v] of Object.entries(r.byInvariant)) {
     const row = `${name.padEnd(22)} ${String(v.clean).padStart(7)} ${String(v.violated).padStart(9)}`;

@@ -7,7 +7,8 @@
 import type { ResolvedConfig } from '../workload/types.js';
 import { Prng } from '../workload/prng.js';
 import { makeGenerator, type PageGenerator } from '../workload/generators.js';
-import { CTRL, type Layout } from '../memory/layout.js';
+import { type Layout } from '../memory/layout.js';
+import { CTRL } from '../memory/records.js';
 import { attachMachine, type Machine } from '../memory/machine.js';
 import { COUNTER } from '../stats/counters.js';
 import type { HvContext } from '../hv/context.js';
@@ -34,6 +35,8 @@ export interface VcpuTask {
 export interface VcpuResult {
   vcpu: number;
   accesses: number;
+  /** Whether warm-up finished before the run ended (else every figure is zero). */
+  warmupDone: boolean;
   /** Histogram data by latency kind (Float64Array). */
   histograms: Record<string, Float64Array>;
 }
@@ -70,6 +73,8 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   const warmup = cfg.warmupAccesses;
   const total = task.accesses > 0 ? task.accesses + warmup : Infinity;
   const stopIdx = m.ctrl(CTRL.stop);
+  /** Duration mode: the run ends at `task.deadlineMs`. */
+  const timed = task.accesses === 0;
   let seenAudit = 0;
   // Waiting to re-enter a destroyed guest must not hold up an audit (the auditor may be one of
   // the vCPUs the waiter waits for).
@@ -84,7 +89,8 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   for (; n < total; n++) {
     if ((n & (CHECK_EVERY - 1)) === 0) {
       if (Atomics.load(w, stopIdx) !== 0) break;
-      if (task.accesses === 0 && n >= warmup && Date.now() >= task.deadlineMs) break;
+      // In duration mode the deadline bounds warm-up too (a warm-up longer than the run ends it).
+      if (timed && Date.now() >= task.deadlineMs) break;
     }
     if ((n & 15) === 0) seenAudit = auditPoint(m, cpu, seenAudit);
     if (n === warmup && warmup > 0) resetAfterWarmup(ctx, cpu);
@@ -101,8 +107,19 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
       else page = gen.next();
       cpu.access(page * basePn, type);
     }
-    if (n >= duties.next) duties.run(n);
+    if (n >= duties.next) {
+      duties.run(n);
+      // Duties (audits above all) can take far longer than 1,024 accesses: look at the clock and
+      // the stop word after each batch, so neither a deadline nor a Ctrl-C waits for them.
+      if ((timed && Date.now() >= task.deadlineMs) || Atomics.load(w, stopIdx) !== 0) {
+        n++;
+        break;
+      }
+    }
   }
+  // Stopped inside warm-up (deadline or Ctrl-C): nothing was measured; drop the warm-up's figures.
+  const warmupDone = n >= warmup;
+  if (!warmupDone) resetAfterWarmup(ctx, cpu);
   cpu.exit();
   Atomics.sub(w, m.ctrl(CTRL.running), 1);
   // Wake an auditor waiting for this vCPU to park.
@@ -110,7 +127,7 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   const histograms: Record<string, Float64Array> = { access: cpu.stats.access.data };
   FAULT_KIND_NAMES.forEach((k, i) => (histograms[k] = cpu.stats.byKind[i].data));
   STAGE_NAMES.forEach((k, i) => (histograms[k] = ctx.stages[i].data));
-  return { vcpu: v, accesses: Math.max(0, n - warmup), histograms };
+  return { vcpu: v, accesses: Math.max(0, n - warmup), warmupDone, histograms };
 }
 
 /**

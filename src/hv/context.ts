@@ -8,7 +8,7 @@
  */
 import type { Machine } from '../memory/machine.js';
 import type { Layout } from '../memory/layout.js';
-import { CTRL, LOCK } from '../memory/layout.js';
+import { CTRL, LOCK } from '../memory/records.js';
 import { ViolationReporter } from '../invariants/violations.js';
 import { geometryFor, type Geometry } from '../mmu/geometry.js';
 import { CONTENDED_UNTIMED, lockWord, unlockWord, MMU_LOCK_SPINS, MUTEX_SPINS } from '../sync/lock.js';

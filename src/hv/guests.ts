@@ -8,7 +8,7 @@
  * initialising the slot under mmu_lock; each slot's shadow PGD is a fixed table unit. The
  * record's `generation` changes on every create so a use-after-free is detectable (I7).
  */
-import { GUEST_WORDS, MAX_NESTED_LPID, PGD_UNITS, CTRL, PTBL, PTBL_WORDS } from '../memory/layout.js';
+import { GUEST_WORDS, MAX_NESTED_LPID, PGD_UNITS, CTRL, PTBL, PTBL_WORDS } from '../memory/records.js';
 import { PAGE_PRESENT, PAGE_PTE, PTE_NLB_MASK, makeDir } from '../mmu/pte.js';
 import { RADIX_RTS_52 } from '../mmu/geometry.js';
 import { UNIT_WORDS } from '../mmu/tree.js';
@@ -201,20 +201,17 @@ export function freePgtableRadix(ctx: HvContext, slot: number, flushLpid?: numbe
   const w = ctx.w;
   const pgd = m.hostSpace.word + shadowPgdUnit(slot) * UNIT_WORDS;
   const entries = 1 << ctx.g.bits[3];
-  // Each PGD entry maps 512 GiB, so a guest uses a few: count them, then detach into an array of
-  // that size (one small allocation per flush of a whole lpid).
-  let used = 0;
-  for (let i = 0; i < entries; i++) if ((w[pgd + i] & (PAGE_PRESENT | PAGE_PTE)) === PAGE_PRESENT) used++;
-  const dirs = new Int32Array(used);
-  let detached = 0;
+  // Each PGD entry maps 512 GiB, so a guest uses a few: the detached ones go into a small array
+  // (one allocation per flush of a whole lpid).
+  const dirs: number[] = [];
   for (let i = 0; i < entries; i++) {
     const e = w[pgd + i]; // plain: PGD entries change only under mmu_lock, which we hold (or the guest is unreachable)
     if (e === 0) continue;
     Atomics.store(w, pgd + i, 0);
-    if ((e & (PAGE_PRESENT | PAGE_PTE)) === PAGE_PRESENT) dirs[detached++] = e;
+    if ((e & (PAGE_PRESENT | PAGE_PTE)) === PAGE_PRESENT) dirs.push(e);
   }
   if (flushLpid !== undefined) ctx.shootdown(ctx, flushLpid, 0, 0);
-  for (let k = 0; k < detached; k++) freeTableFull(ctx, dirs[k] & PTE_NLB_MASK, 2);
+  for (const e of dirs) freeTableFull(ctx, e & PTE_NLB_MASK, 2);
 }
 
 /**

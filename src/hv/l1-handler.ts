@@ -11,14 +11,15 @@
  * over L1's data window (pages alias when L2 memory exceeds L1's: KSM-like sharing).
  * Lock: L1's own page-table lock (LOCK.l1) around every change of its tables.
  */
-import { LOCK, PTBL, type Layout } from '../memory/layout.js';
+import { type Layout } from '../memory/layout.js';
+import { LOCK, PTBL } from '../memory/records.js';
 import { hash32 } from '../memory/host.js';
 import { lockWord, unlockWord, MMU_LOCK_SPINS } from '../sync/lock.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_PTE, PAGE_READ, PAGE_WRITE, PTE_NLB_MASK, makeDir, makeLeaf } from '../mmu/pte.js';
 import { LEVEL_PTE, PMD_SHIFT, PUD_SHIFT, levelForShift, pnAlign, pnCount, pnToBytes } from '../mmu/geometry.js';
 import { LeafRef, UNIT_WORDS, findLeaf, pteUpdate } from '../mmu/tree.js';
 import { COUNTER } from '../stats/counters.js';
-import { CTRL } from '../memory/layout.js';
+import { CTRL } from '../memory/records.js';
 import type { HvContext } from './context.js';
 import { l1PgdUnit, l1SetPartitionEntry, lpidOfSlot, ptblWord } from './guests.js';
 import { emulatePrivTlbie, doHRptInvalidatePat, tlbieArgs, H_RPTI_TYPE_NESTED, H_RPTI_TYPE_TLB, H_RPTI_PAGE_4K, H_RPTI_PAGE_64K } from './tlbie.js';

@@ -4,7 +4,7 @@
  * aging (kvm_age_radix), the dirty-log harvest (kvm_radix_test_clear_dirty) and the memslot
  * flush (kvmppc_radix_flush_memslot).
  */
-import { CTRL, LOCK } from '../memory/layout.js';
+import { CTRL, LOCK } from '../memory/records.js';
 import { lockWord, unlockWord, MUTEX_SPINS } from '../sync/lock.js';
 import { MEMSLOT_LOG_DIRTY, SLOT, SLOT_MAIN } from '../memory/machine.js';
 import {

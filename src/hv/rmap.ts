@@ -9,7 +9,7 @@
  * (dedup, insert in the fault's critical section, take-the-whole-slot on removal, pfn check)
  * is the kernel's. Every function here expects mmu_lock held.
  */
-import { CTRL, RMAP_NODE_WORDS } from '../memory/layout.js';
+import { CTRL, RMAP_NODE_WORDS } from '../memory/records.js';
 import { COUNTER } from '../stats/counters.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_PTE, PTE_RPN_MASK } from '../mmu/pte.js';
 import { LeafRef, findLeaf } from '../mmu/tree.js';

@@ -21,7 +21,7 @@ import {
 } from './guests.js';
 import { unmapShadowPteLocked } from './shadow.js';
 import { H_P4, H_PARAMETER, H_SUCCESS } from './outcome.js';
-import { MAX_NESTED_LPID } from '../memory/layout.js';
+import { MAX_NESTED_LPID } from '../memory/records.js';
 
 /** Radix AP encodings -> page shift (device-tree defaults). */
 export function apToShift(ap: number): number {

@@ -13,7 +13,7 @@
  * through the same per-vCPU counters and histograms. Nothing allocates per access.
  */
 import { performance } from 'node:perf_hooks';
-import { VCPU_CTL, VSTATE_IN_GUEST, VSTATE_QUIESCE } from '../memory/layout.js';
+import { VCPU_CTL, VSTATE_IN_GUEST, VSTATE_QUIESCE } from '../memory/records.js';
 import { PTE_RPN_MASK } from '../mmu/pte.js';
 import { pnToBytes } from '../mmu/geometry.js';
 import { GRANT_BITS, grantBase, reportUngrantedStore } from '../invariants/grants.js';

@@ -10,7 +10,7 @@
  * after each access boundary and guest entry at which `tlbDone` has moved, so a hit costs no
  * atomic operation.
  */
-import { CTRL, LINE_WORDS, TLB_ENTRY_WORDS, VCPU_CTL, VSTATE_IN_GUEST, VSTATE_WAITING } from '../memory/layout.js';
+import { CTRL, LINE_WORDS, TLB_ENTRY_WORDS, VCPU_CTL, VSTATE_IN_GUEST, VSTATE_WAITING } from '../memory/records.js';
 import type { Machine } from '../memory/machine.js';
 import { pnAlign, pnCount } from '../mmu/geometry.js';
 import { COUNTER } from '../stats/counters.js';

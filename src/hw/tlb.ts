@@ -17,7 +17,7 @@
  * dropped it is still waiting for that point: the stale hit belongs to an access in flight before
  * the tlbie completed, as on hardware. A probe therefore costs no atomic operation.
  */
-import { CTRL, TLB_ENTRY_WORDS as ENTRY_WORDS } from '../memory/layout.js';
+import { CTRL, TLB_ENTRY_WORDS as ENTRY_WORDS } from '../memory/records.js';
 import type { Machine } from '../memory/machine.js';
 
 /** Fields of a TLB entry (word offsets within its TLB_ENTRY_WORDS). */

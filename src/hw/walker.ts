@@ -11,7 +11,7 @@
  * so it never leaves stray R/C bits in a cleared entry (the ISA allows them; they would change
  * nothing here). Nothing here allocates.
  */
-import { CTRL } from '../memory/layout.js';
+import { CTRL } from '../memory/records.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_PRESENT, PAGE_PTE, PAGE_READ, PAGE_WRITE, PTE_RPN_MASK } from '../mmu/pte.js';
 import { pnCount } from '../mmu/geometry.js';
 import { LeafRef, findLeaf } from '../mmu/tree.js';

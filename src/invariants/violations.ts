@@ -9,7 +9,7 @@
  * memory (records beyond it are counted, not kept). Addresses are 4 KiB page numbers.
  */
 import { performance } from 'node:perf_hooks';
-import { CTRL, VIOLATION, VIOLATION_SLOTS, VIOLATION_WORDS } from '../memory/layout.js';
+import { CTRL, VIOLATION, VIOLATION_SLOTS, VIOLATION_WORDS } from '../memory/records.js';
 import type { Machine } from '../memory/machine.js';
 import { COUNTER } from '../stats/counters.js';
 import { INV } from './names.js';

@@ -13,7 +13,7 @@
  * page it backs + 1) and a generation that changes whenever the frame is retired, so a store that
  * lands in a frame that no longer backs its page is caught online (I5).
  */
-import { CTRL, LOCK } from './layout.js';
+import { CTRL, LOCK } from './records.js';
 import { BACKING_BUSY, BACKING_FRAME_MASK, BACKING_ORDER_SHIFT, type Machine } from './machine.js';
 import { lockWord, unlockWord, MMU_LOCK_SPINS } from '../sync/lock.js';
 

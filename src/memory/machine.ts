@@ -10,19 +10,8 @@ import { assert } from '../util/assert.js';
 import { PMD_SHIFT, PUD_SHIFT } from '../mmu/geometry.js';
 import type { TableSpace } from '../mmu/tree.js';
 import { lockWord, unlockWord, MMU_LOCK_SPINS } from '../sync/lock.js';
-import {
-  CTRL,
-  LAYOUT_MAGIC,
-  LAYOUT_VERSION,
-  LINE_WORDS,
-  LOCK,
-  GLOBAL_LOCKS,
-  MEMSLOT_WORDS,
-  PGD_UNITS,
-  TABLE_UNIT_WORDS,
-  computeLayout,
-  type Layout,
-} from './layout.js';
+import { LAYOUT_MAGIC, LAYOUT_VERSION, computeLayout, type Layout } from './layout.js';
+import { CTRL, LINE_WORDS, LOCK, GLOBAL_LOCKS, MEMSLOT_WORDS, PGD_UNITS, TABLE_UNIT_WORDS } from './records.js';
 
 /** Memslot flags (kernel KVM_MEM_READONLY, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEMSLOT_INVALID). */
 export const MEMSLOT_READONLY = 1;

@@ -104,7 +104,7 @@ export function fmtPct(part: number, whole: number): string {
 
 // --- layout -------------------------------------------------------------------------------
 
-const ANSI = { red: '\x1b[31m', green: '\x1b[32m', bold: '\x1b[1m', dim: '\x1b[2m', reset: '\x1b[0m' } as const;
+const ANSI = { red: '\x1b[31m', green: '\x1b[32m', yellow: '\x1b[33m', bold: '\x1b[1m', dim: '\x1b[2m', reset: '\x1b[0m' } as const;
 type Style = Exclude<keyof typeof ANSI, 'reset'>;
 
 function paint(text: string, style: Style, color: boolean): string {
@@ -163,6 +163,11 @@ function headerLines(doc: ResultsDocument, color: boolean): string[] {
   ];
   if (mutations.length > 0) lines.push(`mutations: ${mutations.join(', ')}`);
   lines.push(`node ${doc.run.node}, ${doc.run.cpus} cpus`);
+  if (doc.interrupted) lines.push(paint('interrupted (Ctrl-C): the figures cover the run up to the stop', 'yellow', color));
+  if (doc.run.endedInWarmup) lines.push(paint('the run ended during warm-up: nothing was measured (shorten warmup or lengthen duration)', 'yellow', color));
+  if (doc.run.deadlineMs !== null && doc.run.overranMs > Math.max(100, doc.run.deadlineMs / 10)) {
+    lines.push(paint(`overran its ${fmtMs(doc.run.deadlineMs)} deadline by ${fmtMs(doc.run.overranMs)} (audits or actors running long)`, 'yellow', color));
+  }
   return lines;
 }
 

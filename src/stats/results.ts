@@ -58,7 +58,22 @@ export interface ResultsDocument {
   tool: { name: string; version: string };
   /** The resolved configuration (defaults filled), as plain JSON. */
   config: Record<string, unknown>;
-  run: { seed: number; vcpus: number; durationMs: number; wallMs: number; node: string; cpus: number };
+  run: {
+    seed: number;
+    vcpus: number;
+    durationMs: number;
+    wallMs: number;
+    node: string;
+    cpus: number;
+    /** The configured bound on the run's wall time (ms) in duration mode; null when bounded by `accesses`. */
+    deadlineMs: number | null;
+    /** How far past its deadline the run stopped (ms; audits or actors running long), 0 when on time. */
+    overranMs: number;
+    /** The run ended (deadline or Ctrl-C) before some vCPU finished its warm-up: nothing was measured there. */
+    endedInWarmup: boolean;
+  };
+  /** The run was stopped by SIGINT (Ctrl-C) before its end: the figures cover what was done. */
+  interrupted: boolean;
   throughput: { accessesPerSec: number; faultsPerSec: number };
   counts: {
     accesses: number;
@@ -132,6 +147,14 @@ export interface ResultsInput {
   lostWrites: number;
   /** One counter block per vCPU, in vCPU order. */
   perVcpu: Float64Array[];
+  /** Stopped by SIGINT before the end (default false). */
+  interrupted?: boolean;
+  /** The configured wall-time bound in duration mode, null when bounded by accesses. */
+  deadlineMs?: number | null;
+  /** How far past the deadline the run stopped (ms). */
+  overranMs?: number;
+  /** Some vCPU was still warming up when the run ended. */
+  endedInWarmup?: boolean;
 }
 
 let cachedVersion: string | undefined;
@@ -193,7 +216,11 @@ export function buildResults(input: ResultsInput): ResultsDocument {
       wallMs: Math.round(input.wallMs * 10) / 10,
       node: process.version,
       cpus: os.availableParallelism(),
+      deadlineMs: input.deadlineMs ?? null,
+      overranMs: Math.round(input.overranMs ?? 0),
+      endedInWarmup: input.endedInWarmup ?? false,
     },
+    interrupted: input.interrupted ?? false,
     throughput: {
       accessesPerSec: perSec(c.accesses, input.durationMs),
       faultsPerSec: perSec(faultsTotal, input.durationMs),

@@ -8,11 +8,11 @@
  * `applyOverrides` re-resolves with the file's positions and its defaults intact.
  */
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { LineCounter, isAlias, isCollection, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
 import {
-  CROSS_CHECKS, GROUPS, KEYS, KEY_BY_NAME, checkValue, childrenOf, didYouMean, formatValue, lookupKey,
+  CROSS_CHECKS, GROUPS, KEYS, KEY_BY_NAME, checkValue, childrenOf, didYouMean, expectedText, formatValue, lookupKey,
 } from './keys.js';
 import type { KeySpec, KeyValue } from './keys.js';
 import type { ResolvedConfig } from './types.js';
@@ -65,10 +65,15 @@ type Entries = Map<string, Entry>;
 
 const PROVENANCE = new WeakMap<ResolvedConfig, Entries>();
 
+/** Largest config file read (a config is a few hundred bytes; this stops a mistaken huge file). */
+const MAX_CONFIG_BYTES = 1 << 20;
+
 /** Longest rendering of a found value before it is cut. */
 const MAX_FOUND_CHARS = 80;
 
 function renderFound(value: unknown): string {
+  // YAML's special floats by their YAML names (JSON would say null).
+  if (typeof value === 'number' && !Number.isFinite(value)) return Number.isNaN(value) ? '.nan' : value > 0 ? '.inf' : '-.inf';
   const json = JSON.stringify(value) ?? String(value);
   return json.length > MAX_FOUND_CHARS ? `${json.slice(0, MAX_FOUND_CHARS - 3)}...` : json;
 }
@@ -76,11 +81,12 @@ function renderFound(value: unknown): string {
 /** Parses and validates a YAML config; `file` only labels error messages and `ResolvedConfig.file`. */
 export function parseConfig(text: string, file = '<inline>'): ResolvedConfig {
   const lineCounter = new LineCounter();
-  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  const doc = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true, merge: true });
   const locAt = (offset: number): Loc => ({ file, ...lineCounter.linePos(offset) });
   const err = doc.errors[0];
   if (err !== undefined) {
     const loc = locAt(err.pos[0]);
+    if (err.code === 'MULTIPLE_DOCS') throw new ConfigError(file, loc.line, loc.col, '', 'one YAML document', 'a second one (after ---): put each config in its own file');
     throw new ConfigError(file, loc.line, loc.col, '', 'valid YAML', `syntax error: ${err.message.split('\n')[0]}`);
   }
   const entries: Entries = new Map();
@@ -99,8 +105,16 @@ export function parseConfig(text: string, file = '<inline>'): ResolvedConfig {
 export function loadConfig(path: string): ResolvedConfig {
   let text: string;
   try {
+    // Only a regular file: a FIFO would block the read and a device would never end.
+    const st = statSync(path);
+    if (!st.isFile()) {
+      const kind = st.isDirectory() ? 'a directory' : st.isFIFO() ? 'a FIFO (named pipe)' : st.isCharacterDevice() || st.isBlockDevice() ? 'a device' : st.isSocket() ? 'a socket' : 'not a regular file';
+      throw new ConfigError(path, 0, 0, '', 'a regular YAML file', kind);
+    }
+    if (st.size > MAX_CONFIG_BYTES) throw new ConfigError(path, 0, 0, '', `a YAML file of at most ${MAX_CONFIG_BYTES / 1024 / 1024}M`, `${st.size} bytes`);
     text = readFileSync(path, 'utf8');
   } catch (e) {
+    if (e instanceof ConfigError) throw e;
     const code = (e as NodeJS.ErrnoException).code;
     const found = code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'a directory' : code === 'EACCES' ? 'a file without read permission' : String((e as Error).message);
     throw new ConfigError(path, 0, 0, '', 'a readable YAML file', found);
@@ -156,6 +170,17 @@ export function applyOverrides(
   return resolveEntries(entries, cfg.file);
 }
 
+/**
+ * A `ConfigError` about key `key` of `cfg`, at the position the key was written (the file's line
+ * and column, or the override's source), or naming the file alone when the key has its default.
+ * For checks made outside the key table (the machine layout).
+ */
+export function configKeyError(cfg: ResolvedConfig, key: string, expected: string, found: string): ConfigError {
+  const e = PROVENANCE.get(cfg)?.get(key);
+  const loc = e?.loc ?? { file: cfg.file, line: 0, col: 0 };
+  return new ConfigError(loc.file, loc.line, loc.col, e?.shownKey ?? key, expected, found);
+}
+
 function parseOverrideValue(text: string, key: string, source: string): unknown {
   const doc = parseDocument(text, { prettyErrors: false });
   if (doc.errors.length > 0) throw new ConfigError(source, 0, 0, key, 'a YAML value', renderFound(text));
@@ -176,14 +201,31 @@ function entriesFromResolved(cfg: ResolvedConfig): Entries {
 
 type LocAt = (offset: number) => Loc;
 
-function walkMap(map: YamlNode, group: string, doc: Document, locAt: LocAt, entries: Entries): void {
+/** Follows an alias (`*name`) to the node it names; any other node as is. */
+function deref(node: YamlNode | null, doc: Document): YamlNode | null {
+  return node !== null && isAlias(node) ? ((node.resolve(doc) as YamlNode | undefined) ?? null) : node;
+}
+
+/**
+ * Walks one mapping of the config, checking each key. Aliases are followed and merge keys
+ * (`<<: *defaults`) resolved before validation: a merged key counts only where the mapping itself
+ * does not set it (`merged`), as YAML's merge says.
+ */
+function walkMap(map: YamlNode | null, group: string, doc: Document, locAt: LocAt, entries: Entries, merged = false): void {
   if (!isMap(map)) return;
+  const merges: YamlNode[] = [];
   for (const pair of map.items) {
     const keyNode = pair.key as YamlNode | null;
     const keyLoc = locAt(keyNode?.range?.[0] ?? map.range?.[0] ?? 0);
     const name = isScalar(keyNode) ? String(keyNode.value) : renderFound(keyNode === null ? null : toRaw(keyNode, doc));
+    const v0 = isScalar(keyNode) ? keyNode.value : undefined;
+    if (v0 === '<<' || (typeof v0 === 'symbol' && v0.description === '<<')) {
+      const v = deref(pair.value as YamlNode | null, doc);
+      for (const m of isSeq(v) ? v.items : [v]) merges.push(deref(m as YamlNode | null, doc) as YamlNode);
+      continue;
+    }
     const path = group === '' ? name : `${group}.${name}`;
-    const valueNode = pair.value as YamlNode | null;
+    const valueNode = deref(pair.value as YamlNode | null, doc);
     if (GROUPS.has(path)) {
       if (valueNode === null || (isScalar(valueNode) && valueNode.value === null)) continue; // `host:` with nothing under it
       if (!isMap(valueNode)) {
@@ -199,6 +241,11 @@ function walkMap(map: YamlNode, group: string, doc: Document, locAt: LocAt, entr
       throw new ConfigError(keyLoc.file, keyLoc.line, keyLoc.col, path, `one of ${known.join(', ')}`, `unknown key ${renderFound(name)}`, didYouMean(name, known));
     }
     const { spec, alias } = found;
+    if (merged && entries.has(spec.key)) continue; // the mapping's own key wins over a merged one
+    if (isScalar(valueNode) && typeof valueNode.value === 'number' && Number.isInteger(valueNode.value) && !Number.isSafeInteger(valueNode.value)) {
+      const loc = locAt(valueNode.range?.[0] ?? 0);
+      throw new ConfigError(loc.file, loc.line, loc.col, path, expectedText(spec), `${valueNode.source ?? String(valueNode.value)} (beyond 2^53 - 1 = ${Number.MAX_SAFE_INTEGER}, the largest integer a config holds exactly)`);
+    }
     const previous = entries.get(spec.key);
     if (previous !== undefined) {
       throw new ConfigError(keyLoc.file, keyLoc.line, keyLoc.col, path, `one base page key (base, 4K or 64K)`, `${renderFound(name)} after ${renderFound(previous.shownKey.slice(group.length + 1))}`);
@@ -214,6 +261,7 @@ function walkMap(map: YamlNode, group: string, doc: Document, locAt: LocAt, entr
     const value = checkOrThrow(spec, raw, path, nodeLoc);
     entries.set(spec.key, { value, raw, loc: keyLoc, order: keyNode?.range?.[0] ?? 0, shownKey: path, ...(alias ? { alias } : {}) });
   }
+  for (const m of merges) walkMap(m, group, doc, locAt, entries, true);
 }
 
 /** A node's plain value: scalars as parsed, collections as plain arrays/objects, aliases followed. */
@@ -223,7 +271,7 @@ function toRaw(node: YamlNode, doc: Document): unknown {
     return target === undefined ? null : toRaw(target as YamlNode, doc);
   }
   if (isScalar(node)) return node.value;
-  if (isCollection(node)) return node.toJSON(doc);
+  if (isCollection(node)) return node.toJS(doc); // aliases and merge keys resolved
   return null;
 }
 

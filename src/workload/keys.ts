@@ -8,7 +8,7 @@
  */
 
 import { BASE_PAGE_SIZES, FIXES, MUTATIONS, PATTERNS, PROTOCOLS, RC_MODES, VCPU_MAPS } from './types.js';
-import { GiB, KiB, MiB, formatDuration, formatSize, parseDuration, parseSize } from './units.js';
+import { DURATION_EXAMPLES, GiB, KiB, MiB, formatDuration, formatSize, parseDuration, parseSize } from './units.js';
 
 export const KEY_TYPES = ['int', 'number', 'size', 'duration', 'enum', 'bool', 'list-of-enum', 'mix-weight'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
@@ -179,7 +179,7 @@ export function expectedText(spec: KeySpec): string {
     case 'size':
       return `size ${rangeText(spec, formatSize)} in multiples of 4K (like 512M or 4G)`;
     case 'duration':
-      return `duration ${rangeText(spec, formatDuration)} (like 500ms, 5s or 2m)`;
+      return `a duration ${rangeText(spec, formatDuration)} with a unit (ms, s, m or h), like ${DURATION_EXAMPLES}`;
     case 'enum':
       return `one of ${spec.values!.join(', ')}`;
     case 'bool':
@@ -205,7 +205,8 @@ function inRange(spec: KeySpec, n: number): boolean {
 
 /**
  * Checks one raw YAML value (string, number, boolean, null, array or object as `toJSON` gives it)
- * against its row. Sizes and durations accept a number (bytes, ms) or a string with a unit.
+ * against its row. Sizes accept a number (bytes) or a string with a unit; durations need a unit
+ * (a bare number is refused: `3` could mean 3 ms or 3 s).
  * A list also accepts a single string (`fixes: p5`); duplicates in a list are dropped.
  */
 export function checkValue(spec: KeySpec, raw: unknown): CheckResult {
@@ -221,6 +222,7 @@ export function checkValue(spec: KeySpec, raw: unknown): CheckResult {
     case 'size':
     case 'duration': {
       const isSize = spec.type === 'size';
+      if (!isSize && typeof raw === 'number') return fail('(a duration needs its unit: write 3s or 3ms)');
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' ? (isSize ? parseSize(raw) : parseDuration(raw)) : null;
       if (n === null || !Number.isSafeInteger(n) || !inRange(spec, n)) return fail();
       if (isSize && n % MIN_PAGE_BYTES !== 0) return fail();

@@ -33,20 +33,26 @@ export function parseSize(text: string): number | null {
   return Number.isSafeInteger(bytes) ? bytes : null;
 }
 
-/** Milliseconds per duration unit; a bare number is milliseconds. */
-const DURATION_MS: Readonly<Record<string, number>> = { '': 1, ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+/** Milliseconds per duration unit. */
+const DURATION_MS: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
 
-const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/i;
+/** A number and a unit; the unit is required (a bare `3` could mean 3 ms or 3 s). */
+const DURATION_RE = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)$/i;
+
+/** How a duration is written, for messages: `expected a duration like ..., found ...`. */
+export const DURATION_EXAMPLES = '3s, 500ms or 2m';
 
 /**
- * Parses a duration: `500ms`, `5s`, `2m`, `1h`, `1.5s`, or a bare number of milliseconds.
+ * Parses a duration: `500ms`, `5s`, `2m`, `1h`, `1.5s`, `2 s`. One parser for every time-valued
+ * key and flag (`duration:`, `--duration`, `stress --time`, `warmup: 2s`).
  *
- * @returns whole milliseconds, or null when `text` is not a duration or not a whole number of ms.
+ * @returns whole milliseconds, or null when `text` is not a number with a unit or not a whole
+ *   number of ms.
  */
 export function parseDuration(text: string): number | null {
   const m = DURATION_RE.exec(text.trim());
   if (m === null) return null;
-  const ms = Number(m[1]) * DURATION_MS[(m[2] ?? '').toLowerCase()];
+  const ms = Number(m[1]) * DURATION_MS[m[2].toLowerCase()];
   return Number.isSafeInteger(ms) ? ms : null;
 }
 

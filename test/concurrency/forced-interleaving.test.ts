@@ -30,7 +30,7 @@ import type { ResolvedConfig } from '../../src/workload/types.js';
 import { packageRoot, vcpuWorkerFile } from '../../src/util/paths.js';
 import { invalConfig } from '../scenario/inval-helpers.js';
 import { audit } from '../../src/check/audit.js';
-import { CTRL } from '../../src/memory/layout.js';
+import { CTRL } from '../../src/memory/records.js';
 import { INV } from '../../src/invariants/names.js';
 import { rmapEntries } from '../../src/hv/rmap.js';
 import { backingFrame } from '../../src/memory/host.js';

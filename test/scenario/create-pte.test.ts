@@ -5,7 +5,7 @@
  * P4 (a merge of two different RPNs) with and without `fixes: [p4]`.
  */
 import { describe, expect, it } from 'vitest';
-import { CTRL } from '../../src/memory/layout.js';
+import { CTRL } from '../../src/memory/records.js';
 import { createPte } from '../../src/hv/radix.js';
 import { EAGAIN, ENOMEM } from '../../src/hv/outcome.js';
 import { L1_TABLE } from '../../src/hv/l1-table.js';

@@ -14,7 +14,7 @@ import { parseConfig } from '../../src/workload/config.js';
 import type { ResolvedConfig } from '../../src/workload/types.js';
 import { contextFor, setupMachine } from '../../src/engine/setup.js';
 import type { Machine } from '../../src/memory/machine.js';
-import { CTRL, VIOLATION, VIOLATION_WORDS } from '../../src/memory/layout.js';
+import { CTRL, VIOLATION, VIOLATION_WORDS } from '../../src/memory/records.js';
 import { backingFrame, backingOrder } from '../../src/memory/host.js';
 import type { HookPoint, HvContext } from '../../src/hv/context.js';
 import { INVARIANTS } from '../../src/invariants/names.js';

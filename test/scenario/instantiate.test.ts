@@ -12,7 +12,7 @@ import { EAGAIN, EFAULT, RESUME_GUEST } from '../../src/hv/outcome.js';
 import { FAULT_KIND } from '../../src/stats/kinds.js';
 import { hostFaultIn } from '../../src/memory/host.js';
 import { BACKING_BUSY, SLOT_MAIN, SLOT_READONLY } from '../../src/memory/machine.js';
-import { CTRL } from '../../src/memory/layout.js';
+import { CTRL } from '../../src/memory/records.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_READ, PAGE_WRITE, isPresent, makeLeaf, pteRpn, pteToIsa } from '../../src/mmu/pte.js';
 import { pteUpdate } from '../../src/mmu/tree.js';
 import {

@@ -16,7 +16,7 @@ import { parseConfig } from '../../src/workload/config.js';
 import type { ResolvedConfig } from '../../src/workload/types.js';
 import { mergeConfig, type BaseRig } from './helpers.js';
 import { contextFor, setupMachine } from '../../src/engine/setup.js';
-import { CTRL, TLB_ENTRY_WORDS } from '../../src/memory/layout.js';
+import { CTRL, TLB_ENTRY_WORDS } from '../../src/memory/records.js';
 import { backingFrame } from '../../src/memory/host.js';
 import type { HvContext } from '../../src/hv/context.js';
 import { INV, type InvariantName } from '../../src/invariants/names.js';

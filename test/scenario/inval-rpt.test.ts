@@ -5,7 +5,7 @@
  * flushes the whole LPID, PWC alone does nothing, and a page-size mask with no supported size is
  * H_P4.
  */
-import { PTBL } from '../../src/memory/layout.js';
+import { PTBL } from '../../src/memory/records.js';
 import { describe, expect, it } from 'vitest';
 import {
   H_RPTI_END_ALL,

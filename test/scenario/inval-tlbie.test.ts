@@ -5,7 +5,7 @@
  * IS = 3 over every LPID, and window P2 (the all-LPID loop holds no reference) with and without
  * `fixes: [p2]`. Shadow leaves are built end to end by a simulated vCPU's accesses.
  */
-import { PTBL } from '../../src/memory/layout.js';
+import { PTBL } from '../../src/memory/records.js';
 import { describe, expect, it } from 'vitest';
 import { emulatePrivTlbie, tlbieArgs } from '../../src/hv/tlbie.js';
 import { GUEST_FREE, GUEST_LIVE, l1SetPartitionEntry, ptblWord, guestWord, GUEST } from '../../src/hv/guests.js';

@@ -21,7 +21,7 @@ import { L1_TABLE } from '../../src/hv/l1-table.js';
 import { FAULT_KIND } from '../../src/stats/kinds.js';
 import { EFAULT, EINVAL, ENOMEM, RESUME_GUEST, RESUME_HOST } from '../../src/hv/outcome.js';
 import { hostMigrate } from '../../src/hv/notifier.js';
-import { CTRL } from '../../src/memory/layout.js';
+import { CTRL } from '../../src/memory/records.js';
 import { MEMSLOT_INVALID, SLOT, SLOT_MAIN } from '../../src/memory/machine.js';
 import {
   PAGE_ACCESSED,

@@ -7,7 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { Cpu } from '../../src/hw/cpu.js';
 import { ACCESS_LOAD, ACCESS_STORE } from '../../src/hw/walker.js';
 import { l1FlushLpid } from '../../src/hv/l1-handler.js';
-import { CTRL } from '../../src/memory/layout.js';
+import { CTRL } from '../../src/memory/records.js';
 import { counter, dataL2Pn, freeHostTableUnits, makeRig, shadowEntryWord, shadowOf } from './helpers.js';
 
 /** Faults of every kind so far (the per-branch counters sum to the faults taken). */

@@ -4,7 +4,7 @@
  * failure is reflected to L1 (RESUME_HOST) with the DSISR (and, for HISI, the SRR1 image) L0
  * computes, and nothing is mapped.
  */
-import { PTBL } from '../../src/memory/layout.js';
+import { PTBL } from '../../src/memory/records.js';
 import { describe, expect, it } from 'vitest';
 import {
   DSISR_ISSTORE,

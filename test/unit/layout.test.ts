@@ -6,7 +6,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/workload/config.js';
-import { GLOBAL_LOCKS, LINE_WORDS, TABLE_UNIT_WORDS, computeLayout, layoutRegions, type Layout } from '../../src/memory/layout.js';
+import { computeLayout, layoutRegions, type Layout } from '../../src/memory/layout.js';
+import { GLOBAL_LOCKS, LINE_WORDS, TABLE_UNIT_WORDS } from '../../src/memory/records.js';
 import { createMachine } from '../../src/memory/machine.js';
 
 const LINE_BYTES = LINE_WORDS * 4;

@@ -101,10 +101,13 @@ describe('parseConfig: defaults and values', () => {
     expect(cfg.audit.perMillion).toBe(10);
   });
 
-  it('sizes and durations also take plain numbers (bytes, ms)', () => {
-    const cfg = parseConfig('duration: 750\nguests: {memory: 1048576}\n');
+  it('sizes also take plain numbers (bytes); a duration needs its unit', () => {
+    const cfg = parseConfig('duration: 750ms\nguests: {memory: 1048576}\n');
     expect(cfg.durationMs).toBe(750);
     expect(cfg.guests.memoryBytes).toBe(2 ** 20);
+    expect(messageOf('duration: 750\n')).toBe(
+      'configs/x.yaml:1:11: duration: expected a duration 1ms..24h with a unit (ms, s, m or h), like 3s, 500ms or 2m, found 750 (a duration needs its unit: write 3s or 3ms)',
+    );
   });
 
   it('the result is deeply frozen', () => {
@@ -187,7 +190,7 @@ describe('parseConfig: one message per kind of bad input', () => {
 
   it('bad duration', () => {
     expect(messageOf('duration: 5 sec\n')).toBe(
-      'configs/x.yaml:1:11: duration: expected duration 1ms..24h (like 500ms, 5s or 2m), found "5 sec"',
+      'configs/x.yaml:1:11: duration: expected a duration 1ms..24h with a unit (ms, s, m or h), like 3s, 500ms or 2m, found "5 sec"',
     );
   });
 

@@ -1,0 +1,147 @@
+/**
+ * The command line's vocabulary: commands, the options each accepts, help texts, and the parser
+ * (`--opt value` and `--opt=value` for every option; an option that needs a value refuses a
+ * following option).
+ */
+import { DURATION_EXAMPLES } from '../workload/units.js';
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const COMMANDS = ['run', 'stress', 'validate', 'sweep'] as const;
+export type Command = (typeof COMMANDS)[number];
+
+/** Options that take a value, and what the value is (for the "expected ..." of a missing one). */
+const VALUE_OPTIONS: Readonly<Record<string, string>> = {
+  vcpus: 'a number of vCPUs',
+  duration: `a duration like ${DURATION_EXAMPLES}`,
+  accesses: 'a number of accesses',
+  seed: 'a seed',
+  protocol: 'mainline or fixed',
+  fix: 'a window (p1..p5)',
+  mutation: 'a mutation name',
+  set: 'key=value',
+  json: 'a file name (or - for stdout)',
+  html: 'a file name (or - for stdout)',
+  time: `a duration like ${DURATION_EXAMPLES}`,
+  iterations: 'a number of rounds',
+};
+const BOOL_OPTIONS = new Set(['quiet', 'no-color', 'help', 'keys', 'debug', 'version']);
+
+/** The options each command accepts; any other is refused (never silently ignored). */
+export const ACCEPTS: Readonly<Record<Command, ReadonlySet<string>>> = {
+  run: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'no-color']),
+  stress: new Set(['vcpus', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'time', 'iterations', 'quiet', 'no-color']),
+  validate: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'keys']),
+  sweep: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'quiet']),
+};
+/** Options every command takes. */
+export const GLOBAL_OPTIONS = new Set(['help', 'debug', 'version']);
+
+export const HELP: Record<'main' | Command, string> = {
+  main: `nestsim ${'{version}'} - simulator of the POWER (Book3S HV, radix) nested-guest page-fault path
+
+Usage:
+  nestsim run <config.yaml> [options]       run a workload, print statistics
+  nestsim stress <config.yaml> [options]    many short racy rounds; exit 1 on any violation
+  nestsim validate <config.yaml> [options]  check a config (as run would) and print it resolved
+  nestsim sweep <config.yaml> --set key=v1,v2,... [options]
+  nestsim help <command>                    options of a command (also: nestsim <command> --help)
+  nestsim --version                         the version (also -V)
+
+Options take their value as --opt value or --opt=value. --debug prints the stack of an
+internal error.
+
+Exit status: 0 clean, 1 an invariant was violated, 2 bad usage or config, 3 internal error,
+130 interrupted (Ctrl-C; the results so far are printed and written).`,
+  run: `Usage: nestsim run <config.yaml> [options]
+
+  --vcpus N             simulated L2 vCPUs (worker threads)
+  --duration D          run length with a unit, e.g. 5s, 500ms, 2m (bounds warm-up, audits and actors too)
+  --accesses N          accesses per vCPU (deterministic with --vcpus 1 and --seed); 0 = run for the duration
+  --seed N              seed of every random choice
+  --protocol P          mainline (the kernel as written) or fixed (windows P1-P5 closed)
+  --fix P               close one window (p1..p5); repeatable
+  --mutation NAME       remove one protection (see nestsim validate --keys); repeatable
+  --set key=value       any config key, e.g. --set workload.pattern=zipf; repeatable
+  --json FILE           write the results document (JSON); - writes it to stdout (the table goes to stderr)
+  --html FILE           write an HTML report; - writes it to stdout
+  --quiet               no progress line and no table
+  --no-color            plain text
+
+  Ctrl-C stops at the next safe point, runs the final audit, prints and writes the results so far
+  (marked interrupted) and exits 130; a second Ctrl-C aborts at once.`,
+  stress: `Usage: nestsim stress <config.yaml> [options]
+
+  --time D              stop starting rounds after this long, with a unit (default 10s)
+  --iterations N        run exactly N rounds (count-bounded)
+  --seed N              first round's seed (round k uses seed + k)
+  --vcpus N, --protocol P, --fix P, --mutation NAME, --set key=value   as for run
+  --json FILE           write the stress report (JSON); - for stdout
+  --quiet               only the summary line
+
+  Ctrl-C stops the round in progress and prints the summary so far, exit 130.`,
+  validate: `Usage: nestsim validate <config.yaml> [options]
+
+  Checks the config exactly as run does (every key, and whether the machine can be laid out for
+  it) and prints it with every default filled in (JSON).
+  --vcpus N, --duration D, --accesses N, --seed N, --protocol P, --fix P, --mutation NAME,
+  --set key=value       overrides, as for run
+  --json FILE           write the resolved config to FILE instead of stdout
+  --keys                print the reference of every config key instead`,
+  sweep: `Usage: nestsim sweep <config.yaml> --set key=v1,v2,... [options]
+
+  Runs the workload once per value and prints throughput and latency per value. Every value is
+  checked before the first run.
+  --json FILE           write all results documents (JSON array); - for stdout
+  --quiet               no per-value progress
+  Other options as for run.`,
+};
+
+export interface Parsed {
+  command: string;
+  file?: string;
+  flags: Map<string, string[]>;
+}
+
+/**
+ * Parses argv: `--opt value` and `--opt=value` for every option; an option that needs a value
+ * refuses a following option (`--json --quiet` is a mistake, not a file named --quiet).
+ */
+export function parseArgs(argv: readonly string[]): Parsed {
+  const flags = new Map<string, string[]>();
+  let command = '';
+  let file: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a.startsWith('--')) {
+      const eq = a.indexOf('=');
+      const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
+      let value = eq < 0 ? undefined : a.slice(eq + 1);
+      if (BOOL_OPTIONS.has(name)) {
+        if (value !== undefined) throw new UsageError(`--${name}: expected no value, found "${value}"`);
+        flags.set(name, ['true']);
+        continue;
+      }
+      const what = VALUE_OPTIONS[name];
+      if (what === undefined) throw new UsageError(`unknown option --${name} (nestsim help ${command || 'run'} lists the options)`);
+      if (value === undefined) {
+        value = argv[++i];
+        if (value === undefined) throw new UsageError(`--${name}: expected ${what}, found the end of the command line`);
+        if (value.startsWith('--')) throw new UsageError(`--${name}: expected ${what}, found the option ${value}`);
+      }
+      flags.set(name, [...(flags.get(name) ?? []), value]);
+    } else if (a === '-h') flags.set('help', ['true']);
+    else if (a === '-V') flags.set('version', ['true']);
+    else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a} (options are spelled --name)`);
+    else if (command === '') command = a;
+    else if (file === undefined) file = a;
+    else throw new UsageError(`unexpected argument "${a}"`);
+  }
+  return { command, file, flags };
+}
+
+export function last(p: Parsed, name: string): string | undefined {
+  return p.flags.get(name)?.at(-1);
+}

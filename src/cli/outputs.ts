@@ -1,0 +1,110 @@
+/**
+ * The command line's outputs and its Ctrl-C handling. Every output path is checked before the
+ * run starts (a finished run is never thrown away for a bad path), and every output is written to
+ * a temporary file in the same directory, then renamed over the target; `-` is stdout.
+ */
+import { closeSync, openSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { EXIT_INTERRUPTED } from '../engine/run.js';
+import { UsageError, last, type Parsed } from './args.js';
+
+/** Where an output goes: a file (checked writable before the run) or stdout (`-`). */
+export interface Output {
+  readonly flag: string;
+  readonly path: string;
+}
+
+/**
+ * The output of option `flag`, checked before anything runs: its directory exists and is a
+ * directory, the path is not a directory, and a file can be created beside it. Exit 2 otherwise.
+ */
+function outputOf(p: Parsed, flag: string): Output | undefined {
+  const path = last(p, flag);
+  if (path === undefined) return undefined;
+  if (path === '-') return { flag, path };
+  if (path === '') throw new UsageError(`--${flag}: expected a file name, found an empty string`);
+  const fail = (found: string): never => {
+    throw new UsageError(`--${flag} ${path}: expected a file that can be written, found ${found}`);
+  };
+  let st;
+  try {
+    st = statSync(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOTDIR') fail('a path under a file that is not a directory');
+    if (code !== 'ENOENT') fail(`${code ?? 'an error'} (${(e as Error).message})`);
+  }
+  if (st?.isDirectory()) fail('a directory');
+  const dir = dirname(path);
+  let dst;
+  try {
+    dst = statSync(dir);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    fail(code === 'ENOENT' ? `no directory ${dir}` : code === 'ENOTDIR' ? `${dir} is under a file, not a directory` : `${dir}: ${code}`);
+  }
+  if (!dst!.isDirectory()) fail(`${dir}, which is not a directory`);
+  const probe = join(dir, `.${basename(path)}.nestsim-probe-${process.pid}`);
+  try {
+    closeSync(openSync(probe, 'wx'));
+    unlinkSync(probe);
+  } catch (e) {
+    fail(`a directory where no file can be created (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+  }
+  return { flag, path };
+}
+
+/** The outputs of `flags`, checked; at most one of them may go to stdout. */
+export function outputsOf(p: Parsed, ...flags: string[]): Array<Output | undefined> {
+  const outs = flags.map((f) => outputOf(p, f));
+  const toStdout = outs.filter((o) => o?.path === '-');
+  if (toStdout.length > 1) throw new UsageError(`${toStdout.map((o) => `--${o!.flag} -`).join(' and ')}: expected at most one output on stdout, found ${toStdout.length}`);
+  return outs;
+}
+
+/** Write `text` to the output: stdout, or a temporary file in the same directory renamed over the target. */
+export function writeOutput(out: Output, text: string): void {
+  if (out.path === '-') {
+    process.stdout.write(text);
+    return;
+  }
+  const tmp = join(dirname(out.path), `.${basename(out.path)}.tmp-${process.pid}`);
+  try {
+    writeFileSync(tmp, text);
+    renameSync(tmp, out.path);
+  } catch (e) {
+    try {
+      unlinkSync(tmp);
+    } catch {
+      // nothing was created
+    }
+    throw new UsageError(`--${out.flag} ${out.path}: expected a file that can be written, found ${(e as NodeJS.ErrnoException).code ?? (e as Error).message} while writing`);
+  }
+}
+
+/** Whether any output takes stdout, so the human-readable text goes to stderr instead. */
+export function stdoutTaken(...outs: Array<Output | undefined>): boolean {
+  return outs.some((o) => o?.path === '-');
+}
+
+export function useColor(p: Parsed, stream: NodeJS.WriteStream): boolean {
+  return !p.flags.has('no-color') && process.env.NO_COLOR === undefined && stream.isTTY === true;
+}
+
+/**
+ * The first SIGINT aborts the returned signal (the run stops at its next safe point and keeps
+ * what it did); a second one exits at once with EXIT_INTERRUPTED.
+ */
+export function interruptOnSigint(): { signal: AbortSignal; release: () => void } {
+  const ac = new AbortController();
+  const onSigint = (): void => {
+    if (ac.signal.aborted) {
+      process.stderr.write('\nnestsim: interrupted again: aborting now\n');
+      process.exit(EXIT_INTERRUPTED);
+    }
+    process.stderr.write('\nnestsim: interrupted: stopping at the next safe point (Ctrl-C again to abort)\n');
+    ac.abort();
+  };
+  process.on('SIGINT', onSigint);
+  return { signal: ac.signal, release: () => process.off('SIGINT', onSigint) };
+}
