@@ -1,5 +1,5 @@
 /**
- * The auditor: a full check of docs/protocol.md §6.3's invariants over the whole shared machine,
+ * The auditor: a full check of docs/model.md §6.3's invariants over the whole shared machine,
  * run at quiescent points (every vCPU and actor parked at a safe point, or after the run).
  * Violations go to the context's violation ring (`HvContext.violation`).
  *

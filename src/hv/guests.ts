@@ -1,5 +1,5 @@
 /**
- * Nested-guest objects (struct kvm_nested_guest, docs/protocol.md §1.2) and L1's partition table.
+ * Nested-guest objects (struct kvm_nested_guest, docs/model.md §1.2) and L1's partition table.
  * Mirrors kvmhv_get_nested, kvmhv_put_nested, kvmhv_find_nested, kvmhv_update_ptbl_cache,
  * kvmhv_remove_nested and kvmhv_release_nested in `book3s_hv_nested.c`.
  *
@@ -165,7 +165,7 @@ function releaseNested(ctx: HvContext, slot: number): void {
   const w = ctx.w;
   const at = guestWord(ctx, slot, 0);
   const lpid = w[at + GUEST.shadowLpid];
-  // Detach, flush, then free (docs/protocol.md §7 minor note on the page-walk cache).
+  // Detach, flush, then free (docs/model.md §7 minor note on the page-walk cache).
   freePgtableRadix(ctx, slot, lpid);
   if (Atomics.load(w, at + GUEST.inFault) !== 0) {
     // A fault is running in a guest whose last reference is gone: use after free (I7, M13/P2).
@@ -245,7 +245,7 @@ export function flushNested(ctx: HvContext, slot: number, ric: number): void {
   const w = ctx.w;
   if (ric === 1) return; // page-walk cache only: nothing to do
   const lpid = w[guestWord(ctx, slot, GUEST.shadowLpid)];
-  // The kernel frees the tree, then flushes the LPID (docs/protocol.md §7, minor note: a walk in
+  // The kernel frees the tree, then flushes the LPID (docs/model.md §7, minor note: a walk in
   // flight could read freed table pages). nestsim flushes first and frees afterwards, as the model
   // asks: detach the tree, flush (TLB entries dropped, walks in flight restart), then free.
   ctx.mmuLock();

@@ -1,7 +1,7 @@
 /**
  * L0's ordinary (non-nested) radix page fault for L1 (kernel `book3s_64_mmu_radix.c`:
  * kvmppc_book3s_radix_page_fault): one of L1's own vCPUs accessed L1 memory and the hardware
- * found no usable leaf in L0's table for L1 (the "L1 table", docs/protocol.md §1.1): none, no
+ * found no usable leaf in L0's table for L1 (the "L1 table", docs/model.md §1.1): none, no
  * permission, or (with `hardware.l1Rc: fault`) an R or C bit to set. Runs on the faulting vCPU's
  * thread with the vCPU out of guest mode. Takes mmu_lock (SET_RC) or lets instantiate take it.
  *

@@ -1,5 +1,5 @@
 /**
- * L1, the guest hypervisor, as far as its nested guests need it (docs/protocol.md §3.9): its own
+ * L1, the guest hypervisor, as far as its nested guests need it (docs/model.md §3.9): its own
  * radix table for each L2 (in L1 memory, the "L2-by-L1" table), the handler it runs when L0
  * reflects a fault, and the table changes L1 makes on its own (unmap, write-protect, clean),
  * each followed by the invalidation the kernel would issue. L1 is KVM itself, so this is L1's
@@ -243,7 +243,7 @@ export function l1FlushLpid(ctx: HvContext, slot: number, ric: number): void {
   emulatePrivTlbie(ctx, instr, rs, rb);
 }
 
-// ---- L1 destroying and recreating a nested guest (docs/protocol.md §5.8, M13's scenario) -------
+// ---- L1 destroying and recreating a nested guest (docs/model.md §5.8, M13's scenario) -------
 //
 // L1 keeps its own count of its vCPUs inside H_ENTER_NESTED for each of its guests (PTBL.l1Running
 // in the guest's partition-table entry, which L0 never reads). L1 may destroy a guest while some of its

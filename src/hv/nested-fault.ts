@@ -1,7 +1,7 @@
 /**
  * The nested page fault (kernel `book3s_hv_nested.c`: kvmhv_nested_page_fault,
  * __kvmhv_nested_page_fault, kvmhv_translate_addr_nested, kvmhv_handle_nested_set_rc).
- * docs/protocol.md §3 and §4; the step letters A-J and INVAL below are §3.2's.
+ * docs/model.md §3 and §4; the step letters A-J and INVAL below are §3.2's.
  *
  * Runs on the faulting vCPU's thread. Lock order: tlb_lock -> mmu_lock. Outcomes are values
  * (RESUME_GUEST, RESUME_HOST or a negative errno), and `v.kind` names the branch taken.

@@ -1,5 +1,5 @@
 /**
- * What the host does to L1's memory and how L0's KVM hears about it (docs/protocol.md §5.3-5.6):
+ * What the host does to L1's memory and how L0's KVM hears about it (docs/model.md §5.3-5.6):
  * MMU-notifier range invalidation (kvm_unmap_radix), page migration and swap built on it,
  * aging (kvm_age_radix), the dirty-log harvest (kvm_radix_test_clear_dirty) and the memslot
  * flush (kvmppc_radix_flush_memslot).

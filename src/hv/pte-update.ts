@@ -1,5 +1,5 @@
 /**
- * The two PTE-word updates of docs/protocol.md §2.5 that race with a lockless writer, and their
+ * The two PTE-word updates of docs/model.md §2.5 that race with a lockless writer, and their
  * mutated forms: the R/C update (kvmppc_radix_update_pte clearing or setting R/C: a CAS loop)
  * and the unmap (kvmppc_unmap_pte's update with clr = all ones: an exchange to 0).
  *

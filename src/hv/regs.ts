@@ -1,5 +1,5 @@
 /**
- * Architected constants of the nested fault path (docs/protocol.md §1.6, §2.6) and the simulated
+ * Architected constants of the nested fault path (docs/model.md §1.6, §2.6) and the simulated
  * vCPU's fault registers (the fields of struct kvm_vcpu the nested exit path reads and writes).
  */
 

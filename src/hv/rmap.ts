@@ -1,5 +1,5 @@
 /**
- * The nested reverse map: L1 page -> the shadow PTEs that map it (docs/protocol.md §1.4).
+ * The nested reverse map: L1 page -> the shadow PTEs that map it (docs/model.md §1.4).
  * Mirrors kvmhv_insert_nest_rmap, kvmhv_remove_nest_rmap_range and
  * kvmhv_update_nest_rmap_rc_list in `book3s_hv_nested.c`.
  *
@@ -134,7 +134,7 @@ export function removeNestRmapRangeLocked(ctx: HvContext, l1Page: number, nPages
 /**
  * kvmhv_update_nest_rmap_rc_list: clear/set A or D in every shadow leaf named by L1 page
  * `l1Page`'s rmap that still maps `hostPn`, without removing entries, then tlbie.
- * Kernel-as-written (P1, docs/protocol.md §7) issues that tlbie with the rmap entry's lpid, which
+ * Kernel-as-written (P1, docs/model.md §7) issues that tlbie with the rmap entry's lpid, which
  * is L1's number for the guest, not its shadow lpid; `fixes: [p1]` uses the shadow lpid.
  * Lock: mmu_lock.
  */

@@ -1,5 +1,5 @@
 /**
- * Invalidations L1 asks of L0 for its nested guests (docs/protocol.md §5.1, §5.2):
+ * Invalidations L1 asks of L0 for its nested guests (docs/model.md §5.1, §5.2):
  * H_TLB_INVALIDATE (kvmhv_emulate_priv_tlbie and its IS = 0/2/3 helpers) and
  * H_RPT_INVALIDATE with the NESTED type (do_h_rpt_invalidate_pat), in `book3s_hv_nested.c`.
  */

@@ -56,7 +56,7 @@ export class CpuStats {
   readonly byKind: Histogram[] = FAULT_KIND_NAMES.map(() => new Histogram());
 }
 
-export class Cpu {
+export class Cpu implements FaultHandler {
   readonly regs = new VcpuRegs();
   readonly stats = new CpuStats();
   readonly target = new L1Target();
@@ -104,7 +104,7 @@ export class Cpu {
     ctx.ownTlbDropped = () => this.tlb.ownDropped();
     this.walker = new Walker(ctx, this.tlb);
     this.scratch = new FaultScratch(m);
-    this.l2 = new Regime(ctx.rcAuto, -1, COUNTER.walkHits, new NestedFaultHandler(this));
+    this.l2 = new Regime(ctx.rcAuto, -1, COUNTER.walkHits, this);
     this.l1 = makeL1Regime(this);
     this.basePnShift = m.L.pageShift - 12;
     this.stateIdx = vcpuCtl(m, ctx.vcpu, VCPU_CTL.state);
@@ -322,10 +322,10 @@ export class Cpu {
   }
 
   /**
-   * An HDSI/HISI from L2: exit to L0, run the nested fault handler, act on its outcome (the L2
-   * regime's `FaultHandler`). Returns an AFTER_FAULT code.
+   * An HDSI/HISI from L2 (the L2 regime's `FaultHandler`): exit to L0, run the nested fault
+   * handler, act on its outcome. Returns an AFTER_FAULT code.
    */
-  nestedStorageInterrupt(l2Pn: number, type: number, dsisr: number): number {
+  handleFault(l2Pn: number, type: number, dsisr: number): number {
     const ctx = this.ctx;
     const r = this.regs;
     const t0 = this.beginFault();
@@ -368,13 +368,5 @@ export class Cpu {
   flushLocalTlb(): void {
     this.tlb.flush();
     this.walker.flushPwc(); // the page-walk cache goes with it
-  }
-}
-
-/** The L2 regime's storage interrupts go to L0's nested fault handler. */
-class NestedFaultHandler implements FaultHandler {
-  constructor(private readonly cpu: Cpu) {}
-  handleFault(pn: number, type: number, dsisr: number): number {
-    return this.cpu.nestedStorageInterrupt(pn, type, dsisr);
   }
 }

@@ -122,7 +122,7 @@ export class Machine {
       return -1;
     }
     // A freed unit was cleared entry by entry as its leaves were unmapped; clear again in case a
-    // racing hardware R/C write-back left stray bits (docs/protocol.md §2.1).
+    // racing hardware R/C write-back left stray bits (docs/model.md §2.1).
     w.fill(0, space.word + unit * TABLE_UNIT_WORDS, space.word + (unit + 1) * TABLE_UNIT_WORDS);
     return unit;
   }

@@ -1,5 +1,5 @@
 /**
- * Radix tree geometry (docs/protocol.md §2.2). Addresses inside nestsim are carried as page
+ * Radix tree geometry (docs/model.md §2.2). Addresses inside nestsim are carried as page
  * numbers in 4 KiB units ("pn") so they fit 32-bit integer arithmetic; shifts below are relative
  * to 4 KiB (so the PTE level of a 4K tree has shift 0, PMD 9, PUD 18, PGD 27).
  */

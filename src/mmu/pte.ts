@@ -1,5 +1,5 @@
 /**
- * Radix PTE words as nestsim stores them (docs/protocol.md §2.1).
+ * Radix PTE words as nestsim stores them (docs/model.md §2.1).
  *
  * A Power ISA radix PTE is 64 bits. 64-bit atomics in JavaScript need BigInt64Array, which
  * allocates and costs ~10x on the hot path (docs/performance.md), so nestsim keeps
@@ -35,7 +35,7 @@ export const PTE_NLS_SHIFT = 25;
 export const PTE_NLS_MASK = 0x1f << PTE_NLS_SHIFT;
 export const PTE_NLB_MASK = 0x01ff_ffff;
 
-/** 64-bit ISA values of the same bits (docs/protocol.md §2.1), for `pteToIsa`. */
+/** 64-bit ISA values of the same bits (docs/model.md §2.1), for `pteToIsa`. */
 export const ISA = {
   PRESENT: 0x8000_0000_0000_0000n,
   PTE: 0x4000_0000_0000_0000n,

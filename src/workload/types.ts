@@ -13,11 +13,11 @@ export type Pattern = (typeof PATTERNS)[number];
 export const PROTOCOLS = ['mainline', 'fixed'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
-/** Windows of docs/protocol.md §7 that `protocol: fixed` closes; each can also be closed alone. */
+/** Windows of docs/model.md §7 that `protocol: fixed` closes; each can also be closed alone. */
 export const FIXES = ['p1', 'p2', 'p3', 'p4', 'p5'] as const;
 export type Fix = (typeof FIXES)[number];
 
-/** Protocol ablations; each removes exactly one protection (docs/protocol.md §6.4). */
+/** Protocol ablations; each removes exactly one protection (docs/model.md §6.4). */
 export const MUTATIONS = [
   'skip-mmu-seq-check', // M1
   'skip-rmap', // M2
@@ -74,7 +74,7 @@ export interface ResolvedConfig {
     readonly rc: RcMode;
     /**
      * R/C updates in L0's partition-scoped table for L1 when L1's own vCPUs access L1 memory:
-     * fault (DSISR_SET_RC into L0, the simulator rule of docs/protocol.md §4.1) or auto (hardware
+     * fault (DSISR_SET_RC into L0, the simulator rule of docs/model.md §4.1) or auto (hardware
      * sets them with an atomic update of the leaf, no lock, as POWER9 does for a non-nested guest).
      */
     readonly l1Rc: RcMode;

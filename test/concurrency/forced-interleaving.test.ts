@@ -6,7 +6,7 @@
  * (the built dist/ code attached to the same SharedArrayBuffer) has run to completion:
  *
  * - a host migration of the L1 page: the commit must see mmu_invalidate_seq moved and retry
- *   (docs/protocol.md §6.2); with mutation skip-mmu-seq-check (M1) a stale leaf to the retired
+ *   (docs/model.md §6.2); with mutation skip-mmu-seq-check (M1) a stale leaf to the retired
  *   frame is installed and the auditor flags I1;
  * - a dirty-log harvest of the L1 page (window P5, §7): as written the fault installs a dirty
  *   shadow leaf over a clean L0 leaf (I3 broken, the page's next stores are never logged); with

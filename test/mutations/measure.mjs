@@ -8,7 +8,7 @@
 // stopping at its first violating round (or after maxRounds): rounds and seconds to detection
 // (seconds include starting the worker pool), and which invariants the violating round broke.
 // A name `open:p5` (or `open:p1+p5`) instead of a mutation runs the config with every window of
-// docs/protocol.md §7 fixed except those (for configs/stress-mainline.yaml). Prints a Markdown
+// docs/model.md §7 fixed except those (for configs/stress-mainline.yaml). Prints a Markdown
 // table; MEASURE_JSON=file also writes the raw runs; MEASURE_SET=k=v,... overrides config keys. Equivalent CLI, one run: nestsim stress <config> --mutation X --seed 1000
 // --iterations <maxRounds> (which does not stop at the first violation, but reports its round
 // and time as "first violation: round R ... after S s").

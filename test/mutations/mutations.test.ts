@@ -1,6 +1,6 @@
 /**
  * Every protection of the protocol matters: with `configs/stress.yaml` (short, hot, racy rounds on
- * real worker threads), removing any one of them (a mutation, docs/protocol.md §6.4) is caught by
+ * real worker threads), removing any one of them (a mutation, docs/model.md §6.4) is caught by
  * the invariant the catalogue names, within a bounded number of rounds; the intact protocol and
  * the benign control (M15 skip-pfn-check) stay clean.
  *

@@ -1,6 +1,6 @@
 /**
  * Steps H and I of the nested fault: the shadow leaf's permissions and R/C (combine,
- * docs/protocol.md §3.5) and its size (§3.6), with the rmap slot at the gfn aligned to L0's
+ * docs/model.md §3.5) and its size (§3.6), with the rmap slot at the gfn aligned to L0's
  * mapping of L1 (fix F2) and the RPN offset bits when the shadow leaf is smaller than L0's leaf.
  */
 import { describe, expect, it } from 'vitest';

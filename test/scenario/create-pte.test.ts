@@ -1,5 +1,5 @@
 /**
- * create_pte (kvmppc_create_pte, docs/protocol.md §3.7), called directly on a shadow table and on
+ * create_pte (kvmppc_create_pte, docs/model.md §3.7), called directly on a shadow table and on
  * L0's table for L1: the seq re-check under mmu_lock, pre-allocation, the identical / merge /
  * replace-smaller rules at each level, rmap insertion in the same critical section, and window
  * P4 (a merge of two different RPNs) with and without `fixes: [p4]`.

@@ -1,5 +1,5 @@
 /**
- * instantiate_l1_page (kvmppc_book3s_instantiate_page, docs/protocol.md §3.4): L0 faults in the
+ * instantiate_l1_page (kvmppc_book3s_instantiate_page, docs/model.md §3.4): L0 faults in the
  * host page behind an L1 gpa and maps it in its table for L1. Flags (EXEC and R always, C exactly
  * when mapped writable, "upgrade" on a read of a writable slot), the level from the host mapping
  * and dirty logging, GUP failure, and window P3 (a vanished host entry returns 0) as written and

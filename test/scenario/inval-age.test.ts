@@ -1,5 +1,5 @@
 /**
- * Aging (kvm_age_radix, docs/protocol.md §5.4): if L0's leaf for L1 is young, clear A in it (no
+ * Aging (kvm_age_radix, docs/model.md §5.4): if L0's leaf for L1 is young, clear A in it (no
  * tlbie for the L1 table) and in every shadow leaf matching through the rmap (pfn-checked, with
  * a tlbie), leaving every leaf present; mmu_invalidate_seq is not bumped. The rc-list tlbie uses
  * the rmap entry's lpid (window P1): as written a vCPU's TLB entry for the shadow lpid survives

@@ -1,5 +1,5 @@
 /**
- * Dirty-log harvest (kvm_radix_test_clear_dirty per gfn, KVM_GET_DIRTY_LOG, docs/protocol.md
+ * Dirty-log harvest (kvm_radix_test_clear_dirty per gfn, KVM_GET_DIRTY_LOG, docs/model.md
  * §5.5): D cleared in L0's leaf for L1 (tlbie with the L1 lpid) and in every matching shadow leaf
  * through the rmap, the page reported dirty once, then clean; an unmap of a dirty leaf marks the
  * dirty bitmap, which the next harvest reports. Window P1 (the rc-list tlbie uses the L1 lpid, so

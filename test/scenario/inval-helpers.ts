@@ -1,6 +1,6 @@
 /**
  * Shared set-up for the single-threaded scenario tests of the invalidation paths
- * (docs/protocol.md §5): a small machine built from a YAML config through `parseConfig` and
+ * (docs/model.md §5): a small machine built from a YAML config through `parseConfig` and
  * `setupMachine`, simulated vCPUs (`Cpu`) that populate the three tables end to end (one access of
  * an L2 page builds L1's table, L0's table for L1 and the shadow leaf, and fills the vCPU's TLB),
  * an actor context for L1's hcalls and the host's notifier, and read-back helpers for the tables,
@@ -231,7 +231,7 @@ export function violationTotal(r: InvalRig): number {
   return Atomics.load(r.w, r.m.ctrl(CTRL.violationCount));
 }
 
-/** The stop-the-world auditor (docs/protocol.md §6.3) on the quiescent machine. */
+/** The stop-the-world auditor (docs/model.md §6.3) on the quiescent machine. */
 export function runAudit(r: InvalRig): AuditReport {
   return audit(r.host, { writesCompleted: counters(r)[COUNTER.writesCompleted] });
 }

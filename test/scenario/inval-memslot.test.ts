@@ -1,5 +1,5 @@
 /**
- * Memslot flush (kvmppc_radix_flush_memslot, docs/protocol.md §5.6): under mmu_lock unmap every
+ * Memslot flush (kvmppc_radix_flush_memslot, docs/model.md §5.6): under mmu_lock unmap every
  * present leaf of L0's table for L1 in the slot, with full unmap semantics (the rmap removal takes
  * the shadow leaves built on them), then seq++ (fix C2; mutation skip-memslot-seq, M14, leaves
  * the bump out). Leaves of other memslots are untouched.

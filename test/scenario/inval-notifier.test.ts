@@ -1,5 +1,5 @@
 /**
- * Host MMU-notifier invalidation of L1 memory (docs/protocol.md §5.3) as migration and swap use
+ * Host MMU-notifier invalidation of L1 memory (docs/model.md §5.3) as migration and swap use
  * it: notifier begin, unmap of L0's leaf for L1 (tlbie), nested rmap removal that unmaps every
  * shadow leaf built on the old host page (pfn-checked, §1.4), data copy, notifier end (seq++).
  * Swap-in happens on the next fault. Also the pfn check itself: a stale rmap entry whose shadow

@@ -1,5 +1,5 @@
 /**
- * H_RPT_INVALIDATE with the NESTED type (do_h_rpt_invalidate_pat, docs/protocol.md §5.2): unknown
+ * H_RPT_INVALIDATE with the NESTED type (do_h_rpt_invalidate_pat, docs/model.md §5.2): unknown
  * lpids ignored, NESTED_ALL acts like RIC 2, the whole address space like RIC 0, a TLB range of
  * at most 33 pages (tlb_range_flush_page_ceiling) removes exactly those pages and a longer one
  * flushes the whole LPID, PWC alone does nothing, and a page-size mask with no supported size is

@@ -1,6 +1,6 @@
 /**
  * Nested-guest teardown (kvmhv_remove_nested / kvmhv_put_nested / kvmhv_release_nested,
- * docs/protocol.md §1.2 and §5.8): removal drops the IDR's reference; the last reference frees the
+ * docs/model.md §1.2 and §5.8): removal drops the IDR's reference; the last reference frees the
  * shadow tree (after flushing the shadow lpid) and the object. rmap entries that pointed into the
  * freed tree stay behind and are dropped lazily: the guest lookup fails, or (lpid reused) no leaf
  * is found or the entry dedups with the new guest's own.

@@ -1,5 +1,5 @@
 /**
- * H_TLB_INVALIDATE from L1 (kvmhv_emulate_priv_tlbie, docs/protocol.md §5.1): the parameter
+ * H_TLB_INVALIDATE from L1 (kvmhv_emulate_priv_tlbie, docs/model.md §5.1): the parameter
  * checks, IS = 0 by address (one leaf size step at a time), IS = 2 by LPID with RIC 0/1/2 (free
  * the shadow tree; reload the partition-table cache; remove the guest when L1's entry is zero),
  * IS = 3 over every LPID, and window P2 (the all-LPID loop holds no reference) with and without

@@ -1,5 +1,5 @@
 /**
- * The body of the nested fault, step by step (__kvmhv_nested_page_fault, docs/protocol.md §3.2):
+ * The body of the nested fault, step by step (__kvmhv_nested_page_fault, docs/model.md §3.2):
  * A (cached root), B (n_gpa), C's INVAL exit, E (L1 page size), F (memslot: MMIO, DSI, read-only),
  * G (L1-table lookup after the seq read, instantiate), J (commit with rmap, -EAGAIN, allocation
  * failures). Translate (C), set_rc (D), combine/size (H, I) and create_pte have their own files.

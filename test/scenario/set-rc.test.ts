@@ -1,5 +1,5 @@
 /**
- * Step D and the RC path (docs/protocol.md §4): an HDSI with DSISR_SET_RC. L0 sets R (and C for a
+ * Step D and the RC path (docs/model.md §4): an HDSI with DSISR_SET_RC. L0 sets R (and C for a
  * store) in its table for L1 and in the shadow leaf, in ONE mmu_lock hold, but only if L1's own
  * pte already has them; otherwise the fault is reflected to L1 with the original DSISR. A set
  * that cannot be done (leaf gone, or not writable) ends in INVAL.

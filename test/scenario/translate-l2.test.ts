@@ -1,5 +1,5 @@
 /**
- * Step C of the nested fault: translate_l2 (kvmhv_translate_addr_nested, docs/protocol.md §3.3).
+ * Step C of the nested fault: translate_l2 (kvmhv_translate_addr_nested, docs/model.md §3.3).
  * L0 walks L1's table for the L2 address and checks the access against L1's permissions; every
  * failure is reflected to L1 (RESUME_HOST) with the DSISR (and, for HISI, the SRR1 image) L0
  * computes, and nothing is mapped.

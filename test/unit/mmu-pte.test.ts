@@ -1,5 +1,5 @@
 /**
- * PTE words vs Power ISA 64-bit values (docs/protocol.md §2.1): every bit nestsim stores maps to
+ * PTE words vs Power ISA 64-bit values (docs/model.md §2.1): every bit nestsim stores maps to
  * exactly the ISA bit of the same name, leaves and directories encode RPN/NLB/NLS where the ISA
  * puts them, and a word with only R/C but no V counts as "none".
  */

@@ -1,5 +1,5 @@
 /**
- * The software walk of L1's table for an L2 (kvmppc_mmu_walk_radix_tree, docs/protocol.md §2.4)
+ * The software walk of L1's table for an L2 (kvmppc_mmu_walk_radix_tree, docs/model.md §2.4)
  * over a fake guest memory, for 4K and 64K geometry and every failure reason; and the in-L0 tree
  * lookup and update primitives (findLeaf, pteUpdate, pteClear).
  */
