@@ -77,6 +77,7 @@ async function cmdRun(p: Parsed): Promise<number> {
   try {
     const out = await runSimulation(cfg, {
       signal,
+      strict: p.flags.has('strict'),
       onProgress: live ? (s) => process.stderr.write('\r' + renderProgress(s) + '\x1b[K') : undefined,
     });
     if (live) process.stderr.write('\r\x1b[K');
@@ -128,7 +129,7 @@ async function cmdSweep(p: Parsed): Promise<number> {
   const { signal, release } = interruptOnSigint();
   try {
     for (let i = 0; i < values.length && !signal.aborted; i++) {
-      const out = await runSimulation(configs[i], { signal });
+      const out = await runSimulation(configs[i], { signal, strict: p.flags.has('strict') });
       docs.push(out.doc);
       worst = out.exitCode === EXIT_INTERRUPTED ? EXIT_INTERRUPTED : Math.max(worst, out.exitCode);
       const d = out.doc;
@@ -170,6 +171,7 @@ async function cmdStress(p: Parsed): Promise<number> {
       timeMs,
       rounds,
       signal,
+      strict: p.flags.has('strict'),
       onRound: quiet || process.stderr.isTTY !== true ? undefined : (r) => process.stderr.write(`\rround ${r.round} (seed ${r.seed}): ${r.violations} violations\x1b[K`),
     });
     if (!quiet && process.stderr.isTTY === true) process.stderr.write('\r\x1b[K');

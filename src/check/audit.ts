@@ -26,7 +26,8 @@ import { GUEST, GUEST_LIVE, guestWord, lpidOfSlot, shadowPgdUnit } from '../hv/g
 import { L1_TABLE_PGD_UNIT, pageOfPn } from '../hv/radix.js';
 import { rmapEntries } from '../hv/rmap.js';
 import { L1MemoryReader } from '../hv/l1-memory.js';
-import { TLB_DATA, TLB_INVALID, TLB_LPID, TLB_TAG, tlbBase } from '../hw/tlb.js';
+import { TLB_DATA, TLB_GEN, TLB_GEN_P1_STALE, TLB_INVALID, TLB_LPID, TLB_TAG, tlbBase } from '../hw/tlb.js';
+import { NO_WINDOW, WINDOW } from '../invariants/windows.js';
 import { LeafRef } from '../mmu/tree.js';
 
 export interface AuditOptions {
@@ -164,7 +165,8 @@ function auditTlbs(ctx: HvContext): number {
       // own entry may keep an R its leaf lost; that grants no access, only skips an R update.
       const grants = data & (PAGE_READ | PAGE_WRITE | PAGE_EXEC | PAGE_DIRTY | (own ? 0 : PAGE_ACCESSED));
       if (leaf === 0 || leafRpn !== (data & PTE_RPN_MASK) || (grants & ~leaf) !== 0) {
-        ctx.report.tlbBeyondLeaf(own, lpid, pn, data, leaf, v);
+        const p1 = (Atomics.load(w, e + TLB_GEN) & TLB_GEN_P1_STALE) !== 0;
+        ctx.report.tlbBeyondLeaf(own, lpid, pn, data, leaf, v, p1 ? WINDOW.P1 : NO_WINDOW);
       }
     }
   }

@@ -1,31 +1,20 @@
 /**
  * Turning the shared violation ring into readable records: which invariant, which check fired,
  * what was seen, where (lpid, addresses), the PTE values as Power ISA 64-bit values, which vCPU
- * and when, and whether a window of the kernel as written (P1-P5) explains it. The records are
- * written by invariants/violations.ts; fields are read by name (`VIOLATION`).
+ * and when, and the window of the kernel as written whose code path produced it, if any. The
+ * records are written by invariants/violations.ts; fields are read by name (`VIOLATION`).
  */
 import { CTRL, VIOLATION, VIOLATION_SLOTS, VIOLATION_WORDS } from '../memory/records.js';
 import type { Machine } from '../memory/machine.js';
 import { describePte, hex64, pteToIsa } from '../mmu/pte.js';
 import { pnToBytes } from '../mmu/geometry.js';
 import type { ViolationRecord } from '../stats/results.js';
-import { INVARIANTS, INV } from '../invariants/names.js';
+import { INVARIANTS } from '../invariants/names.js';
+import { KERNEL_WINDOWS, windowName } from '../invariants/windows.js';
 import { VIOLATION_KIND as K } from '../invariants/violations.js';
-import type { ResolvedConfig } from '../workload/types.js';
 
 const hexPn = (pn: number): string => '0x' + pnToBytes(pn).toString(16);
 const isa = (w: number): string => hex64(pteToIsa(w));
-
-/** Which window of the kernel as written can explain a violation of `inv` under this profile, if any. */
-export function explainedBy(cfg: ResolvedConfig, inv: number): string | undefined {
-  if (cfg.mutations.length > 0 || cfg.protocol === 'fixed' || cfg.hardware.rc === 'auto') return undefined;
-  const open = (p: string): boolean => !cfg.fixes.includes(p as never);
-  if ((inv === INV['I6-dirty-log'] || inv === INV['I4-tlb']) && open('p1')) return 'P1';
-  if ((inv === INV['I6-dirty-log'] || inv === INV['I3-dirty-chain']) && open('p5')) return 'P5';
-  if (inv === INV['I7-lifetime'] && open('p2')) return 'P2';
-  if (inv === INV['P4-rpn-merge']) return 'P4';
-  return undefined;
-}
 
 /** One record as read from the ring. */
 interface RawViolation {
@@ -37,13 +26,22 @@ interface RawViolation {
   v2: number;
 }
 
-export function decodeViolations(m: Machine, cfg: ResolvedConfig): { records: ViolationRecord[]; byInvariant: Record<string, number>; total: number } {
+/**
+ * The violation records (at most the ring's worth), the count per invariant, the count per kernel
+ * window (only violations the window's own code path tagged, invariants/windows.ts), and the total.
+ */
+export function decodeViolations(m: Machine): { records: ViolationRecord[]; byInvariant: Record<string, number>; byWindow: Record<string, number>; total: number } {
   const w = m.w;
   const total = Atomics.load(w, m.ctrl(CTRL.violationCount));
   const byInvariant: Record<string, number> = {};
   INVARIANTS.forEach((name, i) => {
     const n = Atomics.load(w, m.ctrl(CTRL.violationByInvariant + i));
     if (n > 0) byInvariant[name] = n;
+  });
+  const byWindow: Record<string, number> = {};
+  KERNEL_WINDOWS.forEach((name, i) => {
+    const n = Atomics.load(w, m.ctrl(CTRL.violationByWindow + i + 1));
+    if (n > 0) byWindow[name] = n;
   });
   const records: ViolationRecord[] = [];
   for (let k = 0; k < Math.min(total, VIOLATION_SLOTS); k++) {
@@ -58,16 +56,17 @@ export function decodeViolations(m: Machine, cfg: ResolvedConfig): { records: Vi
       v2: w[at + VIOLATION.value2],
     };
     const rec = describe(raw, m.L.basePn);
-    const why = explainedBy(cfg, inv);
+    const window = windowName(w[at + VIOLATION.window]);
     records.push({
       invariant: INVARIANTS[inv] ?? `#${inv}`,
-      message: why ? `${rec.message} (explained by window ${why} of the kernel as written)` : rec.message,
+      message: window ? `${rec.message} (window ${window} of the kernel as written, docs/model.md §7)` : rec.message,
+      ...(window ? { window } : {}),
       vcpu: w[at + VIOLATION.vcpu],
       timeMs: w[at + VIOLATION.timeMs],
       ...rec.fields,
     });
   }
-  return { records, byInvariant, total };
+  return { records, byInvariant, byWindow, total };
 }
 
 function describe(r: RawViolation, basePn: number): { message: string; fields: Partial<ViolationRecord> } {

@@ -27,14 +27,14 @@ const VALUE_OPTIONS: Readonly<Record<string, string>> = {
   time: `a duration like ${DURATION_EXAMPLES}`,
   iterations: 'a number of rounds',
 };
-const BOOL_OPTIONS = new Set(['quiet', 'no-color', 'help', 'keys', 'debug', 'version']);
+const BOOL_OPTIONS = new Set(['quiet', 'no-color', 'help', 'keys', 'debug', 'version', 'strict']);
 
 /** The options each command accepts; any other is refused (never silently ignored). */
 export const ACCEPTS: Readonly<Record<Command, ReadonlySet<string>>> = {
-  run: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'no-color']),
-  stress: new Set(['vcpus', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'time', 'iterations', 'quiet', 'no-color']),
+  run: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'no-color', 'strict']),
+  stress: new Set(['vcpus', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'time', 'iterations', 'quiet', 'no-color', 'strict']),
   validate: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'keys']),
-  sweep: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'quiet']),
+  sweep: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'quiet', 'strict']),
 };
 /** Options every command takes. */
 export const GLOBAL_OPTIONS = new Set(['help', 'debug', 'version']);
@@ -53,8 +53,9 @@ Usage:
 Options take their value as --opt value or --opt=value. --debug prints the stack of an
 internal error.
 
-Exit status: 0 clean, 1 an invariant was violated, 2 bad usage or config, 3 internal error,
-130 interrupted (Ctrl-C; the results so far are printed and written).`,
+Exit status: 0 clean (violations a window of the kernel as written produced are reported as
+reproduced, not failures; --strict fails on them), 1 an unexplained violation, 2 bad usage or
+config, 3 internal error, 130 interrupted (Ctrl-C; the results so far are printed and written).`,
   run: `Usage: nestsim run <config.yaml> [options]
 
   --vcpus N             simulated L2 vCPUs (worker threads)
@@ -69,6 +70,7 @@ Exit status: 0 clean, 1 an invariant was violated, 2 bad usage or config, 3 inte
   --html FILE           write an HTML report; - writes it to stdout
   --quiet               no progress line and no table
   --no-color            plain text
+  --strict              exit 1 on violations from windows of the kernel as written too
 
   Ctrl-C stops at the next safe point, runs the final audit, prints and writes the results so far
   (marked interrupted) and exits 130; a second Ctrl-C aborts at once.`,
@@ -80,6 +82,7 @@ Exit status: 0 clean, 1 an invariant was violated, 2 bad usage or config, 3 inte
   --vcpus N, --protocol P, --fix P, --mutation NAME, --set key=value   as for run
   --json FILE           write the stress report (JSON); - for stdout
   --quiet               only the summary line
+  --strict              count rounds with only kernel-window violations as violating too
 
   Ctrl-C stops the round in progress and prints the summary so far, exit 130.`,
   validate: `Usage: nestsim validate <config.yaml> [options]

@@ -18,6 +18,7 @@ import { pageOfPn } from '../hv/radix.js';
 import type { Cpu } from '../hw/cpu.js';
 import { audit, pageWrites } from '../check/audit.js';
 import { stopTheWorld } from './barrier.js';
+import { NO_WINDOW, TAINT_P1, WINDOW } from '../invariants/windows.js';
 
 const KIND = {
   l1Unmap: 0,
@@ -190,6 +191,8 @@ export class Duties {
       pages,
       (page, dirty) => {
         const snapI = L.harvestSnapWord + page;
+        // Stores through TLB entries window P1's tlbie left behind since this page's last harvest.
+        const taint = Atomics.exchange(w, L.windowTaintWord + page, 0);
         if (dirty) {
           w[snapI] = pageWrites(ctx, page);
           return;
@@ -199,7 +202,7 @@ export class Duties {
           ctx.mmuLock(); // barrier: an unmap that took this page's leaf has marked the bitmap
           const late = (Atomics.load(w, L.dirtyWord + (page >>> 5)) & (1 << (page & 31))) !== 0;
           ctx.mmuUnlock();
-          if (!late) ctx.report.dirtyPageMissed(page, snap, before);
+          if (!late) ctx.report.dirtyPageMissed(page, snap, before, (taint & TAINT_P1) !== 0 ? WINDOW.P1 : NO_WINDOW);
         }
         w[snapI] = before;
       },

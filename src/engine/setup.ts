@@ -9,7 +9,7 @@ import { createMachine, type Machine } from '../memory/machine.js';
 import { HvContext, type ContextOptions } from '../hv/context.js';
 import { l1SetPartitionEntry, lpidOfSlot } from '../hv/guests.js';
 import { resetTlbs } from '../hw/tlb.js';
-import { tlbieBroadcaster } from '../hw/shootdown.js';
+import { markP1Survivors, tlbieBroadcaster } from '../hw/shootdown.js';
 
 /** Thresholds (0..65535) for "1 GiB" and "2 MiB" from a mix: P(1G) and P(2M | not 1G). */
 export function mixThresholds(mix: PageSizeMix): [number, number] {
@@ -51,6 +51,7 @@ export function contextFor(m: Machine, cfg: ResolvedConfig, vcpu: number, worker
     accessSample: cfg.stats.accessSample,
     l1Rc: cfg.hardware.l1Rc,
     shootdown: tlbieBroadcaster(),
+    markP1Survivors,
     ...(cfg.stress.pause > 0 ? { hook: pauseHook(cfg.stress.pause, cfg.seed, vcpu, cfg.mutations.some((mu) => RC_WINDOW_MUTATIONS.includes(mu))) } : {}),
     ...extra,
   });

@@ -36,6 +36,11 @@ export const L1_LPID = 1;
 
 /** Broadcast TLB invalidation of (lpid, 4 KiB page number, page shift); shift 0 = whole lpid. */
 export type Shootdown = (ctx: HvContext, lpid: number, pn: number, shift: number) => void;
+/**
+ * Flag the TLB entries of (lpid, [pn, pn + 2^shift)) that window P1's tlbie (which names another
+ * lpid) left in place, so their later effects count as the window's (invariants/windows.ts).
+ */
+export type StaleMarker = (ctx: HvContext, lpid: number, pn: number, shift: number) => void;
 
 export interface ContextOptions {
   vcpu: number; // -1 for the coordinator / a test thread
@@ -50,6 +55,8 @@ export interface ContextOptions {
   /** R/C in L0's table for L1 on L1's own accesses (`hardware.l1Rc`). */
   l1Rc?: RcMode;
   shootdown?: Shootdown;
+  /** Supplied by the simulated processor with `shootdown` (hw/shootdown.ts). */
+  markP1Survivors?: StaleMarker;
   /** Optional hook called at named points of the fault path (tests force interleavings). */
   hook?: (point: HookPoint, ctx: HvContext) => void;
 }
@@ -84,6 +91,7 @@ export class HvContext {
   /** Hardware sets R/C in L0's table for L1 on L1's own accesses (`hardware.l1Rc: auto`). */
   readonly l1RcAuto: boolean;
   shootdown: Shootdown;
+  readonly markP1Survivors: StaleMarker;
   /**
    * Set by this thread's Cpu: called when a broadcast invalidation issued on this thread dropped
    * entries of this thread's own TLB (the Cpu keeps a private tag mirror and must resync it).
@@ -121,6 +129,7 @@ export class HvContext {
     this.accessSampleMask = (o.accessSample ?? numericDefault('stats.accessSample')) - 1;
     this.l1RcAuto = o.l1Rc === 'auto';
     this.shootdown = o.shootdown ?? noShootdown;
+    this.markP1Survivors = o.markP1Survivors ?? noShootdown;
     this.report = new ViolationReporter(m, o.vcpu, this.counters, this.counterBase);
     this.hook = o.hook;
   }

@@ -156,8 +156,11 @@ export function updateNestRmapRcListLocked(ctx: HvContext, l1Page: number, clr: 
     if ((leaf & PAGE_PTE) === 0 || !pfnMatches(ctx, leaf, hostPn, l1Shift)) continue;
     rcUpdateLocked(ctx, i, clr, set, false); // M5: non-atomic
     if (ctx.has(MUT['skip-tlb-flush-on-clean'])) continue; // M8
-    const tlbieLpid = ctx.fixed(FIX.p1) ? w[guestWord(ctx, slot, GUEST.shadowLpid)] : lpid;
+    const shadowLpid = w[guestWord(ctx, slot, GUEST.shadowLpid)];
+    const tlbieLpid = ctx.fixed(FIX.p1) ? shadowLpid : lpid;
     ctx.shootdown(ctx, tlbieLpid, l2Pn, ref.shift);
+    // P1: the shadow lpid's entries survive that tlbie; mark them as the window's.
+    if (tlbieLpid !== shadowLpid) ctx.markP1Survivors(ctx, shadowLpid, l2Pn, ref.shift);
   }
 }
 

@@ -27,7 +27,8 @@ import { FaultScratch } from '../hv/scratch.js';
 import { RESUME_GUEST, RESUME_HOST } from '../hv/outcome.js';
 import { BOOK3S_INTERRUPT_H_DATA_STORAGE, BOOK3S_INTERRUPT_H_INST_STORAGE, VcpuRegs } from '../hv/regs.js';
 import { FAULT_KIND, FAULT_KIND_NAMES } from '../stats/kinds.js';
-import { Tlb } from './tlb.js';
+import { TLB_GEN_P1_STALE, Tlb } from './tlb.js';
+import { TAINT_P1 } from '../invariants/windows.js';
 import { vcpuCtl, vcpuTransition } from './shootdown.js';
 import { ACCESS_FETCH, ACCESS_STORE as STORE, AFTER_FAULT, NEED as NEED_BY_TYPE, Regime, TRANSLATE_EMULATED, Walker, type FaultHandler } from './walker.js';
 import { makeL1Regime } from './l1-direct.js';
@@ -287,17 +288,29 @@ export class Cpu implements FaultHandler {
   private store(rg: Regime, data: number, gen: number, vpn: number): void {
     const frame = ((data & PTE_RPN_MASK) - this.hostDataBasePn) >>> this.basePnShift;
     const now = Atomics.load(this.w, this.frameGenWord + frame);
-    if (now !== gen) {
-      // The frame was retired (migrated or swapped) after this translation was cached: the store
-      // lands in memory that no longer backs its page (I5).
-      this.ctx.report.storeToRetiredFrame(rg.lpid, frame, gen, now);
-    }
+    if (now !== gen) this.storeMismatch(rg, frame, gen, now);
     if (rg.grantBase >= 0) {
       const granted = Atomics.load(this.w, rg.grantBase + vpn);
       if ((granted & STORE_GRANTS) !== STORE_GRANTS) reportUngrantedStore(this.ctx.report, granted, this.l1Lpid, vpn * this.ctx.L.basePn, data);
     }
     Atomics.add(this.w, this.frameWritesWord + frame, 1);
     this.local[LOCAL.writes]++;
+  }
+
+  /**
+   * A store whose entry's generation is not the frame's (cold): the entry survived window P1's
+   * tlbie (taint the L1 page, so a dirty page the harvest misses is told apart as P1's), or the
+   * frame was retired (migrated or swapped) after the translation was cached, and the store lands
+   * in memory that no longer backs its page (I5).
+   */
+  private storeMismatch(rg: Regime, frame: number, gen: number, now: number): void {
+    if ((gen & TLB_GEN_P1_STALE) !== 0) {
+      const owner = Atomics.load(this.w, this.ctx.L.frameOwnerWord + frame);
+      if (owner > 0) Atomics.or(this.w, this.ctx.L.windowTaintWord + owner - 1, TAINT_P1);
+      gen &= ~TLB_GEN_P1_STALE;
+      if (gen === now) return;
+    }
+    this.ctx.report.storeToRetiredFrame(rg.lpid, frame, gen, now);
   }
 
   // ---- faults: one statistics path for both regimes --------------------------------------------

@@ -15,7 +15,7 @@ import type { Machine } from '../memory/machine.js';
 import { pnAlign, pnCount } from '../mmu/geometry.js';
 import { COUNTER } from '../stats/counters.js';
 import type { HvContext, Shootdown } from '../hv/context.js';
-import { TLB_INVALID, TLB_LPID, TLB_TAG, tlbBase } from './tlb.js';
+import { TLB_GEN, TLB_GEN_P1_STALE, TLB_INVALID, TLB_LPID, TLB_TAG, tlbBase } from './tlb.js';
 
 export function vcpuCtl(m: Machine, v: number, field: number): number {
   return m.L.vcpuCtlWord + v * LINE_WORDS + field;
@@ -57,6 +57,28 @@ function dropEntries(m: Machine, v: number, lpid: number, vpnFirst: number, vpnC
     }
   }
   return dropped;
+}
+
+/**
+ * A context's `StaleMarker`: flag every TLB entry of (lpid, [pn, pn + 2^shift)) in every vCPU's
+ * TLB as left behind by window P1's tlbie (TLB_GEN_P1_STALE), so what happens through it later is
+ * told apart as the window's. Called only by P1's own code path (hv/rmap.ts).
+ */
+export function markP1Survivors(ctx: HvContext, lpid: number, pn: number, shift: number): void {
+  const m = ctx.m;
+  const w = m.w;
+  const vpnFirst = Math.floor(pnAlign(pn, shift) / m.L.basePn);
+  const end = vpnFirst + Math.max(1, pnCount(shift) / m.L.basePn);
+  const n = m.L.tlbSets * m.L.tlbWays;
+  for (let v = 0; v < m.L.vcpus; v++) {
+    const base = tlbBase(m, v);
+    for (let k = 0; k < n; k++) {
+      const e = base + k * TLB_ENTRY_WORDS;
+      const tag = Atomics.load(w, e + TLB_TAG);
+      if (tag === TLB_INVALID || tag < vpnFirst || tag >= end || Atomics.load(w, e + TLB_LPID) !== lpid) continue;
+      Atomics.or(w, e + TLB_GEN, TLB_GEN_P1_STALE);
+    }
+  }
 }
 
 /** Largest vCPU count (the `vcpus` key's maximum). */

@@ -25,6 +25,12 @@ export const TLB_TAG = 0;
 export const TLB_LPID = 1;
 export const TLB_DATA = 2;
 export const TLB_GEN = 3;
+/**
+ * Flag in an entry's generation word: the entry survived a tlbie of window P1 (the rc-list tlbie
+ * that names the wrong lpid, invariants/windows.ts). A fill writes a fresh generation, which
+ * clears it; a store through a flagged entry taints its L1 page.
+ */
+export const TLB_GEN_P1_STALE = 1 << 30;
 /** Tag of an empty entry. */
 export const TLB_INVALID = -1;
 

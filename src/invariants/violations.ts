@@ -13,6 +13,7 @@ import { CTRL, VIOLATION, VIOLATION_SLOTS, VIOLATION_WORDS } from '../memory/rec
 import type { Machine } from '../memory/machine.js';
 import { COUNTER } from '../stats/counters.js';
 import { INV } from './names.js';
+import { NO_WINDOW, WINDOW } from './windows.js';
 
 /** Which check produced a record (one per report method). */
 export const VIOLATION_KIND = {
@@ -67,6 +68,7 @@ export class ViolationReporter {
   private readonly w: Int32Array;
   private readonly countIdx: number;
   private readonly byInvIdx: number;
+  private readonly byWindowIdx: number;
   private readonly ringWord: number;
   /** Wall-clock origin for record timestamps. */
   private readonly t0Ms = performance.now();
@@ -81,6 +83,7 @@ export class ViolationReporter {
     this.w = m.w;
     this.countIdx = m.ctrl(CTRL.violationCount);
     this.byInvIdx = m.ctrl(CTRL.violationByInvariant);
+    this.byWindowIdx = m.ctrl(CTRL.violationByWindow);
     this.ringWord = m.L.violationsWord;
   }
 
@@ -112,9 +115,10 @@ export class ViolationReporter {
     this.put(INV['I3-dirty-chain'], VIOLATION_KIND.storeAfterCCleared, l1Lpid, l2Pn, tlbData, granted, 0);
   }
   // ---- I4 ---------------------------------------------------------------------------------------
-  tlbBeyondLeaf(ofL1Table: boolean, lpid: number, pn: number, tlbData: number, leaf: number, vcpu: number): void {
+  /** `window`: WINDOW.P1 when the entry is one P1's tlbie left behind, else NO_WINDOW. */
+  tlbBeyondLeaf(ofL1Table: boolean, lpid: number, pn: number, tlbData: number, leaf: number, vcpu: number, window = NO_WINDOW): void {
     const kind = ofL1Table ? VIOLATION_KIND.tlbBeyondL1Table : VIOLATION_KIND.tlbBeyondShadow;
-    this.put(INV['I4-tlb'], kind, lpid, pn, tlbData, leaf, vcpu);
+    this.put(INV['I4-tlb'], kind, lpid, pn, tlbData, leaf, vcpu, window);
   }
   // ---- I5 ---------------------------------------------------------------------------------------
   storeToRetiredFrame(lpid: number, frame: number, genAtFill: number, genNow: number): void {
@@ -124,8 +128,9 @@ export class ViolationReporter {
     this.put(INV['I5-no-lost-write'], VIOLATION_KIND.writesMissing, 0, 0, lost, completed, found);
   }
   // ---- I6 ---------------------------------------------------------------------------------------
-  dirtyPageMissed(l1Page: number, writesAtHarvest: number, writesNow: number): void {
-    this.put(INV['I6-dirty-log'], VIOLATION_KIND.dirtyPageMissed, 0, l1Page, writesAtHarvest, writesNow, 0);
+  /** `window`: WINDOW.P1 when the page was stored to through a TLB entry P1 left behind. */
+  dirtyPageMissed(l1Page: number, writesAtHarvest: number, writesNow: number, window = NO_WINDOW): void {
+    this.put(INV['I6-dirty-log'], VIOLATION_KIND.dirtyPageMissed, 0, l1Page, writesAtHarvest, writesNow, 0, window);
   }
   // ---- I7 ---------------------------------------------------------------------------------------
   faultInFreedGuest(l1Lpid: number, generation: number): void {
@@ -137,9 +142,10 @@ export class ViolationReporter {
   releasedWhileFaulting(l1Lpid: number, faultsInside: number): void {
     this.put(INV['I7-lifetime'], VIOLATION_KIND.releasedWhileFaulting, l1Lpid, 0, faultsInside, 0, 0);
   }
-  lockOfFreedGuest(allLpids: boolean, l1Lpid: number, generation: number): void {
+  /** `window`: WINDOW.P2 from the all-lpid loop that holds no reference, else NO_WINDOW. */
+  lockOfFreedGuest(allLpids: boolean, l1Lpid: number, generation: number, window = NO_WINDOW): void {
     const kind = allLpids ? VIOLATION_KIND.lockOfFreedGuestAllLpids : VIOLATION_KIND.lockOfFreedGuest;
-    this.put(INV['I7-lifetime'], kind, l1Lpid, 0, generation, 0, 0);
+    this.put(INV['I7-lifetime'], kind, l1Lpid, 0, generation, 0, 0, window);
   }
   refcountMismatch(l1Lpid: number, refcount: number, holders: number): void {
     this.put(INV['I7-lifetime'], VIOLATION_KIND.refcountMismatch, l1Lpid, 0, refcount, holders, 0);
@@ -149,14 +155,15 @@ export class ViolationReporter {
     this.put(INV.liveness, ofL1 ? VIOLATION_KIND.livelockL1 : VIOLATION_KIND.livelockL2, lpid, pn, dsisr, 0, 0);
   }
   rpnMerge(ownerLpid: number, pn: number, oldLeaf: number, newLeaf: number): void {
-    this.put(INV['P4-rpn-merge'], VIOLATION_KIND.rpnMerge, ownerLpid, pn, oldLeaf, newLeaf, 0);
+    this.put(INV['P4-rpn-merge'], VIOLATION_KIND.rpnMerge, ownerLpid, pn, oldLeaf, newLeaf, 0, WINDOW.P4);
   }
 
   /** Count the violation and, while the ring has room, write its record. */
-  private put(inv: number, kind: number, lpid: number, pn: number, v0: number, v1: number, v2: number): void {
+  private put(inv: number, kind: number, lpid: number, pn: number, v0: number, v1: number, v2: number, window = NO_WINDOW): void {
     const w = this.w;
     const n = Atomics.add(w, this.countIdx, 1);
     Atomics.add(w, this.byInvIdx + inv, 1);
+    if (window !== NO_WINDOW) Atomics.add(w, this.byWindowIdx + window, 1);
     this.counters[this.counterBase + COUNTER.violations]++;
     if (n >= VIOLATION_SLOTS) return;
     const at = this.ringWord + n * VIOLATION_WORDS;
@@ -169,5 +176,6 @@ export class ViolationReporter {
     w[at + VIOLATION.value1] = v1;
     w[at + VIOLATION.value2] = v2;
     w[at + VIOLATION.timeMs] = Math.round(performance.now() - this.t0Ms);
+    w[at + VIOLATION.window] = window;
   }
 }

@@ -33,7 +33,7 @@ import { PAGE_BYTES_4K, PMD_SHIFT, PUD_SHIFT, bytesToPn } from '../mmu/geometry.
 import { formatSize } from '../workload/units.js';
 
 export const LAYOUT_MAGIC = 0x4e53_494d; // "NSIM"
-export const LAYOUT_VERSION = 4;
+export const LAYOUT_VERSION = 5;
 
 export interface Layout {
   readonly totalBytes: number;
@@ -79,6 +79,8 @@ export interface Layout {
   readonly l1WindowPages: number; // L1 data pages L2 memory is spread over (1G/2M multiple)
   readonly l1AlignPages: number; // largest L1 leaf size (pages) usable in the window
   readonly harvestSnapWord: number; // per L1 base page: its write count at the last harvest
+  /** Per L1 base page: TAINT_* bits, set by a kernel window's code path (invariants/windows.ts). */
+  readonly windowTaintWord: number;
   /**
    * Per nested guest and L2 base page: the W and C bits (PAGE_WRITE, PAGE_DIRTY) L1's table may
    * grant as of L1's last completed tlbie (checker state for the online I2/I3 check on stores;
@@ -226,6 +228,7 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
   const frameNextWord = take('frameNext', hostFrames);
   const backingWord = take('backing', l1Pages);
   const harvestSnapWord = take('harvestSnap', l1Pages);
+  const windowTaintWord = take('windowTaint', l1Pages);
   const l1GrantWord = take('l1Grant', guestCount * guestPages);
   const swapWritesWord = take('swapWrites', l1Pages);
   const rmapHeadWord = take('rmapHead', l1Pages);
@@ -279,6 +282,7 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
     l1WindowPages,
     l1AlignPages,
     harvestSnapWord,
+    windowTaintWord,
     l1GrantWord,
     backingWord,
     swapWritesWord,

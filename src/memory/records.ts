@@ -35,9 +35,10 @@ export const TLB_ENTRY_WORDS = 4;
  * Fields of an online violation record (written by invariants/violations.ts, decoded by
  * check/violations.ts): the invariant, which check fired (`VIOLATION_KIND`), the reporting vCPU,
  * the lpid and 4 KiB page number concerned, three values whose meaning the kind names (PTE words,
- * generations, counts), and the time since the reporter started, in ms.
+ * generations, counts), the time since the reporter started, in ms, and the kernel window (1..6 =
+ * P1..P6, 0 = none) whose own code path produced it.
  */
-export const VIOLATION = { invariant: 0, kind: 1, vcpu: 2, lpid: 3, pn: 4, value0: 5, value1: 6, value2: 7, timeMs: 8 } as const;
+export const VIOLATION = { invariant: 0, kind: 1, vcpu: 2, lpid: 3, pn: 4, value0: 5, value1: 6, value2: 7, timeMs: 8, window: 9 } as const;
 export const VIOLATION_WORDS = Object.keys(VIOLATION).length;
 export const VIOLATION_SLOTS = 64;
 
@@ -109,8 +110,10 @@ export const CTRL = {
   // line 9: online violation ring: total count, then per invariant (16 words, indexed like INVARIANTS)
   violationCount: 144,
   violationByInvariant: 160,
+  // line 11: violations per kernel window (index 1..6 = P1..P6), tagged by the window's code path
+  violationByWindow: 176,
 } as const;
-export const CTRL_WORDS = 176;
+export const CTRL_WORDS = 192;
 
 /** Lock lines (index into the lock region). Per-guest tlb_locks follow these. */
 export const LOCK = {

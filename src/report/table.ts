@@ -274,13 +274,21 @@ export const TABLE_VIOLATION_LINES = 10;
 function checkLines(doc: ResultsDocument, color: boolean): string[] {
   const ch = doc.checks;
   const n = ch.violations;
+  const u = ch.unexplained;
+  const reproduced = n - u;
+  const count = (k: number, what: string): string => `${fmtInt(k)} ${what}${k === 1 ? '' : 's'}`;
   const verdict =
-    n === 0
-      ? paint('0 violations', 'green', color)
-      : paint(`${fmtInt(n)} violation${n === 1 ? '' : 's'}`, 'red', color);
+    reproduced === 0
+      ? paint(count(n, 'violation'), n === 0 ? 'green' : 'red', color)
+      : paint(count(u, 'unexplained violation'), u === 0 ? 'green' : 'red', color) +
+        `, ${paint(`${fmtInt(reproduced)} from windows of the kernel as written`, 'yellow', color)}`;
   const lines = [
     `${heading('Checks', color)}  ${verdict}  (${fmtInt(ch.audits)} audits, ${fmtInt(ch.lostWrites)} lost writes)`,
   ];
+  const windows = Object.entries(ch.byWindow);
+  if (windows.length > 0) {
+    lines.push(`  reproduced kernel windows (docs/model.md §7; --strict fails on them): ${windows.map(([w, c]) => `${w} ×${fmtInt(c)}`).join(', ')}`);
+  }
   for (const [inv, count] of Object.entries(ch.byInvariant).sort((a, b) => b[1] - a[1])) {
     if (count > 0) lines.push(`  ${inv}: ${fmtInt(count)}`);
   }
@@ -293,7 +301,7 @@ function checkLines(doc: ResultsDocument, color: boolean): string[] {
     ].filter((s) => s !== '');
     const ptes = Object.entries(v.pte ?? {}).map(([role, val]) => `${role} pte ${val}`);
     lines.push(
-      `  ${paint(v.invariant, 'red', color)} vcpu ${v.vcpu} at ${v.timeMs.toFixed(1)} ms: ${v.message}` +
+      `  ${paint(v.invariant, v.window ? 'yellow' : 'red', color)} vcpu ${v.vcpu} at ${v.timeMs.toFixed(1)} ms: ${v.message}` +
         (where.length + ptes.length > 0 ? ` [${[...where, ...ptes].join(', ')}]` : ''),
     );
   }

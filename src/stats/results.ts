@@ -38,6 +38,8 @@ export const MAX_VIOLATION_RECORDS = 100;
 export interface ViolationRecord {
   invariant: string;
   message: string;
+  /** The window of the kernel as written whose code path produced it (`P1`...), when one did. */
+  window?: string;
   vcpu: number;
   timeMs: number;
   lpid?: number;
@@ -108,7 +110,16 @@ export interface ResultsDocument {
     tlbShootdowns: number;
   };
   locks: { mmuLock: LockStats; tlbLock: LockStats };
-  checks: { violations: number; byInvariant: Record<string, number>; audits: number; lostWrites: number };
+  checks: {
+    violations: number;
+    byInvariant: Record<string, number>;
+    /** Violations a window of the kernel as written produced (tagged by its code path), per window. */
+    byWindow: Record<string, number>;
+    /** Violations no window explains: these fail the run (`--strict` fails on every violation). */
+    unexplained: number;
+    audits: number;
+    lostWrites: number;
+  };
   actors: {
     migrations: number;
     swapOuts: number;
@@ -147,6 +158,8 @@ export interface ResultsInput {
   lostWrites: number;
   /** One counter block per vCPU, in vCPU order. */
   perVcpu: Float64Array[];
+  /** Violations per kernel window (tagged by the window's code path). */
+  byWindow?: Record<string, number>;
   /** Stopped by SIGINT before the end (default false). */
   interrupted?: boolean;
   /** The configured wall-time bound in duration mode, null when bounded by accesses. */
@@ -259,6 +272,8 @@ export function buildResults(input: ResultsInput): ResultsDocument {
     checks: {
       violations,
       byInvariant: { ...input.byInvariant },
+      byWindow: { ...(input.byWindow ?? {}) },
+      unexplained: Math.max(0, violations - Object.values(input.byWindow ?? {}).reduce((a, b) => a + b, 0)),
       audits: c.audits,
       lostWrites: input.lostWrites,
     },
@@ -318,7 +333,7 @@ const CONTRACT: Shape = {
     tlbFlushes: 'number',
   },
   locks: { mmuLock: LOCK_SHAPE, tlbLock: LOCK_SHAPE },
-  checks: { violations: 'number', byInvariant: 'numbers', audits: 'number', lostWrites: 'number' },
+  checks: { violations: 'number', byInvariant: 'numbers', byWindow: 'numbers', unexplained: 'number', audits: 'number', lostWrites: 'number' },
 };
 
 function isObject(v: unknown): v is Record<string, unknown> {

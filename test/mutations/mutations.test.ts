@@ -100,3 +100,19 @@ describe('clean on configs/stress.yaml', () => {
     );
   }
 });
+
+describe('mutations under protocol: mainline (configs/stress-mainline.yaml) are unexplained violations', () => {
+  const MAINLINE = join(__dirname, '..', '..', 'configs', 'stress-mainline.yaml');
+  for (const c of CAUGHT) {
+    it(
+      `${c.id} ${c.m}: a round with a violation no kernel window's code path produced (what makes stress and run exit 1)`,
+      async () => {
+        const cfg = applyOverrides(loadConfig(MAINLINE), { mutation: [c.m] });
+        const r = await runStress(cfg, { rounds: c.rounds, timeMs: 0, stopAtFirst: true });
+        // violatingRounds counts rounds with a violation no window's code path tagged (exit 1).
+        expect(r.violatingRounds, `${c.m} under mainline: no unexplained violation in ${r.rounds} rounds`).toBeGreaterThan(0);
+      },
+      120_000,
+    );
+  }
+});

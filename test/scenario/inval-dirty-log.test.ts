@@ -29,6 +29,10 @@ import {
   type InvalRig,
 } from './inval-helpers.js';
 import { hostLeafOfPage, rmapOf, shadowOf } from './helpers.js';
+import { tlbGen } from './inval-helpers.js';
+import { TLB_GEN_P1_STALE } from '../../src/hw/tlb.js';
+import { TAINT_P1, WINDOW } from '../../src/invariants/windows.js';
+import { CTRL } from '../../src/memory/records.js';
 
 const A = 0x600;
 const B = 0x601;
@@ -171,6 +175,33 @@ describe('dirty-log harvest: window P1 (rc-list tlbie lpid)', () => {
     expect(harvest(r, page)).toBe(0); // a completed store the dirty log never sees
     runAudit(r);
     expect(violationsOf(r, 'I4-tlb')).toBe(1);
+  });
+
+  it("as written, P1's own path tags what it leaves behind: the surviving entry is marked, the store through it taints the L1 page, and the audit's I4 counts as window P1", () => {
+    const r = makeInvalRig(LOGGING);
+    const page = l1PageOf(r, A);
+    const lpid = guestField(r, 'shadowLpid');
+    expect(touch(r, A)).toBe(true);
+    expect(harvest(r, page)).toBe(1); // P1's rc-list tlbie names L1's lpid: vCPU 0's entry survives
+    expect(tlbGen(r, 0, A, lpid) & TLB_GEN_P1_STALE).not.toBe(0);
+    expect(r.w[r.m.L.windowTaintWord + page] & TAINT_P1).toBe(0);
+    expect(touch(r, A, STORE)).toBe(true); // through the marked entry
+    expect(r.w[r.m.L.windowTaintWord + page] & TAINT_P1).toBe(TAINT_P1);
+    expect(violationsOf(r, 'I5-no-lost-write')).toBe(0); // the mark is not a retired frame
+    runAudit(r);
+    expect(violationsOf(r, 'I4-tlb')).toBe(1);
+    expect(r.w[r.m.ctrl(CTRL.violationByWindow + WINDOW.P1)]).toBe(1);
+  });
+
+  it('fixes [p1]: nothing is marked or tainted, and no violation is counted for a window', () => {
+    const r = makeInvalRig({ ...LOGGING, fixes: ['p1'] });
+    const page = l1PageOf(r, A);
+    expect(touch(r, A)).toBe(true);
+    expect(harvest(r, page)).toBe(1);
+    expect(touch(r, A, STORE)).toBe(true);
+    expect(r.w[r.m.L.windowTaintWord + page]).toBe(0);
+    runAudit(r);
+    expect(r.w[r.m.ctrl(CTRL.violationByWindow + WINDOW.P1)]).toBe(0);
   });
 
   it('fixes [p1]: the tlbie uses the shadow lpid -> TLB entry dropped; the next store takes a SET_RC fault fixed by L0 and the next harvest reports the page', () => {

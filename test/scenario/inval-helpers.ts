@@ -24,7 +24,7 @@ import { GUEST, findNestedLocked, guestWord, shadowPgdUnit } from '../../src/hv/
 import { L1Target, l1FindLeaf, l1Target } from '../../src/hv/l1-handler.js';
 import { Cpu } from '../../src/hw/cpu.js';
 import { ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE } from '../../src/hw/walker.js';
-import { TLB_DATA, TLB_INVALID, TLB_LPID, TLB_TAG, tlbBase } from '../../src/hw/tlb.js';
+import { TLB_DATA, TLB_GEN, TLB_INVALID, TLB_LPID, TLB_TAG, tlbBase } from '../../src/hw/tlb.js';
 import { PAGE_PTE, PTE_NLB_MASK, PTE_RPN_MASK, makeLeaf } from '../../src/mmu/pte.js';
 import { pnAlign } from '../../src/mmu/geometry.js';
 import { LeafRef } from '../../src/mmu/tree.js';
@@ -183,13 +183,22 @@ export function mmuInProgress(r: InvalRig): number {
 
 /** vCPU `vcpu`'s TLB entry for `l2Pn` under hardware lpid `lpid`: its data word, or 0 when none. */
 export function tlbEntry(r: InvalRig, vcpu: number, l2Pn: number, lpid: number): number {
+  return tlbWord(r, vcpu, l2Pn, lpid, TLB_DATA);
+}
+
+/** The generation word of vCPU `vcpu`'s TLB entry for (lpid, l2Pn), 0 when it holds none. */
+export function tlbGen(r: InvalRig, vcpu: number, l2Pn: number, lpid: number): number {
+  return tlbWord(r, vcpu, l2Pn, lpid, TLB_GEN);
+}
+
+function tlbWord(r: InvalRig, vcpu: number, l2Pn: number, lpid: number, field: number): number {
   const L = r.m.L;
   const vpn = Math.floor(l2Pn / L.basePn);
   const set = tlbBase(r.m, vcpu) + (vpn & (L.tlbSets - 1)) * L.tlbWays * TLB_ENTRY_WORDS;
   for (let way = 0; way < L.tlbWays; way++) {
     const e = set + way * TLB_ENTRY_WORDS;
     const tag = Atomics.load(r.w, e + TLB_TAG);
-    if (tag !== TLB_INVALID && tag === vpn && r.w[e + TLB_LPID] === lpid) return r.w[e + TLB_DATA];
+    if (tag !== TLB_INVALID && tag === vpn && r.w[e + TLB_LPID] === lpid) return r.w[e + field];
   }
   return 0;
 }

@@ -1,0 +1,26 @@
+/**
+ * The windows of the kernel as written (docs/model.md §7) as nestsim tags them. A violation counts
+ * as a reproduced window only when the window's own code path produced it, never by its symptom:
+ *
+ * - P1: the rc-list tlbie names the rmap entry's lpid, so the shadow TLB entries survive. That path
+ *   marks the surviving entries (`TLB_GEN_P1_STALE` in hw/tlb.ts); a store through a marked entry
+ *   taints its L1 page (`TAINT_P1`); a dirty page the harvest then misses on a tainted page, or a
+ *   marked entry the audit finds granting more than its leaf, is P1's.
+ * - P2: the all-lpid tlbie emulation without a reference, when it finds the guest freed.
+ * - P4: create_pte merging two different real page numbers (the violation is the window).
+ * P3 and P5 are not tagged yet: their violations count as unexplained.
+ */
+export const KERNEL_WINDOWS = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6'] as const;
+export type KernelWindow = (typeof KERNEL_WINDOWS)[number];
+/** Window name -> the number a violation record stores (1..6; 0 = no window). */
+export const WINDOW = Object.freeze(Object.fromEntries(KERNEL_WINDOWS.map((n, i) => [n, i + 1])) as Record<KernelWindow, number>);
+/** A violation no window's code path produced. */
+export const NO_WINDOW = 0;
+
+/** Taint bit of an L1 page (windowTaint region): stored to through a TLB entry P1's tlbie left behind. */
+export const TAINT_P1 = 1;
+
+/** The window name of a record's window number, or undefined for NO_WINDOW. */
+export function windowName(n: number): KernelWindow | undefined {
+  return KERNEL_WINDOWS[n - 1];
+}
