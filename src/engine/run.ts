@@ -134,6 +134,8 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
     violations: records,
     byInvariant,
     byWindow,
+    hostOom: Atomics.load(m.w, m.ctrl(CTRL.hostOom)),
+    overcommit: cfg.host.overcommit,
     lostWrites: report.lostWrites,
     perVcpu: Array.from({ length: cfg.vcpus }, (_, v) => m.counterBlock(v).slice(0, COUNTER_COUNT)),
     interrupted,
@@ -143,7 +145,8 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
   });
   // A violation a kernel window's own code path produced is reported as reproduced, not a failure,
   // unless `strict`.
-  const failing = opts.strict ? total : doc.checks.unexplained;
+  // A host that ran out of memory fails the run unless the config says it may (host.overcommit).
+  const failing = (opts.strict ? total : doc.checks.unexplained) + (cfg.host.overcommit ? 0 : doc.checks.hostOom);
   return { doc, machine: m, exitCode: interrupted ? EXIT_INTERRUPTED : failing > 0 ? 1 : 0 };
 }
 

@@ -25,7 +25,7 @@ import { createPte, handleSetRcLocked, book3sInstantiatePage, findKvmSecondaryPt
 import { L1_TABLE } from './l1-table.js';
 import { shadowTableOf, unmapShadowPteLocked } from './shadow.js';
 import type { FaultScratch } from './scratch.js';
-import { EAGAIN, EINVAL, RESUME_GUEST, RESUME_HOST } from './outcome.js';
+import { EAGAIN, EFAULT, EINVAL, RESUME_GUEST, RESUME_HOST } from './outcome.js';
 import {
   BOOK3S_INTERRUPT_H_INST_STORAGE,
   DSISR_BADACCESS,
@@ -181,7 +181,8 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number, s
       return RESUME_GUEST;
     }
     if (r !== 0) {
-      v.kind = FAULT_KIND.error;
+      // -EFAULT: GUP found no host memory for the page (an overcommitted host), a kind of its own.
+      v.kind = r === EFAULT ? FAULT_KIND.hostOom : FAULT_KIND.error;
       return r;
     }
     // As written, a vanished host entry also returns 0 here and `inst` keeps whatever it held

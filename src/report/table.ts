@@ -285,6 +285,16 @@ function checkLines(doc: ResultsDocument, color: boolean): string[] {
   const lines = [
     `${heading('Checks', color)}  ${verdict}  (${fmtInt(ch.audits)} audits, ${fmtInt(ch.lostWrites)} lost writes)`,
   ];
+  if (ch.hostOom > 0) {
+    lines.push(
+      paint(
+        `  host out of memory: ${fmtInt(ch.hostOom)} host page fault${ch.hostOom === 1 ? '' : 's'} found no memory (${fmtInt(doc.counts.faults.hostOom)} nested faults failed)` +
+          (ch.overcommit ? ' (host.overcommit: expected)' : ': the run fails; set host.overcommit: true if it is expected, or give the host more memory'),
+        ch.overcommit ? 'yellow' : 'red',
+        color,
+      ),
+    );
+  }
   const windows = Object.entries(ch.byWindow);
   if (windows.length > 0) {
     lines.push(`  reproduced kernel windows (docs/model.md §7; --strict fails on them): ${windows.map(([w, c]) => `${w} ×${fmtInt(c)}`).join(', ')}`);

@@ -76,6 +76,9 @@ export const COUNTER = {
   l1Accesses: 50,
   /** R/C bits the hardware set in L0's table for L1 (hardware.l1Rc: auto). */
   l1HwRcSets: 51,
+  // --- host memory (added later; indices stay contiguous)
+  /** Nested faults that found no host memory for the L1 page (GUP -EFAULT): the access fails. */
+  faultHostOom: 52,
 } as const;
 
 export type CounterName = keyof typeof COUNTER;

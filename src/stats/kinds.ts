@@ -15,10 +15,11 @@ export type ReportedFaultKind = (typeof REPORTED_FAULT_KINDS)[number];
 
 /**
  * What one fault ended as, one counter each: the reported outcomes, then `inval` and `error`
- * (nested-fault outcomes counted in `counts.faults` only) and `l1Direct` (not a nested fault: L0's
+ * (nested-fault outcomes counted in `counts.faults` only), `hostOom` (a nested fault that found no
+ * host memory for the L1 page: the host is overcommitted) and `l1Direct` (not a nested fault: L0's
  * ordinary radix fault for an access of L1's own, whatever its outcome).
  */
-export const FAULT_KIND_NAMES = [...REPORTED_FAULT_KINDS, 'inval', 'error', 'l1Direct'] as const;
+export const FAULT_KIND_NAMES = [...REPORTED_FAULT_KINDS, 'inval', 'error', 'l1Direct', 'hostOom'] as const;
 export type FaultKindName = (typeof FAULT_KIND_NAMES)[number];
 /** Fault kind name -> index (VcpuRegs.kind, the vCPU's per-kind histograms). */
 export const FAULT_KIND = Object.freeze(Object.fromEntries(FAULT_KIND_NAMES.map((n, i) => [n, i])) as Record<FaultKindName, number>);

@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import os from 'node:os';
 
 import { COUNTER, COUNTER_COUNT, countersToObject } from './counters.js';
-import { REPORTED_FAULT_KINDS, STAGE_NAMES, faultCounterName, totalFaults, type ReportedFaultKind, type StageName } from './kinds.js';
+import { FAULT_KIND_NAMES, REPORTED_FAULT_KINDS, STAGE_NAMES, faultCounterName, totalFaults, type FaultKindName, type ReportedFaultKind, type StageName } from './kinds.js';
 import { emptySummary, type Histogram, type LatencySummary } from './histogram.js';
 
 export type { LatencySummary } from './histogram.js';
@@ -88,7 +88,8 @@ export interface ResultsDocument {
     /** Every fault, whatever its outcome (the sum of `faults`). */
     faultsTotal: number;
     /** `l1Direct`: L0's ordinary radix faults for L1's own accesses (not nested faults). */
-    faults: Record<FaultKind, number> & { inval: number; error: number; l1Direct: number };
+    /** Every fault kind (stats/kinds.ts): `hostOom` counts nested faults that found no host memory. */
+    faults: Record<FaultKindName, number>;
     l1Handled: number;
     writesCompleted: number;
     /** Accesses L1's own vCPUs made to L1 memory (included in `accesses`). */
@@ -117,6 +118,10 @@ export interface ResultsDocument {
     byWindow: Record<string, number>;
     /** Violations no window explains: these fail the run (`--strict` fails on every violation). */
     unexplained: number;
+    /** Host page faults (GUP) that found no memory: nested (`faults.hostOom`) and L1's own. */
+    hostOom: number;
+    /** Whether the config declares host overcommit expected (`host.overcommit`); if not, hostOom > 0 fails the run. */
+    overcommit: boolean;
     audits: number;
     lostWrites: number;
   };
@@ -160,6 +165,10 @@ export interface ResultsInput {
   perVcpu: Float64Array[];
   /** Violations per kernel window (tagged by the window's code path). */
   byWindow?: Record<string, number>;
+  /** Host page faults that found no memory (CTRL.hostOom). */
+  hostOom?: number;
+  /** `host.overcommit` of the config. */
+  overcommit?: boolean;
   /** Stopped by SIGINT before the end (default false). */
   interrupted?: boolean;
   /** The configured wall-time bound in duration mode, null when bounded by accesses. */
@@ -205,8 +214,8 @@ export function buildResults(input: ResultsInput): ResultsDocument {
   const c = countersToObject(input.counters);
   const faultsTotal = totalFaults(input.counters);
 
-  const faults = { inval: c.faultInval, error: c.faultError, l1Direct: c.faultL1Direct } as ResultsDocument['counts']['faults'];
-  for (const kind of FAULT_KINDS) faults[kind] = c[faultCounterName(kind)];
+  const faults = {} as ResultsDocument['counts']['faults'];
+  for (const kind of FAULT_KIND_NAMES) faults[kind] = c[faultCounterName(kind)];
 
   const latencyNs: Record<string, LatencySummary> = {};
   for (const kind of LATENCY_KINDS) latencyNs[kind] = input.histograms[kind]?.summary() ?? emptySummary();
@@ -274,6 +283,8 @@ export function buildResults(input: ResultsInput): ResultsDocument {
       byInvariant: { ...input.byInvariant },
       byWindow: { ...(input.byWindow ?? {}) },
       unexplained: Math.max(0, violations - Object.values(input.byWindow ?? {}).reduce((a, b) => a + b, 0)),
+      hostOom: input.hostOom ?? 0,
+      overcommit: input.overcommit ?? false,
       audits: c.audits,
       lostWrites: input.lostWrites,
     },

@@ -90,6 +90,7 @@ export const KEYS: readonly KeySpec[] = [
   { key: 'hardware.tlb.ways', field: 'hardware.tlbWays', type: 'int', min: 1, max: 4096, powerOfTwo: true, default: 4, unit: 'ways', doc: 'TLB associativity, <= hardware.tlb.entries' },
   size('host.memory', 'host.memoryBytes', 4 * GiB, MIN_PAGE_BYTES, 'host real memory for data frames (at most 64G)'),
   ...mix('host.backing', 'host.backing', 'host backing of L1 memory', 1),
+  { key: 'host.overcommit', field: 'host.overcommit', type: 'bool', default: false, unit: '', doc: 'the host may run out of memory for L1 (faults that find none count as hostOom); false: a run in which any does exits 1' },
   size('l1.memory', 'l1.memoryBytes', 2 * GiB, MIN_PAGE_BYTES, 'L1 guest-real memory (one memslot), excluding the MMIO hole; may overcommit'),
   size('l1.readonly', 'l1.readonlyBytes', 0, 0, 'top part of l1.memory that is a READONLY memslot, < l1.memory'),
   size('l1.mmio', 'l1.mmioBytes', 0, 0, 'L1 gpa range after memory with no memslot (emulated MMIO); l1.memory + l1.mmio <= 64G'),
@@ -325,6 +326,16 @@ export const CROSS_CHECKS: readonly CrossCheck[] = [
         : `a base page that divides ${k} (${formatSize(num(get, k))})`;
     },
   })),
+  {
+    // A backing size with weight can never be backed by a host smaller than one block of it.
+    keys: ['host.backing.2M', 'host.backing.1G', 'host.memory'],
+    check: (get, blame) => {
+      const need = num(get, 'host.backing.1G') > 0 ? GiB : num(get, 'host.backing.2M') > 0 ? 2 * MiB : 0;
+      if (num(get, 'host.memory') >= need) return null;
+      const size = need === GiB ? '1G' : '2M';
+      return blame === 'host.memory' ? `at least ${size}, one block of the host.backing.${size} it is asked for` : `no ${size} blocks in a host of ${formatSize(num(get, 'host.memory'))}`;
+    },
+  },
   ...['host.backing', 'l1.pageSizes'].map((m): CrossCheck => ({
     keys: [`${m}.base`, `${m}.2M`, `${m}.1G`],
     check: (get) =>

@@ -84,6 +84,7 @@ export interface ResolvedConfig {
   readonly host: {
     readonly memoryBytes: number; // host real memory for data frames
     readonly backing: PageSizeMix; // how the host backs L1 memory (THP / hugetlb mix)
+    readonly overcommit: boolean; // the host may run out of memory for L1 (hostOom faults expected)
   };
   readonly l1: {
     readonly memoryBytes: number; // L1 guest-real memory (one memslot), excluding MMIO hole

@@ -325,3 +325,28 @@ describe('exit status separates reproduced kernel windows from new bugs', () => 
     expect(JSON.parse(r.stdout).checks.violations).toBe(0);
   });
 });
+
+describe('short host memory is said, not hidden', () => {
+  const OOM = `${SMALL.replace('host: {memory: 512M}', 'host: {memory: 4K}')}`;
+
+  it('host.memory 4K: every nested fault finds no host memory -> counted as hostOom, warned, exit 1 (was: 100% error faults, "0 violations", exit 0)', () => {
+    const r = nestsim('run', config('oom.yaml', OOM), '--accesses', '5000', '--json', join(tmp, 'oom.json'), '--no-color');
+    expect(r.code).toBe(1);
+    const doc = JSON.parse(readFileSync(join(tmp, 'oom.json'), 'utf8'));
+    expect(doc.counts.faults.hostOom).toBeGreaterThan(0);
+    expect(doc.counts.faults.error).toBe(0);
+    expect(doc.checks.hostOom).toBeGreaterThan(0);
+    expect(r.stdout).toContain('host out of memory');
+    expect(r.stdout).toContain('set host.overcommit: true if it is expected');
+  });
+
+  it('host.overcommit: true declares it expected: the same run exits 0, still counted', () => {
+    const r = nestsim('run', config('oom.yaml', OOM), '--accesses', '5000', '--set', 'host.overcommit=true', '--json', '-', '--quiet');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).checks.hostOom).toBeGreaterThan(0);
+  });
+
+  it('an impossible host is refused by validation: 2M backing asked of a host smaller than one 2M block', () => {
+    expectUsage(nestsim('validate', config('imp.yaml', 'host: {memory: 1M, backing: {2M: 1}}\n')), /host\.backing\.2M: expected no 2M blocks in a host of 1M, found 1/);
+  });
+});

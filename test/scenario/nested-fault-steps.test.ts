@@ -303,7 +303,7 @@ describe('G. L0 mapping of the L1 page (seq read first)', () => {
     expect(shadowOf(r, l2).value).toBe(hp);
   });
 
-  it('host cannot back the page (GUP fails) -> -EFAULT (error), nothing mapped', () => {
+  it('host cannot back the page (GUP fails) -> -EFAULT counted as hostOom (its own kind, not error), nothing mapped', () => {
     const r = makeRig();
     const l2 = dataL2Pn(r);
     const gpa = dataGpaPn(r);
@@ -311,7 +311,7 @@ describe('G. L0 mapping of the L1 page (seq read first)', () => {
     r.w[r.m.ctrl(CTRL.hostBump)] = r.m.L.hostFrames; // host memory exhausted
     const { ret, v } = fault(r, l2);
     expect(ret).toBe(EFAULT);
-    expect(v.kind).toBe(FAULT_KIND.error);
+    expect(v.kind).toBe(FAULT_KIND.hostOom);
     expect(hostLeafOf(r, gpa).value).toBe(0);
     expect(shadowOf(r, l2).value).toBe(0);
   });

@@ -102,7 +102,7 @@ describe('buildResults', () => {
     expect(doc.locks.mmuLock).toEqual({ acquisitions: 200, contended: 20, waitNs: 123_456 });
     expect(doc.locks.tlbLock.acquisitions).toBe(130);
     expect(doc.actors.migrations).toBe(8);
-    expect(doc.checks).toEqual({ violations: 1, byInvariant: { I1: 1 }, byWindow: {}, unexplained: 1, audits: 3, lostWrites: 0 });
+    expect(doc.checks).toEqual({ violations: 1, byInvariant: { I1: 1 }, byWindow: {}, unexplained: 1, hostOom: 0, overcommit: false, audits: 3, lostWrites: 0 });
     expect(doc.perVcpu).toEqual([
       { vcpu: 0, accesses: 600_000, faults: 50 },
       { vcpu: 1, accesses: 400_000, faults: 50 },

@@ -36,7 +36,7 @@ const DEFAULTS: ResolvedConfig = {
   mutations: [],
   basePageSize: '4K',
   hardware: { rc: 'fault', l1Rc: 'fault', tlbEntries: 64, tlbWays: 4 },
-  host: { memoryBytes: 4 * 2 ** 30, backing: { base: 1, '2M': 0, '1G': 0 } },
+  host: { memoryBytes: 4 * 2 ** 30, backing: { base: 1, '2M': 0, '1G': 0 }, overcommit: false },
   l1: { memoryBytes: 2 * 2 ** 30, readonlyBytes: 0, mmioBytes: 0, pageSizes: { base: 1, '2M': 0, '1G': 0 }, dirtyLog: false },
   guests: { count: 1, memoryBytes: 256 * 2 ** 20, vcpuMap: 'spread' },
   workload: {
@@ -92,7 +92,7 @@ describe('parseConfig: defaults and values', () => {
     expect(cfg.fixes).toEqual(['p5', 'p1']);
     expect(cfg.mutations).toEqual(['skip-rmap']);
     expect(cfg.hardware).toEqual({ rc: 'auto', l1Rc: 'fault', tlbEntries: 128, tlbWays: 8 });
-    expect(cfg.host).toEqual({ memoryBytes: 8 * 2 ** 30, backing: { base: 1, '2M': 3, '1G': 0 } });
+    expect(cfg.host).toEqual({ memoryBytes: 8 * 2 ** 30, backing: { base: 1, '2M': 3, '1G': 0 }, overcommit: false });
     expect(cfg.l1).toEqual({ memoryBytes: 2 ** 30, readonlyBytes: 128 * 2 ** 20, mmioBytes: 64 * 2 ** 20, pageSizes: { base: 1, '2M': 0, '1G': 0.5 }, dirtyLog: true });
     expect(cfg.guests).toEqual({ count: 4, memoryBytes: 512 * 2 ** 20, vcpuMap: 'packed' });
     expect(cfg.workload.workingSetBytes).toBe(512 * 2 ** 20); // follows guests.memory when absent
@@ -149,7 +149,7 @@ describe('parseConfig: one message per kind of bad input', () => {
 
   it('wrong type: a bool key given a string, a group given a scalar, a missing value', () => {
     expect(messageOf('l1:\n  dirtyLog: yes\n')).toBe('configs/x.yaml:2:13: l1.dirtyLog: expected true or false, found "yes"');
-    expect(messageOf('host: 4G\n')).toBe('configs/x.yaml:1:7: host: expected a mapping of memory, backing, found "4G"');
+    expect(messageOf('host: 4G\n')).toBe('configs/x.yaml:1:7: host: expected a mapping of memory, backing, overcommit, found "4G"');
     expect(messageOf('seed:\n')).toBe('configs/x.yaml:1:1: seed: expected integer 0..4294967295, found null');
     expect(messageOf('- vcpus: 2\n')).toBe(`configs/x.yaml:1:1: expected a mapping of ${ROOT_KEYS}, found [{"vcpus":2}]`);
   });
