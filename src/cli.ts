@@ -125,7 +125,9 @@ async function cmdSweep(p: Parsed): Promise<number> {
   const text = stdoutTaken(json) ? process.stderr : process.stdout;
   const docs = [];
   let worst = 0;
-  const rows: string[] = [`${key.padEnd(24)} ${'accesses/s'.padStart(14)} ${'faults/s'.padStart(14)} ${'fault p50'.padStart(10)} ${'fault p99'.padStart(10)} ${'violations'.padStart(10)}`];
+  // The latency columns are the shadow-insert fault's (the common kind), "-" when none was timed.
+  const rows: string[] = [`${key.padEnd(24)} ${'accesses/s'.padStart(14)} ${'faults/s'.padStart(14)} ${'insert p50'.padStart(11)} ${'insert p99'.padStart(11)} ${'violations'.padStart(10)}`];
+  const ns = (count: number, v: number): string => (count > 0 ? `${v}ns` : '-').padStart(11);
   const { signal, release } = interruptOnSigint();
   try {
     for (let i = 0; i < values.length && !signal.aborted; i++) {
@@ -135,7 +137,7 @@ async function cmdSweep(p: Parsed): Promise<number> {
       const d = out.doc;
       const lat = d.latencyNs.shadowInsert;
       rows.push(
-        `${values[i].padEnd(24)} ${Math.round(d.throughput.accessesPerSec).toLocaleString('en-US').padStart(14)} ${Math.round(d.throughput.faultsPerSec).toLocaleString('en-US').padStart(14)} ${String(lat.p50).padStart(8)}ns ${String(lat.p99).padStart(8)}ns ${String(d.checks.violations).padStart(10)}`,
+        `${values[i].padEnd(24)} ${Math.round(d.throughput.accessesPerSec).toLocaleString('en-US').padStart(14)} ${Math.round(d.throughput.faultsPerSec).toLocaleString('en-US').padStart(14)} ${ns(lat.count, lat.p50)} ${ns(lat.count, lat.p99)} ${String(d.checks.violations).padStart(10)}`,
       );
       if (!p.flags.has('quiet')) process.stderr.write(`${key}=${values[i]}: done (${i + 1}/${values.length})\n`);
     }

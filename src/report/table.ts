@@ -12,6 +12,7 @@ import {
   type ResultsDocument,
 } from '../stats/results.js';
 import { FAULT_KIND_NAMES } from '../stats/kinds.js';
+import { LOCK_WAIT_SAMPLE, STAGE_SAMPLE_EVERY } from '../hv/context.js';
 
 export interface TableOptions {
   /** Emit ANSI colour codes. */
@@ -181,6 +182,8 @@ function throughputLines(doc: ResultsDocument, color: boolean): string[] {
 function countLines(doc: ResultsDocument, color: boolean): string[] {
   const c = doc.counts;
   const row = (label: string, n: number): string[] => [label, fmtInt(n), fmtPct(n, c.accesses)];
+  // Faults are events per access, not a share of them (an access can fault several times).
+  const faultRow = (label: string, n: number): string[] => [label, fmtInt(n), c.accesses > 0 ? `${(n / c.accesses).toFixed(3)}/access` : '-'];
   const rows = [
     row('accesses', c.accesses),
     row('  loads', c.loads),
@@ -189,15 +192,15 @@ function countLines(doc: ResultsDocument, color: boolean): string[] {
     row('tlb hits', c.tlbHits),
     row('tlb misses', c.tlbMisses),
     row('  shadow walk hits', c.walkHits),
-    row('faults', c.faultsTotal),
+    faultRow('faults', c.faultsTotal),
   ];
   for (const kind of FAULT_KIND_NAMES) {
     const n = c.faults[kind];
-    if (n > 0 || (FAULT_KINDS as readonly string[]).includes(kind)) rows.push(row(`  ${kindLabel(kind)}`, n));
+    if (n > 0 || (FAULT_KINDS as readonly string[]).includes(kind)) rows.push(faultRow(`  ${kindLabel(kind)}`, n));
   }
   rows.push(row('L1 handler runs', c.l1Handled), row('writes completed', c.writesCompleted));
   if (c.l1Accesses > 0) rows.push(row("L1's own accesses", c.l1Accesses), row('  hardware R/C sets (L1 table)', c.l1HwRcSets));
-  return [heading('Counts', color), ...grid(['', 'count', '% of accesses'], rows, color)];
+  return [heading('Counts', color), ...grid(['', 'count', 'of accesses'], rows, color)];
 }
 
 function latencyLines(doc: ResultsDocument, color: boolean): string[] {
@@ -220,7 +223,7 @@ function latencyLines(doc: ResultsDocument, color: boolean): string[] {
 export function samplingNote(doc: ResultsDocument): string {
   const st = (doc.config as { stats?: { accessSample?: number; faultSample?: number } }).stats;
   const one = (n: number | undefined, what: string): string => (n === undefined || n <= 1 ? `every ${what}` : `1 ${what} in ${n.toLocaleString('en-US')}`);
-  return `(timed: ${one(st?.faultSample, 'fault')}, ${one(st?.accessSample, 'access')}; stages on 1 timed fault in 8)`;
+  return `(timed: ${one(st?.faultSample, 'fault')}, ${one(st?.accessSample, 'access')}; stages on 1 timed fault in ${STAGE_SAMPLE_EVERY}; lock waits on 1 contended wait in ${LOCK_WAIT_SAMPLE})`;
 }
 
 function invalidationLines(doc: ResultsDocument, color: boolean): string[] {
@@ -311,7 +314,7 @@ function checkLines(doc: ResultsDocument, color: boolean): string[] {
     ].filter((s) => s !== '');
     const ptes = Object.entries(v.pte ?? {}).map(([role, val]) => `${role} pte ${val}`);
     lines.push(
-      `  ${paint(v.invariant, v.window ? 'yellow' : 'red', color)} vcpu ${v.vcpu} at ${v.timeMs.toFixed(1)} ms: ${v.message}` +
+      `  ${paint(v.invariant, v.window ? 'yellow' : 'red', color)} ${v.vcpu < 0 ? 'coordinator/actor' : `vcpu ${v.vcpu}`} at ${v.timeMs.toFixed(1)} ms: ${v.message}` +
         (where.length + ptes.length > 0 ? ` [${[...where, ...ptes].join(', ')}]` : ''),
     );
   }

@@ -350,3 +350,22 @@ describe('short host memory is said, not hidden', () => {
     expectUsage(nestsim('validate', config('imp.yaml', 'host: {memory: 1M, backing: {2M: 1}}\n')), /host\.backing\.2M: expected no 2M blocks in a host of 1M, found 1/);
   });
 });
+
+describe('figures that mean what they say', () => {
+  it('sweep names the fault kind of its latency columns and shows "-" when nothing was timed (was: "fault p50" and 0ns)', () => {
+    const f = config('sweep.yaml', `${SMALL}stats: {faultSample: 1048576}\n`);
+    const r = nestsim('sweep', f, '--set', 'seed=1,2', '--accesses', '500', '--quiet');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/insert p50 +insert p99/);
+    expect(lines).toHaveLength(3);
+    for (const row of lines.slice(1)) expect(row).toMatch(/ +- +- +0$/);
+  });
+
+  it('faults per access are a rate, and the latency heading states every sampling rate, lock waits included (was: "faults 189.5%")', () => {
+    const r = nestsim('run', config('small.yaml', SMALL), '--accesses', '3000', '--no-color');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ {2}faults +[\d,]+ +\d+\.\d{3}\/access$/m);
+    expect(r.stdout).toContain('lock waits on 1 contended wait in 4');
+  });
+});
