@@ -105,41 +105,66 @@ function cmdValidate(p: Parsed): number {
   return 0;
 }
 
+/** One `--set key=v1,v2,...` of a sweep: its key and its values. */
+interface SweepAxis {
+  readonly key: string;
+  readonly values: readonly string[];
+}
+
+function sweepAxis(s: string): SweepAxis {
+  const eq = s.indexOf('=');
+  if (eq <= 0) throw new UsageError(`--set: expected key=v1,v2,..., found "${s}"`);
+  const values = s.slice(eq + 1).split(',');
+  if (values.some((v) => v.trim() === '')) throw new UsageError(`--set ${s}: expected a value between the commas, found an empty one`);
+  return { key: s.slice(0, eq), values };
+}
+
+/** Every combination of the axes' values (the grid), first axis slowest. */
+function grid(axes: readonly SweepAxis[]): string[][] {
+  let out: string[][] = [[]];
+  for (const a of axes) out = out.flatMap((prefix) => a.values.map((v) => [...prefix, v]));
+  return out;
+}
+
 async function cmdSweep(p: Parsed): Promise<number> {
   const base = configFrom(p);
   const [json] = outputsOf(p, 'json');
   const sets = p.flags.get('set') ?? [];
-  if (sets.length !== 1) throw new UsageError(`sweep: expected exactly one --set key=v1,v2,..., found ${sets.length}`);
-  const s = sets[0];
-  const eq = s.indexOf('=');
-  if (eq <= 0) throw new UsageError(`--set: expected key=v1,v2,..., found "${s}"`);
-  const key = s.slice(0, eq);
-  const values = s.slice(eq + 1).split(',');
-  // Every value is checked (keys and machine layout) before the first run.
-  const configs = values.map((v) => {
-    if (v.trim() === '') throw new UsageError(`--set ${s}: expected a value between the commas, found an empty one`);
-    const cfg = applyOverrides(base, { [key]: v }, '--set');
+  if (sets.length === 0) throw new UsageError('sweep: expected at least one --set key=v1,v2,..., found none');
+  // Several --set make a grid; a --set with one value is a fixed override of every point.
+  const axes = sets.map(sweepAxis);
+  const points = grid(axes);
+  // Every point is checked (keys and machine layout) before the first run.
+  const configs = points.map((vals) => {
+    const cfg = applyOverrides(base, Object.fromEntries(axes.map((a, k) => [a.key, vals[k]!])), '--set');
     checkMachine(cfg);
     return cfg;
   });
+  // Rows are labelled by the swept keys (a fixed override is the same on every row).
+  const swept = axes.map((_, k) => k).filter((k) => axes[k]!.values.length > 1);
+  const shown = swept.length > 0 ? swept : axes.map((_, k) => k);
+  const label = (vals: readonly string[]): string => shown.map((k) => vals[k]!).join(' ');
+  const width = Math.max(24, label(axes.map((a) => a.key)).length, ...points.map((v) => label(v).length));
   const text = stdoutTaken(json) ? process.stderr : process.stdout;
   const docs = [];
   let worst = 0;
   // The latency columns are the shadow-insert fault's (the common kind), "-" when none was timed.
-  const rows: string[] = [`${key.padEnd(24)} ${'accesses/s'.padStart(14)} ${'faults/s'.padStart(14)} ${'insert p50'.padStart(11)} ${'insert p99'.padStart(11)} ${'violations'.padStart(10)}`];
+  const rows: string[] = [`${label(axes.map((a) => a.key)).padEnd(width)} ${'accesses/s'.padStart(14)} ${'faults/s'.padStart(14)} ${'insert p50'.padStart(11)} ${'insert p99'.padStart(11)} ${'violations'.padStart(10)}`];
   const ns = (count: number, v: number): string => (count > 0 ? `${v}ns` : '-').padStart(11);
   const { signal, release } = interruptOnSigint();
   try {
-    for (let i = 0; i < values.length && !signal.aborted; i++) {
-      const out = await runSimulation(configs[i], { signal, strict: p.flags.has('strict') });
+    for (let i = 0; i < points.length && !signal.aborted; i++) {
+      const out = await runSimulation(configs[i]!, { signal, strict: p.flags.has('strict') });
       docs.push(out.doc);
       worst = out.exitCode === EXIT_INTERRUPTED ? EXIT_INTERRUPTED : Math.max(worst, out.exitCode);
       const d = out.doc;
       const lat = d.latencyNs.shadowInsert;
       rows.push(
-        `${values[i].padEnd(24)} ${Math.round(d.throughput.accessesPerSec).toLocaleString('en-US').padStart(14)} ${Math.round(d.throughput.faultsPerSec).toLocaleString('en-US').padStart(14)} ${ns(lat.count, lat.p50)} ${ns(lat.count, lat.p99)} ${String(d.checks.violations).padStart(10)}`,
+        `${label(points[i]!).padEnd(width)} ${Math.round(d.throughput.accessesPerSec).toLocaleString('en-US').padStart(14)} ${Math.round(d.throughput.faultsPerSec).toLocaleString('en-US').padStart(14)} ${ns(lat.count, lat.p50)} ${ns(lat.count, lat.p99)} ${String(d.checks.violations).padStart(10)}`,
       );
-      if (!p.flags.has('quiet')) process.stderr.write(`${key}=${values[i]}: done (${i + 1}/${values.length})\n`);
+      if (!p.flags.has('quiet')) {
+        process.stderr.write(`${axes.map((a, k) => `${a.key}=${points[i]![k]}`).join(' ')}: done (${i + 1}/${points.length})\n`);
+      }
     }
   } finally {
     release();

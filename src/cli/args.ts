@@ -93,10 +93,11 @@ config, 3 internal error, 130 interrupted (Ctrl-C; the results so far are printe
   --set key=value       overrides, as for run
   --json FILE           write the resolved config to FILE instead of stdout
   --keys                print the reference of every config key instead`,
-  sweep: `Usage: nestsim sweep <config.yaml> --set key=v1,v2,... [options]
+  sweep: `Usage: nestsim sweep <config.yaml> --set key=v1,v2,... [--set key2=w1,w2,...] [options]
 
-  Runs the workload once per value and prints throughput and latency per value. Every value is
-  checked before the first run.
+  Runs the workload once per point of the grid (every combination of the --set values; a --set
+  with one value applies to every point) and prints throughput and latency per point. Every
+  point is checked before the first run.
   --json FILE           write all results documents (JSON array); - for stdout
   --quiet               no per-value progress
   Other options as for run.`,

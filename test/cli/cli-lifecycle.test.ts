@@ -369,3 +369,21 @@ describe('figures that mean what they say', () => {
     expect(r.stdout).toContain('lock waits on 1 contended wait in 4');
   });
 });
+
+describe('sweep grid', () => {
+  it('several --set make a grid (every combination, each point checked first); a one-value --set applies to every point', () => {
+    const out = join(tmp, 'grid.json');
+    const r = nestsim('sweep', config('small.yaml', SMALL), '--set', 'seed=1,2', '--set', 'workload.writeRatio=0.1,0.5', '--set', 'vcpus=1', '--accesses', '500', '--json', out, '--quiet');
+    expect(r.code).toBe(0);
+    const lines = r.stdout.trim().split('\n');
+    expect(lines[0]).toMatch(/^seed workload\.writeRatio +accesses\/s/);
+    expect(lines.slice(1).map((l) => l.split(/ +/).slice(0, 2).join(' '))).toEqual(['1 0.1', '1 0.5', '2 0.1', '2 0.5']);
+    const docs = JSON.parse(readFileSync(out, 'utf8'));
+    expect(docs.map((d: { config: { seed: number; workload: { writeRatio: number } } }) => [d.config.seed, d.config.workload.writeRatio])).toEqual([[1, 0.1], [1, 0.5], [2, 0.1], [2, 0.5]]);
+  });
+
+  it('a bad value anywhere in the grid -> exit 2 before any run', () => {
+    const r = nestsim('sweep', config('small.yaml', SMALL), '--set', 'seed=1,2', '--set', 'vcpus=1,999', '--accesses', '500');
+    expectUsage(r, /vcpus: expected integer 1\.\.256, found 999/);
+  });
+});
