@@ -17,7 +17,7 @@ import { interruptOnSigint, outputsOf, stdoutTaken, useColor, writeOutput } from
 import type { ResolvedConfig } from './workload/types.js';
 import { LayoutError, computeLayout } from './memory/layout.js';
 import { EXIT_INTERRUPTED, runSimulation } from './engine/run.js';
-import { renderProgress, renderTable } from './report/table.js';
+import { renderProgress, renderStressProgress, renderTable } from './report/table.js';
 import { renderHtml } from './report/html.js';
 import { runStress, renderStress } from './engine/stress.js';
 import { toolVersion } from './stats/results.js';
@@ -199,7 +199,7 @@ async function cmdStress(p: Parsed): Promise<number> {
       rounds,
       signal,
       strict: p.flags.has('strict'),
-      onRound: quiet || process.stderr.isTTY !== true ? undefined : (r) => process.stderr.write(`\rround ${r.round} (seed ${r.seed}): ${r.violations} violations\x1b[K`),
+      onRound: quiet || process.stderr.isTTY !== true ? undefined : (r) => process.stderr.write(`\r${renderStressProgress(r)}\x1b[K`),
     });
     if (!quiet && process.stderr.isTTY === true) process.stderr.write('\r\x1b[K');
     text.write(renderStress(report, { color: useColor(p, text), quiet }) + '\n');

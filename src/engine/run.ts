@@ -96,7 +96,8 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
     let timer: NodeJS.Timeout | undefined;
     if (opts.onProgress) {
       const every = opts.progressMs ?? 250;
-      timer = setInterval(() => opts.onProgress!(snapshot(m, cfg, t0)), every);
+      const last = { ms: 0, accesses: 0, faults: 0 };
+      timer = setInterval(() => opts.onProgress!(snapshot(m, cfg, t0, last)), every);
     }
     try {
       results = await Promise.all(tasks.map((t) => pool.run(t) as Promise<VcpuResult>));
@@ -150,22 +151,35 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
   return { doc, machine: m, exitCode: interrupted ? EXIT_INTERRUPTED : failing > 0 ? 1 : 0 };
 }
 
-function snapshot(m: Machine, cfg: ResolvedConfig, t0: number): ProgressSnapshot {
+/**
+ * Live figures: totals so far, rates over the interval since `last` (which it then advances), the
+ * fraction done and the time left (duration mode: to the deadline; accesses mode: at the current
+ * pace).
+ */
+function snapshot(m: Machine, cfg: ResolvedConfig, t0: number, last: { ms: number; accesses: number; faults: number }): ProgressSnapshot {
   const elapsedMs = performance.now() - t0;
   const merged = new Float64Array(COUNTER_COUNT);
   for (let wk = 0; wk < m.L.workers; wk++) mergeCounters(merged, m.counterBlock(wk).subarray(0, COUNTER_COUNT));
   const accesses = merged[COUNTER.accesses];
   const faults = totalFaults(merged);
-  const s = Math.max(1e-3, elapsedMs / 1000);
-  const fraction = cfg.accesses > 0 ? accesses / (cfg.accesses * cfg.vcpus) : Math.min(1, elapsedMs / cfg.durationMs);
+  const s = Math.max(1e-3, (elapsedMs - last.ms) / 1000);
+  const accessesPerSec = (accesses - last.accesses) / s;
+  const faultsPerSec = (faults - last.faults) / s;
+  last.ms = elapsedMs;
+  last.accesses = accesses;
+  last.faults = faults;
+  const budget = cfg.accesses * cfg.vcpus;
+  const fraction = cfg.accesses > 0 ? accesses / budget : Math.min(1, elapsedMs / cfg.durationMs);
+  const etaMs = cfg.accesses > 0 ? (accessesPerSec > 0 ? ((budget - accesses) / accessesPerSec) * 1000 : undefined) : cfg.durationMs - elapsedMs;
   return {
     elapsedMs,
     accesses,
     faults,
     violations: merged[COUNTER.violations],
-    accessesPerSec: accesses / s,
-    faultsPerSec: faults / s,
+    accessesPerSec,
+    faultsPerSec,
     fraction,
+    ...(etaMs !== undefined ? { etaMs } : {}),
   };
 }
 

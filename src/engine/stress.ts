@@ -18,7 +18,7 @@ export interface StressOptions {
   rounds: number;
   /** Stop at the first violating round (mutation tests: time to detection). */
   stopAtFirst?: boolean;
-  onRound?: (r: { round: number; seed: number; violations: number }) => void;
+  onRound?: (r: { round: number; seed: number; violations: number; violatingRounds: number; elapsedMs: number; fraction: number }) => void;
   /** A round with only violations a kernel window produced counts as violating too. */
   strict?: boolean;
   /** Aborting it stops the round in progress at its next safe point and starts no other. */
@@ -76,7 +76,6 @@ export async function runStress(cfg: ResolvedConfig, o: StressOptions): Promise<
         if ((by[name] ?? 0) > 0) report.byInvariant[name].violated++;
         else report.byInvariant[name].clean++;
       }
-      o.onRound?.({ round, seed, violations: out.doc.checks.violations });
       if (out.doc.checks.violations > out.doc.checks.unexplained) report.windowRounds++;
       if (out.exitCode === 1) {
         report.violatingRounds++;
@@ -91,8 +90,11 @@ export async function runStress(cfg: ResolvedConfig, o: StressOptions): Promise<
             repro: `nestsim run ${cfg.file} --seed ${seed} --protocol ${cfg.protocol}${mut}`,
           };
         }
-        if (o.stopAtFirst) break;
       }
+      const elapsedMs = performance.now() - t0;
+      const fraction = o.rounds > 0 ? (round + 1) / o.rounds : Math.min(1, elapsedMs / Math.max(1, o.timeMs));
+      o.onRound?.({ round, seed, violations: out.doc.checks.violations, violatingRounds: report.violatingRounds, elapsedMs, fraction });
+      if (o.stopAtFirst && out.exitCode === 1) break;
     }
   } finally {
     await pool.destroy();

@@ -24,10 +24,13 @@ export interface ProgressInput {
   accesses: number;
   faults: number;
   violations: number;
+  /** Rates over the last progress interval (current, not averaged over the run). */
   accessesPerSec: number;
   faultsPerSec: number;
   /** 0..1 when the run length is known (duration or access budget). */
   fraction?: number;
+  /** Estimated time to the end (ms), when it can be told. */
+  etaMs?: number;
 }
 
 /** Display names of latency kinds and counters; unknown keys fall back to their camelCase split. */
@@ -342,6 +345,16 @@ export function renderTable(doc: ResultsDocument, opts: TableOptions): string {
 const BAR_WIDTH = 20;
 
 /** One line of live progress (no newline, no carriage return: the caller owns the cursor). */
+/** One stress progress line: rounds, violating rounds so far, elapsed time and a bar. */
+export function renderStressProgress(r: { round: number; seed: number; violations: number; violatingRounds: number; elapsedMs: number; fraction: number }): string {
+  const f = Math.min(1, Math.max(0, r.fraction));
+  const filled = Math.round(f * BAR_WIDTH);
+  return (
+    `${(r.elapsedMs / 1000).toFixed(1)}s  round ${r.round + 1} (seed ${r.seed}): ${fmtInt(r.violations)} violations  ` +
+    `${fmtInt(r.violatingRounds)} violating round${r.violatingRounds === 1 ? '' : 's'} so far  [${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}] ${Math.floor(f * 100)}%`
+  );
+}
+
 export function renderProgress(p: ProgressInput): string {
   let line =
     `${(p.elapsedMs / 1000).toFixed(1)}s  ${fmtCount(p.accesses)} accesses (${fmtCount(p.accessesPerSec)}/s)  ` +
@@ -352,5 +365,6 @@ export function renderProgress(p: ProgressInput): string {
     const filled = Math.round(f * BAR_WIDTH);
     line += `  [${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}] ${Math.floor(f * 100)}%`;
   }
+  if (p.etaMs !== undefined && Number.isFinite(p.etaMs)) line += `  ETA ${(Math.max(0, p.etaMs) / 1000).toFixed(1)}s`;
   return line;
 }

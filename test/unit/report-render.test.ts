@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { renderHtml } from '../../src/report/html.js';
-import { fmtCount, fmtNs, renderProgress, renderTable } from '../../src/report/table.js';
+import { fmtCount, fmtNs, renderProgress, renderStressProgress, renderTable } from '../../src/report/table.js';
 import { COUNTER, newCounters } from '../../src/stats/counters.js';
 import { Histogram } from '../../src/stats/histogram.js';
 import { buildResults, type ResultsDocument, type ResultsInput } from '../../src/stats/results.js';
@@ -99,6 +99,18 @@ describe('renderTable', () => {
 });
 
 describe('renderProgress', () => {
+  it('shows the time left when known, and the rates it is given (current, not averaged)', () => {
+    const line = renderProgress({ elapsedMs: 1000, accesses: 10, faults: 1, violations: 0, accessesPerSec: 5, faultsPerSec: 1, fraction: 0.25, etaMs: 3000 });
+    expect(line).toContain('ETA 3.0s');
+    expect(line).toContain('10 accesses (5/s)');
+    expect(renderProgress({ elapsedMs: 1000, accesses: 10, faults: 1, violations: 0, accessesPerSec: 5, faultsPerSec: 1 })).not.toContain('ETA');
+  });
+
+  it('stress progress: rounds, violating rounds so far, elapsed time and a bar', () => {
+    const line = renderStressProgress({ round: 4, seed: 9, violations: 2, violatingRounds: 3, elapsedMs: 2500, fraction: 0.5 });
+    expect(line).toMatch(/^2\.5s {2}round 5 \(seed 9\): 2 violations {2}3 violating rounds so far {2}\[█+░+\] 50%$/);
+  });
+
   it('one line, no newline, with a bar when the fraction is known', () => {
     const line = renderProgress({ elapsedMs: 2500, accesses: 1_500_000, faults: 35_000, violations: 0, accessesPerSec: 600_000, faultsPerSec: 14_000, fraction: 0.5 });
     expect(line).not.toMatch(/[\r\n]/);
