@@ -70,8 +70,11 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   const l1Slot = slotOfLpid(guestOfVcpu(cfg, v));
   let l1Left = 0;
   const basePn = L.basePn;
-  const warmup = cfg.warmupAccesses;
-  const total = task.accesses > 0 ? task.accesses + warmup : Infinity;
+  // Warm-up ends after `warmupAccesses` accesses, or, given as a duration, at the first check past
+  // `warmupMs` (its end is then the access count reached: `warmup` is set there).
+  const timedWarmup = cfg.warmupMs > 0;
+  let warmup = timedWarmup ? Infinity : cfg.warmupAccesses;
+  let total = task.accesses > 0 && !timedWarmup ? task.accesses + warmup : Infinity;
   const stopIdx = m.ctrl(CTRL.stop);
   /** Duration mode: the run ends at `task.deadlineMs`. */
   const timed = task.accesses === 0;
@@ -85,15 +88,21 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
     cpu.onWait();
     Atomics.wait(w, stopIdx, 0, 1);
   }
+  const warmupEndMs = Date.now() + cfg.warmupMs;
   let n = 0;
   for (; n < total; n++) {
     if ((n & (CHECK_EVERY - 1)) === 0) {
       if (Atomics.load(w, stopIdx) !== 0) break;
+      if (warmup === Infinity && Date.now() >= warmupEndMs) {
+        warmup = n;
+        if (task.accesses > 0) total = n + task.accesses;
+        resetAfterWarmup(ctx, cpu);
+      }
       // In duration mode the deadline bounds warm-up too (a warm-up longer than the run ends it).
       if (timed && Date.now() >= task.deadlineMs) break;
     }
     if ((n & 15) === 0) seenAudit = auditPoint(m, cpu, seenAudit);
-    if (n === warmup && warmup > 0) resetAfterWarmup(ctx, cpu);
+    if (n === warmup && warmup > 0 && !timedWarmup) resetAfterWarmup(ctx, cpu);
     const r = prng.nextU32();
     // Branch-free type choice (`+(a < b)` is a flag set; a random 30% branch mispredicts often
     // enough to cost more than the rest of a TLB hit): ACCESS_STORE = 1, ACCESS_FETCH = 2.
@@ -118,7 +127,7 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
     }
   }
   // Stopped inside warm-up (deadline or Ctrl-C): nothing was measured; drop the warm-up's figures.
-  const warmupDone = n >= warmup;
+  const warmupDone = warmup !== Infinity && n >= warmup;
   if (!warmupDone) resetAfterWarmup(ctx, cpu);
   cpu.exit();
   Atomics.sub(w, m.ctrl(CTRL.running), 1);

@@ -12,10 +12,12 @@ import { readFileSync, statSync } from 'node:fs';
 import { LineCounter, isAlias, isCollection, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
 import {
-  CROSS_CHECKS, GROUPS, KEYS, KEY_BY_NAME, checkValue, childrenOf, didYouMean, expectedText, formatValue, lookupKey,
+  CROSS_CHECKS, GROUPS, KEYS, KEY_BY_NAME, checkValue, childrenOf, expectedText, formatValue, lookupKey,
 } from './keys.js';
 import type { KeySpec, KeyValue } from './keys.js';
 import type { ResolvedConfig } from './types.js';
+import { didYouMean } from './suggest.js';
+import { parseDuration } from './units.js';
 
 
 /** A user error in a config file or override, printed as one line (see `message`). */
@@ -192,8 +194,9 @@ function entriesFromResolved(cfg: ResolvedConfig): Entries {
   const entries: Entries = new Map();
   const loc: Loc = { file: cfg.file, line: 0, col: 0 };
   for (const spec of KEYS) {
-    let v: unknown = cfg;
-    for (const part of spec.field.split('.')) v = (v as Record<string, unknown>)[part];
+    const read = (field: string): unknown => field.split('.').reduce<unknown>((o, part) => (o as Record<string, unknown>)[part], cfg);
+    let v = read(spec.field);
+    if (spec.durationField !== undefined && (read(spec.durationField) as number) > 0) v = `${read(spec.durationField) as number}ms`;
     entries.set(spec.key, { value: v as KeyValue, raw: v, loc, order: -1, shownKey: spec.key });
   }
   return entries;
@@ -325,15 +328,26 @@ function resolveEntries(entries: Entries, file: string): ResolvedConfig {
 
   const out: Record<string, unknown> = { file };
   for (const spec of KEYS) {
-    const parts = spec.field.split('.');
-    let obj = out;
-    for (const part of parts.slice(0, -1)) obj = (obj[part] ??= {}) as Record<string, unknown>;
     const v = get(spec.key);
-    obj[parts[parts.length - 1]] = Array.isArray(v) ? [...v] : v;
+    if (spec.durationField !== undefined) {
+      // A count goes to `field`, a duration (`<ms>ms`) to `durationField`; the other gets 0.
+      const isDuration = typeof v === 'string';
+      setField(out, spec.field, isDuration ? 0 : v);
+      setField(out, spec.durationField, isDuration ? parseDuration(v) : 0);
+      continue;
+    }
+    setField(out, spec.field, Array.isArray(v) ? [...v] : v);
   }
   const cfg = deepFreeze(out) as unknown as ResolvedConfig;
   PROVENANCE.set(cfg, entries);
   return cfg;
+}
+
+function setField(out: Record<string, unknown>, field: string, v: unknown): void {
+  const parts = field.split('.');
+  let obj = out;
+  for (const part of parts.slice(0, -1)) obj = (obj[part] ??= {}) as Record<string, unknown>;
+  obj[parts[parts.length - 1]] = v;
 }
 
 function deepFreeze<T>(value: T): T {

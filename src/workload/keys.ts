@@ -8,12 +8,16 @@
  */
 
 import { BASE_PAGE_SIZES, FIXES, MUTATIONS, PATTERNS, PROTOCOLS, RC_MODES, VCPU_MAPS } from './types.js';
+import { didYouMean } from './suggest.js';
 import { DURATION_EXAMPLES, GiB, KiB, MiB, formatDuration, formatSize, parseDuration, parseSize } from './units.js';
 
-export const KEY_TYPES = ['int', 'number', 'size', 'duration', 'enum', 'bool', 'list-of-enum', 'mix-weight'] as const;
+export const KEY_TYPES = ['int', 'number', 'size', 'duration', 'enum', 'bool', 'list-of-enum', 'mix-weight', 'count-or-duration'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
 
-/** A checked value: numbers are bytes for sizes and ms for durations. */
+/**
+ * A checked value: numbers are bytes for sizes and ms for durations; a `count-or-duration` is a
+ * number (a count) or a duration string normalised to `<ms>ms`.
+ */
 export type KeyValue = number | string | boolean | readonly string[];
 
 export interface KeySpec {
@@ -31,6 +35,11 @@ export interface KeySpec {
   readonly powerOfTwo?: boolean;
   /** Allowed values of an enum, or of each element of a list. */
   readonly values?: readonly string[];
+  /**
+   * `count-or-duration` only: the field a duration goes to (in ms); `field` then gets 0, and a
+   * count leaves this one 0.
+   */
+  readonly durationField?: string;
   /** Other spellings of the last path segment (the base page of a mix: `4K`, `64K`). */
   readonly aliases?: readonly string[];
   readonly default: KeyValue;
@@ -78,7 +87,7 @@ export const KEYS: readonly KeySpec[] = [
   { key: 'seed', field: 'seed', type: 'int', min: 0, max: U32_MAX, default: 1, unit: '', doc: 'PRNG seed; each vCPU and actor draws its own stream from it' },
   { key: 'duration', field: 'durationMs', type: 'duration', min: 1, max: DAY_MS, default: 5000, unit: 'ms', doc: 'run length; ignored when accesses > 0' },
   { key: 'accesses', field: 'accesses', type: 'int', min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, unit: 'accesses per vCPU', doc: 'run length in accesses per vCPU; 0 = run for duration' },
-  { key: 'warmup', field: 'warmupAccesses', type: 'int', min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, unit: 'accesses per vCPU', doc: 'warm-up accesses per vCPU, not counted in the statistics' },
+  { key: 'warmup', field: 'warmupAccesses', durationField: 'warmupMs', type: 'count-or-duration', min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, unit: 'accesses per vCPU, or a duration', doc: 'warm-up, not counted in the statistics: a number of accesses per vCPU, or a duration like 2s (counted within duration)' },
   { key: 'vcpus', field: 'vcpus', type: 'int', min: 1, max: 256, default: 2, unit: '', doc: 'simulated vCPUs (worker threads)' },
   { key: 'protocol', field: 'protocol', type: 'enum', values: PROTOCOLS, default: 'mainline', unit: '', doc: 'mainline = the kernel as written (windows P1-P5 open); fixed = all closed' },
   { key: 'fixes', field: 'fixes', type: 'list-of-enum', values: FIXES, default: [], unit: '', doc: 'close single windows of docs/model.md §7 under mainline' },
@@ -181,6 +190,8 @@ export function expectedText(spec: KeySpec): string {
       return `size ${rangeText(spec, formatSize)} in multiples of 4K (like 512M or 4G)`;
     case 'duration':
       return `a duration ${rangeText(spec, formatDuration)} with a unit (ms, s, m or h), like ${DURATION_EXAMPLES}`;
+    case 'count-or-duration':
+      return `a number of accesses ${rangeText(spec, String)} or a duration up to 24h with a unit, like ${DURATION_EXAMPLES}`;
     case 'enum':
       return `one of ${spec.values!.join(', ')}`;
     case 'bool':
@@ -229,6 +240,11 @@ export function checkValue(spec: KeySpec, raw: unknown): CheckResult {
       if (isSize && n % MIN_PAGE_BYTES !== 0) return fail();
       return { ok: true, value: n };
     }
+    case 'count-or-duration': {
+      if (typeof raw === 'number') return Number.isSafeInteger(raw) && inRange(spec, raw) ? { ok: true, value: raw } : fail();
+      const ms = typeof raw === 'string' ? parseDuration(raw) : null;
+      return ms !== null && ms >= 1 && ms <= DAY_MS ? { ok: true, value: `${ms}ms` } : fail();
+    }
     case 'enum':
       if (typeof raw === 'string' && spec.values!.includes(raw)) return { ok: true, value: raw };
       return fail(typeof raw === 'string' ? didYouMean(raw, spec.values!) : undefined);
@@ -257,35 +273,6 @@ export function formatValue(spec: KeySpec, value: KeyValue): string {
   if (spec.type === 'duration') return formatDuration(value as number);
   if (Array.isArray(value)) return `[${value.join(', ')}]`;
   return String(value);
-}
-
-/** `(did you mean "x"?)` for the closest candidate within edit distance 2 (case-insensitive), else undefined. */
-export function didYouMean(word: string, candidates: readonly string[]): string | undefined {
-  let best: string | undefined;
-  let bestDist = 3;
-  for (const c of candidates) {
-    const d = editDistance(word.toLowerCase(), c.toLowerCase());
-    if (d < bestDist) [best, bestDist] = [c, d];
-  }
-  return best === undefined ? undefined : `(did you mean "${best}"?)`;
-}
-
-/** Optimal-string-alignment distance: insertions, deletions, substitutions and adjacent swaps. */
-export function editDistance(a: string, b: string): number {
-  const rows = a.length + 1;
-  const cols = b.length + 1;
-  const d = new Array<number>(rows * cols);
-  for (let i = 0; i < rows; i++) d[i * cols] = i;
-  for (let j = 0; j < cols; j++) d[j] = j;
-  for (let i = 1; i < rows; i++) {
-    for (let j = 1; j < cols; j++) {
-      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
-      let v = Math.min(d[(i - 1) * cols + j] + 1, d[i * cols + j - 1] + 1, d[(i - 1) * cols + j - 1] + cost);
-      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) v = Math.min(v, d[(i - 2) * cols + j - 2] + 1);
-      d[i * cols + j] = v;
-    }
-  }
-  return d[rows * cols - 1];
 }
 
 /** Markdown reference of the key table: key, type (with range), default, unit, doc. */

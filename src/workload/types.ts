@@ -65,6 +65,8 @@ export interface ResolvedConfig {
   readonly accesses: number;
   /** Warm-up in accesses per vCPU, not counted in the statistics. */
   readonly warmupAccesses: number;
+  /** Warm-up as a duration (ms) when `warmup` was given one; then `warmupAccesses` is 0. */
+  readonly warmupMs: number;
   readonly vcpus: number;
   readonly protocol: Protocol;
   readonly fixes: readonly Fix[];

@@ -185,6 +185,25 @@ describe('bounded runs', () => {
     expect(r.stdout).toContain('the run ended during warm-up');
   });
 
+  it('warmup as a duration (2s, like fio ramp_time): the run then counts exactly its accesses after it', () => {
+    const r = nestsim('run', config('small.yaml', SMALL), '--accesses', '2000', '--set', 'warmup=300ms', '--json', '-', '--quiet');
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.counts.accesses).toBe(2000);
+    expect(doc.config.warmupMs).toBe(300);
+    expect(doc.config.warmupAccesses).toBe(0);
+    expect(doc.run.endedInWarmup).toBe(false);
+  });
+
+  it('a timed warm-up counts within --duration', () => {
+    const r = nestsim('run', config('small.yaml', SMALL), '--duration', '1s', '--set', 'warmup=400ms', '--json', '-', '--quiet');
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout);
+    expect(doc.run.deadlineMs).toBe(1000);
+    expect(doc.run.endedInWarmup).toBe(false);
+    expect(doc.counts.accesses).toBeGreaterThan(0);
+  });
+
   it('accesses-bounded runs record no deadline', () => {
     const r = nestsim('run', config('small.yaml', SMALL), '--accesses', '1000', '--json', '-', '--quiet');
     expect(JSON.parse(r.stdout).run.deadlineMs).toBe(null);
@@ -243,6 +262,7 @@ describe('bad input: exit 2, one line, expected and found, no stack', () => {
     ['duration bad unit', 'duration: 5 sec\n', [], /duration: expected a duration .* found "5 sec"/],
     ['duration too long', 'duration: 2d\n', [], /duration: expected a duration/],
     ['duration zero', 'duration: 0ms\n', [], /duration: expected a duration 1ms\.\.24h/],
+    ['warmup neither count nor duration', 'warmup: 3x\n', [], /warmup: expected a number of accesses >= 0 or a duration up to 24h with a unit, like 3s, 500ms or 2m, found "3x"/],
     ['enum typo', 'protocol: mainlne\n', [], /protocol: expected one of mainline, fixed, found "mainlne" \(did you mean "mainline"\?\)/],
     ['unknown key', 'vcpu: 2\n', [], /vcpu: expected one of .*, found unknown key "vcpu" \(did you mean "vcpus"\?\)/],
     ['unknown nested key', 'host: {memroy: 1G}\n', [], /host\.memroy: expected one of/],

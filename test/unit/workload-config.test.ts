@@ -30,6 +30,7 @@ const DEFAULTS: ResolvedConfig = {
   durationMs: 5000,
   accesses: 0,
   warmupAccesses: 0,
+  warmupMs: 0,
   vcpus: 2,
   protocol: 'mainline',
   fixes: [],
@@ -328,7 +329,7 @@ describe('applyOverrides', () => {
 
 describe('key table', () => {
   it('covers every field of ResolvedConfig exactly once', () => {
-    const fields = KEYS.map((k) => k.field).sort();
+    const fields = KEYS.flatMap((k) => [k.field, ...(k.durationField ? [k.durationField] : [])]).sort();
     expect(new Set(fields).size).toBe(fields.length);
     const leaves = (o: object, prefix = ''): string[] =>
       Object.entries(o).flatMap(([k, v]) =>
