@@ -255,12 +255,6 @@ export class Cpu implements FaultHandler {
     return true;
   }
 
-  /** An access boundary outside the access loop (one atomic add; a waiting tlbie may complete). */
-  boundary(): void {
-    vcpuTransition(this.w, this.stateIdx, VSTATE_QUIESCE);
-    this.tlb.noteDone();
-  }
-
   /**
    * Add this vCPU's per-access counts to its shared counter block and zero them. Called every
    * PUBLISH_EVERY accesses (so live progress lags by at most that many), when parking and on exit.
