@@ -27,7 +27,7 @@ import { L1_TABLE_PGD_UNIT, pageOfPn } from '../hv/radix.js';
 import { rmapEntries } from '../hv/rmap.js';
 import { L1MemoryReader } from '../hv/l1-memory.js';
 import { TLB_DATA, TLB_GEN, TLB_GEN_P1_STALE, TLB_INVALID, TLB_LPID, TLB_TAG, tlbBase } from '../hw/tlb.js';
-import { NO_WINDOW, WINDOW } from '../invariants/windows.js';
+import { NO_WINDOW, TAINT_P5, WINDOW } from '../invariants/windows.js';
 import { LeafRef } from '../mmu/tree.js';
 
 export interface AuditOptions {
@@ -125,7 +125,8 @@ function auditShadowTree(ctx: HvContext, slot: number): number {
     if (!found) ctx.report.shadowWithoutRmap(l1Lpid, l2Pn, leaf, hp);
     // I3: the dirty and referenced chains.
     if ((leaf & PAGE_DIRTY) !== 0 && ((hp & PAGE_DIRTY) === 0 || (gl & PAGE_DIRTY) === 0)) {
-      ctx.report.rcChainBroken(l1Lpid, l2Pn, leaf, hp, gl);
+      const p5 = (hp & PAGE_DIRTY) === 0 && (Atomics.load(w, ctx.L.windowTaintWord + pageOfPn(ctx, gpaPn)) & TAINT_P5) !== 0;
+      ctx.report.rcChainBroken(l1Lpid, l2Pn, leaf, hp, gl, p5 ? WINDOW.P5 : NO_WINDOW);
     }
     if ((leaf & PAGE_ACCESSED) !== 0 && (gl & PAGE_ACCESSED) === 0) ctx.report.rcChainBroken(l1Lpid, l2Pn, leaf, hp, gl);
   });

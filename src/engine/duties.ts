@@ -18,7 +18,7 @@ import { pageOfPn } from '../hv/radix.js';
 import type { Cpu } from '../hw/cpu.js';
 import { audit, pageWrites } from '../check/audit.js';
 import { stopTheWorld } from './barrier.js';
-import { NO_WINDOW, TAINT_P1, WINDOW } from '../invariants/windows.js';
+import { NO_WINDOW, TAINT_P1, TAINT_P5, WINDOW } from '../invariants/windows.js';
 
 const KIND = {
   l1Unmap: 0,
@@ -202,7 +202,7 @@ export class Duties {
           ctx.mmuLock(); // barrier: an unmap that took this page's leaf has marked the bitmap
           const late = (Atomics.load(w, L.dirtyWord + (page >>> 5)) & (1 << (page & 31))) !== 0;
           ctx.mmuUnlock();
-          if (!late) ctx.report.dirtyPageMissed(page, snap, before, (taint & TAINT_P1) !== 0 ? WINDOW.P1 : NO_WINDOW);
+          if (!late) ctx.report.dirtyPageMissed(page, snap, before, (taint & TAINT_P1) !== 0 ? WINDOW.P1 : (taint & TAINT_P5) !== 0 ? WINDOW.P5 : NO_WINDOW);
         }
         w[snapI] = before;
       },

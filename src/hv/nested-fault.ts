@@ -17,7 +17,8 @@ import {
 import { PMD_SHIFT, bytesToPn, levelForShift, pnAlign, pnCount } from '../mmu/geometry.js';
 import { WALK_NOT_PRESENT, WALK_OK, WALK_READ_FAILED, WALK_UNSUPPORTED, findLeafLocked, walkRadixTree } from '../mmu/tree.js';
 import { MEMSLOT_INVALID, MEMSLOT_READONLY } from '../memory/machine.js';
-import { MUT, type HvContext } from './context.js';
+import { FIX, MUT, type HvContext } from './context.js';
+import { TAINT_P5 } from '../invariants/windows.js';
 import { FAULT_KIND, FAULT_KIND_COUNTER, STAGE } from '../stats/kinds.js';
 import { performance } from 'node:perf_hooks';
 import { GUEST, guestWord, lpidOfSlot, shadowPgdUnit, updatePtblCache, guestAlive } from './guests.js';
@@ -160,6 +161,9 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number, s
   // G. L0's own mapping of the L1 page, read after the sequence number.
   const late = ctx.has(MUT['late-seq-read']);
   let seq = late ? 0 : ctx.readSeq();
+  // Window P5 (kernel as written): harvests of this page are not in `seq`; note how many so far.
+  const p5 = !ctx.fixed(FIX.p5);
+  const dirtyClears = p5 ? Atomics.load(w, ctx.L.dirtyClearSeqWord + gpaPage) : 0;
   ctx.hook?.('after-seq-read', ctx);
   ctx.mmuLock();
   let hp = findKvmSecondaryPteLocked(ctx, L1_TABLE, gpaPn, s.hostLeaf);
@@ -224,7 +228,17 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number, s
     v.kind = FAULT_KIND.error;
     return r;
   }
+  // P5's own path: a harvest cleared this page's D after the seq read and the commit went ahead
+  // (the fix would have retried it). A dirty shadow leaf built on that D taints the L1 pages it maps.
+  if (p5 && (spte & PAGE_DIRTY) !== 0 && Atomics.load(w, ctx.L.dirtyClearSeqWord + gpaPage) !== dirtyClears) taintP5(ctx, gpaPn, sshift);
   return RESUME_GUEST;
+}
+
+/** Mark the L1 pages a shadow leaf of size 2^shift at L1 page number `gpaPn` maps with TAINT_P5. */
+function taintP5(ctx: HvContext, gpaPn: number, shift: number): void {
+  const first = pageOfPn(ctx, pnAlign(gpaPn, shift));
+  const n = Math.max(1, pnCount(shift) / ctx.L.basePn);
+  for (let p = first; p < first + n; p++) Atomics.or(ctx.w, ctx.L.windowTaintWord + p, TAINT_P5);
 }
 
 /** Record the time since `t0` as stage `k`; returns now. */

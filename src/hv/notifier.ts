@@ -180,6 +180,13 @@ export function radixTestClearDirty(ctx: HvContext, page: number): number {
     const hostPn = (leaf & PTE_RPN_MASK) & ~(pnCount(shift) - 1);
     updateNestRmapRcListLocked(ctx, pageOfPn(ctx, pnAlign(pn, shift)), PAGE_DIRTY, 0, hostPn, shift);
     if (ctx.fixed(FIX.p5)) Atomics.add(w, ctx.m.ctrl(CTRL.mmuSeq), 1);
+    else {
+      // Window P5: no seq bump. Count it on every page of the leaf, where a fault in flight can
+      // see it (invariants/windows.ts).
+      const first = pageOfPn(ctx, pnAlign(pn, shift));
+      const n = Math.max(1, pnCount(shift) / ctx.L.basePn);
+      for (let p = first; p < first + n; p++) Atomics.add(w, ctx.L.dirtyClearSeqWord + p, 1);
+    }
     return 1;
   } finally {
     ctx.mmuUnlock();

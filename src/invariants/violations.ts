@@ -108,8 +108,9 @@ export class ViolationReporter {
     this.put(INV['I2-permissions'], VIOLATION_KIND.storeAfterWRevoked, l1Lpid, l2Pn, tlbData, granted, 0);
   }
   // ---- I3 ---------------------------------------------------------------------------------------
-  rcChainBroken(l1Lpid: number, l2Pn: number, shadow: number, hostLeaf: number, l1Leaf: number): void {
-    this.put(INV['I3-dirty-chain'], VIOLATION_KIND.rcChainBroken, l1Lpid, l2Pn, shadow, hostLeaf, l1Leaf);
+  /** `window`: WINDOW.P5 when P5's path built the dirty shadow leaf over a page a harvest had cleaned. */
+  rcChainBroken(l1Lpid: number, l2Pn: number, shadow: number, hostLeaf: number, l1Leaf: number, window = NO_WINDOW): void {
+    this.put(INV['I3-dirty-chain'], VIOLATION_KIND.rcChainBroken, l1Lpid, l2Pn, shadow, hostLeaf, l1Leaf, window);
   }
   storeAfterCCleared(l1Lpid: number, l2Pn: number, tlbData: number, granted: number): void {
     this.put(INV['I3-dirty-chain'], VIOLATION_KIND.storeAfterCCleared, l1Lpid, l2Pn, tlbData, granted, 0);

@@ -8,7 +8,10 @@
  *   marked entry the audit finds granting more than its leaf, is P1's.
  * - P2: the all-lpid tlbie emulation without a reference, when it finds the guest freed.
  * - P4: create_pte merging two different real page numbers (the violation is the window).
- * P3 and P5 are not tagged yet: their violations count as unexplained.
+ * - P5: the harvest clears D without a seq bump; it counts that per page, and a fault that saw the
+ *   count move between its seq read and its commit of a dirty shadow leaf taints the leaf's pages
+ *   (`TAINT_P5`). The audit's R/C-chain break or a missed dirty page on a tainted page is P5's.
+ * P3 is not tagged yet: its violations count as unexplained.
  */
 export const KERNEL_WINDOWS = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6'] as const;
 export type KernelWindow = (typeof KERNEL_WINDOWS)[number];
@@ -19,6 +22,11 @@ export const NO_WINDOW = 0;
 
 /** Taint bit of an L1 page (windowTaint region): stored to through a TLB entry P1's tlbie left behind. */
 export const TAINT_P1 = 1;
+/**
+ * Taint bit of an L1 page: a nested fault committed a dirty shadow leaf over it after a harvest
+ * had cleared the page's D without the seq bump the P5 fix adds (the fault would have retried).
+ */
+export const TAINT_P5 = 2;
 
 /** The window name of a record's window number, or undefined for NO_WINDOW. */
 export function windowName(n: number): KernelWindow | undefined {

@@ -82,6 +82,11 @@ export interface Layout {
   /** Per L1 base page: TAINT_* bits, set by a kernel window's code path (invariants/windows.ts). */
   readonly windowTaintWord: number;
   /**
+   * Per L1 base page: harvests that cleared its D where the P5 fix would have bumped
+   * mmu_invalidate_seq (kernel as written only; invariants/windows.ts).
+   */
+  readonly dirtyClearSeqWord: number;
+  /**
    * Per nested guest and L2 base page: the W and C bits (PAGE_WRITE, PAGE_DIRTY) L1's table may
    * grant as of L1's last completed tlbie (checker state for the online I2/I3 check on stores;
    * see l1Grant/l1Revoke in hv/l1-handler.ts).
@@ -229,6 +234,7 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
   const backingWord = take('backing', l1Pages);
   const harvestSnapWord = take('harvestSnap', l1Pages);
   const windowTaintWord = take('windowTaint', l1Pages);
+  const dirtyClearSeqWord = take('dirtyClearSeq', l1Pages);
   const l1GrantWord = take('l1Grant', guestCount * guestPages);
   const swapWritesWord = take('swapWrites', l1Pages);
   const rmapHeadWord = take('rmapHead', l1Pages);
@@ -283,6 +289,7 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
     l1AlignPages,
     harvestSnapWord,
     windowTaintWord,
+    dirtyClearSeqWord,
     l1GrantWord,
     backingWord,
     swapWritesWord,

@@ -32,6 +32,7 @@ import { invalConfig } from '../scenario/inval-helpers.js';
 import { audit } from '../../src/check/audit.js';
 import { CTRL } from '../../src/memory/records.js';
 import { INV } from '../../src/invariants/names.js';
+import { TAINT_P5, WINDOW } from '../../src/invariants/windows.js';
 import { rmapEntries } from '../../src/hv/rmap.js';
 import { backingFrame } from '../../src/memory/host.js';
 import { L1_TABLE_PGD_UNIT } from '../../src/hv/radix.js';
@@ -221,6 +222,19 @@ describe('forced interleaving: dirty-log harvest between the L1-table lookup and
     expect(hostLeaf(r, page) & PAGE_DIRTY).toBe(0);
     runAudit(r);
     expect(violationsOf(r, 'I3-dirty-chain')).toBe(1);
+  });
+
+  it("as written, P5's own path tags it: the fault that committed over the harvest taints the page, and the audit's I3 counts as window P5", async () => {
+    const r = makeRig({ l1: { dirtyLog: true } });
+    const page = prepare(r);
+    const actor = startActor(r, 'test-clear-dirty', page);
+    r.armed = 'after-l1-lookup';
+    storeFault(r, A);
+    await actor;
+    expect(r.m.w[r.m.L.windowTaintWord + page] & TAINT_P5).toBe(TAINT_P5);
+    runAudit(r);
+    expect(violationsOf(r, 'I3-dirty-chain')).toBe(1);
+    expect(r.m.w[r.m.ctrl(CTRL.violationByWindow + WINDOW.P5)]).toBe(1);
   });
 
   it('fixes [p5]: the harvest bumps the seq -> the fault retries; the rebuilt shadow leaf is clean, so the next store must set D in both', async () => {
