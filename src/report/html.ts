@@ -4,6 +4,7 @@
  * the document (config values, file names, violation messages) goes through `esc`.
  */
 
+import { KEYS, formatValue, type KeyValue } from '../workload/keys.js';
 import { FAULT_KINDS, LATENCY_KINDS, type LockStats, type ResultsDocument } from '../stats/results.js';
 import { FAULT_KIND_NAMES } from '../stats/kinds.js';
 import { fmtCount, fmtInt, fmtMs, fmtNs, fmtPct, kindLabel, samplingNote } from './table.js';
@@ -126,13 +127,22 @@ function latencySection(doc: ResultsDocument): string {
   );
 }
 
-/** Nested config objects as dotted keys; arrays joined. */
-function flatten(value: unknown, prefix: string, out: [string, string][]): void {
-  if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
-    for (const [k, v] of Object.entries(value)) flatten(v, prefix === '' ? k : `${prefix}.${k}`, out);
-  } else {
-    out.push([prefix, Array.isArray(value) ? value.map(String).join(', ') || '(none)' : String(value)]);
+/**
+ * The resolved config as users write it: one row per key of the key table, the value in the
+ * key's own units (`host.memory` 4G, `duration` 5s, `warmup` 2s or a count).
+ */
+function configRows(config: Record<string, unknown>): [string, string][] {
+  const read = (field: string): unknown => field.split('.').reduce<unknown>((o, part) => (typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[part] : undefined), config);
+  const rows: [string, string][] = [];
+  for (const spec of KEYS) {
+    let v = read(spec.field);
+    if (v === undefined) continue;
+    const ms = spec.durationField !== undefined ? read(spec.durationField) : undefined;
+    if (typeof ms === 'number' && ms > 0) v = `${ms}ms`;
+    const text = Array.isArray(v) ? (v.length > 0 ? v.map(String).join(', ') : '(none)') : formatValue(spec, v as KeyValue);
+    rows.push([spec.key, text]);
   }
+  return rows;
 }
 
 function lockRow(name: string, l: LockStats): Cell[] {
@@ -204,8 +214,7 @@ export function renderHtml(doc: ResultsDocument): string {
   ];
 
   const inv = doc.invalidations;
-  const config: [string, string][] = [];
-  flatten(doc.config, '', config);
+  const config = configRows(doc.config);
 
   const title = `nestsim: ${file}`;
   return `<!DOCTYPE html>

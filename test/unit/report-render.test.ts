@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 
 import { renderHtml } from '../../src/report/html.js';
+import { parseConfig } from '../../src/workload/config.js';
 import { fmtCount, fmtNs, renderProgress, renderStressProgress, renderTable } from '../../src/report/table.js';
 import { COUNTER, newCounters } from '../../src/stats/counters.js';
 import { Histogram } from '../../src/stats/histogram.js';
@@ -134,6 +135,15 @@ describe('renderHtml', () => {
     expect(html).not.toMatch(/\b(src|href)=/); // self-contained
     expect(html).not.toContain('NaN');
     expect(html).toContain('workload.pattern');
+  });
+
+  it('the config table shows keys as users write them, sizes and durations with units', () => {
+    const cfg = parseConfig('guests: {memory: 64M}\nduration: 2s\nwarmup: 500ms\n', 'c.yaml');
+    const html = renderHtml({ ...buildResults(input('c.yaml')), config: JSON.parse(JSON.stringify(cfg)) });
+    expect(html).toMatch(/<td>guests\.memory<\/td><td>64M<\/td>/);
+    expect(html).toMatch(/<td>duration<\/td><td>2s<\/td>/);
+    expect(html).toMatch(/<td>warmup<\/td><td>500ms<\/td>/);
+    expect(html).not.toContain('memoryBytes');
   });
 
   it('renders an empty run without NaN', () => {
