@@ -180,6 +180,7 @@ function snapshot(m: Machine, cfg: ResolvedConfig, t0: number, last: { ms: numbe
     faultsPerSec,
     fraction,
     ...(etaMs !== undefined ? { etaMs } : {}),
+    ...((cfg.warmupAccesses > 0 || cfg.warmupMs > 0) && merged[COUNTER.warmedUp] < cfg.vcpus ? { warmingUp: true } : {}),
   };
 }
 

@@ -167,6 +167,7 @@ function resetAfterWarmup(ctx: HvContext, cpu: Cpu): void {
   c.fill(0, b, b + ctx.L.counterWords64);
   c[b + COUNTER.writesCompleted] = writes;
   c[b + COUNTER.violations] = viol;
+  c[b + COUNTER.warmedUp] = 1;
   cpu.stats.access.reset();
   for (const h of cpu.stats.byKind) h.reset();
   for (const h of ctx.stages) h.reset();

@@ -31,6 +31,8 @@ export interface ProgressInput {
   fraction?: number;
   /** Estimated time to the end (ms), when it can be told. */
   etaMs?: number;
+  /** Some vCPU is still in its warm-up (its figures are not counted yet). */
+  warmingUp?: boolean;
 }
 
 /** Display names of latency kinds and counters; unknown keys fall back to their camelCase split. */
@@ -357,7 +359,7 @@ export function renderStressProgress(r: { round: number; seed: number; violation
 
 export function renderProgress(p: ProgressInput): string {
   let line =
-    `${(p.elapsedMs / 1000).toFixed(1)}s  ${fmtCount(p.accesses)} accesses (${fmtCount(p.accessesPerSec)}/s)  ` +
+    `${(p.elapsedMs / 1000).toFixed(1)}s  ${p.warmingUp ? 'warm-up  ' : ''}${fmtCount(p.accesses)} accesses (${fmtCount(p.accessesPerSec)}/s)  ` +
     `${fmtCount(p.faults)} faults (${fmtCount(p.faultsPerSec)}/s)  ` +
     `${fmtCount(p.violations)} violation${p.violations === 1 ? '' : 's'}`;
   if (p.fraction !== undefined && Number.isFinite(p.fraction)) {

@@ -79,6 +79,9 @@ export const COUNTER = {
   // --- host memory (added later; indices stay contiguous)
   /** Nested faults that found no host memory for the L1 page (GUP -EFAULT): the access fails. */
   faultHostOom: 52,
+  // --- run phase (for the progress line)
+  /** 1 once this vCPU's warm-up is over (its statistics start there). */
+  warmedUp: 53,
 } as const;
 
 export type CounterName = keyof typeof COUNTER;

@@ -105,6 +105,7 @@ describe('renderProgress', () => {
     expect(line).toContain('ETA 3.0s');
     expect(line).toContain('10 accesses (5/s)');
     expect(renderProgress({ elapsedMs: 1000, accesses: 10, faults: 1, violations: 0, accessesPerSec: 5, faultsPerSec: 1 })).not.toContain('ETA');
+    expect(renderProgress({ elapsedMs: 1000, accesses: 10, faults: 1, violations: 0, accessesPerSec: 5, faultsPerSec: 1, warmingUp: true })).toMatch(/^1\.0s {2}warm-up {2}10 accesses/);
   });
 
   it('stress progress: rounds, violating rounds so far, elapsed time and a bar', () => {
