@@ -185,14 +185,15 @@ export class Duties {
     const stride = Math.ceil(L.guestPages / L.l1AlignPages) * L.l1AlignPages;
     const pages = Math.min(L.l1WindowPages, stride * L.guestCount);
     let before = 0;
+    // Window taints of the page's interval (the stores since its last harvest began), read with
+    // the write count that closes the interval: a P1 taint set after that belongs to the next one.
+    let taint = 0;
     harvestDirtyLog(
       ctx,
       0,
       pages,
       (page, dirty) => {
         const snapI = L.harvestSnapWord + page;
-        // Stores through TLB entries window P1's tlbie left behind since this page's last harvest.
-        const taint = Atomics.exchange(w, L.windowTaintWord + page, 0);
         if (dirty) {
           w[snapI] = pageWrites(ctx, page);
           return;
@@ -207,6 +208,9 @@ export class Duties {
         w[snapI] = before;
       },
       (page) => {
+        // P1's taint is per interval; P5's stays: the dirty shadow leaf it marks outlives harvests
+        // (they find the L0 leaf clean and clean nothing) until the page is dirtied or unmapped.
+        taint = Atomics.and(w, L.windowTaintWord + page, ~TAINT_P1);
         before = pageWrites(ctx, page);
       },
     );

@@ -25,6 +25,8 @@ export const TAINT_P1 = 1;
 /**
  * Taint bit of an L1 page: a nested fault committed a dirty shadow leaf over it after a harvest
  * had cleared the page's D without the seq bump the P5 fix adds (the fault would have retried).
+ * It stays for the run: that shadow leaf keeps its D through later harvests, which find the L0
+ * leaf clean and so clean nothing.
  */
 export const TAINT_P5 = 2;
 
