@@ -89,6 +89,14 @@ describe('renderTable', () => {
     expect(plain).toContain('I5 vcpu 3 at 12.3 ms: store <lost> & "dropped" [l1Ra 0x2000]');
   });
 
+  it('a violation seen by the coordinator or an actor (vcpu -1) is named so', () => {
+    const i = input('a.yaml', 1);
+    i.violations = i.violations.map((v) => ({ ...v, vcpu: -1 }));
+    const plain = stripAnsi(renderTable(buildResults(i), { color: false }));
+    expect(plain).toContain('I5 coordinator/actor at 12.3 ms');
+    expect(plain).not.toContain('vcpu -1');
+  });
+
   it('columns line up (no colour)', () => {
     const out = renderTable(buildResults(input('a.yaml')), { color: false });
     const lines = out.split('\n');
