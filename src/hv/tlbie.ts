@@ -5,7 +5,6 @@
  */
 import { COUNTER } from '../stats/counters.js';
 import { LeafRef, findLeafLocked } from '../mmu/tree.js';
-import { WINDOW } from '../invariants/windows.js';
 import { PMD_SHIFT, PUD_SHIFT, bytesToPn, pnAlign, pnCount, pnToBytes } from '../mmu/geometry.js';
 import { FIX, MUT, type HvContext } from './context.js';
 import {
@@ -173,7 +172,7 @@ function emulateTlbieAllLpid(ctx: HvContext, ric: number): void {
     flushNested(ctx, slot, ric);
     if (Atomics.load(w, guestWord(ctx, slot, GUEST.state)) === GUEST_FREE || w[guestWord(ctx, slot, GUEST.generation)] !== gen) {
       // The object whose mutex we are about to release is gone (I7, P2).
-      ctx.report.lockOfFreedGuest(true, lpid, gen, WINDOW.P2); // no reference held: window P2's own path
+      ctx.report.lockOfFreedGuest(true, lpid, gen); // no reference held: window P2's own path
     }
     if (locked) ctx.tlbUnlock(slot);
   }

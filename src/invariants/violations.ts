@@ -143,10 +143,13 @@ export class ViolationReporter {
   releasedWhileFaulting(l1Lpid: number, faultsInside: number): void {
     this.put(INV['I7-lifetime'], VIOLATION_KIND.releasedWhileFaulting, l1Lpid, 0, faultsInside, 0, 0);
   }
-  /** `window`: WINDOW.P2 from the all-lpid loop that holds no reference, else NO_WINDOW. */
-  lockOfFreedGuest(allLpids: boolean, l1Lpid: number, generation: number, window = NO_WINDOW): void {
+  /**
+   * `allLpids`: from the all-lpid loop that holds no reference, which is window P2's own path
+   * (with `fixes: [p2]` the loop takes a reference and reports through the one-lpid path).
+   */
+  lockOfFreedGuest(allLpids: boolean, l1Lpid: number, generation: number): void {
     const kind = allLpids ? VIOLATION_KIND.lockOfFreedGuestAllLpids : VIOLATION_KIND.lockOfFreedGuest;
-    this.put(INV['I7-lifetime'], kind, l1Lpid, 0, generation, 0, 0, window);
+    this.put(INV['I7-lifetime'], kind, l1Lpid, 0, generation, 0, 0, allLpids ? WINDOW.P2 : NO_WINDOW);
   }
   refcountMismatch(l1Lpid: number, refcount: number, holders: number): void {
     this.put(INV['I7-lifetime'], VIOLATION_KIND.refcountMismatch, l1Lpid, 0, refcount, holders, 0);

@@ -4,7 +4,8 @@
  * the document (config values, file names, violation messages) goes through `esc`.
  */
 
-import { KEYS, formatValue, type KeyValue } from '../workload/keys.js';
+import { KEYS, formatValue } from '../workload/keys.js';
+import { keyValueOf } from '../workload/config.js';
 import { FAULT_KINDS, LATENCY_KINDS, type LockStats, type ResultsDocument } from '../stats/results.js';
 import { FAULT_KIND_NAMES } from '../stats/kinds.js';
 import { fmtCount, fmtInt, fmtMs, fmtNs, fmtPct, kindLabel, samplingNote } from './table.js';
@@ -132,14 +133,11 @@ function latencySection(doc: ResultsDocument): string {
  * key's own units (`host.memory` 4G, `duration` 5s, `warmup` 2s or a count).
  */
 function configRows(config: Record<string, unknown>): [string, string][] {
-  const read = (field: string): unknown => field.split('.').reduce<unknown>((o, part) => (typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[part] : undefined), config);
   const rows: [string, string][] = [];
   for (const spec of KEYS) {
-    let v = read(spec.field);
+    const v = keyValueOf(config, spec);
     if (v === undefined) continue;
-    const ms = spec.durationField !== undefined ? read(spec.durationField) : undefined;
-    if (typeof ms === 'number' && ms > 0) v = `${ms}ms`;
-    const text = Array.isArray(v) ? (v.length > 0 ? v.map(String).join(', ') : '(none)') : formatValue(spec, v as KeyValue);
+    const text = Array.isArray(v) ? (v.length > 0 ? v.map(String).join(', ') : '(none)') : formatValue(spec, v);
     rows.push([spec.key, text]);
   }
   return rows;

@@ -189,14 +189,25 @@ function parseOverrideValue(text: string, key: string, source: string): unknown 
   return doc.toJS();
 }
 
+/**
+ * Key `spec`'s value in a resolved config (or its JSON copy in a results document), as the key
+ * table states it: a `count-or-duration` given a duration reads back as `<ms>ms`. Undefined when
+ * the config lacks the field.
+ */
+export function keyValueOf(config: object, spec: KeySpec): KeyValue | undefined {
+  const read = (field: string): unknown =>
+    field.split('.').reduce<unknown>((o, part) => (typeof o === 'object' && o !== null ? (o as Record<string, unknown>)[part] : undefined), config);
+  const ms = spec.durationField !== undefined ? read(spec.durationField) : undefined;
+  if (typeof ms === 'number' && ms > 0) return `${ms}ms`;
+  return read(spec.field) as KeyValue | undefined;
+}
+
 /** Every key of a config whose explicit entries are unknown (not made here) counts as explicit, without position. */
 function entriesFromResolved(cfg: ResolvedConfig): Entries {
   const entries: Entries = new Map();
   const loc: Loc = { file: cfg.file, line: 0, col: 0 };
   for (const spec of KEYS) {
-    const read = (field: string): unknown => field.split('.').reduce<unknown>((o, part) => (o as Record<string, unknown>)[part], cfg);
-    let v = read(spec.field);
-    if (spec.durationField !== undefined && (read(spec.durationField) as number) > 0) v = `${read(spec.durationField) as number}ms`;
+    const v = keyValueOf(cfg, spec);
     entries.set(spec.key, { value: v as KeyValue, raw: v, loc, order: -1, shownKey: spec.key });
   }
   return entries;
