@@ -8,7 +8,7 @@
 import { join } from 'node:path';
 import { loadConfig, applyOverrides } from '../src/workload/config.js';
 import { runSimulation } from '../src/engine/run.js';
-import type { ResultsDocument } from '../src/stats/results.js';
+import type { RunDocument } from '../src/stats/document.js';
 import { STAGE_SAMPLE_EVERY } from '../src/hv/context.js';
 import { packageRoot } from '../src/util/paths.js';
 
@@ -49,8 +49,8 @@ export async function runThroughput(durationMs = 3000, vcpuCounts = [1, 2, 4, 8]
       const overrides: Record<string, string> = { vcpus: String(vcpus), duration: `${durationMs}ms`, accesses: '0' };
       overrides['guests.count'] = c.single ? '1' : String(Math.max(vcpus, c.label === 'default' ? 2 : 1));
       const cfg = applyOverrides(loadConfig(join(packageRoot(), 'configs', c.file)), overrides, 'bench');
-      const rateOf = (d: ResultsDocument): number => (c.label === 'tlb-hit' ? d.throughput.accessesPerSec : d.throughput.faultsPerSec);
-      const docs: ResultsDocument[] = [];
+      const rateOf = (d: RunDocument): number => (c.label === 'tlb-hit' ? d.throughput.accessesPerSec : d.throughput.faultsPerSec);
+      const docs: RunDocument[] = [];
       for (let k = 0; k < repeats; k++) docs.push((await runSimulation(cfg)).doc);
       docs.sort((a, b) => rateOf(a) - rateOf(b));
       const doc = docs[docs.length >> 1];
@@ -68,8 +68,8 @@ export async function runThroughput(durationMs = 3000, vcpuCounts = [1, 2, 4, 8]
         accessesPerSecPerVcpu: Math.round(doc.throughput.accessesPerSec / vcpus),
         faultsPerSec: Math.round(doc.throughput.faultsPerSec),
         scaling: base > 0 ? +(rate / base).toFixed(2) : 1, // accesses for tlb-hit, faults otherwise
-        faultP50Ns: lat.p50,
-        faultP99Ns: lat.p99,
+        faultP50Ns: lat?.p50 ?? 0,
+        faultP99Ns: lat?.p99 ?? 0,
         lockWaitShare: +(waitNs / (vcpus * doc.run.durationMs * 1e6)).toFixed(3),
         tlbLockWaitPerFaultNs: faults > 0 ? Math.round(doc.locks.tlbLock.waitNs / faults) : 0,
         violations: doc.checks.violations,

@@ -11,16 +11,18 @@
  */
 import { ConfigError, applyOverrides, configKeyError, loadConfig } from './workload/config.js';
 import { describeKeys } from './workload/keys.js';
+import { COMMAND_LINE, IMPLIED, replayArgs } from './workload/overrides.js';
 import { DURATION_EXAMPLES, parseDuration } from './workload/units.js';
 import { ACCEPTS, COMMANDS, GLOBAL_OPTIONS, HELP, UsageError, last, parseArgs, type Command, type Parsed } from './cli/args.js';
-import { interruptOnSigint, outputsOf, stdoutTaken, useColor, writeOutput } from './cli/outputs.js';
+import { interruptOnSigint, outputsOf, selfCheck, stdoutTaken, useColor, writeOutput, type Output } from './cli/outputs.js';
 import type { ResolvedConfig } from './workload/types.js';
 import { LayoutError, computeLayout } from './memory/layout.js';
 import { EXIT_INTERRUPTED, runSimulation } from './engine/run.js';
 import { renderProgress, renderStressProgress, renderTable } from './report/table.js';
-import { renderHtml } from './report/html.js';
+import { renderReport } from './report/report.js';
 import { runStress, renderStress } from './engine/stress.js';
-import { toolVersion } from './stats/results.js';
+import { toolVersion } from './stats/version.js';
+import { makeHeader, runBodyOf, type AnyDocument, type SweepDocument } from './stats/document.js';
 
 /** Exit status of an internal error (a bug in nestsim, not in the input). */
 export const EXIT_INTERNAL = 3;
@@ -47,11 +49,13 @@ function configFrom(p: Parsed): ResolvedConfig {
   // --accesses N (N > 0) bounds the run by work: no deadline unless --duration is given too.
   // --accesses 0 is duration mode (the config's duration, or --duration).
   const accesses = last(p, 'accesses');
-  if (accesses !== undefined && accesses.trim() !== '0' && !p.flags.has('duration')) o.duration = '24h';
-  if (p.flags.has('duration') && accesses === undefined) o.accesses = '0';
   if (p.flags.has('mutation')) o.mutation = p.flags.get('mutation')!;
   if (p.flags.has('fix')) o.fix = p.flags.get('fix')!;
-  if (Object.keys(o).length > 0) cfg = applyOverrides(cfg, o);
+  if (Object.keys(o).length > 0) cfg = applyOverrides(cfg, o, COMMAND_LINE);
+  const implied: Record<string, string> = {};
+  if (accesses !== undefined && accesses.trim() !== '0' && !p.flags.has('duration')) implied.duration = '24h';
+  if (p.flags.has('duration') && accesses === undefined) implied.accesses = '0';
+  if (Object.keys(implied).length > 0) cfg = applyOverrides(cfg, implied, IMPLIED);
   if (p.command !== 'sweep') {
     const sets: Record<string, string> = {};
     for (const s of p.flags.get('set') ?? []) {
@@ -68,6 +72,7 @@ function configFrom(p: Parsed): ResolvedConfig {
 // ---- commands --------------------------------------------------------------------------------
 
 async function cmdRun(p: Parsed): Promise<number> {
+  const startedAt = new Date();
   const cfg = configFrom(p);
   const [json, html] = outputsOf(p, 'json', 'html');
   const quiet = p.flags.has('quiet');
@@ -77,17 +82,25 @@ async function cmdRun(p: Parsed): Promise<number> {
   try {
     const out = await runSimulation(cfg, {
       signal,
+      command: p.argv,
+      startedAt,
       strict: p.flags.has('strict'),
       onProgress: live ? (s) => process.stderr.write('\r' + renderProgress(s) + '\x1b[K') : undefined,
     });
     if (live) process.stderr.write('\r\x1b[K');
     if (!quiet) text.write(renderTable(out.doc, { color: useColor(p, text) }) + '\n');
-    if (json) writeOutput(json, JSON.stringify(out.doc, null, 2) + '\n');
-    if (html) writeOutput(html, renderHtml(out.doc));
+    await writeDocument(json, html, out.doc);
     return out.exitCode;
   } finally {
     release();
   }
+}
+
+/** Write a document's JSON and HTML outputs (each only when asked for). */
+async function writeDocument(json: Output | undefined, html: Output | undefined, doc: AnyDocument): Promise<void> {
+  await selfCheck(doc);
+  if (json) writeOutput(json, JSON.stringify(doc, null, 2) + '\n');
+  if (html) writeOutput(html, renderReport(doc));
 }
 
 function cmdValidate(p: Parsed): number {
@@ -127,8 +140,9 @@ function grid(axes: readonly SweepAxis[]): string[][] {
 }
 
 async function cmdSweep(p: Parsed): Promise<number> {
+  const startedAt = new Date();
   const base = configFrom(p);
-  const [json] = outputsOf(p, 'json');
+  const [json, html] = outputsOf(p, 'json', 'html');
   const sets = p.flags.get('set') ?? [];
   if (sets.length === 0) throw new UsageError('sweep: expected at least one --set key=v1,v2,..., found none');
   // Several --set make a grid; a --set with one value is a fixed override of every point.
@@ -136,47 +150,53 @@ async function cmdSweep(p: Parsed): Promise<number> {
   const points = grid(axes);
   // Every point is checked (keys and machine layout) before the first run.
   const configs = points.map((vals) => {
-    const cfg = applyOverrides(base, Object.fromEntries(axes.map((a, k) => [a.key, vals[k]!])), '--set');
+    const cfg = applyOverrides(base, Object.fromEntries(axes.map((a, k) => [a.key, vals[k]])), '--set');
     checkMachine(cfg);
     return cfg;
   });
   // Rows are labelled by the swept keys (a fixed override is the same on every row).
-  const swept = axes.map((_, k) => k).filter((k) => axes[k]!.values.length > 1);
+  const swept = axes.map((_, k) => k).filter((k) => axes[k].values.length > 1);
   const shown = swept.length > 0 ? swept : axes.map((_, k) => k);
-  const label = (vals: readonly string[]): string => shown.map((k) => vals[k]!).join(' ');
+  const label = (vals: readonly string[]): string => shown.map((k) => vals[k]).join(' ');
   const width = Math.max(24, label(axes.map((a) => a.key)).length, ...points.map((v) => label(v).length));
-  const text = stdoutTaken(json) ? process.stderr : process.stdout;
-  const docs = [];
+  const text = stdoutTaken(json, html) ? process.stderr : process.stdout;
+  const doc: SweepDocument = {
+    ...makeHeader('sweep', base, p.argv, startedAt),
+    axes: axes.map((a) => ({ key: a.key, values: [...a.values] })),
+    points: [],
+  };
   let worst = 0;
   // The latency columns are the shadow-insert fault's (the common kind), "-" when none was timed.
   const rows: string[] = [`${label(axes.map((a) => a.key)).padEnd(width)} ${'accesses/s'.padStart(14)} ${'faults/s'.padStart(14)} ${'insert p50'.padStart(11)} ${'insert p99'.padStart(11)} ${'violations'.padStart(10)}`];
-  const ns = (count: number, v: number): string => (count > 0 ? `${v}ns` : '-').padStart(11);
+  const ns = (v: number | undefined): string => (v !== undefined ? `${v}ns` : '-').padStart(11);
   const { signal, release } = interruptOnSigint();
   try {
     for (let i = 0; i < points.length && !signal.aborted; i++) {
-      const out = await runSimulation(configs[i]!, { signal, strict: p.flags.has('strict') });
-      docs.push(out.doc);
+      const out = await runSimulation(configs[i], { signal, strict: p.flags.has('strict') });
       worst = out.exitCode === EXIT_INTERRUPTED ? EXIT_INTERRUPTED : Math.max(worst, out.exitCode);
       const d = out.doc;
+      doc.points.push({ values: Object.fromEntries(axes.map((a, k) => [a.key, points[i][k]])), exitStatus: out.exitCode, replay: replayArgs(configs[i]), ...runBodyOf(d) });
       const lat = d.latencyNs.shadowInsert;
       rows.push(
-        `${label(points[i]!).padEnd(width)} ${Math.round(d.throughput.accessesPerSec).toLocaleString('en-US').padStart(14)} ${Math.round(d.throughput.faultsPerSec).toLocaleString('en-US').padStart(14)} ${ns(lat.count, lat.p50)} ${ns(lat.count, lat.p99)} ${String(d.checks.violations).padStart(10)}`,
+        `${label(points[i]).padEnd(width)} ${Math.round(d.throughput.accessesPerSec).toLocaleString('en-US').padStart(14)} ${Math.round(d.throughput.faultsPerSec).toLocaleString('en-US').padStart(14)} ${ns(lat?.p50)} ${ns(lat?.p99)} ${String(d.checks.violations).padStart(10)}`,
       );
       if (!p.flags.has('quiet')) {
-        process.stderr.write(`${axes.map((a, k) => `${a.key}=${points[i]![k]}`).join(' ')}: done (${i + 1}/${points.length})\n`);
+        process.stderr.write(`${axes.map((a, k) => `${a.key}=${points[i][k]}`).join(' ')}: done (${i + 1}/${points.length})\n`);
       }
     }
   } finally {
     release();
   }
   text.write(rows.join('\n') + '\n');
-  if (json) writeOutput(json, JSON.stringify(docs, null, 2) + '\n');
-  return signal.aborted ? EXIT_INTERRUPTED : worst;
+  doc.interrupted = signal.aborted;
+  doc.exitStatus = signal.aborted ? EXIT_INTERRUPTED : worst;
+  await writeDocument(json, html, doc);
+  return doc.exitStatus;
 }
 
 async function cmdStress(p: Parsed): Promise<number> {
   const cfg = configFrom(p);
-  const [json] = outputsOf(p, 'json');
+  const [json, html] = outputsOf(p, 'json', 'html');
   const time = last(p, 'time');
   const iterations = last(p, 'iterations');
   let timeMs = 10_000;
@@ -191,21 +211,21 @@ async function cmdStress(p: Parsed): Promise<number> {
     if (!Number.isInteger(rounds) || rounds < 1) throw new UsageError(`--iterations: expected an integer >= 1, found "${iterations}"`);
   }
   const quiet = p.flags.has('quiet');
-  const text = stdoutTaken(json) ? process.stderr : process.stdout;
+  const text = stdoutTaken(json, html) ? process.stderr : process.stdout;
   const { signal, release } = interruptOnSigint();
   try {
-    const report = await runStress(cfg, {
+    const doc = await runStress(cfg, {
       timeMs,
       rounds,
       signal,
+      command: p.argv,
       strict: p.flags.has('strict'),
       onRound: quiet || process.stderr.isTTY !== true ? undefined : (r) => process.stderr.write(`\r${renderStressProgress(r)}\x1b[K`),
     });
     if (!quiet && process.stderr.isTTY === true) process.stderr.write('\r\x1b[K');
-    text.write(renderStress(report, { color: useColor(p, text), quiet }) + '\n');
-    if (json) writeOutput(json, JSON.stringify(report, null, 2) + '\n');
-    if (report.interrupted) return EXIT_INTERRUPTED;
-    return report.violatingRounds > 0 ? 1 : 0;
+    text.write(renderStress(doc, { color: useColor(p, text), quiet }) + '\n');
+    await writeDocument(json, html, doc);
+    return doc.exitStatus;
   } finally {
     release();
   }

@@ -32,9 +32,9 @@ const BOOL_OPTIONS = new Set(['quiet', 'no-color', 'help', 'keys', 'debug', 'ver
 /** The options each command accepts; any other is refused (never silently ignored). */
 export const ACCEPTS: Readonly<Record<Command, ReadonlySet<string>>> = {
   run: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'no-color', 'strict']),
-  stress: new Set(['vcpus', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'time', 'iterations', 'quiet', 'no-color', 'strict']),
+  stress: new Set(['vcpus', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'time', 'iterations', 'quiet', 'no-color', 'strict']),
   validate: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'keys']),
-  sweep: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'quiet', 'strict']),
+  sweep: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'strict']),
 };
 /** Options every command takes. */
 export const GLOBAL_OPTIONS = new Set(['help', 'debug', 'version']);
@@ -66,8 +66,9 @@ config, 3 internal error, 130 interrupted (Ctrl-C; the results so far are printe
   --fix P               close one window (p1..p5); repeatable
   --mutation NAME       remove one protection (see nestsim validate --keys); repeatable
   --set key=value       any config key, e.g. --set workload.pattern=zipf; repeatable
-  --json FILE           write the results document (JSON); - writes it to stdout (the table goes to stderr)
-  --html FILE           write an HTML report; - writes it to stdout
+  --json FILE           write the results document (JSON, schema/results.schema.json); - writes it to
+                        stdout (the table goes to stderr)
+  --html FILE           write the HTML report (latency CDFs, rates over time, per vCPU); - for stdout
   --quiet               no progress line and no table
   --no-color            plain text
   --strict              exit 1 on violations from windows of the kernel as written too
@@ -80,7 +81,9 @@ config, 3 internal error, 130 interrupted (Ctrl-C; the results so far are printe
   --iterations N        run exactly N rounds (count-bounded)
   --seed N              first round's seed (round k uses seed + k)
   --vcpus N, --protocol P, --fix P, --mutation NAME, --set key=value   as for run
-  --json FILE           write the stress report (JSON); - for stdout
+  --json FILE           write the stress document (JSON: every round, the first violation and the
+                        run that replays it); - for stdout
+  --html FILE           write the HTML report (outcomes per invariant, rounds over time); - for stdout
   --quiet               only the summary line
   --strict              count rounds with only kernel-window violations as violating too
 
@@ -98,12 +101,15 @@ config, 3 internal error, 130 interrupted (Ctrl-C; the results so far are printe
   Runs the workload once per point of the grid (every combination of the --set values; a --set
   with one value applies to every point) and prints throughput and latency per point. Every
   point is checked before the first run.
-  --json FILE           write all results documents (JSON array); - for stdout
+  --json FILE           write the sweep document (JSON: the axes and one run body per point); - for stdout
+  --html FILE           write the HTML report (each figure against the swept keys); - for stdout
   --quiet               no per-value progress
   Other options as for run.`,
 };
 
 export interface Parsed {
+  /** The arguments as given (after `nestsim`). */
+  argv: readonly string[];
   command: string;
   file?: string;
   flags: Map<string, string[]>;
@@ -143,7 +149,7 @@ export function parseArgs(argv: readonly string[]): Parsed {
     else if (file === undefined) file = a;
     else throw new UsageError(`unexpected argument "${a}"`);
   }
-  return { command, file, flags };
+  return { argv: [...argv], command, file, flags };
 }
 
 export function last(p: Parsed, name: string): string | undefined {

@@ -3,9 +3,10 @@
  * run starts (a finished run is never thrown away for a bad path), and every output is written to
  * a temporary file in the same directory, then renamed over the target; `-` is stdout.
  */
-import { closeSync, openSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { EXIT_INTERRUPTED } from '../engine/run.js';
+import { packageRoot } from '../util/paths.js';
 import { UsageError, last, type Parsed } from './args.js';
 
 /** Where an output goes: a file (checked writable before the run) or stdout (`-`). */
@@ -107,4 +108,26 @@ export function interruptOnSigint(): { signal: AbortSignal; release: () => void 
   };
   process.on('SIGINT', onSigint);
   return { signal: ac.signal, release: () => process.off('SIGINT', onSigint) };
+}
+
+/** Set to `schema` (the test suite does), every document is validated against the shipped schema before it is written. */
+export const SELF_CHECK_ENV = 'NESTSIM_SELF_CHECK';
+
+let validate: ((doc: unknown) => string[]) | undefined;
+
+/**
+ * With NESTSIM_SELF_CHECK=schema, validate `doc` against schema/results.schema.json with ajv (a
+ * development dependency) and fail as an internal error when it does not conform: a document
+ * that breaks the contract is nestsim's bug. Otherwise nothing.
+ */
+export async function selfCheck(doc: unknown): Promise<void> {
+  if (process.env[SELF_CHECK_ENV] !== 'schema') return;
+  if (validate === undefined) {
+    const { Ajv2020 } = await import('ajv/dist/2020.js');
+    const schema: unknown = JSON.parse(readFileSync(join(packageRoot(), 'schema', 'results.schema.json'), 'utf8'));
+    const check = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true }).compile(schema as object);
+    validate = (d) => (check(d) ? [] : (check.errors ?? []).map((e) => `${e.instancePath || '(document)'} ${e.message ?? ''} ${JSON.stringify(e.params)}`));
+  }
+  const problems = validate(doc);
+  if (problems.length > 0) throw new Error(`the document does not conform to schema/results.schema.json: ${problems.slice(0, 5).join('; ')}`);
 }

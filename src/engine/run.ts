@@ -12,7 +12,10 @@ import { COUNTER, COUNTER_COUNT, mergeCounters } from '../stats/counters.js';
 import { totalFaults } from '../stats/kinds.js';
 import { CTRL } from '../memory/records.js';
 import { Histogram } from '../stats/histogram.js';
-import { buildResults, type ResultsDocument } from '../stats/results.js';
+import { buildRunBody } from '../stats/results.js';
+import { makeHeader, type RunDocument } from '../stats/document.js';
+import { SERIES_INTERVAL_MS, SeriesRecorder } from '../stats/series.js';
+import { replayArgs } from '../workload/overrides.js';
 import type { ProgressInput } from '../report/table.js';
 import { audit } from '../check/audit.js';
 import { decodeViolations } from '../check/violations.js';
@@ -24,6 +27,10 @@ import { runVcpu, type VcpuResult, type VcpuTask } from './vcpu-loop.js';
 export type ProgressSnapshot = ProgressInput;
 
 export interface RunOptions {
+  /** The command as typed, after `nestsim` (the document's `command`; default: the run that rebuilds the config). */
+  command?: readonly string[];
+  /** When the command started (default: now). */
+  startedAt?: Date;
   /** Called about every `progressMs` with live figures. */
   onProgress?: (p: ProgressSnapshot) => void;
   progressMs?: number;
@@ -56,7 +63,7 @@ export function makePool(threads: number): Piscina {
 export const EXIT_INTERRUPTED = 130;
 
 export interface RunOutcome {
-  doc: ResultsDocument;
+  doc: RunDocument;
   machine: Machine;
   /** 0 clean (or only reproduced kernel windows), 1 an unexplained violation (any, when strict), EXIT_INTERRUPTED stopped by the signal. */
   exitCode: number;
@@ -69,7 +76,20 @@ export function sumCounter(m: Machine, c: number): number {
   return s;
 }
 
+/** All workers' counter blocks merged. */
+function mergedCounters(m: Machine): Float64Array {
+  const merged = new Float64Array(COUNTER_COUNT);
+  for (let wk = 0; wk < m.L.workers; wk++) mergeCounters(merged, m.counterBlock(wk).subarray(0, COUNTER_COUNT));
+  return merged;
+}
+
+/** Whether some vCPU is still in its warm-up (its counts start over when it ends). */
+function warmingUp(cfg: ResolvedConfig, merged: Float64Array): boolean {
+  return (cfg.warmupAccesses > 0 || cfg.warmupMs > 0) && merged[COUNTER.warmedUp] < cfg.vcpus;
+}
+
 export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}): Promise<RunOutcome> {
+  const startedAt = opts.startedAt ?? new Date();
   const wall0 = performance.now();
   const m = setupMachine(cfg);
   // The deadline bounds the whole run in duration mode (warm-up, audits and actors included);
@@ -87,22 +107,31 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
   for (let v = 0; v < cfg.vcpus; v++) {
     tasks.push({ sab: m.sab, layout: m.L, cfg, vcpu: v, accesses: cfg.accesses, deadlineMs: deadline });
   }
+  const series = new SeriesRecorder();
+  series.add(0, new Float64Array(COUNTER_COUNT), cfg.warmupAccesses > 0 || cfg.warmupMs > 0);
   const t0 = performance.now();
   let results: VcpuResult[];
   if (opts.inline) {
     results = tasks.map((t) => runVcpu(t, m));
   } else {
     const pool = opts.pool ?? makePool(cfg.vcpus);
-    let timer: NodeJS.Timeout | undefined;
-    if (opts.onProgress) {
-      const every = opts.progressMs ?? 250;
-      const last = { ms: 0, accesses: 0, faults: 0 };
-      timer = setInterval(() => opts.onProgress!(snapshot(m, cfg, t0, last)), every);
-    }
+    // One timer samples the time series every interval and shows progress about every `progressMs`.
+    const every = opts.progressMs ?? 250;
+    const last = { ms: 0, accesses: 0, faults: 0 };
+    let shownAt = 0;
+    const timer = setInterval(() => {
+      const now = performance.now() - t0;
+      const merged = mergedCounters(m);
+      series.add(now, merged, warmingUp(cfg, merged));
+      if (opts.onProgress && now - shownAt >= every * 0.999) {
+        shownAt = now;
+        opts.onProgress(snapshot(merged, cfg, now, last));
+      }
+    }, Math.min(SERIES_INTERVAL_MS, every));
     try {
       results = await Promise.all(tasks.map((t) => pool.run(t) as Promise<VcpuResult>));
     } finally {
-      if (timer) clearInterval(timer);
+      clearInterval(timer);
       if (!opts.pool) await pool.destroy();
     }
   }
@@ -115,8 +144,8 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
   const writes = sumCounter(m, COUNTER.writesCompleted);
   const report = audit(coord, { writesCompleted: writes, vcpuGuests: [] });
 
-  const merged = new Float64Array(COUNTER_COUNT);
-  for (let wk = 0; wk < m.L.workers; wk++) mergeCounters(merged, m.counterBlock(wk).subarray(0, COUNTER_COUNT));
+  const merged = mergedCounters(m);
+  series.add(durationMs, merged, results.some((r) => !r.warmupDone), true);
   const histograms: Record<string, Histogram> = {};
   for (const r of results) {
     for (const [k, data] of Object.entries(r.histograms)) {
@@ -124,8 +153,7 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
     }
   }
   const { records, byInvariant, byWindow, total } = decodeViolations(m);
-  const doc = buildResults({
-    config: cfg,
+  const body = buildRunBody({
     seed: cfg.seed,
     vcpus: cfg.vcpus,
     durationMs,
@@ -143,12 +171,16 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
     endedInWarmup: results.some((r) => !r.warmupDone),
     deadlineMs: cfg.accesses > 0 ? null : cfg.durationMs,
     overranMs,
+    timeSeries: series.result(),
   });
   // A violation a kernel window's own code path produced is reported as reproduced, not a failure,
   // unless `strict`.
   // A host that ran out of memory fails the run unless the config says it may (host.overcommit).
-  const failing = (opts.strict ? total : doc.checks.unexplained) + (cfg.host.overcommit ? 0 : doc.checks.hostOom);
-  return { doc, machine: m, exitCode: interrupted ? EXIT_INTERRUPTED : failing > 0 ? 1 : 0 };
+  const failing = (opts.strict ? total : body.checks.unexplained) + (cfg.host.overcommit ? 0 : body.checks.hostOom);
+  const exitCode = interrupted ? EXIT_INTERRUPTED : failing > 0 ? 1 : 0;
+  const header = makeHeader('run', cfg, opts.command ?? replayArgs(cfg), startedAt);
+  const doc: RunDocument = { ...header, exitStatus: exitCode, interrupted, ...body };
+  return { doc, machine: m, exitCode };
 }
 
 /**
@@ -156,10 +188,7 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
  * fraction done and the time left (duration mode: to the deadline; accesses mode: at the current
  * pace).
  */
-function snapshot(m: Machine, cfg: ResolvedConfig, t0: number, last: { ms: number; accesses: number; faults: number }): ProgressSnapshot {
-  const elapsedMs = performance.now() - t0;
-  const merged = new Float64Array(COUNTER_COUNT);
-  for (let wk = 0; wk < m.L.workers; wk++) mergeCounters(merged, m.counterBlock(wk).subarray(0, COUNTER_COUNT));
+function snapshot(merged: Float64Array, cfg: ResolvedConfig, elapsedMs: number, last: { ms: number; accesses: number; faults: number }): ProgressSnapshot {
   const accesses = merged[COUNTER.accesses];
   const faults = totalFaults(merged);
   const s = Math.max(1e-3, (elapsedMs - last.ms) / 1000);
@@ -180,7 +209,7 @@ function snapshot(m: Machine, cfg: ResolvedConfig, t0: number, last: { ms: numbe
     faultsPerSec,
     fraction,
     ...(etaMs !== undefined ? { etaMs } : {}),
-    ...((cfg.warmupAccesses > 0 || cfg.warmupMs > 0) && merged[COUNTER.warmedUp] < cfg.vcpus ? { warmingUp: true } : {}),
+    ...(warmingUp(cfg, merged) ? { warmingUp: true } : {}),
   };
 }
 

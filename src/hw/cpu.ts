@@ -92,7 +92,15 @@ export class Cpu implements FaultHandler {
   private sampleIn = 1;
   /** Timed faults so far; one in STAGE_SAMPLE_EVERY of them also times its stages. */
   private timedFaults = 0;
-  private faultCount = 0;
+  /**
+   * Which faults are timed is drawn from this generator (an LCG, state only), not every Nth
+   * fault: a fixed stride aliases with periodic fault sequences (first touches alternate
+   * reflected, hostInstantiate, so every 16th fault was always hostInstantiate and reflected
+   * faults were never timed). Seeded by the vCPU number: a run's sample is repeatable.
+   */
+  private sampleState: number;
+  /** A fault is timed when the generator's output (as uint32) is below this: probability 1/faultSample. */
+  private readonly faultSampleBelow: number;
 
   constructor(
     readonly ctx: HvContext,
@@ -101,6 +109,8 @@ export class Cpu implements FaultHandler {
   ) {
     const m = ctx.m;
     this.w = m.w;
+    this.sampleState = (Math.imul(ctx.vcpu + 1, 0x9e3779b9) ^ 0x5bd1e995) | 0;
+    this.faultSampleBelow = Math.floor(0x100000000 / (ctx.faultSampleMask + 1));
     this.tlb = new Tlb(m, ctx.vcpu);
     ctx.ownTlbDropped = () => this.tlb.ownDropped();
     this.walker = new Walker(ctx, this.tlb);
@@ -317,7 +327,8 @@ export class Cpu implements FaultHandler {
   beginFault(): number {
     this.leaveGuest();
     const ctx = this.ctx;
-    const timed = (++this.faultCount & ctx.faultSampleMask) === 0;
+    this.sampleState = (Math.imul(this.sampleState, 1664525) + 1013904223) | 0;
+    const timed = this.sampleState >>> 0 < this.faultSampleBelow;
     ctx.sampleStages = timed && (++this.timedFaults & (STAGE_SAMPLE_EVERY - 1)) === 0;
     return timed ? performance.now() : -1;
   }

@@ -4,13 +4,8 @@
  * (`--no-color`, NO_COLOR, not a TTY).
  */
 
-import {
-  FAULT_KINDS,
-  LATENCY_KINDS,
-  type LatencySummary,
-  type LockStats,
-  type ResultsDocument,
-} from '../stats/results.js';
+import { FAULT_KINDS, LATENCY_KINDS, type LatencyHistogram, type LockStats } from '../stats/results.js';
+import type { RunDocument } from '../stats/document.js';
 import { FAULT_KIND_NAMES } from '../stats/kinds.js';
 import { LOCK_WAIT_SAMPLE, STAGE_SAMPLE_EVERY } from '../hv/context.js';
 
@@ -144,19 +139,19 @@ function heading(title: string, color: boolean): string {
   return paint(title, 'bold', color);
 }
 
-function configString(doc: ResultsDocument, key: string): string | undefined {
+function configString(doc: RunDocument, key: string): string | undefined {
   const v = doc.config[key];
   return typeof v === 'string' ? v : undefined;
 }
 
-function configList(doc: ResultsDocument, key: string): string[] {
+function configList(doc: RunDocument, key: string): string[] {
   const v = doc.config[key];
   return Array.isArray(v) ? v.map(String) : [];
 }
 
 // --- sections -----------------------------------------------------------------------------
 
-function headerLines(doc: ResultsDocument, color: boolean): string[] {
+function headerLines(doc: RunDocument, color: boolean): string[] {
   const file = configString(doc, 'file') ?? '(inline config)';
   const protocol = configString(doc, 'protocol') ?? '?';
   const fixes = configList(doc, 'fixes');
@@ -168,7 +163,7 @@ function headerLines(doc: ResultsDocument, color: boolean): string[] {
       `  duration ${fmtMs(doc.run.durationMs)} (wall ${fmtMs(doc.run.wallMs)})`,
   ];
   if (mutations.length > 0) lines.push(`mutations: ${mutations.join(', ')}`);
-  lines.push(`node ${doc.run.node}, ${doc.run.cpus} cpus`);
+  lines.push(`node ${doc.host.node}, ${doc.host.cpus} cpus (${doc.host.cpuModel})`);
   if (doc.interrupted) lines.push(paint('interrupted (Ctrl-C): the figures cover the run up to the stop', 'yellow', color));
   if (doc.run.endedInWarmup) lines.push(paint('the run ended during warm-up: nothing was measured (shorten warmup or lengthen duration)', 'yellow', color));
   if (doc.run.deadlineMs !== null && doc.run.overranMs > Math.max(100, doc.run.deadlineMs / 10)) {
@@ -177,14 +172,14 @@ function headerLines(doc: ResultsDocument, color: boolean): string[] {
   return lines;
 }
 
-function throughputLines(doc: ResultsDocument, color: boolean): string[] {
+function throughputLines(doc: RunDocument, color: boolean): string[] {
   return [
     `${heading('Throughput', color)}  ${fmtCount(doc.throughput.accessesPerSec)} accesses/s  ` +
       `${fmtCount(doc.throughput.faultsPerSec)} faults/s`,
   ];
 }
 
-function countLines(doc: ResultsDocument, color: boolean): string[] {
+function countLines(doc: RunDocument, color: boolean): string[] {
   const c = doc.counts;
   const row = (label: string, n: number): string[] => [label, fmtInt(n), fmtPct(n, c.accesses)];
   // Faults are events per access, not a share of them (an access can fault several times).
@@ -208,13 +203,13 @@ function countLines(doc: ResultsDocument, color: boolean): string[] {
   return [heading('Counts', color), ...grid(['', 'count', 'of accesses'], rows, color)];
 }
 
-function latencyLines(doc: ResultsDocument, color: boolean): string[] {
+function latencyLines(doc: RunDocument, color: boolean): string[] {
   const known = LATENCY_KINDS as readonly string[];
   const kinds = [...known, ...Object.keys(doc.latencyNs).filter((k) => !known.includes(k))];
   const rows: string[][] = [];
   for (const kind of kinds) {
-    const s: LatencySummary | undefined = doc.latencyNs[kind];
-    if (s === undefined || s.count <= 0) continue;
+    const s: LatencyHistogram | null | undefined = doc.latencyNs[kind];
+    if (s === undefined || s === null) continue;
     rows.push([kindLabel(kind), fmtCount(s.count), fmtNs(s.mean), fmtNs(s.p50), fmtNs(s.p90), fmtNs(s.p99), fmtNs(s.p999), fmtNs(s.max)]);
   }
   if (rows.length === 0) return [`${heading('Latency', color)}  (nothing timed)`];
@@ -225,13 +220,13 @@ function latencyLines(doc: ResultsDocument, color: boolean): string[] {
  * Which share of events the latency rows time (`stats.*Sample`): a timer call costs more than a
  * TLB hit, so timing everything would measure the timer. Counts above are exact.
  */
-export function samplingNote(doc: ResultsDocument): string {
+export function samplingNote(doc: RunDocument): string {
   const st = (doc.config as { stats?: { accessSample?: number; faultSample?: number } }).stats;
   const one = (n: number | undefined, what: string): string => (n === undefined || n <= 1 ? `every ${what}` : `1 ${what} in ${n.toLocaleString('en-US')}`);
   return `(timed: ${one(st?.faultSample, 'fault')}, ${one(st?.accessSample, 'access')}; stages on 1 timed fault in ${STAGE_SAMPLE_EVERY}; lock waits on 1 contended wait in ${LOCK_WAIT_SAMPLE})`;
 }
 
-function invalidationLines(doc: ResultsDocument, color: boolean): string[] {
+function invalidationLines(doc: RunDocument, color: boolean): string[] {
   const i = doc.invalidations;
   const rows: [string, number][] = [
     ['tlbie (page)', i.tlbiePage],
@@ -258,7 +253,7 @@ function lockRow(name: string, l: LockStats): string[] {
   ];
 }
 
-function lockLines(doc: ResultsDocument, color: boolean): string[] {
+function lockLines(doc: RunDocument, color: boolean): string[] {
   return [
     heading('Locks', color),
     ...grid(
@@ -269,7 +264,7 @@ function lockLines(doc: ResultsDocument, color: boolean): string[] {
   ];
 }
 
-function actorLines(doc: ResultsDocument, color: boolean): string[] {
+function actorLines(doc: RunDocument, color: boolean): string[] {
   const rows = Object.entries(doc.actors)
     .filter(([, n]) => n > 0)
     .map(([name, n]) => [kindLabel(name), fmtInt(n)]);
@@ -279,7 +274,7 @@ function actorLines(doc: ResultsDocument, color: boolean): string[] {
 /** How many detailed violation records the terminal report prints. */
 export const TABLE_VIOLATION_LINES = 10;
 
-function checkLines(doc: ResultsDocument, color: boolean): string[] {
+function checkLines(doc: RunDocument, color: boolean): string[] {
   const ch = doc.checks;
   const n = ch.violations;
   const u = ch.unexplained;
@@ -329,7 +324,7 @@ function checkLines(doc: ResultsDocument, color: boolean): string[] {
 }
 
 /** The full terminal report, sections separated by blank lines, ending with a newline. */
-export function renderTable(doc: ResultsDocument, opts: TableOptions): string {
+export function renderTable(doc: RunDocument, opts: TableOptions): string {
   const { color } = opts;
   const sections = [
     headerLines(doc, color),

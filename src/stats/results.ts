@@ -1,23 +1,18 @@
 /**
- * The results document written by `--json` (a contract that tests and tools
- * rely on; the README lists its fields), built from merged counters and histograms by `buildResults`, and
- * checked by `validateResultsShape`.
+ * The body of a `run` document (`--json`; the header is `document.ts`'s), built from merged
+ * counters and histograms by `buildRunBody`. The schema (`schema.ts`) states every field and
+ * `docs/results.md` lists them with their units.
  *
- * All names camelCase; times in the unit their name says (`durationMs`, `waitNs`, `latencyNs`).
- * Fields beyond the contract (`actors`, `perVcpu`, `violations`, and extra counts) are additions
- * a consumer may ignore.
+ * All names camelCase; times in the unit their name says (`durationMs`, `waitNs`); ns totals are
+ * integers; a latency histogram that recorded nothing is null.
  */
-
-import { readFileSync } from 'node:fs';
-import os from 'node:os';
 
 import { COUNTER, COUNTER_COUNT, countersToObject } from './counters.js';
 import { FAULT_KIND_NAMES, REPORTED_FAULT_KINDS, STAGE_NAMES, faultCounterName, totalFaults, type FaultKindName, type ReportedFaultKind, type StageName } from './kinds.js';
-import { emptySummary, type Histogram, type LatencySummary } from './histogram.js';
+import type { Histogram } from './histogram.js';
+import { histogramToJson, type LatencyHistogram } from './latency.js';
 
-export type { LatencySummary } from './histogram.js';
-
-export const TOOL_NAME = 'nestsim';
+export type { LatencyHistogram } from './latency.js';
 
 /** Outcomes of L0's nested fault handler that the contract reports, in report order. */
 export const FAULT_KINDS = REPORTED_FAULT_KINDS;
@@ -56,17 +51,42 @@ export interface LockStats {
   waitNs: number;
 }
 
-export interface ResultsDocument {
-  tool: { name: string; version: string };
-  /** The resolved configuration (defaults filled), as plain JSON. */
-  config: Record<string, unknown>;
+/** The counts of a time-series point: cumulative since the run (after warm-up) began. */
+export interface SeriesPoint {
+  /** Time since the vCPUs started (ms). */
+  tMs: number;
+  accesses: number;
+  faultsTotal: number;
+  faults: Record<FaultKindName, number>;
+  violations: number;
+  mmuLockWaitNs: number;
+  tlbLockWaitNs: number;
+  /** Some vCPU was still warming up (its counts start over when it finishes). */
+  warmingUp: boolean;
+}
+
+/** One point per progress interval, plus one at the end. */
+export interface TimeSeries {
+  /** The spacing of the points (ms); doubled, every other point dropped, when a long run would exceed the cap. */
+  intervalMs: number;
+  points: SeriesPoint[];
+}
+
+export interface PerVcpu {
+  vcpu: number;
+  accesses: number;
+  faults: number;
+  tlbMisses: number;
+  mmuLockWaitNs: number;
+}
+
+/** What a run measured: the `run` document after its header, and each point of a sweep. */
+export interface RunBody {
   run: {
     seed: number;
     vcpus: number;
     durationMs: number;
     wallMs: number;
-    node: string;
-    cpus: number;
     /** The configured bound on the run's wall time (ms) in duration mode; null when bounded by `accesses`. */
     deadlineMs: number | null;
     /** How far past its deadline the run stopped (ms; audits or actors running long), 0 when on time. */
@@ -74,8 +94,6 @@ export interface ResultsDocument {
     /** The run ended (deadline or Ctrl-C) before some vCPU finished its warm-up: nothing was measured there. */
     endedInWarmup: boolean;
   };
-  /** The run was stopped by SIGINT (Ctrl-C) before its end: the figures cover what was done. */
-  interrupted: boolean;
   throughput: { accessesPerSec: number; faultsPerSec: number };
   counts: {
     accesses: number;
@@ -97,8 +115,8 @@ export interface ResultsDocument {
     /** R/C bits the hardware set in L0's table for L1 (`hardware.l1Rc: auto`). */
     l1HwRcSets: number;
   };
-  /** One summary per LATENCY_KINDS entry, plus any other histogram the run recorded. */
-  latencyNs: Record<LatencyKind, LatencySummary> & Record<string, LatencySummary>;
+  /** One histogram per LATENCY_KINDS entry (null when none was timed), plus any other the run recorded. */
+  latencyNs: Record<LatencyKind, LatencyHistogram | null> & Record<string, LatencyHistogram | null>;
   invalidations: {
     tlbiePage: number;
     tlbieLpid: number;
@@ -140,14 +158,13 @@ export interface ResultsDocument {
     l1LpidFlushes: number;
     l1Destroys: number;
   };
-  perVcpu: { vcpu: number; accesses: number; faults: number }[];
+  perVcpu: PerVcpu[];
   /** The first MAX_VIOLATION_RECORDS violations in detail. */
   violations: ViolationRecord[];
+  timeSeries: TimeSeries;
 }
 
 export interface ResultsInput {
-  /** The resolved config; copied as JSON. */
-  config: object;
   seed: number;
   vcpus: number;
   /** Measured run time (the rates divide by it). */
@@ -177,29 +194,8 @@ export interface ResultsInput {
   overranMs?: number;
   /** Some vCPU was still warming up when the run ended. */
   endedInWarmup?: boolean;
-}
-
-let cachedVersion: string | undefined;
-
-/** The version in nestsim's package.json, or '0.0.0' when it cannot be read. */
-export function toolVersion(): string {
-  if (cachedVersion !== undefined) return cachedVersion;
-  cachedVersion = '0.0.0';
-  // Built, this file is dist/src/stats/results.js (package.json three levels up); vitest runs it
-  // from src/stats/results.ts (two levels up). Only our own package.json is accepted, so the
-  // wrong candidate can never supply a stranger's version.
-  for (const rel of ['../../../package.json', '../../package.json']) {
-    try {
-      const pkg: unknown = JSON.parse(readFileSync(new URL(rel, import.meta.url), 'utf8'));
-      if (isObject(pkg) && pkg.name === TOOL_NAME && typeof pkg.version === 'string') {
-        cachedVersion = pkg.version;
-        break;
-      }
-    } catch {
-      // not there or not JSON: try the next candidate
-    }
-  }
-  return cachedVersion;
+  /** The progress-interval points (default: none). */
+  timeSeries?: TimeSeries;
 }
 
 /** events per second over `durationMs`, to 0.1; 0 for an empty interval. */
@@ -207,19 +203,22 @@ function perSec(events: number, durationMs: number): number {
   return durationMs > 0 ? Math.round((events / durationMs) * 10_000) / 10 : 0;
 }
 
-export function buildResults(input: ResultsInput): ResultsDocument {
+export function buildRunBody(input: ResultsInput): RunBody {
   if (input.counters.length < COUNTER_COUNT) {
     throw new RangeError(`buildResults: expected ${COUNTER_COUNT} counters, found ${input.counters.length}`);
   }
   const c = countersToObject(input.counters);
   const faultsTotal = totalFaults(input.counters);
 
-  const faults = {} as ResultsDocument['counts']['faults'];
+  const faults = {} as RunBody['counts']['faults'];
   for (const kind of FAULT_KIND_NAMES) faults[kind] = c[faultCounterName(kind)];
 
-  const latencyNs: Record<string, LatencySummary> = {};
-  for (const kind of LATENCY_KINDS) latencyNs[kind] = input.histograms[kind]?.summary() ?? emptySummary();
-  for (const [kind, h] of Object.entries(input.histograms)) latencyNs[kind] ??= h.summary();
+  const latencyNs: Record<string, LatencyHistogram | null> = {};
+  for (const kind of LATENCY_KINDS) {
+    const h = input.histograms[kind];
+    latencyNs[kind] = h === undefined ? null : histogramToJson(h);
+  }
+  for (const [kind, h] of Object.entries(input.histograms)) if (!(kind in latencyNs)) latencyNs[kind] = histogramToJson(h);
 
   // The per-invariant tally is authoritative; the violations counter and the record list are
   // lower bounds kept by other parties, so the largest is reported and a caller that only
@@ -229,20 +228,15 @@ export function buildResults(input: ResultsInput): ResultsDocument {
   const violations = Math.max(tallied, c.violations, input.violations.length);
 
   return {
-    tool: { name: TOOL_NAME, version: toolVersion() },
-    config: JSON.parse(JSON.stringify(input.config)) as Record<string, unknown>,
     run: {
       seed: input.seed,
       vcpus: input.vcpus,
       durationMs: Math.round(input.durationMs * 10) / 10,
       wallMs: Math.round(input.wallMs * 10) / 10,
-      node: process.version,
-      cpus: os.availableParallelism(),
       deadlineMs: input.deadlineMs ?? null,
       overranMs: Math.round(input.overranMs ?? 0),
       endedInWarmup: input.endedInWarmup ?? false,
     },
-    interrupted: input.interrupted ?? false,
     throughput: {
       accessesPerSec: perSec(c.accesses, input.durationMs),
       faultsPerSec: perSec(faultsTotal, input.durationMs),
@@ -262,7 +256,7 @@ export function buildResults(input: ResultsInput): ResultsDocument {
       l1Accesses: c.l1Accesses,
       l1HwRcSets: c.l1HwRcSets,
     },
-    latencyNs: latencyNs as ResultsDocument['latencyNs'],
+    latencyNs: latencyNs as RunBody['latencyNs'],
     invalidations: {
       tlbiePage: c.tlbiePage,
       tlbieLpid: c.tlbieLpid,
@@ -275,8 +269,8 @@ export function buildResults(input: ResultsInput): ResultsDocument {
       tlbShootdowns: c.tlbShootdowns,
     },
     locks: {
-      mmuLock: { acquisitions: c.mmuLockAcq, contended: c.mmuLockContended, waitNs: c.mmuLockWaitNs },
-      tlbLock: { acquisitions: c.tlbLockAcq, contended: c.tlbLockContended, waitNs: c.tlbLockWaitNs },
+      mmuLock: { acquisitions: c.mmuLockAcq, contended: c.mmuLockContended, waitNs: Math.round(c.mmuLockWaitNs) },
+      tlbLock: { acquisitions: c.tlbLockAcq, contended: c.tlbLockContended, waitNs: Math.round(c.tlbLockWaitNs) },
     },
     checks: {
       violations,
@@ -307,91 +301,10 @@ export function buildResults(input: ResultsInput): ResultsDocument {
       vcpu,
       accesses: block[COUNTER.accesses] ?? 0,
       faults: totalFaults(block),
+      tlbMisses: block[COUNTER.tlbMisses] ?? 0,
+      mmuLockWaitNs: Math.round(block[COUNTER.mmuLockWaitNs] ?? 0),
     })),
     violations: input.violations.slice(0, MAX_VIOLATION_RECORDS).map((v) => ({ ...v })),
+    timeSeries: input.timeSeries ?? { intervalMs: 0, points: [] },
   };
-}
-
-// --- shape validation ---------------------------------------------------------------------
-
-/** 'object': any non-null non-array object; 'numbers': an object whose values are all numbers. */
-type Shape = 'number' | 'string' | 'object' | 'numbers' | { readonly [key: string]: Shape };
-
-const SUMMARY_SHAPE: Shape = { count: 'number', mean: 'number', p50: 'number', p90: 'number', p99: 'number', p999: 'number', max: 'number' };
-const LOCK_SHAPE: Shape = { acquisitions: 'number', contended: 'number', waitNs: 'number' };
-
-/** The `--json` contract, field by field. */
-const CONTRACT: Shape = {
-  tool: { name: 'string', version: 'string' },
-  config: 'object',
-  run: { seed: 'number', vcpus: 'number', durationMs: 'number', wallMs: 'number', node: 'string', cpus: 'number' },
-  throughput: { accessesPerSec: 'number', faultsPerSec: 'number' },
-  counts: {
-    accesses: 'number',
-    tlbHits: 'number',
-    tlbMisses: 'number',
-    faults: Object.fromEntries(FAULT_KINDS.map((k) => [k, 'number' as const])),
-  },
-  latencyNs: Object.fromEntries(['access', ...FAULT_KINDS].map((k) => [k, SUMMARY_SHAPE])),
-  invalidations: {
-    tlbiePage: 'number',
-    tlbieLpid: 'number',
-    tlbieAll: 'number',
-    rptRange: 'number',
-    hostNotifier: 'number',
-    shadowPtesRemoved: 'number',
-    rmapEntriesWalked: 'number',
-    tlbFlushes: 'number',
-  },
-  locks: { mmuLock: LOCK_SHAPE, tlbLock: LOCK_SHAPE },
-  checks: { violations: 'number', byInvariant: 'numbers', byWindow: 'numbers', unexplained: 'number', audits: 'number', lostWrites: 'number' },
-};
-
-function isObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function describe(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'array';
-  if (typeof v === 'number' && !Number.isFinite(v)) return String(v);
-  if (typeof v === 'string') return JSON.stringify(v.length > 40 ? `${v.slice(0, 40)}...` : v);
-  return typeof v;
-}
-
-function check(value: unknown, shape: Shape, path: string, problems: string[]): void {
-  const where = path === '' ? '(document)' : path;
-  if (shape === 'number') {
-    if (typeof value !== 'number' || !Number.isFinite(value)) {
-      problems.push(`${where}: expected finite number, found ${describe(value)}`);
-    }
-  } else if (shape === 'string') {
-    if (typeof value !== 'string') problems.push(`${where}: expected string, found ${describe(value)}`);
-  } else if (!isObject(value)) {
-    problems.push(`${where}: expected object, found ${describe(value)}`);
-  } else if (shape === 'numbers') {
-    for (const [key, n] of Object.entries(value)) check(n, 'number', `${path}.${key}`, problems);
-  } else if (shape !== 'object') {
-    for (const [key, sub] of Object.entries(shape)) {
-      check(value[key], sub, path === '' ? key : `${path}.${key}`, problems);
-    }
-  }
-}
-
-/**
- * Every missing or ill-typed contract field of a results document, as `path: expected X, found Y`;
- * empty when `doc` honours the contract. Extra fields are allowed; the optional additions
- * (`perVcpu`, `violations`) are checked only for being arrays when present.
- */
-export function validateResultsShape(doc: unknown): string[] {
-  const problems: string[] = [];
-  check(doc, CONTRACT, '', problems);
-  if (isObject(doc)) {
-    for (const key of ['perVcpu', 'violations']) {
-      if (key in doc && !Array.isArray(doc[key])) {
-        problems.push(`${key}: expected array, found ${describe(doc[key])}`);
-      }
-    }
-  }
-  return problems;
 }

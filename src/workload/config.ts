@@ -67,6 +67,26 @@ type Entries = Map<string, Entry>;
 
 const PROVENANCE = new WeakMap<ResolvedConfig, Entries>();
 
+/** One key set explicitly (in the file or by an override): canonical key, value, and where it was set. */
+export interface ExplicitSetting {
+  readonly key: string;
+  readonly value: KeyValue;
+  /** The file (`line` > 0) or the override source (`command line`, `--set`, ...; `line` 0). */
+  readonly file: string;
+  readonly line: number;
+  /** The name as given (`mutation` for an appended `mutations`, `host.backing.4K` for `.base`). */
+  readonly shownKey: string;
+}
+
+/** The keys `cfg` sets explicitly, in the order they were set (file first, then overrides). */
+export function explicitSettings(cfg: ResolvedConfig): ExplicitSetting[] {
+  const entries = PROVENANCE.get(cfg);
+  if (entries === undefined) return [];
+  return [...entries.entries()]
+    .sort((a, b) => a[1].order - b[1].order)
+    .map(([key, e]) => ({ key, value: e.value, file: e.loc.file, line: e.loc.line, shownKey: e.shownKey }));
+}
+
 /** Largest config file read (a config is a few hundred bytes; this stops a mistaken huge file). */
 const MAX_CONFIG_BYTES = 1 << 20;
 

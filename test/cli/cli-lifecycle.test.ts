@@ -10,7 +10,7 @@ import { spawn, spawnSync, execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { validateResultsShape } from '../../src/stats/results.js';
+import { schemaProblems } from '../helpers/schema.js';
 
 const CLI = join(__dirname, '..', '..', 'dist', 'src', 'cli.js');
 const CONFIGS = join(__dirname, '..', '..', 'configs');
@@ -80,7 +80,7 @@ describe('outputs: checked before the run, written whole', () => {
     const r = nestsim('run', config('small.yaml', SMALL), '--accesses', '2000', '--json', '-');
     expect(r.code).toBe(0);
     const doc = JSON.parse(r.stdout);
-    expect(validateResultsShape(doc)).toEqual([]);
+    expect(schemaProblems(doc)).toEqual([]);
     expect(doc.counts.accesses).toBe(2000);
     expect(r.stderr).toContain('Throughput');
   });
@@ -104,8 +104,6 @@ describe('outputs: checked before the run, written whole', () => {
   });
 
   it.each([
-    ['stress', '--html'],
-    ['sweep', '--html'],
     ['validate', '--html'],
     ['validate', '--quiet'],
   ])('%s %s is refused, not silently ignored', (cmd, opt) => {
@@ -137,7 +135,7 @@ describe('Ctrl-C keeps what was done', () => {
     const doc = JSON.parse(readFileSync(out, 'utf8'));
     expect(doc.interrupted).toBe(true);
     expect(doc.run.durationMs).toBeLessThan(60_000);
-    expect(validateResultsShape(doc)).toEqual([]);
+    expect(schemaProblems(doc)).toEqual([]);
     expect(r.stdout).toContain('interrupted (Ctrl-C)');
     expect(r.stdout).toContain('Throughput');
   });
@@ -398,8 +396,18 @@ describe('sweep grid', () => {
     const lines = r.stdout.trim().split('\n');
     expect(lines[0]).toMatch(/^seed workload\.writeRatio +accesses\/s/);
     expect(lines.slice(1).map((l) => l.split(/ +/).slice(0, 2).join(' '))).toEqual(['1 0.1', '1 0.5', '2 0.1', '2 0.5']);
-    const docs = JSON.parse(readFileSync(out, 'utf8'));
-    expect(docs.map((d: { config: { seed: number; workload: { writeRatio: number } } }) => [d.config.seed, d.config.workload.writeRatio])).toEqual([[1, 0.1], [1, 0.5], [2, 0.1], [2, 0.5]]);
+    const doc = JSON.parse(readFileSync(out, 'utf8'));
+    expect(schemaProblems(doc)).toEqual([]);
+    expect(doc.kind).toBe('sweep');
+    expect(doc.axes).toEqual([{ key: 'seed', values: ['1', '2'] }, { key: 'workload.writeRatio', values: ['0.1', '0.5'] }, { key: 'vcpus', values: ['1'] }]);
+    expect(doc.points.map((p: { values: Record<string, string>; run: { seed: number } }) => [p.values.seed, p.values['workload.writeRatio'], p.run.seed])).toEqual([
+      ['1', '0.1', 1],
+      ['1', '0.5', 1],
+      ['2', '0.1', 2],
+      ['2', '0.5', 2],
+    ]);
+    // Each point says how to run it alone, with every value of the grid.
+    expect(doc.points[3].replay).toEqual(['run', config('small.yaml', SMALL), '--accesses', '500', '--seed', '2', '--set', 'workload.writeRatio=0.5', '--vcpus', '1']);
   });
 
   it('a bad value anywhere in the grid -> exit 2 before any run', () => {

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { applyOverrides, loadConfig, parseConfig } from '../../src/workload/config.js';
 import { packageRoot } from '../../src/util/paths.js';
 import { runSimulation } from '../../src/engine/run.js';
-import type { ResultsDocument } from '../../src/stats/results.js';
+import type { RunDocument } from '../../src/stats/document.js';
 
 type Plain = { [k: string]: unknown };
 
@@ -41,7 +41,7 @@ function config(over: Plain): ReturnType<typeof parseConfig> {
 }
 
 /** The checks every clean run must pass. */
-function expectClean(doc: ResultsDocument): void {
+function expectClean(doc: RunDocument): void {
   expect(doc.violations).toEqual([]);
   expect(doc.checks.violations).toBe(0);
   expect(doc.checks.byInvariant).toEqual({});
@@ -49,7 +49,7 @@ function expectClean(doc: ResultsDocument): void {
   expect(doc.counts.faults.error).toBe(0);
 }
 
-function expectActorsRan(doc: ResultsDocument): void {
+function expectActorsRan(doc: RunDocument): void {
   const a = doc.actors;
   expect(a.l1Unmaps).toBeGreaterThan(0);
   expect(a.l1Protects).toBeGreaterThan(0);

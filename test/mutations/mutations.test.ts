@@ -13,7 +13,8 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { applyOverrides, loadConfig } from '../../src/workload/config.js';
-import { runStress, type StressReport } from '../../src/engine/stress.js';
+import { runStress } from '../../src/engine/stress.js';
+import type { StressDocument } from '../../src/stats/document.js';
 import type { Mutation } from '../../src/workload/types.js';
 
 const CONFIG = join(__dirname, '..', '..', 'configs', 'stress.yaml');
@@ -58,9 +59,9 @@ function stressConfig(mutations: readonly Mutation[]) {
   return mutations.length > 0 ? applyOverrides(base, { mutation: [...mutations] }) : base;
 }
 
-function describeFirst(r: StressReport): string {
-  if (!r.first) return 'no violation';
-  return `${r.first.violations.map((v) => `[${v.invariant}] ${v.message}`).join('\n')}\nrepeat it: ${r.first.repro}`;
+function describeFirst(r: StressDocument): string {
+  if (!r.firstViolation) return 'no violation';
+  return `${r.firstViolation.violations.map((v) => `[${v.invariant}] ${v.message}`).join('\n')}\nrepeat it: ${r.firstViolation.replayLine}`;
 }
 
 describe('mutations are caught on configs/stress.yaml', () => {
@@ -70,10 +71,10 @@ describe('mutations are caught on configs/stress.yaml', () => {
       async () => {
         const r = await runStress(stressConfig([c.m]), { rounds: c.rounds, timeMs: 0, stopAtFirst: true });
         // violatingRounds > 0 is what makes `nestsim stress` exit 1.
-        expect(r.violatingRounds, `${c.m}: not caught in ${r.rounds} rounds`).toBeGreaterThan(0);
-        const seen = r.first!.violations.map((v) => v.invariant);
+        expect(r.stress.violatingRounds, `${c.m}: not caught in ${r.stress.rounds} rounds`).toBeGreaterThan(0);
+        const seen = r.firstViolation!.violations.map((v) => v.invariant);
         expect(seen.some((n) => c.by.includes(n)), `${c.m} caught by an unexpected invariant:\n${describeFirst(r)}`).toBe(true);
-        const violated = Object.entries(r.byInvariant)
+        const violated = Object.entries(r.outcomes)
           .filter(([, v]) => v.violated > 0)
           .map(([n]) => n);
         expect(violated.some((n) => c.by.includes(n))).toBe(true);
@@ -92,9 +93,9 @@ describe('clean on configs/stress.yaml', () => {
       async () => {
         const cfg = stressConfig(c.mutations);
         const r = await runStress(cfg, { rounds: c.rounds, timeMs: 0 });
-        expect(r.rounds).toBe(c.rounds);
-        expect(r.violatingRounds, describeFirst(r)).toBe(0);
-        expect(r.accesses).toBe(c.rounds * cfg.vcpus * cfg.accesses);
+        expect(r.stress.rounds).toBe(c.rounds);
+        expect(r.stress.violatingRounds, describeFirst(r)).toBe(0);
+        expect(r.stress.accesses).toBe(c.rounds * cfg.vcpus * cfg.accesses);
       },
       120_000,
     );
@@ -110,7 +111,7 @@ describe('mutations under protocol: mainline (configs/stress-mainline.yaml) are 
         const cfg = applyOverrides(loadConfig(MAINLINE), { mutation: [c.m] });
         const r = await runStress(cfg, { rounds: c.rounds, timeMs: 0, stopAtFirst: true });
         // violatingRounds counts rounds with a violation no window's code path tagged (exit 1).
-        expect(r.violatingRounds, `${c.m} under mainline: no unexplained violation in ${r.rounds} rounds`).toBeGreaterThan(0);
+        expect(r.stress.violatingRounds, `${c.m} under mainline: no unexplained violation in ${r.stress.rounds} rounds`).toBeGreaterThan(0);
       },
       120_000,
     );

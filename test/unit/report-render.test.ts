@@ -1,13 +1,20 @@
 import { describe, expect, it } from 'vitest';
 
-import { renderHtml } from '../../src/report/html.js';
+import { renderRunHtml as renderHtml } from '../../src/report/html.js';
 import { parseConfig } from '../../src/workload/config.js';
 import { fmtCount, fmtNs, renderProgress, renderStressProgress, renderTable } from '../../src/report/table.js';
 import { COUNTER, newCounters } from '../../src/stats/counters.js';
 import { Histogram } from '../../src/stats/histogram.js';
-import { buildResults, type ResultsDocument, type ResultsInput } from '../../src/stats/results.js';
+import { buildRunBody, type ResultsInput } from '../../src/stats/results.js';
+import { makeHeader, type RunDocument } from '../../src/stats/document.js';
 
-function input(file: string, violations = 0): ResultsInput {
+/** A run document: a header for `file` (4 vCPUs, zipf) and the body of `i`. */
+function buildResults(i: ResultsInput & { file?: string }, yaml = 'vcpus: 4\nseed: 7\nworkload: {pattern: zipf}\n'): RunDocument {
+  const cfg = parseConfig(yaml, i.file ?? 'a.yaml');
+  return { ...makeHeader('run', cfg, ['run', cfg.file], new Date(0)), ...buildRunBody(i) };
+}
+
+function input(file: string, violations = 0): ResultsInput & { file: string } {
   const counters = newCounters();
   counters[COUNTER.accesses] = 1_234_567;
   counters[COUNTER.tlbHits] = 1_200_000;
@@ -23,7 +30,7 @@ function input(file: string, violations = 0): ResultsInput {
   const reflected = new Histogram();
   reflected.recordN(25_000, 5_000);
   return {
-    config: { file, protocol: 'mainline', vcpus: 4, mutations: [], workload: { pattern: 'zipf' } },
+    file,
     seed: 7,
     vcpus: 4,
     durationMs: 1_000,
@@ -31,13 +38,13 @@ function input(file: string, violations = 0): ResultsInput {
     counters,
     histograms: { shadowInsert, reflected },
     violations: Array.from({ length: violations }, () => ({
-      invariant: 'I5',
+      invariant: 'I5-no-lost-write',
       message: 'store <lost> & "dropped"',
       vcpu: 3,
       timeMs: 12.25,
       l1Ra: '0x2000',
     })),
-    byInvariant: violations > 0 ? { I5: violations } : {},
+    byInvariant: violations > 0 ? { 'I5-no-lost-write': violations } : {},
     lostWrites: violations,
     perVcpu: [],
   };
@@ -86,14 +93,14 @@ describe('renderTable', () => {
     const bad = renderTable(buildResults(input('a.yaml', 2)), { color: true });
     expect(bad).toContain('\x1b[31m2 violations\x1b[0m');
     const plain = stripAnsi(bad);
-    expect(plain).toContain('I5 vcpu 3 at 12.3 ms: store <lost> & "dropped" [l1Ra 0x2000]');
+    expect(plain).toContain('I5-no-lost-write vcpu 3 at 12.3 ms: store <lost> & "dropped" [l1Ra 0x2000]');
   });
 
   it('a violation seen by the coordinator or an actor (vcpu -1) is named so', () => {
     const i = input('a.yaml', 1);
     i.violations = i.violations.map((v) => ({ ...v, vcpu: -1 }));
     const plain = stripAnsi(renderTable(buildResults(i), { color: false }));
-    expect(plain).toContain('I5 coordinator/actor at 12.3 ms');
+    expect(plain).toContain('I5-no-lost-write coordinator/actor at 12.3 ms');
     expect(plain).not.toContain('vcpu -1');
   });
 
@@ -133,7 +140,7 @@ describe('renderProgress', () => {
 
 describe('renderHtml', () => {
   it('escapes a <script> config file name and draws inline SVG charts', () => {
-    const doc: ResultsDocument = buildResults(input('<script>alert(1)</script>.yaml', 1));
+    const doc: RunDocument = buildResults(input('<script>alert(1)</script>.yaml', 1));
     const html = renderHtml(doc);
     expect(html.startsWith('<!DOCTYPE html>')).toBe(true);
     expect(html).not.toContain('<script');
@@ -147,11 +154,11 @@ describe('renderHtml', () => {
   });
 
   it('the config table shows keys as users write them, sizes and durations with units', () => {
-    const cfg = parseConfig('guests: {memory: 64M}\nduration: 2s\nwarmup: 500ms\n', 'c.yaml');
-    const html = renderHtml({ ...buildResults(input('c.yaml')), config: JSON.parse(JSON.stringify(cfg)) });
-    expect(html).toMatch(/<td>guests\.memory<\/td><td>64M<\/td>/);
-    expect(html).toMatch(/<td>duration<\/td><td>2s<\/td>/);
+    const html = renderHtml(buildResults(input('c.yaml'), 'guests: {memory: 64M}\nduration: 2s\nwarmup: 500ms\n'));
+    expect(html).toMatch(/<td>guests\.memory<\/td><td>64M<\/td><td>c\.yaml:1<\/td>/);
+    expect(html).toMatch(/<td>duration<\/td><td>2s<\/td><td>c\.yaml:2<\/td>/);
     expect(html).toMatch(/<td>warmup<\/td><td>500ms<\/td>/);
+    expect(html).toMatch(/<td>vcpus<\/td><td>2<\/td><td>default<\/td>/);
     expect(html).not.toContain('memoryBytes');
   });
 

@@ -6,11 +6,19 @@ import {
   FAULT_KINDS,
   LATENCY_KINDS,
   MAX_VIOLATION_RECORDS,
-  buildResults,
-  validateResultsShape,
+  buildRunBody,
   type ResultsInput,
   type ViolationRecord,
 } from '../../src/stats/results.js';
+import { SCHEMA_VERSION, makeHeader, runBodyOf, type RunDocument } from '../../src/stats/document.js';
+import { parseConfig } from '../../src/workload/config.js';
+import { schemaProblems } from '../helpers/schema.js';
+
+/** A whole run document: a header for a small inline config, and the synthetic body. */
+function syntheticDoc(input = syntheticInput()): RunDocument {
+  const cfg = parseConfig('vcpus: 2\nseed: 42\n', 'configs/synthetic.yaml');
+  return { ...makeHeader('run', cfg, ['run', 'configs/synthetic.yaml'], new Date(Date.UTC(2026, 11, 1, 3, 4, 5))), ...buildRunBody(input) };
+}
 
 function vcpuBlock(accesses: number, shadowInserts: number, reflected: number): Float64Array {
   const b = newCounters();
@@ -47,10 +55,9 @@ function syntheticInput(): ResultsInput {
   const shadowInsert = new Histogram();
   shadowInsert.recordN(2_000, 70);
   const violations: ViolationRecord[] = [
-    { invariant: 'I1', message: 'stale shadow leaf', vcpu: 1, timeMs: 12.5, lpid: 2, l2Ra: '0x1000', pte: { shadow: '0x8000000000001003' } },
+    { invariant: 'I1-no-stale-shadow', message: 'stale shadow leaf', vcpu: 1, timeMs: 12.5, lpid: 2, l2Ra: '0x1000', pte: { shadow: '0x8000000000001003' } },
   ];
   return {
-    config: { file: 'configs/default.yaml', protocol: 'mainline', vcpus: 2, nested: { a: [1, 2] } },
     seed: 42,
     vcpus: 2,
     durationMs: 2_000,
@@ -58,7 +65,7 @@ function syntheticInput(): ResultsInput {
     counters,
     histograms: { access, shadowInsert },
     violations,
-    byInvariant: { I1: 1 },
+    byInvariant: { 'I1-no-stale-shadow': 1 },
     lostWrites: 0,
     perVcpu,
   };
@@ -81,12 +88,9 @@ describe('counters', () => {
   });
 });
 
-describe('buildResults', () => {
+describe('buildRunBody', () => {
   it('synthetic counters -> the right sums and rates', () => {
-    const doc = buildResults(syntheticInput());
-    expect(doc.tool.name).toBe('nestsim');
-    expect(doc.tool.version).toMatch(/^\d+\.\d+\.\d+/);
-    expect(doc.tool.version).not.toBe('0.0.0'); // package.json was found from the source tree
+    const doc = buildRunBody(syntheticInput());
     expect(doc.counts.accesses).toBe(1_000_000);
     expect(doc.counts.faults.shadowInsert).toBe(70);
     expect(doc.counts.faults.reflected).toBe(30);
@@ -96,35 +100,47 @@ describe('buildResults', () => {
     expect(doc.throughput.accessesPerSec).toBe(500_000);
     expect(doc.throughput.faultsPerSec).toBe(65);
     expect(doc.run).toMatchObject({ seed: 42, vcpus: 2, durationMs: 2000, wallMs: 2345.7 });
-    expect(doc.run.node).toBe(process.version);
     expect(doc.invalidations.tlbiePage).toBe(11);
     expect(doc.invalidations.shadowPtesRemoved).toBe(9);
     expect(doc.locks.mmuLock).toEqual({ acquisitions: 200, contended: 20, waitNs: 123_456 });
     expect(doc.locks.tlbLock.acquisitions).toBe(130);
     expect(doc.actors.migrations).toBe(8);
-    expect(doc.checks).toEqual({ violations: 1, byInvariant: { I1: 1 }, byWindow: {}, unexplained: 1, hostOom: 0, overcommit: false, audits: 3, lostWrites: 0 });
+    expect(doc.checks).toEqual({ violations: 1, byInvariant: { 'I1-no-stale-shadow': 1 }, byWindow: {}, unexplained: 1, hostOom: 0, overcommit: false, audits: 3, lostWrites: 0 });
     expect(doc.perVcpu).toEqual([
-      { vcpu: 0, accesses: 600_000, faults: 50 },
-      { vcpu: 1, accesses: 400_000, faults: 50 },
+      { vcpu: 0, accesses: 600_000, faults: 50, tlbMisses: 0, mmuLockWaitNs: 0 },
+      { vcpu: 1, accesses: 400_000, faults: 50, tlbMisses: 0, mmuLockWaitNs: 0 },
     ]);
-    expect(doc.violations[0]).toMatchObject({ invariant: 'I1', l2Ra: '0x1000' });
-    expect(doc.config).toEqual({ file: 'configs/default.yaml', protocol: 'mainline', vcpus: 2, nested: { a: [1, 2] } });
+    expect(doc.violations[0]).toMatchObject({ invariant: 'I1-no-stale-shadow', l2Ra: '0x1000' });
   });
 
-  it('every latency kind is present; unrecorded kinds are all-zero summaries', () => {
-    const doc = buildResults(syntheticInput());
+  it('every latency kind is present; a kind nothing was timed for is null; a histogram carries its buckets', () => {
+    const doc = buildRunBody(syntheticInput());
     for (const kind of LATENCY_KINDS) expect(doc.latencyNs[kind]).toBeDefined();
-    expect(doc.latencyNs.shadowInsert).toEqual({ count: 70, mean: 2000, p50: 2000, p90: 2000, p99: 2000, p999: 2000, max: 2000 });
-    expect(doc.latencyNs.access.count).toBe(1000);
-    expect(doc.latencyNs.access.max).toBe(1000);
-    expect(doc.latencyNs.reflected).toEqual({ count: 0, mean: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0 });
+    expect(doc.latencyNs.shadowInsert).toEqual({ count: 70, sumNs: 140_000, mean: 2000, min: 2000, p50: 2000, p90: 2000, p99: 2000, p999: 2000, max: 2000, buckets: [[1984, 70]] }); // 2,000 ns lies in [1,984, 2,048)
+    expect(doc.latencyNs.access?.count).toBe(1000);
+    expect(doc.latencyNs.access?.max).toBe(1000);
+    expect(doc.latencyNs.access?.buckets.reduce((n, [, c]) => n + c, 0)).toBe(1000);
+    expect(doc.latencyNs.reflected).toBeNull();
+  });
+
+  it('ns totals are integers', () => {
+    const input = syntheticInput();
+    input.counters[COUNTER.mmuLockWaitNs] = 1234.56;
+    const h = new Histogram();
+    h.record(10.4);
+    h.record(20.3);
+    input.histograms = { ...input.histograms, retried: h };
+    const doc = buildRunBody(input);
+    expect(doc.locks.mmuLock.waitNs).toBe(1235);
+    expect(doc.latencyNs.retried?.sumNs).toBe(31);
+    expect(Number.isInteger(doc.latencyNs.retried?.mean)).toBe(true);
   });
 
   it('violation records are capped, the count is not', () => {
     const input = syntheticInput();
-    input.violations = Array.from({ length: MAX_VIOLATION_RECORDS + 5 }, (_, i) => ({ invariant: 'I5', message: 'lost write', vcpu: 0, timeMs: i }));
-    input.byInvariant = { I5: MAX_VIOLATION_RECORDS + 5 };
-    const doc = buildResults(input);
+    input.violations = Array.from({ length: MAX_VIOLATION_RECORDS + 5 }, (_, i) => ({ invariant: 'I5-no-lost-write', message: 'lost write', vcpu: 0, timeMs: i }));
+    input.byInvariant = { 'I5-no-lost-write': MAX_VIOLATION_RECORDS + 5 };
+    const doc = buildRunBody(input);
     expect(doc.violations).toHaveLength(MAX_VIOLATION_RECORDS);
     expect(doc.checks.violations).toBe(MAX_VIOLATION_RECORDS + 5);
   });
@@ -132,38 +148,69 @@ describe('buildResults', () => {
   it('zero duration -> zero rates, never NaN or Infinity', () => {
     const input = syntheticInput();
     input.durationMs = 0;
-    const doc = buildResults(input);
+    const doc = buildRunBody(input);
     expect(doc.throughput).toEqual({ accessesPerSec: 0, faultsPerSec: 0 });
   });
 
   it('the document survives a JSON round trip unchanged', () => {
-    const doc = buildResults(syntheticInput());
+    const doc = syntheticDoc();
     expect(JSON.parse(JSON.stringify(doc))).toEqual(doc);
   });
 });
 
-describe('validateResultsShape', () => {
-  it('accepts a built document', () => {
-    expect(validateResultsShape(buildResults(syntheticInput()))).toEqual([]);
-    expect(validateResultsShape(JSON.parse(JSON.stringify(buildResults(syntheticInput()))))).toEqual([]);
+describe('document header', () => {
+  it('names the contract, the tool, the command, the time, the host and the config with its overrides', () => {
+    const doc = syntheticDoc();
+    expect(doc.schemaVersion).toBe(SCHEMA_VERSION);
+    expect(doc.kind).toBe('run');
+    expect(doc.tool.name).toBe('nestsim');
+    expect(doc.tool.version).toMatch(/^\d+\.\d+\.\d+/);
+    expect(doc.tool.version).not.toBe('0.0.0'); // package.json was found from the source tree
+    expect(doc.command).toEqual(['nestsim', 'run', 'configs/synthetic.yaml']);
+    expect(doc.startedAt).toBe('2026-12-01T03:04:05.000Z');
+    expect(doc.host.node).toBe(process.version);
+    expect(doc.host.cpus).toBeGreaterThanOrEqual(1);
+    expect(doc.config.overrides).toEqual([
+      { key: 'vcpus', value: 2, from: 'configs/synthetic.yaml:1' },
+      { key: 'seed', value: 42, from: 'configs/synthetic.yaml:2' },
+    ]);
+    expect(runBodyOf(doc)).toEqual(buildRunBody(syntheticInput()));
+  });
+});
+
+describe('the shipped schema', () => {
+  it('accepts a built document, before and after a JSON round trip', () => {
+    expect(schemaProblems(syntheticDoc())).toEqual([]);
+    expect(schemaProblems(JSON.parse(JSON.stringify(syntheticDoc())))).toEqual([]);
   });
 
-  it('flags a missing field, an ill-typed field and a missing latency kind by path', () => {
-    const doc = JSON.parse(JSON.stringify(buildResults(syntheticInput())));
+  it('refuses a missing field, an ill-typed field, a missing latency kind, an unknown invariant and an unknown field, by path', () => {
+    const doc = JSON.parse(JSON.stringify(syntheticDoc()));
     delete doc.throughput.faultsPerSec;
-    doc.run.node = 20;
+    doc.run.seed = 'one';
     delete doc.latencyNs[FAULT_KINDS[2]];
-    doc.checks.byInvariant.I1 = 'one';
-    const problems = validateResultsShape(doc);
-    expect(problems).toContain('throughput.faultsPerSec: expected finite number, found undefined');
-    expect(problems).toContain('run.node: expected string, found number');
-    expect(problems).toContain('latencyNs.reflected: expected object, found undefined');
-    expect(problems).toContain('checks.byInvariant.I1: expected finite number, found "one"');
-    expect(problems).toHaveLength(4);
+    doc.checks.byInvariant.I1 = 1;
+    doc.extra = true;
+    const problems = schemaProblems(doc).join('\n');
+    expect(problems).toMatch(/\/throughput must have required property 'faultsPerSec'/);
+    expect(problems).toMatch(/\/run\/seed must be integer/);
+    expect(problems).toMatch(/\/latencyNs must have required property 'reflected'/);
+    expect(problems).toMatch(/\/checks\/byInvariant must be equal to one of the allowed values/);
+    expect(problems).toMatch(/\(document\) must NOT have unevaluated properties .*extra/);
   });
 
-  it('rejects a non-object', () => {
-    expect(validateResultsShape(null)).toEqual(['(document): expected object, found null']);
-    expect(validateResultsShape([])).toEqual(['(document): expected object, found array']);
+  it('refuses a histogram of zeros (an empty one is null) and a fractional ns total', () => {
+    const doc = JSON.parse(JSON.stringify(syntheticDoc()));
+    doc.latencyNs.reflected = { count: 0, sumNs: 0, mean: 0, min: 0, p50: 0, p90: 0, p99: 0, p999: 0, max: 0, buckets: [] };
+    expect(schemaProblems(doc).join('\n')).toMatch(/\/latencyNs\/reflected/);
+    const doc2 = JSON.parse(JSON.stringify(syntheticDoc()));
+    doc2.locks.mmuLock.waitNs = 1.5;
+    expect(schemaProblems(doc2).join('\n')).toMatch(/\/locks\/mmuLock\/waitNs must be integer/);
+  });
+
+  it('refuses a document of another major version', () => {
+    const doc = JSON.parse(JSON.stringify(syntheticDoc()));
+    doc.schemaVersion = '2.0.0';
+    expect(schemaProblems(doc).join('\n')).toMatch(/\/schemaVersion must match pattern/);
   });
 });
