@@ -5,9 +5,11 @@
  * swept keys, and a table of every point.
  */
 import type { StressDocument, SweepDocument, SweepPoint } from '../stats/document.js';
-import { fmtCount, fmtInt, fmtMs, fmtNs, fmtPct } from './table.js';
+import { FAULT_KINDS, type FaultKind as ReportedFaultKind, type LatencyHistogram } from '../stats/results.js';
+import { cdfPoints } from '../stats/latency.js';
+import { fmtCount, fmtInt, fmtMs, fmtNs, fmtPct, kindLabel } from './table.js';
 import { card, columnChart, esc, lineChart, page, table, type Series } from './svg.js';
-import { configSection, headerMeta, latencyCdfs, violationList } from './html.js';
+import { configSection, headerMeta, nsAxis, violationList } from './html.js';
 
 const CLEAN = '#54a24b';
 const WINDOW = '#eeca3b';
@@ -35,7 +37,7 @@ export function renderStressHtml(doc: StressDocument): string {
     { name: 'violating rounds', color: FAILED, points: rounds.map((r) => [(r.startMs + r.durationMs) / 1000, (failing += r.exitStatus === 1 ? 1 : 0)] as const) },
     { name: 'window rounds', color: '#9a6700', points: rounds.map((r) => [(r.startMs + r.durationMs) / 1000, (windows += r.violations > r.unexplained ? 1 : 0)] as const) },
   ];
-  const overTime = lineChart(cumulative, { name: 'stress-cumulative', caption: 'Rounds with violations so far, against campaign time', xLabel: 'time since start', yLabel: 'rounds', xFmt: (x) => `${+x.toFixed(1)}s`, yFmt: fmtInt });
+  const overTime = lineChart(cumulative, { name: 'stress-cumulative', caption: 'Rounds with violations so far, against campaign time', xLabel: 'time since start', yLabel: 'rounds', xFmt: (x) => `${+x.toFixed(1)}s`, yFmt: fmtInt, yInteger: true });
   const rate = lineChart(
     [{ name: 'faults/s', points: rounds.map((r) => [r.round, r.durationMs > 0 ? (r.faults * 1000) / r.durationMs : 0] as const) }],
     { name: 'stress-rate', caption: 'Fault rate of each round', xLabel: 'round', yLabel: 'faults/s', yFmt: fmtCount, xFmt: (x) => String(x) },
@@ -77,16 +79,45 @@ ${configSection(doc.config)}`,
   );
 }
 
+interface Figure {
+  readonly name: string;
+  readonly label: string;
+  readonly value: (p: SweepPoint) => number | undefined;
+  readonly fmt: (v: number) => string;
+}
+
+/** The fault kind timed most often over all points (the sweep's latency figures are its). */
+function commonKind(points: readonly SweepPoint[]): ReportedFaultKind | undefined {
+  let best: ReportedFaultKind | undefined;
+  let most = 0;
+  for (const k of FAULT_KINDS) {
+    const n = points.reduce((sum, p) => sum + (p.latencyNs[k]?.count ?? 0), 0);
+    if (n > most) [best, most] = [k, n];
+  }
+  return best;
+}
+
 /** The figures a sweep report plots against the swept keys. */
-const FIGURES: ReadonlyArray<{ name: string; label: string; value: (p: SweepPoint) => number | undefined; fmt: (v: number) => string }> = [
-  { name: 'accesses', label: 'accesses/s', value: (p) => p.throughput.accessesPerSec, fmt: fmtCount },
-  { name: 'faults', label: 'faults/s', value: (p) => p.throughput.faultsPerSec, fmt: fmtCount },
-  { name: 'fault-ratio', label: 'faults per access', value: (p) => (p.counts.accesses > 0 ? p.counts.faultsTotal / p.counts.accesses : undefined), fmt: (v) => String(+v.toFixed(3)) },
-  { name: 'insert-p50', label: 'shadow insert p50', value: (p) => p.latencyNs.shadowInsert?.p50, fmt: fmtNs },
-  { name: 'insert-p99', label: 'shadow insert p99', value: (p) => p.latencyNs.shadowInsert?.p99, fmt: fmtNs },
-  { name: 'mmu-wait', label: 'mmu_lock wait per acquisition', value: (p) => (p.locks.mmuLock.acquisitions > 0 ? p.locks.mmuLock.waitNs / p.locks.mmuLock.acquisitions : undefined), fmt: fmtNs },
-  { name: 'violations', label: 'violations', value: (p) => p.checks.violations, fmt: fmtInt },
-];
+function figures(kind: ReportedFaultKind | undefined): Figure[] {
+  const out: Figure[] = [
+    { name: 'accesses', label: 'accesses/s', value: (p) => p.throughput.accessesPerSec, fmt: fmtCount },
+    { name: 'faults', label: 'faults/s', value: (p) => p.throughput.faultsPerSec, fmt: fmtCount },
+    { name: 'fault-ratio', label: 'faults per access', value: (p) => (p.counts.accesses > 0 ? p.counts.faultsTotal / p.counts.accesses : undefined), fmt: (v) => String(+v.toFixed(3)) },
+  ];
+  if (kind !== undefined) {
+    out.push(
+      { name: 'latency-p50', label: `${kindLabel(kind)} p50`, value: (p) => p.latencyNs[kind]?.p50, fmt: fmtNs },
+      { name: 'latency-p99', label: `${kindLabel(kind)} p99`, value: (p) => p.latencyNs[kind]?.p99, fmt: fmtNs },
+    );
+  }
+  out.push(
+    { name: 'mmu-wait', label: 'mmu_lock wait per acquisition', value: (p) => (p.locks.mmuLock.acquisitions > 0 ? p.locks.mmuLock.waitNs / p.locks.mmuLock.acquisitions : undefined), fmt: fmtNs },
+    { name: 'violations', label: 'violations', value: (p) => p.checks.violations, fmt: fmtInt },
+  );
+  return out;
+}
+
+const pointLabel = (p: SweepPoint): string => Object.entries(p.values).map(([k, v]) => `${k}=${v}`).join(' ');
 
 export function renderSweepHtml(doc: SweepDocument): string {
   const file = String(doc.config.file);
@@ -96,24 +127,36 @@ export function renderSweepHtml(doc: SweepDocument): string {
   // One line per combination of the other swept keys' values, x the first swept key's values.
   const groupOf = (p: SweepPoint): string => others.map((a) => `${a.key}=${p.values[a.key]}`).join(' ') || 'all points';
   const groups = [...new Set(doc.points.map(groupOf))];
-  const charts = FIGURES.map((f) =>
-    lineChart(
-      groups.map((g) => ({
-        name: g,
-        points: doc.points
-          .filter((p) => groupOf(p) === g)
-          .map((p) => [xAxis.values.indexOf(p.values[xAxis.key]), f.value(p)] as const)
-          .filter((e): e is readonly [number, number] => e[1] !== undefined),
-      })),
-      { name: `sweep-${f.name}`, caption: `${f.label} against ${xAxis.key}`, xLabel: xAxis.key, yLabel: f.label, xCategories: xAxis.values, yFmt: f.fmt },
-    ),
-  );
+  const kind = commonKind(doc.points);
+  const charts: string[] = [];
+  const untimed: string[] = [];
+  for (const f of figures(kind)) {
+    const series = groups.map((g) => ({
+      name: g,
+      points: doc.points
+        .filter((p) => groupOf(p) === g)
+        .map((p) => [xAxis.values.indexOf(p.values[xAxis.key]), f.value(p)] as const)
+        .filter((e): e is readonly [number, number] => e[1] !== undefined),
+    }));
+    // A figure no point has (no lock was taken) is named, not drawn empty.
+    if (series.every((x) => x.points.length === 0)) untimed.push(f.label);
+    else charts.push(lineChart(series, { name: `sweep-${f.name}`, caption: `${f.label} against ${xAxis.key}`, xLabel: xAxis.key, yLabel: f.label, xCategories: xAxis.values, yFmt: f.fmt }));
+  }
+  if (kind !== undefined) {
+    const cdfs = doc.points
+      .map((p) => [pointLabel(p), p.latencyNs[kind]] as const)
+      .filter((e): e is readonly [string, LatencyHistogram] => e[1] !== null)
+      .map(([name, h]) => ({ name, points: [[Math.max(0.5, h.buckets[0][0]), 0] as const, ...cdfPoints(h)] }));
+    charts.push(
+      lineChart(cdfs, { name: 'sweep-latency-cdf', caption: `${kindLabel(kind)} latency CDF at each point`, xLabel: 'latency (log scale)', yLabel: 'fraction ≤ x', xLog: true, xFmt: nsAxis, yFmt: (y) => `${Math.round(y * 100)}%`, step: true }),
+    );
+  }
   const rows = doc.points.map((p) => [
     ...doc.axes.map((a) => p.values[a.key]),
     fmtCount(p.throughput.accessesPerSec),
     fmtCount(p.throughput.faultsPerSec),
-    p.latencyNs.shadowInsert ? fmtNs(p.latencyNs.shadowInsert.p50) : '-',
-    p.latencyNs.shadowInsert ? fmtNs(p.latencyNs.shadowInsert.p99) : '-',
+    kind !== undefined && p.latencyNs[kind] ? fmtNs(p.latencyNs[kind].p50) : '-',
+    kind !== undefined && p.latencyNs[kind] ? fmtNs(p.latencyNs[kind].p99) : '-',
     fmtPct(p.counts.tlbHits, p.counts.accesses),
     fmtInt(p.checks.violations),
     p.exitStatus,
@@ -125,13 +168,11 @@ export function renderSweepHtml(doc: SweepDocument): string {
 ${headerMeta(doc)}
 
 <h2>Figures against the swept keys</h2>
+<p>${esc(kind === undefined ? 'No fault was timed at any point: no latency figure.' : `Latency figures are of ${kindLabel(kind)} faults, the kind timed most often over the sweep.`)}${untimed.length > 0 ? esc(` Not measured at any point: ${untimed.join(', ')}.`) : ''}</p>
 <div class="charts">${charts.join('\n')}</div>
 
-<h2>Latency at each point</h2>
-${doc.points.map((p) => `<h3>${esc(Object.entries(p.values).map(([k, v]) => `${k}=${v}`).join(' '))}</h3>${latencyCdfs(p.latencyNs, `point-${doc.points.indexOf(p)}`)}`).join('\n')}
-
 <h2>Every point</h2>
-${table([...doc.axes.map((a) => a.key), 'accesses/s', 'faults/s', 'insert p50', 'insert p99', 'TLB hit rate', 'violations', 'exit'], rows)}
+${table([...doc.axes.map((a) => a.key), 'accesses/s', 'faults/s', `${kind === undefined ? 'fault' : kindLabel(kind)} p50`, `${kind === undefined ? 'fault' : kindLabel(kind)} p99`, 'TLB hit rate', 'violations', 'exit'], rows)}
 
 <h2>Configuration (resolved, before the sweep's values)</h2>
 ${configSection(doc.config)}`,

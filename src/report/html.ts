@@ -65,16 +65,16 @@ export const nsAxis = (ns: number): string => fmtNs(ns).replace(' ', '');
 
 /** Latency CDFs of the kinds that were timed: fault outcomes (and sampled accesses) in one chart, stages in another. */
 export function latencyCdfs(latencyNs: RunBody['latencyNs'], name = 'latency'): string {
-  const present = (kinds: readonly string[]): Series[] =>
+  const present = (kinds: readonly string[], strip = ''): Series[] =>
     kinds
       .map((k) => [k, latencyNs[k]] as const)
       .filter((e): e is readonly [string, LatencyHistogram] => e[1] !== null && e[1] !== undefined)
-      .map(([k, h]) => ({ name: `${kindLabel(k)} (${fmtCount(h.count)})`, points: [[Math.max(0.5, h.buckets[0][0]), 0] as const, ...cdfPoints(h)] }));
+      .map(([k, h]) => ({ name: `${kindLabel(k).replace(strip, '')} (${fmtCount(h.count)})`, points: [[Math.max(0.5, h.buckets[0][0]), 0] as const, ...cdfPoints(h)] }));
   const known = LATENCY_KINDS as readonly string[];
   const extra = Object.keys(latencyNs).filter((k) => !known.includes(k));
   const opts = { xLabel: 'latency (log scale)', yLabel: 'fraction of timed events ≤ x', xLog: true, xFmt: nsAxis, yFmt: (y: number) => `${Math.round(y * 100)}%`, step: true };
   const outcomes = present(['access', ...FAULT_KINDS, ...extra]);
-  const stages = present(STAGE_KINDS);
+  const stages = present(STAGE_KINDS, 'stage: ');
   const charts = [lineChart(outcomes, { ...opts, name: `${name}-cdf`, caption: 'Latency CDF by fault outcome (and sampled accesses)' })];
   if (stages.length > 0) charts.push(lineChart(stages, { ...opts, name: `${name}-stages-cdf`, caption: 'Latency CDF of the stages inside a fault' }));
   return `<div class="charts">${charts.join('\n')}</div>`;
@@ -114,7 +114,7 @@ function timeSection(body: RunBody): string {
       ],
       { ...common, name: 'locks-time', caption: 'Lock waiting over the run (ms of waiting per second, all vCPUs)', yLabel: 'ms waited / s' , yFmt: (v) => String(+v.toFixed(1)) },
     ),
-    lineChart([{ name: 'violations', points: pts.map((p) => [p.tMs / 1000, p.violations] as const), color: '#cf222e' }], { ...common, name: 'violations-time', caption: 'Violations so far', yLabel: 'violations', yFmt: fmtInt }),
+    lineChart([{ name: 'violations', points: pts.map((p) => [p.tMs / 1000, p.violations] as const), color: '#cf222e' }], { ...common, name: 'violations-time', caption: 'Violations so far', yLabel: 'violations', yFmt: fmtInt, yInteger: true }),
   ];
   return `<p>One point every ${fmtMs(body.timeSeries.intervalMs)}; rates are per interval.</p><div class="charts">${charts.join('\n')}</div>`;
 }

@@ -71,9 +71,9 @@ function figure(name: string, caption: string, w: number, h: number, inner: stri
 }
 
 /** Ticks 1, 2 or 5 times a power of ten covering lo..hi (linear axes). */
-function niceTicks(lo: number, hi: number, target = 5): number[] {
+function niceTicks(lo: number, hi: number, target = 5, integer = false): number[] {
   if (!(hi > lo)) return [lo];
-  const raw = (hi - lo) / target;
+  const raw = integer ? Math.max(1, (hi - lo) / target) : (hi - lo) / target;
   const p = 10 ** Math.floor(Math.log10(raw));
   const step = [1, 2, 5, 10].map((m) => m * p).find((s) => s >= raw) ?? 10 * p;
   const out: number[] = [];
@@ -102,15 +102,17 @@ export interface LineChartOptions {
   readonly yFromZero?: boolean;
   /** Steps (a CDF) instead of straight segments. */
   readonly step?: boolean;
+  /** y counts whole things: ticks at whole numbers only. */
+  readonly yInteger?: boolean;
   readonly width?: number;
   readonly height?: number;
 }
 
-const M = { left: 64, right: 150, top: 12, bottom: 40 } as const;
+const M = { left: 64, right: 180, top: 12, bottom: 40 } as const;
 
 /** Lines on shared axes, with a legend; an empty series list draws a note instead. */
 export function lineChart(series: readonly Series[], o: LineChartOptions): string {
-  const w = o.width ?? 620;
+  const w = o.width ?? 600;
   const h = o.height ?? 260;
   const pw = w - M.left - M.right;
   const ph = h - M.top - M.bottom;
@@ -132,7 +134,7 @@ export function lineChart(series: readonly Series[], o: LineChartOptions): strin
     if (x1 <= x0) x1 = x0 * 10;
   } else if (x1 <= x0) x1 = x0 + 1;
   if (y1 <= y0) y1 = y0 + 1;
-  const yt = niceTicks(y0, y1);
+  const yt = niceTicks(y0, y1, 5, o.yInteger);
   y1 = Math.max(y1, yt[yt.length - 1]);
   const X = (x: number): number => M.left + (o.xLog ? (Math.log10(x) - Math.log10(x0)) / (Math.log10(x1) - Math.log10(x0)) : (x - x0) / (x1 - x0)) * pw;
   const Y = (y: number): number => M.top + ph - ((y - y0) / (y1 - y0)) * ph;
@@ -204,7 +206,7 @@ export interface Column {
 
 /** Vertical columns on a shared y axis (per vCPU, per round); labels thinned to fit. */
 export function columnChart(name: string, caption: string, cols: readonly Column[], o: { yLabel: string; xLabel: string; yFmt?: (v: number) => string; width?: number; height?: number }): string {
-  const w = o.width ?? Math.min(900, Math.max(360, M.left + 20 + cols.length * 14));
+  const w = o.width ?? Math.min(900, Math.max(420, M.left + 20 + cols.length * 14));
   const h = o.height ?? 220;
   const pw = w - M.left - 20;
   const ph = h - M.top - M.bottom;
