@@ -77,7 +77,8 @@ function notifierEnd(ctx: HvContext): void {
 
 /**
  * Move the host block backing L1 page `page` out from under L0: notifier begin + unmap of every
- * translation (L0's leaf, shadow leaves via the rmap, TLBs), retire the old frames (their
+ * translation (L0's leaf, shadow leaves via the rmap, TLBs), the host's entries cleared (GUP
+ * backs off), retire the old frames (their
  * generation changes, so a later store through a stale translation is caught), hand the data
  * (the write counters) to new frames (`migrate`) or to swap (the next GUP brings it back),
  * free the old frames, notifier end. Returns false when there is nothing to move or no memory
@@ -97,8 +98,11 @@ function moveBlock(ctx: HvContext, page: number, migrate: boolean): boolean {
     const oldF0 = backingFrame(Atomics.load(w, L.backingWord + first));
     const newF0 = migrate ? m.allocFramesLocked(order) : -1;
     if (migrate && newF0 < 0) return false;
-    markBlockBusyLocked(m, first, n, true);
+    // As Linux orders it: invalidate_range_start (KVM's invalidation begins and unmaps L0's leaf,
+    // the shadow leaves and the TLBs), then the host clears its entries. A fault that finds the
+    // host entry gone therefore always finds the invalidation too (its seq check retries).
     notifierRange(ctx, first, n);
+    markBlockBusyLocked(m, first, n, true);
     // Every translation of the old frames is gone (the unmaps' tlbies have completed).
     retireBlockLocked(m, oldF0, n);
     if (migrate) {

@@ -131,9 +131,18 @@ export function installBlockLocked(m: Machine, first: number, n: number, f0: num
   return swapped;
 }
 
-/** Mark (or clear) the busy bit on every page of a block so GUP-fast backs off. Host lock held. */
+/**
+ * Mark (or clear) the busy bit on every page of a block so GUP-fast backs off: the host's page
+ * table entry is gone. Linux clears host entries only inside the MMU-notifier bracket (after
+ * `invalidate_range_start` has begun KVM's invalidation), so marking requires an invalidation in
+ * progress; marking outside one would make KVM see a vanished entry with no retry pending (window
+ * P3 reachable only through that wrong order). Host lock held.
+ */
 export function markBlockBusyLocked(m: Machine, first: number, n: number, busy: boolean): void {
   const w = m.w;
+  if (busy && Atomics.load(w, m.ctrl(CTRL.mmuInProgress)) === 0) {
+    throw new Error(`host block at L1 page ${first}: its entries cleared outside an MMU-notifier bracket (no invalidation in progress)`);
+  }
   for (let k = 0; k < n; k++) {
     const i = m.L.backingWord + first + k;
     const b = w[i];
