@@ -19,7 +19,7 @@ const VALUE_OPTIONS: Readonly<Record<string, string>> = {
   accesses: 'a number of accesses',
   seed: 'a seed',
   protocol: 'mainline or fixed',
-  fix: 'a window (p1..p5)',
+  fix: 'a window (p1..p6)',
   mutation: 'a mutation name',
   set: 'key=value',
   json: 'a file name (or - for stdout)',
@@ -62,8 +62,8 @@ config, 3 internal error, 130 interrupted (Ctrl-C; the results so far are printe
   --duration D          run length with a unit, e.g. 5s, 500ms, 2m (bounds warm-up, audits and actors too)
   --accesses N          accesses per vCPU (deterministic with --vcpus 1 and --seed); 0 = run for the duration
   --seed N              seed of every random choice
-  --protocol P          mainline (the kernel as written) or fixed (windows P1-P5 closed)
-  --fix P               close one window (p1..p5); repeatable
+  --protocol P          mainline (the kernel as written) or fixed (windows P1-P6 closed)
+  --fix P               close one window (p1..p6); repeatable
   --mutation NAME       remove one protection (see nestsim validate --keys); repeatable
   --set key=value       any config key, e.g. --set workload.pattern=zipf; repeatable
   --json FILE           write the results document (JSON, schema/results.schema.json); - writes it to

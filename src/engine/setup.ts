@@ -3,7 +3,7 @@
  * L1's page-size choices, L1's partition table for its guests, invalid TLBs. Used by the
  * coordinator and by tests that drive the protocol from one thread.
  */
-import type { Mutation, ResolvedConfig, PageSizeMix } from '../workload/types.js';
+import { FIXES, type Mutation, type ResolvedConfig, type PageSizeMix } from '../workload/types.js';
 import { CTRL } from '../memory/records.js';
 import { createMachine, type Machine } from '../memory/machine.js';
 import { HvContext, type ContextOptions } from '../hv/context.js';
@@ -40,7 +40,7 @@ export function setupMachine(cfg: ResolvedConfig, workers?: number): Machine {
 
 /** A context for `cfg`'s protocol profile with the real broadcast invalidation wired in. */
 export function contextFor(m: Machine, cfg: ResolvedConfig, vcpu: number, worker: number, extra?: Partial<ContextOptions>): HvContext {
-  const fixes = cfg.protocol === 'fixed' ? (['p1', 'p2', 'p3', 'p4', 'p5'] as const) : cfg.fixes;
+  const fixes = cfg.protocol === 'fixed' ? FIXES : cfg.fixes;
   return new HvContext(m, {
     vcpu,
     worker,

@@ -25,7 +25,7 @@ export const STAGE_SAMPLE_EVERY = 8;
 export const MUT = Object.freeze(
   Object.fromEntries(MUTATIONS.map((name, i) => [name, 1 << i])) as Record<Mutation, number>,
 );
-export const FIX = Object.freeze({ p1: 1, p2: 2, p3: 4, p4: 8, p5: 16 } as Record<Fix, number>);
+export const FIX = Object.freeze({ p1: 1, p2: 2, p3: 4, p4: 8, p5: 16, p6: 32 } as Record<Fix, number>);
 export const FIX_ALL = 31;
 
 /**

@@ -35,11 +35,12 @@ export function book3sRadixPageFault(ctx: HvContext, gpaPn: number, dsisr: numbe
   // 1. The memslot: none (or being changed) -> MMIO, unless the fault says the access is bad.
   const m = ctx.m;
   const memslot = m.memslotOf(pageOfPn(ctx, gpaPn));
-  if (memslot < 0 || (m.slotFlags(memslot) & MEMSLOT_INVALID) !== 0) {
+  const slotFlags = memslot < 0 ? 0 : m.slotFlags(memslot);
+  if (memslot < 0 || (slotFlags & MEMSLOT_INVALID) !== 0) {
     return (dsisr & (DSISR_PRTABLE_FAULT | DSISR_BADACCESS | DSISR_SET_RC)) !== 0 ? L1_FAULT_DSI : L1_FAULT_MMIO;
   }
   let ro = false;
-  if ((m.slotFlags(memslot) & MEMSLOT_READONLY) !== 0) {
+  if ((slotFlags & MEMSLOT_READONLY) !== 0) {
     if (write) return L1_FAULT_DSI; // DSISR_ISSTORE | DSISR_PROTFAULT into L1
     ro = true;
   }
@@ -58,6 +59,6 @@ export function book3sRadixPageFault(ctx: HvContext, gpaPn: number, dsisr: numbe
   // here the kernel just resumes L1, which faults again): that too is a retry for the bound.
   const inst = s.inst;
   inst.hp = 0;
-  const r = book3sInstantiatePage(ctx, L1_TABLE, gpaPn, memslot, write, ro, inst);
+  const r = book3sInstantiatePage(ctx, L1_TABLE, gpaPn, slotFlags, write, ro, inst);
   return r === 0 && inst.hp === 0 ? EAGAIN : r;
 }

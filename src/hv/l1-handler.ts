@@ -22,7 +22,7 @@ import { COUNTER } from '../stats/counters.js';
 import { CTRL } from '../memory/records.js';
 import type { HvContext } from './context.js';
 import { l1PgdUnit, l1SetPartitionEntry, lpidOfSlot, ptblWord } from './guests.js';
-import { emulatePrivTlbie, doHRptInvalidatePat, tlbieArgs, H_RPTI_TYPE_NESTED, H_RPTI_TYPE_TLB, H_RPTI_PAGE_4K, H_RPTI_PAGE_64K } from './tlbie.js';
+import { emulatePrivTlbie, hRptInvalidate, H_RPTI_TARGET_CMMU, tlbieArgs, H_RPTI_TYPE_NESTED, H_RPTI_TYPE_TLB, H_RPTI_PAGE_4K, H_RPTI_PAGE_64K } from './tlbie.js';
 import { GRANT_BITS, noteGrant, recordGrant, revokeGrant } from '../invariants/grants.js';
 import { DSISR_ISSTORE, DSISR_NOHPTE, DSISR_PROTFAULT, DSISR_SET_RC, SRR1_ISI_N_G_OR_CIP } from './regs.js';
 
@@ -232,7 +232,7 @@ export function l1UnmapRange(ctx: HvContext, slot: number, l2Pn: number, n: numb
   // Linux as L1 names the page size it unmapped (here the base page), not H_RPTI_PAGE_ALL: with
   // ALL, L0 would walk every size including 1 GiB, 2^18 lock round trips for a small range.
   const psize = ctx.g.pageShift === 16 ? H_RPTI_PAGE_64K : H_RPTI_PAGE_4K;
-  doHRptInvalidatePat(ctx, lpidOfSlot(slot), H_RPTI_TYPE_NESTED | H_RPTI_TYPE_TLB, psize, pnToBytes(start), pnToBytes(start + n * step));
+  hRptInvalidate(ctx, lpidOfSlot(slot), H_RPTI_TARGET_CMMU, H_RPTI_TYPE_NESTED | H_RPTI_TYPE_TLB, psize, pnToBytes(start), pnToBytes(start + n * step));
   for (let k = 0; k < n; k++) if (noted[k] !== -1) l1Revoke(ctx, slot, start + k * step, ctx.g.pageShift, GRANT_BITS, noted[k]);
 }
 

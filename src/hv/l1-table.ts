@@ -12,6 +12,7 @@ import { L1_TABLE_PGD_UNIT, markDirtyRange, pageOfPn } from './radix.js';
 import type { RadixTable } from './radix-table.js';
 import { removeNestRmapRangeLocked } from './rmap.js';
 import { unmapExchangeLocked } from './pte-update.js';
+import { TAINT_P6 } from '../invariants/windows.js';
 
 /**
  * kvmppc_unmap_pte on L0's table for L1: exchange leaf word `i` (mapping `gpaPn`, size 2^shift)
@@ -40,6 +41,19 @@ function unmapL1Leaf(ctx: HvContext, _table: RadixTable, i: number, gpaPn: numbe
   unmapL1PteLocked(ctx, i, gpaPn, shift);
 }
 
+/**
+ * Window P6 on L0's table for L1: the unmap about to run at host address `hostPn` will look the
+ * memslot and the rmap up at L1 page hostPn >> PAGE_SHIFT. Where a memslot covers that page and
+ * its rmap list is not empty, the list will be dropped whole while the pfn check spares its shadow
+ * leaves (they map other host pages): they stay mapped, untracked. Taint the page (TAINT_P6), so
+ * what those leaves cause is told apart as P6's.
+ */
+function l1Misaddressed(ctx: HvContext, hostPn: number): void {
+  const page = pageOfPn(ctx, hostPn);
+  if (page >= ctx.L.l1Pages || ctx.m.memslotOf(page) < 0) return;
+  if (Atomics.load(ctx.w, ctx.L.rmapHeadWord + page) !== 0) Atomics.or(ctx.w, ctx.L.windowTaintWord + page, TAINT_P6);
+}
+
 /** L0's table for L1: one descriptor for every thread (it never changes). */
 export const L1_TABLE: Readonly<RadixTable> = Object.freeze({
   pgdUnit: L1_TABLE_PGD_UNIT,
@@ -47,4 +61,5 @@ export const L1_TABLE: Readonly<RadixTable> = Object.freeze({
   ownerLpid: 0,
   isL1Table: true,
   unmapLeaf: unmapL1Leaf,
+  misaddressed: l1Misaddressed,
 });

@@ -4,7 +4,8 @@
  * docs/model.md §3 and §4; the step letters A-J and INVAL below are §3.2's.
  *
  * Runs on the faulting vCPU's thread. Lock order: tlb_lock -> mmu_lock. Outcomes are values
- * (RESUME_GUEST, RESUME_HOST or a negative errno), and `v.kind` names the branch taken.
+ * (RESUME_GUEST, RESUME_HOST, RESUME_HOST_NV for MMIO, or a negative errno), and `v.kind` names
+ * the branch taken.
  */
 import {
   PAGE_ACCESSED,
@@ -26,7 +27,7 @@ import { createPte, handleSetRcLocked, book3sInstantiatePage, findKvmSecondaryPt
 import { L1_TABLE } from './l1-table.js';
 import { shadowTableOf, unmapShadowPteLocked } from './shadow.js';
 import type { FaultScratch } from './scratch.js';
-import { EAGAIN, EFAULT, EINVAL, RESUME_GUEST, RESUME_HOST } from './outcome.js';
+import { EAGAIN, EFAULT, EINVAL, RESUME_GUEST, RESUME_HOST, RESUME_HOST_NV } from './outcome.js';
 import {
   BOOK3S_INTERRUPT_H_INST_STORAGE,
   DSISR_BADACCESS,
@@ -145,9 +146,12 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number, s
       queueDsi(v, flags);
       return RESUME_GUEST;
     }
+    // kvmppc_hv_emulate_mmio -> kvmppc_emulate_mmio: EMULATE_DO_MMIO, an exit to L0's
+    // userspace (RESUME_HOST_NV). The ioeventfd fast path and an instruction that cannot be
+    // fetched (RESUME_GUEST) are not modelled.
     v.mmioPending = true;
     v.kind = FAULT_KIND.mmio;
-    return RESUME_HOST;
+    return RESUME_HOST_NV;
   }
   let ro = false;
   if ((slotFlags & MEMSLOT_READONLY) !== 0) {
@@ -179,7 +183,7 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number, s
     // The kernel passes its own `pte` (the lookup copy) as the out-parameter: clear the reused
     // scratch so a vanished host entry (P3) keeps that copy, not an earlier fault's leaf.
     inst.hp = 0;
-    r = book3sInstantiatePage(ctx, L1_TABLE, gpaPn, memslot, write, ro, inst);
+    r = book3sInstantiatePage(ctx, L1_TABLE, gpaPn, slotFlags, write, ro, inst);
     if (r === EAGAIN) {
       v.kind = FAULT_KIND.retried;
       return RESUME_GUEST;
@@ -321,6 +325,7 @@ export function translateAddrNested(ctx: HvContext, v: VcpuRegs, slot: number, n
 
 function reflect(v: VcpuRegs, flags: number): number {
   v.faultDsisr = flags;
+  // The MSR is rewritten in 64 bits: the upper word (srr1Hi) is all MSR and kept as it is.
   if (v.trap === BOOK3S_INTERRUPT_H_INST_STORAGE) v.srr1 = (v.srr1 & SRR1_MSR_BITS) | flags;
   return RESUME_HOST;
 }

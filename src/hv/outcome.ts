@@ -30,5 +30,7 @@ export const L1_FAULT_MMIO = 17;
 // Hypercall returns (hvcall.h).
 export const H_SUCCESS = 0;
 export const H_PARAMETER = -4;
+export const H_P2 = -55;
 export const H_P4 = -57;
+export const H_P5 = -58;
 export const H_TOO_HARD = 9999;

@@ -35,4 +35,10 @@ export interface RadixTable {
    * address passed is the caller's choice: the sub-tree free passes each leaf's own guest address.
    */
   unmapLeaf: LeafUnmap;
+  /**
+   * Window P6: create_pte's partial sub-tree free is about to unmap a leaf at `hostPn`, the leaf's
+   * host real address taken as a guest address. The table marks what that address damages (L0's
+   * table for L1: the rmap list of the L1 page with that number, when a memslot covers it).
+   */
+  misaddressed: (ctx: HvContext, hostPn: number) => void;
 }

@@ -45,9 +45,11 @@ export function markDirtyRange(ctx: HvContext, firstPage: number, nPages: number
 }
 
 /**
- * Free the table a directory entry points to, unmapping every leaf below it properly (the
- * `full = false` path of kvmppc_unmap_free_p?d_entry_table, fix C1 of the kernel change). Each
- * leaf goes through the table's `unmapLeaf` with the leaf's guest address. Lock: mmu_lock.
+ * Free the table a directory entry points to, unmapping every leaf below it (the `full = false`
+ * path of kvmppc_unmap_free_p?d_entry_table: kvmppc_unmap_free_pmd / kvmppc_unmap_free_pte).
+ * As written (window P6), each leaf goes to kvmppc_unmap_pte with `pte_pfn(*p) << PAGE_SHIFT`: its
+ * HOST real address, taken as the guest address (tlbie address, memslot, rmap range, dirty map);
+ * `fixes: [p6]` passes the leaf's guest address. Lock: mmu_lock.
  */
 function unmapFreeTableLocked(ctx: HvContext, table: RadixTable, dir: number, level: number, basePnOfRange: number): void {
   const m = ctx.m;
@@ -64,8 +66,14 @@ function unmapFreeTableLocked(ctx: HvContext, table: RadixTable, dir: number, le
       continue;
     }
     const pn = basePnOfRange + k * step;
-    if ((e & PAGE_PTE) !== 0) table.unmapLeaf(ctx, table, base + k, pn, g.leafShift[level]);
-    else {
+    if ((e & PAGE_PTE) !== 0) {
+      if (ctx.fixed(FIX.p6)) table.unmapLeaf(ctx, table, base + k, pn, g.leafShift[level]);
+      else {
+        const hostPn = e & PTE_RPN_MASK;
+        table.misaddressed(ctx, hostPn);
+        table.unmapLeaf(ctx, table, base + k, hostPn, g.leafShift[level]);
+      }
+    } else {
       Atomics.store(w, base + k, 0);
       unmapFreeTableLocked(ctx, table, e, level - 1, pn);
     }
@@ -287,13 +295,13 @@ export class InstantiateResult {
  * `table` (L0's table for L1). Returns 0 (with `out` filled), EAGAIN, EFAULT or ENOMEM.
  * A host entry that vanished before the insert returns 0 with `out` untouched in the kernel
  * (window P3); nestsim reproduces that under `protocol: mainline` and returns EAGAIN with
- * `fixes: [p3]`. Lock: takes mmu_lock.
+ * `fixes: [p3]`. `slotFlags`: the memslot's flags as the caller saw them. Lock: takes mmu_lock.
  */
 export function book3sInstantiatePage(
   ctx: HvContext,
   table: RadixTable,
   gpaPn: number,
-  memslot: number,
+  slotFlags: number,
   write: boolean,
   ro: boolean,
   out: InstantiateResult,
@@ -317,8 +325,11 @@ export function book3sInstantiatePage(
   }
   const hostOrder = backingOrder(b);
   const frame = backingFrame(b);
-  // 4. Level: as large as the host entry, unless the slot logs dirty pages.
-  const logging = (m.slotFlags(memslot) & MEMSLOT_LOG_DIRTY) !== 0;
+  // 4. Level: as large as the host entry, unless the slot logs dirty pages. The flags are the
+  //    memslot's as the caller looked it up (the kernel's memslot pointer, fetched before the seq
+  //    read): a fault that looked up the slot before dirty logging was switched off still maps
+  //    base pages, and its create_pte succeeds if no flush has run since its seq read.
+  const logging = (slotFlags & MEMSLOT_LOG_DIRTY) !== 0;
   let level = LEVEL_PTE;
   if (!logging && hostOrder === 2) level = LEVEL_PUD;
   else if (!logging && hostOrder >= 1) level = LEVEL_PMD;

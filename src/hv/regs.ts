@@ -35,8 +35,17 @@ export const DSISR_SRR1_MATCH_64S =
   DSISR_NOHPTE | DSISR_NOEXEC_OR_G | DSISR_PROTFAULT | DSISR_KEYFAULT | DSISR_UNSUPP_MMU | DSISR_SET_RC | DSISR_PRTABLE_FAULT;
 /** SRR1 "no-exec or guarded" on an ISI: the same bit position as DSISR_NOEXEC_OR_G. */
 export const SRR1_ISI_N_G_OR_CIP = DSISR_NOEXEC_OR_G;
-/** The MSR part of an SRR1 image kept when the flags are rewritten (bits outside the match mask). */
-export const SRR1_MSR_BITS = ~DSISR_SRR1_MATCH_64S;
+/**
+ * The MSR part of an SRR1 image kept when the fault flags are rewritten: reg.h's SRR1_MSR_BITS,
+ * ~0x783f0000 in 64 bits. An SRR1 image is held as two 32-bit words (`srr1Hi`, `srr1`); the mask
+ * keeps every bit of the upper word (MSR_SF among them) and these of the lower one.
+ */
+export const SRR1_MSR_BITS = ~0x783f_0000;
+/** HSRR1 bit of an HISI caused by a store (a write to a guarded/no-exec page): becomes DSISR_ISSTORE. */
+export const HSRR1_HISI_WRITE = 0x0001_0000;
+/** L2's MSR as its vCPUs run (64-bit, little endian, relocation on, EE, ME, RI): upper and lower words. */
+export const L2_MSR_HI = 0x8000_0000 | 0; // MSR_SF
+export const L2_MSR_LO = 0x8000 | 0x1000 | 0x20 | 0x10 | 0x2 | 0x1; // EE | ME | IR | DR | RI | LE
 
 // Interrupt vectors.
 export const BOOK3S_INTERRUPT_H_DATA_STORAGE = 0xe00;
@@ -51,8 +60,10 @@ export class VcpuRegs {
   faultDsisr = 0;
   /** ASDR: the L2 real address (n_gpa). */
   faultGpa = 0;
-  /** HSRR1 image (HISI). */
+  /** HSRR1 image (HISI), lower 32 bits: the fault bits and the lower MSR bits. */
   srr1 = 0;
+  /** HSRR1 image (HISI), upper 32 bits: the upper MSR bits (MSR_SF). */
+  srr1Hi = 0;
   /** vcpu->arch.nested: the nested guest slot this vCPU runs, and its generation at entry. */
   slot = -1;
   generation = 0;
@@ -60,7 +71,7 @@ export class VcpuRegs {
   dsiPending = false;
   dsiDar = 0;
   dsiDsisr = 0;
-  /** MMIO emulation needed (H_TOO_HARD to L1). */
+  /** MMIO emulation needed: L0's userspace emulates it; L1 sees H_ENTER_NESTED return 0. */
   mmioPending = false;
   /** Outcome of the last fault (FAULT_KIND, stats/kinds.ts). */
   kind = 0;

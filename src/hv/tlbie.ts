@@ -20,7 +20,7 @@ import {
   skipRefs,
 } from './guests.js';
 import { unmapShadowPteLocked } from './shadow.js';
-import { H_P4, H_PARAMETER, H_SUCCESS } from './outcome.js';
+import { H_P2, H_P4, H_P5, H_PARAMETER, H_SUCCESS } from './outcome.js';
 import { MAX_NESTED_LPID } from '../memory/records.js';
 
 /** Radix AP encodings -> page shift (device-tree defaults). */
@@ -95,6 +95,19 @@ export function invalidateShadowPtes(ctx: HvContext, slot: number, pn: number, s
 }
 
 /**
+ * kvmhv_emulate_tlbie_tlb_addr: one page of one nested guest, with its own reference and its own
+ * tlb_lock hold (a range takes them page by page). An lpid with no guest is ignored.
+ */
+function emulateTlbieTlbAddr(ctx: HvContext, lpid: number, pn: number, shift: number): void {
+  const slot = getRef(ctx, lpid);
+  if (slot < 0) return;
+  const locked = lockGuest(ctx, slot);
+  invalidateShadowPtes(ctx, slot, pn, shift);
+  if (locked) ctx.tlbUnlock(slot);
+  putRef(ctx, slot);
+}
+
+/**
  * H_TLB_INVALIDATE from L1 (kvmhv_emulate_priv_tlbie). `instr` is the tlbie instruction image,
  * `rs` holds the lpid, `rb` the IS/AP/EPN fields. Returns H_SUCCESS or H_PARAMETER.
  */
@@ -110,13 +123,7 @@ export function emulatePrivTlbie(ctx: HvContext, instr: number, rs: number, rb: 
     const shift = apToShift(ap);
     if (shift < 0) return H_PARAMETER;
     ctx.count(COUNTER.tlbiePage);
-    const pn = bytesToPn(rb);
-    const slot = getRef(ctx, lpid);
-    if (slot < 0) return H_SUCCESS;
-    const locked = lockGuest(ctx, slot);
-    invalidateShadowPtes(ctx, slot, pn, shift);
-    if (locked) ctx.tlbUnlock(slot);
-    putRef(ctx, slot);
+    emulateTlbieTlbAddr(ctx, lpid, bytesToPn(rb), shift);
     return H_SUCCESS;
   }
   if (is === 2) {
@@ -195,14 +202,46 @@ export const TLB_RANGE_FLUSH_PAGE_CEILING = 33;
 /** `end` meaning "to the end of the address space". */
 export const H_RPTI_END_ALL = Number.MAX_SAFE_INTEGER;
 
+/** H_RPTI_TARGET_CMMU: the only target the nested (partition-scoped) form accepts. */
+export const H_RPTI_TARGET_CMMU = 0x1;
+export const H_RPTI_TARGET_CMMU_LOCAL = 0x2;
+export const H_RPTI_TARGET_NMMU = 0x4;
+
 /**
- * H_RPT_INVALIDATE, nested partition-scoped (do_h_rpt_invalidate_pat). Addresses are bytes.
- * Returns H_SUCCESS or H_P4.
+ * The radix page sizes in mmu_psize_defs order with their H_RPTI page-size bit (set for every
+ * size the processor's radix AP encodings list: on POWER9 all four, 4K included whatever the
+ * base page size).
+ */
+const RPT_PAGE_SIZES: ReadonlyArray<readonly [number, number]> = [
+  [H_RPTI_PAGE_4K, 12],
+  [H_RPTI_PAGE_64K, 16],
+  [H_RPTI_PAGE_2M, PMD_SHIFT],
+  [H_RPTI_PAGE_1G, PUD_SHIFT],
+];
+
+/**
+ * H_RPT_INVALIDATE from L1 (kvmppc_h_rpt_invalidate). `id` is the nested guest's lpid for the
+ * nested form. Returns H_P5 when end < start, H_P2 when a nested request names any target but
+ * the CMMU alone, else what the nested (do_h_rpt_invalidate_pat) form returns. The process-scoped
+ * form (L1 invalidating its own process tables) is outside the model: nestsim's L1 issues none.
+ */
+export function hRptInvalidate(ctx: HvContext, id: number, target: number, type: number, pageSizes: number, start: number, end: number): number {
+  if (end < start) return H_P5;
+  if ((type & H_RPTI_TYPE_NESTED) === 0) return H_SUCCESS;
+  if (target !== H_RPTI_TARGET_CMMU) return H_P2;
+  return doHRptInvalidatePat(ctx, id, type, pageSizes, start, end);
+}
+
+/**
+ * H_RPT_INVALIDATE, nested partition-scoped (do_h_rpt_invalidate_pat). Addresses are bytes. An
+ * lpid with no nested guest is ignored (H_SUCCESS); NESTED_ALL flushes the LPID with RIC 2; the
+ * whole address space flushes its TLB; a PWC-only request does nothing; otherwise the TLB range
+ * (do_tlb_invalidate_nested_tlb).
  */
 export function doHRptInvalidatePat(ctx: HvContext, lpid: number, type: number, pageSizes: number, start: number, end: number): number {
   ctx.count(COUNTER.rptRange);
   const slot = getRef(ctx, lpid);
-  if (slot < 0) return H_SUCCESS; // unknown lpids are ignored
+  if (slot < 0) return H_SUCCESS;
   try {
     if ((type & H_RPTI_TYPE_NESTED_ALL) === H_RPTI_TYPE_NESTED_ALL) {
       emulateTlbieLpid(ctx, slot, 2);
@@ -212,28 +251,39 @@ export function doHRptInvalidatePat(ctx: HvContext, lpid: number, type: number, 
       emulateTlbieLpid(ctx, slot, 0);
       return H_SUCCESS;
     }
-    if ((type & H_RPTI_TYPE_TLB) === 0) return H_SUCCESS; // PWC only: nothing to do
-    const sizes: Array<[number, number]> = [
-      [H_RPTI_PAGE_4K, 12],
-      [H_RPTI_PAGE_64K, 16],
-      [H_RPTI_PAGE_2M, PMD_SHIFT],
-      [H_RPTI_PAGE_1G, PUD_SHIFT],
-    ];
-    let matched = false;
-    for (const [bit, shift] of sizes) {
-      if ((pageSizes & bit) === 0 || shift < ctx.g.pageShift) continue;
-      matched = true;
-      const n = Math.floor((end - start) / 2 ** shift);
-      if (n > TLB_RANGE_FLUSH_PAGE_CEILING) {
-        emulateTlbieLpid(ctx, slot, 0);
-        return H_SUCCESS;
-      }
-      const locked = lockGuest(ctx, slot);
-      for (let a = start; a < end; a += 2 ** shift) invalidateShadowPtes(ctx, slot, bytesToPn(a), shift);
-      if (locked) ctx.tlbUnlock(slot);
-    }
-    return matched ? H_SUCCESS : H_P4;
   } finally {
     putRef(ctx, slot);
   }
+  if ((type & H_RPTI_TYPE_TLB) === 0) return H_SUCCESS;
+  return doTlbInvalidateNestedTlb(ctx, lpid, pageSizes, start, end);
+}
+
+/**
+ * do_tlb_invalidate_nested_tlb: for each page size the mask names (in mmu_psize_defs order), a
+ * range of more than TLB_RANGE_FLUSH_PAGE_CEILING pages flushes the LPID's TLB instead and ends
+ * the call; otherwise every page from `start` is invalidated, at least one (a do-while: start ==
+ * end invalidates the page at start), each with its own reference and tlb_lock hold. H_P4 when
+ * the mask names no size.
+ */
+function doTlbInvalidateNestedTlb(ctx: HvContext, lpid: number, pageSizes: number, start: number, end: number): number {
+  let ret = H_P4;
+  for (const [bit, shift] of RPT_PAGE_SIZES) {
+    if ((pageSizes & bit) === 0) continue;
+    const size = 2 ** shift;
+    if (Math.floor((end - start) / size) > TLB_RANGE_FLUSH_PAGE_CEILING) {
+      const slot = getRef(ctx, lpid);
+      if (slot >= 0) {
+        emulateTlbieLpid(ctx, slot, 0);
+        putRef(ctx, slot);
+      }
+      return H_SUCCESS;
+    }
+    let addr = start;
+    do {
+      emulateTlbieTlbAddr(ctx, lpid, bytesToPn(addr - (addr % size)), shift);
+      addr += size;
+    } while (addr < end);
+    ret = H_SUCCESS;
+  }
+  return ret;
 }

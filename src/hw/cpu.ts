@@ -24,8 +24,8 @@ import { GUEST, getNested, guestWord, putNested, shadowPgdUnit, slotOfLpid, upda
 import { countFault, nestedPageFault } from '../hv/nested-fault.js';
 import { L1Target, l1CountOut, l1HandleNestedFault, l1PrepareEnter } from '../hv/l1-handler.js';
 import { FaultScratch } from '../hv/scratch.js';
-import { RESUME_GUEST, RESUME_HOST } from '../hv/outcome.js';
-import { BOOK3S_INTERRUPT_H_DATA_STORAGE, BOOK3S_INTERRUPT_H_INST_STORAGE, VcpuRegs } from '../hv/regs.js';
+import { RESUME_GUEST, RESUME_HOST, RESUME_HOST_NV } from '../hv/outcome.js';
+import { BOOK3S_INTERRUPT_H_DATA_STORAGE, BOOK3S_INTERRUPT_H_INST_STORAGE, L2_MSR_HI, L2_MSR_LO, SRR1_MSR_BITS, VcpuRegs } from '../hv/regs.js';
 import { FAULT_KIND, FAULT_KIND_NAMES } from '../stats/kinds.js';
 import { TLB_GEN_P1_STALE, Tlb } from './tlb.js';
 import { TAINT_P1 } from '../invariants/windows.js';
@@ -351,7 +351,9 @@ export class Cpu implements FaultHandler {
     r.faultDar = pnToBytes(l2Pn);
     r.faultGpa = pnToBytes(l2Pn);
     r.faultDsisr = dsisr;
-    r.srr1 = type === ACCESS_FETCH ? dsisr : 0;
+    // HSRR1 of an HISI: L2's MSR with the fault bits (the exit handler derives faultDsisr from them).
+    r.srr1 = type === ACCESS_FETCH ? (L2_MSR_LO & SRR1_MSR_BITS) | dsisr : 0;
+    r.srr1Hi = type === ACCESS_FETCH ? L2_MSR_HI : 0;
     r.dsiPending = false;
     r.mmioPending = false;
     const res = nestedPageFault(ctx, r, this.scratch);
@@ -362,11 +364,15 @@ export class Cpu implements FaultHandler {
       if (r.dsiPending) return AFTER_FAULT.failed; // L2 takes a DSI at the address; the access does not complete
       return kind === FAULT_KIND.retried ? AFTER_FAULT.retryWait : AFTER_FAULT.retry;
     }
-    // RESUME_HOST or an error: H_ENTER_NESTED returns to L1.
+    // RESUME_HOST(_NV) or an error: H_ENTER_NESTED returns to L1.
     this.exit();
     let next: number = AFTER_FAULT.retry;
-    if (res === RESUME_HOST && r.mmioPending) {
-      next = AFTER_FAULT.emulated; // H_TOO_HARD: L1 emulates the MMIO access; it completes
+    if (res === RESUME_HOST_NV && r.mmioPending) {
+      // MMIO: kvmhv_enter_nested_guest answers H_TOO_HARD, which the hcall exit turns into r3 = 0
+      // while L0's userspace emulates the access (its result written straight into L2's saved
+      // registers). L1 sees H_ENTER_NESTED return 0 (trap 0), runs no handler and re-enters L2.
+      // The access completes.
+      next = AFTER_FAULT.emulated;
     } else if (res === RESUME_HOST) {
       if (!l1HandleNestedFault(ctx, r.slot, l2Pn, r.faultDsisr, this.target)) next = AFTER_FAULT.failed;
     } else {

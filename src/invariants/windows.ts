@@ -11,7 +11,12 @@
  * - P5: the harvest clears D without a seq bump; it counts that per page, and a fault that saw the
  *   count move between its seq read and its commit of a dirty shadow leaf taints the leaf's pages
  *   (`TAINT_P5`). The audit's R/C-chain break or a missed dirty page on a tainted page is P5's.
- * P3 is not tagged yet: its violations count as unexplained.
+ * - P6: create_pte's partial sub-tree free unmaps each old leaf of L0's table for L1 at its host
+ *   real address taken as a guest address: where a memslot covers that gfn, its whole rmap list is
+ *   dropped while the pfn check spares its shadow leaves, which stay mapped but untracked. That
+ *   path taints the gfn's L1 page (`TAINT_P6`); a shadow leaf without rmap entry, a stale one, a
+ *   broken R/C chain, a missed dirty page or a store to a retired frame on a tainted page is P6's.
+ * P3 is not tagged: with the host ordered as Linux orders it, its path is always retried.
  */
 export const KERNEL_WINDOWS = ['P1', 'P2', 'P3', 'P4', 'P5', 'P6'] as const;
 export type KernelWindow = (typeof KERNEL_WINDOWS)[number];
@@ -29,6 +34,12 @@ export const TAINT_P1 = 1;
  * leaf clean and so clean nothing.
  */
 export const TAINT_P5 = 2;
+/**
+ * Taint bit of an L1 page: window P6 dropped its rmap list (the page's number was a host address
+ * passed as a guest address). Its shadow leaves stay mapped, untracked, until something else
+ * removes them; the taint stays for the run.
+ */
+export const TAINT_P6 = 4;
 
 /** The window name of a record's window number, or undefined for NO_WINDOW. */
 export function windowName(n: number): KernelWindow | undefined {

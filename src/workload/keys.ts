@@ -89,7 +89,7 @@ export const KEYS: readonly KeySpec[] = [
   { key: 'accesses', field: 'accesses', type: 'int', min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, unit: 'accesses per vCPU', doc: 'run length in accesses per vCPU; 0 = run for duration' },
   { key: 'warmup', field: 'warmupAccesses', durationField: 'warmupMs', type: 'count-or-duration', min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, unit: 'accesses per vCPU, or a duration', doc: 'warm-up, not counted in the statistics: a number of accesses per vCPU, or a duration like 2s (counted within duration)' },
   { key: 'vcpus', field: 'vcpus', type: 'int', min: 1, max: 256, default: 2, unit: '', doc: 'simulated vCPUs (worker threads)' },
-  { key: 'protocol', field: 'protocol', type: 'enum', values: PROTOCOLS, default: 'mainline', unit: '', doc: 'mainline = the kernel as written (windows P1-P5 open); fixed = all closed' },
+  { key: 'protocol', field: 'protocol', type: 'enum', values: PROTOCOLS, default: 'mainline', unit: '', doc: 'mainline = the kernel as written (windows P1-P6 open); fixed = all closed' },
   { key: 'fixes', field: 'fixes', type: 'list-of-enum', values: FIXES, default: [], unit: '', doc: 'close single windows of docs/model.md §7 under mainline' },
   { key: 'mutations', field: 'mutations', type: 'list-of-enum', values: MUTATIONS, default: [], unit: '', doc: 'protocol ablations, each removes one protection (docs/model.md §6.4)' },
   { key: 'basePageSize', field: 'basePageSize', type: 'enum', values: BASE_PAGE_SIZES, default: '4K', unit: '', doc: 'base page size of every level; all sizes are multiples of it' },

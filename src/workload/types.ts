@@ -14,7 +14,7 @@ export const PROTOCOLS = ['mainline', 'fixed'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
 
 /** Windows of docs/model.md §7 that `protocol: fixed` closes; each can also be closed alone. */
-export const FIXES = ['p1', 'p2', 'p3', 'p4', 'p5'] as const;
+export const FIXES = ['p1', 'p2', 'p3', 'p4', 'p5', 'p6'] as const;
 export type Fix = (typeof FIXES)[number];
 
 /** Protocol ablations; each removes exactly one protection (docs/model.md §6.4). */

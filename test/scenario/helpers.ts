@@ -229,8 +229,9 @@ export interface FaultOptions {
   dsisr?: number;
   /** Byte offset within the page for DAR/ASDR. */
   offset?: number;
-  /** HSRR1's MSR part for a fetch. */
+  /** HSRR1's MSR part for a fetch: the lower and the upper 32 bits. */
   srr1Msr?: number;
+  srr1MsrHi?: number;
 }
 
 export interface FaultResult {
@@ -250,6 +251,7 @@ export function faultRegs(r: Rig, l2Pn: number, o: FaultOptions = {}, slot = r.s
   v.faultDsisr = o.dsisr ?? (DSISR_NOHPTE | (o.store ? DSISR_ISSTORE : 0));
   v.trap = o.fetch ? BOOK3S_INTERRUPT_H_INST_STORAGE : BOOK3S_INTERRUPT_H_DATA_STORAGE;
   v.srr1 = o.fetch ? (o.srr1Msr ?? 0) | v.faultDsisr : 0;
+  v.srr1Hi = o.fetch ? (o.srr1MsrHi ?? 0) : 0;
   return v;
 }
 

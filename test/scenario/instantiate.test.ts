@@ -36,7 +36,7 @@ const RWXAD = R_X_A | PAGE_WRITE | PAGE_DIRTY;
 
 function instantiate(r: Rig, gpaPn: number, write: boolean, ro = false, slot = ro ? SLOT_READONLY : SLOT_MAIN): { ret: number; out: InstantiateResult } {
   const out = new InstantiateResult();
-  const ret = book3sInstantiatePage(r.ctx, L1_TABLE, gpaPn, slot, write, ro, out);
+  const ret = book3sInstantiatePage(r.ctx, L1_TABLE, gpaPn, r.m.slotFlags(slot), write, ro, out);
   return { ret, out };
 }
 
@@ -135,7 +135,7 @@ describe('instantiate_l1_page: failures', () => {
     const out = new InstantiateResult();
     out.hp = 0x1234;
     out.level = 2;
-    expect(book3sInstantiatePage(r.ctx, L1_TABLE, gpa, SLOT_MAIN, true, false, out)).toBe(0);
+    expect(book3sInstantiatePage(r.ctx, L1_TABLE, gpa, r.m.slotFlags(SLOT_MAIN), true, false, out)).toBe(0);
     expect([out.hp, out.level]).toEqual([0x1234, 2]);
     expect(hostLeafOf(r, gpa).value).toBe(0);
   });

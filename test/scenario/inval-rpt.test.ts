@@ -1,9 +1,12 @@
 /**
- * H_RPT_INVALIDATE with the NESTED type (do_h_rpt_invalidate_pat, docs/model.md §5.2): unknown
- * lpids ignored, NESTED_ALL acts like RIC 2, the whole address space like RIC 0, a TLB range of
- * at most 33 pages (tlb_range_flush_page_ceiling) removes exactly those pages and a longer one
- * flushes the whole LPID, PWC alone does nothing, and a page-size mask with no supported size is
- * H_P4.
+ * H_RPT_INVALIDATE with the NESTED type (kvmppc_h_rpt_invalidate, do_h_rpt_invalidate_pat,
+ * do_tlb_invalidate_nested_tlb; docs/model.md §5.2): end < start is H_P5 and a target other than
+ * the CMMU alone H_P2; unknown lpids ignored, NESTED_ALL acts like RIC 2, the whole address space
+ * like RIC 0, a TLB range of at most 33 pages (tlb_range_flush_page_ceiling) removes exactly those
+ * pages, page by page (a do-while: start == end removes the page at start), each page under its
+ * own tlb_lock hold, and a longer one flushes the whole LPID; every size of the mask is walked,
+ * 4K included on a 64K base page (POWER9's radix AP encodings list it); PWC alone does nothing;
+ * a mask with no size is H_P4.
  */
 import { PTBL } from '../../src/memory/records.js';
 import { describe, expect, it } from 'vitest';
@@ -19,11 +22,15 @@ import {
   H_RPTI_TYPE_PAT,
   H_RPTI_TYPE_PWC,
   H_RPTI_TYPE_TLB,
+  H_RPTI_TARGET_CMMU,
+  H_RPTI_TARGET_CMMU_LOCAL,
+  H_RPTI_TARGET_NMMU,
   TLB_RANGE_FLUSH_PAGE_CEILING,
   doHRptInvalidatePat,
+  hRptInvalidate,
 } from '../../src/hv/tlbie.js';
 import { GUEST, GUEST_FREE, GUEST_LIVE, guestWord, l1SetPartitionEntry, ptblWord } from '../../src/hv/guests.js';
-import { H_P4, H_SUCCESS } from '../../src/hv/outcome.js';
+import { H_P2, H_P4, H_P5, H_SUCCESS } from '../../src/hv/outcome.js';
 import {
   counters,
   delta,
@@ -155,14 +162,30 @@ describe('H_RPT_INVALIDATE: TLB ranges', () => {
     expect(shadowLeaves(r)).toHaveLength(1);
   });
 
-  it('64K base page: a mask of only 4K (below the base page) -> H_P4; 64K over the same range -> removed', () => {
+  it('64K base page: a mask of only 4K still walks the range in 4K steps (mmu_psize_defs has 4K on POWER9) -> the 64K leaf removed (was: H_P4, nothing removed)', () => {
     const r = makeInvalRig({ basePageSize: '64K' });
     const p = S; // 64K aligned
-    populate(r, [p]);
+    populate(r, [p, p + 16]);
     expect(shadowOf(r, p).shift).toBe(16);
-    expect(rpt(r, 1, NESTED_TLB, H_RPTI_PAGE_4K, p, p + 16)).toBe(H_P4);
-    expect(shadowLeaves(r)).toHaveLength(1);
-    expect(rpt(r, 1, NESTED_TLB, H_RPTI_PAGE_64K, p, p + 16)).toBe(H_SUCCESS);
+    expect(rpt(r, 1, NESTED_TLB, H_RPTI_PAGE_4K, p, p + 16)).toBe(H_SUCCESS);
+    expect(present(r, [p, p + 16])).toEqual([false, true]);
+    expect(rpt(r, 1, NESTED_TLB, H_RPTI_PAGE_64K, p + 16, p + 32)).toBe(H_SUCCESS);
+    expect(shadowLeaves(r)).toHaveLength(0);
+  });
+
+  it('start == end -> the page at start is invalidated (the kernel loop is a do-while; was: nothing)', () => {
+    const r = makeInvalRig();
+    populate(r, [S, S + 1]);
+    expect(rpt(r, 1, NESTED_TLB, H_RPTI_PAGE_4K, S, S)).toBe(H_SUCCESS);
+    expect(present(r, [S, S + 1])).toEqual([false, true]);
+  });
+
+  it('tlb_lock is taken once per page, as kvmhv_emulate_tlbie_tlb_addr takes it (was: once across the range)', () => {
+    const r = makeInvalRig();
+    populate(r, [S, S + 1, S + 2, S + 3]);
+    const before = counters(r);
+    expect(rpt(r, 1, NESTED_TLB, H_RPTI_PAGE_4K, S, S + 4)).toBe(H_SUCCESS);
+    expect(delta(r, before, 'tlbLockAcq')).toBe(4);
     expect(shadowLeaves(r)).toHaveLength(0);
   });
 
@@ -171,5 +194,25 @@ describe('H_RPT_INVALIDATE: TLB ranges', () => {
     populate(r, [S, S + 0x1_0000, 0x4_0000]);
     expect(rpt(r, 1, NESTED_TLB, H_RPTI_PAGE_1G, 0, 0x4_0000)).toBe(H_SUCCESS);
     expect(present(r, [S, S + 0x1_0000, 0x4_0000])).toEqual([false, false, true]);
+  });
+});
+
+describe('kvmppc_h_rpt_invalidate: argument checks before the nested form', () => {
+  it('end < start -> H_P5, nothing removed', () => {
+    const r = makeInvalRig();
+    populate(r, [S]);
+    expect(hRptInvalidate(r.host, 1, H_RPTI_TARGET_CMMU, NESTED_TLB, H_RPTI_PAGE_4K, (S + 1) * 4096, S * 4096)).toBe(H_P5);
+    expect(shadowLeaves(r)).toHaveLength(1);
+  });
+
+  it('a nested request for any target but the CMMU alone -> H_P2, nothing removed', () => {
+    const r = makeInvalRig();
+    populate(r, [S]);
+    for (const target of [H_RPTI_TARGET_NMMU, H_RPTI_TARGET_CMMU_LOCAL, H_RPTI_TARGET_CMMU | H_RPTI_TARGET_NMMU, 0]) {
+      expect(hRptInvalidate(r.host, 1, target, NESTED_TLB, H_RPTI_PAGE_4K, S * 4096, (S + 1) * 4096)).toBe(H_P2);
+    }
+    expect(shadowLeaves(r)).toHaveLength(1);
+    expect(hRptInvalidate(r.host, 1, H_RPTI_TARGET_CMMU, NESTED_TLB, H_RPTI_PAGE_4K, S * 4096, (S + 1) * 4096)).toBe(H_SUCCESS);
+    expect(shadowLeaves(r)).toHaveLength(0);
   });
 });

@@ -14,7 +14,7 @@ import {
   DSISR_PRTABLE_FAULT,
   DSISR_PROTFAULT,
   DSISR_UNSUPP_MMU,
-  SRR1_ISI_N_G_OR_CIP,
+  SRR1_ISI_N_G_OR_CIP, SRR1_MSR_BITS,
 } from '../../src/hv/regs.js';
 import { translateAddrNested } from '../../src/hv/nested-fault.js';
 import { FAULT_KIND } from '../../src/stats/kinds.js';
@@ -165,6 +165,19 @@ describe('translate_l2: permission checks against L1 pte', () => {
     expect(SRR1_ISI_N_G_OR_CIP).toBe(DSISR_NOEXEC_OR_G);
     expect(v.faultDsisr).toBe(SRR1_ISI_N_G_OR_CIP);
     expect(v.srr1).toBe(msr | SRR1_ISI_N_G_OR_CIP);
+  });
+
+  it('HISI reflected: SRR1 keeps the MSR as reg.h SRR1_MSR_BITS (~0x783f0000) in 64 bits: the upper word whole (MSR_SF), the lower word less 0x783f0000 (was: ~DSISR_SRR1_MATCH_64S in 32 bits)', () => {
+    const r = makeRig();
+    const l2 = dataL2Pn(r);
+    l1Map(r, l2, dataGpaPn(r), PAGE_READ | PAGE_WRITE | PAGE_ACCESSED);
+    // MSR_SF in the upper word; EE ME IR DR RI LE below; and 0x20010000, bits inside 0x783f0000
+    // that DSISR_SRR1_MATCH_64S does not name (HSRR1_HISI_WRITE among them): cleared.
+    const lo = 0x9033 | 0x2001_0000;
+    const { v } = fault(r, l2, { fetch: true, srr1Msr: lo, srr1MsrHi: 0x8000_0000 | 0 });
+    expect(SRR1_MSR_BITS).toBe(~0x783f_0000);
+    expect(v.srr1Hi).toBe(0x8000_0000 | 0);
+    expect(v.srr1).toBe(0x9033 | SRR1_ISI_N_G_OR_CIP);
   });
 
   it('HISI fetch, L1 pte missing -> SRR1 image rewritten to NOHPTE', () => {
