@@ -27,7 +27,7 @@ import { L1_TABLE_PGD_UNIT, pageOfPn } from '../hv/radix.js';
 import { rmapEntries } from '../hv/rmap.js';
 import { L1MemoryReader } from '../hv/l1-memory.js';
 import { TLB_DATA, TLB_GEN, TLB_GEN_P1_STALE, TLB_INVALID, TLB_LPID, TLB_TAG, tlbBase } from '../hw/tlb.js';
-import { NO_WINDOW, TAINT_P5, WINDOW } from '../invariants/windows.js';
+import { NO_WINDOW, TAINT_P5, TAINT_P6, WINDOW } from '../invariants/windows.js';
 import { LeafRef } from '../mmu/tree.js';
 
 export interface AuditOptions {
@@ -113,8 +113,10 @@ function auditShadowTree(ctx: HvContext, slot: number): number {
     // I1: the shadow leaf's host page is the one backing the L1 page now, through a present L0 leaf.
     const shadowPnForAddr = (leaf & PTE_RPN_MASK) + ((l2Pn & (pnCount(shift) - 1)) & ~0);
     const expectPn = framePn >= 0 ? framePn + (gpaPn % ctx.L.basePn) : -1;
+    // Window P6 dropped this page's rmap list: its shadow leaves, untracked, outlive what should remove them.
+    const p6 = page < ctx.L.l1Pages && (Atomics.load(w, ctx.L.windowTaintWord + page) & TAINT_P6) !== 0 ? WINDOW.P6 : NO_WINDOW;
     if (hp === 0 || framePn < 0 || pnAlign(shadowPnForAddr, ctx.g.pageShift) !== pnAlign(expectPn, ctx.g.pageShift)) {
-      ctx.report.staleShadow(l1Lpid, l2Pn, leaf, hp, gpaPn);
+      ctx.report.staleShadow(l1Lpid, l2Pn, leaf, hp, gpaPn, p6);
       return;
     }
     if ((leaf & PAGE_WRITE) !== 0 && (hp & PAGE_WRITE) === 0) ctx.report.shadowBeyondHostLeaf(l1Lpid, l2Pn, leaf, hp);
@@ -122,11 +124,12 @@ function auditShadowTree(ctx: HvContext, slot: number): number {
     const alignedPage = pageOfPn(ctx, pnAlign(gpaPn, ref.shift));
     let found = false;
     for (const [lp, pn] of rmapEntries(ctx, alignedPage)) if (lp === l1Lpid && pn === l2Pn) found = true;
-    if (!found) ctx.report.shadowWithoutRmap(l1Lpid, l2Pn, leaf, hp);
+    if (!found) ctx.report.shadowWithoutRmap(l1Lpid, l2Pn, leaf, hp, p6);
     // I3: the dirty and referenced chains.
     if ((leaf & PAGE_DIRTY) !== 0 && ((hp & PAGE_DIRTY) === 0 || (gl & PAGE_DIRTY) === 0)) {
       const p5 = (hp & PAGE_DIRTY) === 0 && (Atomics.load(w, ctx.L.windowTaintWord + pageOfPn(ctx, gpaPn)) & TAINT_P5) !== 0;
-      ctx.report.rcChainBroken(l1Lpid, l2Pn, leaf, hp, gl, p5 ? WINDOW.P5 : NO_WINDOW);
+      // An untracked leaf (P6) keeps its D through harvests: the rc-list cannot reach it.
+      ctx.report.rcChainBroken(l1Lpid, l2Pn, leaf, hp, gl, p5 ? WINDOW.P5 : p6);
     }
     if ((leaf & PAGE_ACCESSED) !== 0 && (gl & PAGE_ACCESSED) === 0) ctx.report.rcChainBroken(l1Lpid, l2Pn, leaf, hp, gl);
   });

@@ -13,12 +13,12 @@ import { SLOT_MAIN } from '../memory/machine.js';
 import { COUNTER } from '../stats/counters.js';
 import type { HvContext } from '../hv/context.js';
 import { l1Clean, l1DestroyGuest, l1FlushLpid, l1Protect, l1Target, l1Unmap, l1UnmapRange, L1Target } from '../hv/l1-handler.js';
-import { radixFlushMemslot, harvestDirtyLog, hostMigrate, hostSwapOut, kvmAgeRadix } from '../hv/notifier.js';
+import { radixFlushMemslot, harvestDirtyLog, hostMigrate, hostSwapOut, kvmAgeRadix, toggleDirtyLogging } from '../hv/notifier.js';
 import { pageOfPn } from '../hv/radix.js';
 import type { Cpu } from '../hw/cpu.js';
 import { audit, pageWrites } from '../check/audit.js';
 import { stopTheWorld } from './barrier.js';
-import { NO_WINDOW, TAINT_P1, TAINT_P5, WINDOW } from '../invariants/windows.js';
+import { NO_WINDOW, TAINT_P1, TAINT_P5, TAINT_P6, WINDOW } from '../invariants/windows.js';
 
 const KIND = {
   l1Unmap: 0,
@@ -33,8 +33,9 @@ const KIND = {
   memslotFlush: 9,
   audit: 10,
   l1Destroy: 11,
+  dirtyLogToggle: 12,
 } as const;
-const KINDS = 12;
+const KINDS = 13;
 
 export class Duties {
   /** Access count at which the earliest duty is due. */
@@ -64,6 +65,8 @@ export class Duties {
     // One harvester (vCPU 0) so its per-page write snapshots are its own; its rate covers all vCPUs.
     this.mean[KIND.harvest] = ctx.vcpu === 0 ? perK(a.host.harvest * cfg.vcpus) : 0;
     this.mean[KIND.memslotFlush] = perK(a.host.memslotFlush);
+    // vCPU 0 also switches logging, so the dirty-log record it restarts there is its own too.
+    this.mean[KIND.dirtyLogToggle] = ctx.vcpu === 0 ? perK(a.host.dirtyLogToggle * cfg.vcpus) : 0;
     this.mean[KIND.audit] = ctx.vcpu === 0 && cfg.audit.perMillion > 0 ? 1e6 / cfg.audit.perMillion / cfg.vcpus : 0;
     for (let k = 0; k < KINDS; k++) if (this.mean[k] > 0) this.due[k] = this.interval(k);
     this.recompute();
@@ -149,6 +152,13 @@ export class Duties {
       case KIND.memslotFlush:
         radixFlushMemslot(ctx, SLOT_MAIN);
         break;
+      case KIND.dirtyLogToggle:
+        // Switched on, the dirty log starts afresh (userspace treats every page as dirty at that
+        // point): the completeness check then covers the stores after the switch.
+        toggleDirtyLogging(ctx, SLOT_MAIN, (on) => {
+          if (on) this.restartDirtyLogRecord();
+        });
+        break;
       case KIND.audit:
         this.audit();
         break;
@@ -178,12 +188,24 @@ export class Duties {
    *   is therefore re-examined after an mmu_lock barrier: a bitmap bit set by then is a late
    *   report, left for the next harvest, not a lost page.
    */
+  /** The L1 pages the harvest covers: those that back L2 memory. */
+  private harvestPages(): number {
+    const L = this.ctx.L;
+    const stride = Math.ceil(L.guestPages / L.l1AlignPages) * L.l1AlignPages;
+    return Math.min(L.l1WindowPages, stride * L.guestCount);
+  }
+
+  /** Restart the completeness record: every page's snapshot is its store count now. Lock: slots_lock. */
+  private restartDirtyLogRecord(): void {
+    const ctx = this.ctx;
+    for (let page = 0, n = this.harvestPages(); page < n; page++) ctx.w[ctx.L.harvestSnapWord + page] = pageWrites(ctx, page);
+  }
+
   private harvest(): void {
     const ctx = this.ctx;
     const L = ctx.L;
     const w = ctx.w;
-    const stride = Math.ceil(L.guestPages / L.l1AlignPages) * L.l1AlignPages;
-    const pages = Math.min(L.l1WindowPages, stride * L.guestCount);
+    const pages = this.harvestPages();
     let before = 0;
     // Window taints of the page's interval (the stores since its last harvest began), read with
     // the write count that closes the interval: a P1 taint set after that belongs to the next one.
@@ -203,7 +225,7 @@ export class Duties {
           ctx.mmuLock(); // barrier: an unmap that took this page's leaf has marked the bitmap
           const late = (Atomics.load(w, L.dirtyWord + (page >>> 5)) & (1 << (page & 31))) !== 0;
           ctx.mmuUnlock();
-          if (!late) ctx.report.dirtyPageMissed(page, snap, before, (taint & TAINT_P1) !== 0 ? WINDOW.P1 : (taint & TAINT_P5) !== 0 ? WINDOW.P5 : NO_WINDOW);
+          if (!late) ctx.report.dirtyPageMissed(page, snap, before, (taint & TAINT_P1) !== 0 ? WINDOW.P1 : (taint & TAINT_P5) !== 0 ? WINDOW.P5 : (taint & TAINT_P6) !== 0 ? WINDOW.P6 : NO_WINDOW);
         }
         w[snapI] = before;
       },

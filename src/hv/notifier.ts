@@ -258,14 +258,51 @@ export function harvestDirtyLog(
  * that calls it in the kernel), then mmu_lock.
  */
 export function radixFlushMemslot(ctx: HvContext, slot: number): void {
+  slotsLock(ctx); // memslot changes run under kvm->slots_lock
+  radixFlushMemslotLocked(ctx, slot);
+  slotsUnlock(ctx);
+}
+
+/** kvmppc_radix_flush_memslot with kvm->slots_lock held. */
+function radixFlushMemslotLocked(ctx: HvContext, slot: number): void {
   ctx.count(COUNTER.memslotFlushes);
   const base = ctx.w[ctx.m.slotWord(slot, SLOT.basePage)];
   const n = ctx.w[ctx.m.slotWord(slot, SLOT.npages)];
-  slotsLock(ctx); // memslot changes run under kvm->slots_lock
   ctx.mmuLock();
   // The main slot's top holds L1's own page tables, which L0 never maps for L1 here (pinned).
   unmapRadixLocked(ctx, base, slot === SLOT_MAIN ? Math.min(n, ctx.L.l1DataPages) : n);
   if (!ctx.has(MUT['skip-memslot-seq'])) Atomics.add(ctx.w, ctx.m.ctrl(CTRL.mmuSeq), 1);
   ctx.mmuUnlock();
-  slotsUnlock(ctx);
+}
+
+/** How long kvm_swap_active_memslots' SRCU grace period keeps the new memslot ahead of the flush (ms). */
+export const MEMSLOT_SRCU_GRACE_MS = 0.2;
+/** A word nobody notifies: waiting on it sleeps (one per thread, made once). */
+const sleepCell = new Int32Array(new SharedArrayBuffer(4));
+
+/**
+ * Dirty logging switched on or off for memslot `slot` (KVM_SET_USER_MEMORY_REGION changing only
+ * KVM_MEM_LOG_DIRTY_PAGES), under kvm->slots_lock as the kernel runs it: the memslot with the new
+ * flags is installed first (kvm_swap_active_memslots, whose SRCU grace period takes a while),
+ * then kvmppc_core_commit_memory_region_hv flushes the old memslot's mappings, on either change.
+ * Until that flush, faults see the new flags while the old mappings remain: switching logging
+ * off, a fault can put a 2M or 1G leaf over base-page leaves logging left behind (the case of
+ * commit "KVM: PPC: Book3S HV: Remove user-triggerable WARN_ON"; window P6's trigger).
+ * `onInstalled` runs right after the new flags are in (the checker restarts its dirty-log record
+ * there when logging is switched on). Returns whether logging is now on.
+ */
+export function toggleDirtyLogging(ctx: HvContext, slot: number, onInstalled?: (on: boolean) => void): boolean {
+  slotsLock(ctx);
+  try {
+    const word = ctx.m.slotWord(slot, SLOT.flags);
+    const on = (Atomics.xor(ctx.w, word, MEMSLOT_LOG_DIRTY) & MEMSLOT_LOG_DIRTY) === 0;
+    Atomics.store(ctx.w, ctx.m.ctrl(CTRL.dirtyLog), on ? 1 : 0);
+    onInstalled?.(on);
+    Atomics.wait(sleepCell, 0, 0, MEMSLOT_SRCU_GRACE_MS);
+    radixFlushMemslotLocked(ctx, slot);
+    ctx.count(COUNTER.dirtyLogToggles);
+    return on;
+  } finally {
+    slotsUnlock(ctx);
+  }
 }

@@ -28,7 +28,7 @@ import { RESUME_GUEST, RESUME_HOST, RESUME_HOST_NV } from '../hv/outcome.js';
 import { BOOK3S_INTERRUPT_H_DATA_STORAGE, BOOK3S_INTERRUPT_H_INST_STORAGE, L2_MSR_HI, L2_MSR_LO, SRR1_MSR_BITS, VcpuRegs } from '../hv/regs.js';
 import { FAULT_KIND, FAULT_KIND_NAMES } from '../stats/kinds.js';
 import { TLB_GEN_P1_STALE, Tlb } from './tlb.js';
-import { TAINT_P1 } from '../invariants/windows.js';
+import { NO_WINDOW, TAINT_P1, TAINT_P6, WINDOW } from '../invariants/windows.js';
 import { vcpuCtl, vcpuTransition } from './shootdown.js';
 import { ACCESS_FETCH, ACCESS_STORE as STORE, AFTER_FAULT, NEED as NEED_BY_TYPE, Regime, TRANSLATE_EMULATED, Walker, type FaultHandler } from './walker.js';
 import { makeL1Regime } from './l1-direct.js';
@@ -308,13 +308,15 @@ export class Cpu implements FaultHandler {
    * in memory that no longer backs its page (I5).
    */
   private storeMismatch(rg: Regime, frame: number, gen: number, now: number): void {
+    const owner = Atomics.load(this.w, this.ctx.L.frameOwnerWord + frame);
     if ((gen & TLB_GEN_P1_STALE) !== 0) {
-      const owner = Atomics.load(this.w, this.ctx.L.frameOwnerWord + frame);
       if (owner > 0) Atomics.or(this.w, this.ctx.L.windowTaintWord + owner - 1, TAINT_P1);
       gen &= ~TLB_GEN_P1_STALE;
       if (gen === now) return;
     }
-    this.ctx.report.storeToRetiredFrame(rg.lpid, frame, gen, now);
+    // A shadow leaf P6 left untracked survives the move of its page's frames: the store is P6's.
+    const p6 = owner > 0 && (Atomics.load(this.w, this.ctx.L.windowTaintWord + owner - 1) & TAINT_P6) !== 0;
+    this.ctx.report.storeToRetiredFrame(rg.lpid, frame, gen, now, p6 ? WINDOW.P6 : NO_WINDOW);
   }
 
   // ---- faults: one statistics path for both regimes --------------------------------------------

@@ -88,11 +88,13 @@ export class ViolationReporter {
   }
 
   // ---- I1 ---------------------------------------------------------------------------------------
-  staleShadow(l1Lpid: number, l2Pn: number, shadow: number, hostLeaf: number, l1Pn: number): void {
-    this.put(INV['I1-no-stale-shadow'], VIOLATION_KIND.staleShadow, l1Lpid, l2Pn, shadow, hostLeaf, l1Pn);
+  /** `window`: WINDOW.P6 when P6's path dropped the rmap list of the leaf's L1 page. */
+  staleShadow(l1Lpid: number, l2Pn: number, shadow: number, hostLeaf: number, l1Pn: number, window = NO_WINDOW): void {
+    this.put(INV['I1-no-stale-shadow'], VIOLATION_KIND.staleShadow, l1Lpid, l2Pn, shadow, hostLeaf, l1Pn, window);
   }
-  shadowWithoutRmap(l1Lpid: number, l2Pn: number, shadow: number, hostLeaf: number): void {
-    this.put(INV['I1-no-stale-shadow'], VIOLATION_KIND.shadowWithoutRmap, l1Lpid, l2Pn, shadow, hostLeaf, 0);
+  /** `window`: WINDOW.P6 when P6's path dropped the rmap list of the leaf's L1 page. */
+  shadowWithoutRmap(l1Lpid: number, l2Pn: number, shadow: number, hostLeaf: number, window = NO_WINDOW): void {
+    this.put(INV['I1-no-stale-shadow'], VIOLATION_KIND.shadowWithoutRmap, l1Lpid, l2Pn, shadow, hostLeaf, 0, window);
   }
   // ---- I2 ---------------------------------------------------------------------------------------
   shadowWithoutL1Leaf(l1Lpid: number, l2Pn: number, shadow: number): void {
@@ -122,8 +124,9 @@ export class ViolationReporter {
     this.put(INV['I4-tlb'], kind, lpid, pn, tlbData, leaf, vcpu, window);
   }
   // ---- I5 ---------------------------------------------------------------------------------------
-  storeToRetiredFrame(lpid: number, frame: number, genAtFill: number, genNow: number): void {
-    this.put(INV['I5-no-lost-write'], VIOLATION_KIND.storeToRetiredFrame, lpid, 0, frame, genAtFill, genNow);
+  /** `window`: WINDOW.P6 when the frame's L1 page had its rmap list dropped by P6's path. */
+  storeToRetiredFrame(lpid: number, frame: number, genAtFill: number, genNow: number, window = NO_WINDOW): void {
+    this.put(INV['I5-no-lost-write'], VIOLATION_KIND.storeToRetiredFrame, lpid, 0, frame, genAtFill, genNow, window);
   }
   writesMissing(lost: number, completed: number, found: number): void {
     this.put(INV['I5-no-lost-write'], VIOLATION_KIND.writesMissing, 0, 0, lost, completed, found);

@@ -153,7 +153,8 @@ const ACTOR_DOCS: Readonly<Record<string, string>> = {
   ages: 'Page-aging passes (kvm_age_radix) over one L1 page.',
   harvests: 'Dirty-log harvests of the memslot.',
   harvestDirtyPages: 'Dirty pages those harvests found.',
-  memslotFlushes: 'Memslot flushes (dirty logging toggled).',
+  memslotFlushes: 'Memslot flushes (every dirty-logging switch flushes once; actors.host.memslotFlush flushes alone).',
+  dirtyLogToggles: 'Dirty logging switched on or off (actors.host.dirtyLogToggle).',
   l1Unmaps: 'L1 unmapped an L2 page (and invalidated it).',
   l1Protects: 'L1 write-protected an L2 page.',
   l1Cleans: 'L1 cleared C of an L2 page (its own dirty log).',
@@ -215,7 +216,7 @@ const RUN_BODY: Record<string, Schema> = {
   }),
   actors: counts(
     'Actor events (host and L1 activity racing the vCPUs).',
-    ['migrations', 'swapOuts', 'swapIns', 'ages', 'harvests', 'harvestDirtyPages', 'memslotFlushes', 'l1Unmaps', 'l1Protects', 'l1Cleans', 'l1RangeFlushes', 'l1LpidFlushes', 'l1Destroys'],
+    ['migrations', 'swapOuts', 'swapIns', 'ages', 'harvests', 'harvestDirtyPages', 'memslotFlushes', 'dirtyLogToggles', 'l1Unmaps', 'l1Protects', 'l1Cleans', 'l1RangeFlushes', 'l1LpidFlushes', 'l1Destroys'],
     (k) => ACTOR_DOCS[k],
   ),
   perVcpu: arr(

@@ -82,6 +82,9 @@ export const COUNTER = {
   // --- run phase (for the progress line)
   /** 1 once this vCPU's warm-up is over (its statistics start there). */
   warmedUp: 53,
+  // --- actors (added later; indices stay contiguous)
+  /** Dirty logging switched on or off (actors.host.dirtyLogToggle). */
+  dirtyLogToggles: 54,
 } as const;
 
 export type CounterName = keyof typeof COUNTER;

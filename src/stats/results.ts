@@ -151,6 +151,7 @@ export interface RunBody {
     harvests: number;
     harvestDirtyPages: number;
     memslotFlushes: number;
+    dirtyLogToggles: number;
     l1Unmaps: number;
     l1Protects: number;
     l1Cleans: number;
@@ -290,6 +291,7 @@ export function buildRunBody(input: ResultsInput): RunBody {
       harvests: c.harvests,
       harvestDirtyPages: c.harvestDirtyPages,
       memslotFlushes: c.memslotFlushes,
+      dirtyLogToggles: c.dirtyLogToggles,
       l1Unmaps: c.l1Unmaps,
       l1Protects: c.l1Protects,
       l1Cleans: c.l1Cleans,

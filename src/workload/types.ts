@@ -126,7 +126,8 @@ export interface ResolvedConfig {
       readonly swap: number; // host swaps an L1 page out (it comes back on the next fault)
       readonly age: number; // kvm_age_radix on one L1 page
       readonly harvest: number; // dirty-log harvest passes over the whole slot
-      readonly memslotFlush: number; // memslot flush (dirty logging toggled)
+      readonly memslotFlush: number; // memslot flush alone
+      readonly dirtyLogToggle: number; // dirty logging switched on/off (install, SRCU grace, flush)
     };
   };
   readonly audit: {

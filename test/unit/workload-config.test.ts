@@ -46,7 +46,7 @@ const DEFAULTS: ResolvedConfig = {
   },
   actors: {
     l1: { unmap: 0, protect: 0, clean: 0, rangeFlush: 0, lpidFlush: 0, destroy: 0 },
-    host: { migrate: 0, swap: 0, age: 0, harvest: 0, memslotFlush: 0 },
+    host: { migrate: 0, swap: 0, age: 0, harvest: 0, memslotFlush: 0, dirtyLogToggle: 0 },
   },
   audit: { perMillion: 0 },
   stress: { pause: 0 },
