@@ -199,7 +199,10 @@ function auditWrites(ctx: HvContext, completed: number): number {
   let sum = 0;
   for (let p = 0; p < ctx.L.l1Pages; p++) sum += pageWrites(ctx, p);
   const lost = completed - sum;
-  if (lost !== 0) ctx.report.writesMissing(lost, completed, sum);
+  // Stores through shadow leaves window P6 left untracked land in retired frames (counted there):
+  // missing stores that many of those explain are P6's.
+  const p6 = lost > 0 && lost <= Atomics.load(ctx.w, ctx.m.ctrl(CTRL.p6RetiredStores)) ? WINDOW.P6 : NO_WINDOW;
+  if (lost !== 0) ctx.report.writesMissing(lost, completed, sum, p6);
   return Math.max(0, lost);
 }
 

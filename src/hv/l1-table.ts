@@ -7,6 +7,7 @@
 import { MEMSLOT_LOG_DIRTY } from '../memory/machine.js';
 import { PTE_RPN_MASK, PAGE_DIRTY } from '../mmu/pte.js';
 import { pnAlign, pnCount } from '../mmu/geometry.js';
+import { LeafRef, findLeafLocked } from '../mmu/tree.js';
 import { L1_LPID, type HvContext } from './context.js';
 import { L1_TABLE_PGD_UNIT, markDirtyRange, pageOfPn } from './radix.js';
 import type { RadixTable } from './radix-table.js';
@@ -51,8 +52,18 @@ function unmapL1Leaf(ctx: HvContext, _table: RadixTable, i: number, gpaPn: numbe
 function l1Misaddressed(ctx: HvContext, hostPn: number): void {
   const page = pageOfPn(ctx, hostPn);
   if (page >= ctx.L.l1Pages || ctx.m.memslotOf(page) < 0) return;
-  if (Atomics.load(ctx.w, ctx.L.rmapHeadWord + page) !== 0) Atomics.or(ctx.w, ctx.L.windowTaintWord + page, TAINT_P6);
+  if (Atomics.load(ctx.w, ctx.L.rmapHeadWord + page) === 0) return;
+  // The list holds the shadow leaves built on the L0 leaf whose first page this is: under a 2M or
+  // 1G leaf starting here, those of every page it covers (rmap entries go to the aligned gfn).
+  const ref = misaddressedRef;
+  const pn = page * ctx.L.basePn;
+  const i = findLeafLocked(ctx.w, ctx.m.hostSpace, L1_TABLE_PGD_UNIT, pn, ctx.g, ref);
+  const n = i >= 0 && pnAlign(pn, ref.shift) === pn ? Math.max(1, pnCount(ref.shift) / ctx.L.basePn) : 1;
+  for (let p = page; p < page + n && p < ctx.L.l1Pages; p++) Atomics.or(ctx.w, ctx.L.windowTaintWord + p, TAINT_P6);
 }
+
+/** The lookup of `l1Misaddressed` (mmu_lock held: one at a time per thread). */
+const misaddressedRef = new LeafRef();
 
 /** L0's table for L1: one descriptor for every thread (it never changes). */
 export const L1_TABLE: Readonly<RadixTable> = Object.freeze({

@@ -25,6 +25,7 @@ import { FIX, L1_LPID, MUT, type HvContext } from './context.js';
 import { L1_TABLE_PGD_UNIT, pageOfPn } from './radix.js';
 import { unmapL1PteLocked } from './l1-table.js';
 import { updateNestRmapRcListLocked } from './rmap.js';
+import { FRAME_GEN_P6, TAINT_P6 } from '../invariants/windows.js';
 import { rcUpdateLocked } from './pte-update.js';
 
 /** kvm_mmu_invalidate_begin. Lock: mmu_lock. */
@@ -49,11 +50,9 @@ export function unmapRadixLocked(ctx: HvContext, first: number, n: number): void
   for (let p = first; p < first + n; ) {
     const pn = p * basePn;
     const i = findLeaf(w, ctx.m.hostSpace, L1_TABLE_PGD_UNIT, pn, ctx.g, ref);
-    if (i >= 0) {
-      const shift = ref.shift;
-      unmapL1PteLocked(ctx, i, pn, shift);
-      p = pageOfPn(ctx, pnAlign(pn, shift) + pnCount(shift));
-    } else p++;
+    if (i >= 0) unmapL1PteLocked(ctx, i, pn, ref.shift);
+    // Past the leaf, or past the whole empty entry where the walk stopped (nothing below it).
+    p = Math.max(p + 1, pageOfPn(ctx, pnAlign(pn, ref.shift) + pnCount(ref.shift)));
   }
 }
 
@@ -103,8 +102,13 @@ function moveBlock(ctx: HvContext, page: number, migrate: boolean): boolean {
     // host entry gone therefore always finds the invalidation too (its seq check retries).
     notifierRange(ctx, first, n);
     markBlockBusyLocked(m, first, n, true);
-    // Every translation of the old frames is gone (the unmaps' tlbies have completed).
+    // Every translation of the old frames is gone (the unmaps' tlbies have completed), but for
+    // shadow leaves window P6 left untracked: their frames are marked, so a store through one is
+    // told apart as P6's.
     retireBlockLocked(m, oldF0, n);
+    for (let k = 0; k < n; k++) {
+      if ((Atomics.load(w, L.windowTaintWord + first + k) & TAINT_P6) !== 0) Atomics.or(w, L.frameGenWord + oldF0 + k, FRAME_GEN_P6);
+    }
     if (migrate) {
       for (let k = 0; k < n; k++) Atomics.store(w, L.frameWritesWord + newF0 + k, Atomics.load(w, L.frameWritesWord + oldF0 + k));
       installBlockLocked(m, first, n, newF0, order, false);

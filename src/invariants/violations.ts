@@ -128,8 +128,9 @@ export class ViolationReporter {
   storeToRetiredFrame(lpid: number, frame: number, genAtFill: number, genNow: number, window = NO_WINDOW): void {
     this.put(INV['I5-no-lost-write'], VIOLATION_KIND.storeToRetiredFrame, lpid, 0, frame, genAtFill, genNow, window);
   }
-  writesMissing(lost: number, completed: number, found: number): void {
-    this.put(INV['I5-no-lost-write'], VIOLATION_KIND.writesMissing, 0, 0, lost, completed, found);
+  /** `window`: WINDOW.P6 when stores counted through P6's untracked shadow leaves explain the loss. */
+  writesMissing(lost: number, completed: number, found: number, window = NO_WINDOW): void {
+    this.put(INV['I5-no-lost-write'], VIOLATION_KIND.writesMissing, 0, 0, lost, completed, found, window);
   }
   // ---- I6 ---------------------------------------------------------------------------------------
   /** `window`: WINDOW.P1 when the page was stored to through a TLB entry P1 left behind. */

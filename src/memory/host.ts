@@ -152,12 +152,13 @@ export function markBlockBusyLocked(m: Machine, first: number, n: number, busy: 
 
 /**
  * Retire frames [f0, f0 + n): bump each generation (a later store through a stale translation
- * is then detectable). The owner is kept, as the page the frame last backed (a store that lands
- * in the retired frame is told apart by that page's window taints); the caller frees the block.
- * Host lock held.
+ * is then detectable) and clear the owner. The caller frees the block. Host lock held.
  */
 export function retireBlockLocked(m: Machine, f0: number, n: number): void {
   const w = m.w;
   const L = m.L;
-  for (let k = 0; k < n; k++) Atomics.add(w, L.frameGenWord + f0 + k, 1);
+  for (let k = 0; k < n; k++) {
+    Atomics.add(w, L.frameGenWord + f0 + k, 1);
+    Atomics.store(w, L.frameOwnerWord + f0 + k, 0);
+  }
 }

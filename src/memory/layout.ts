@@ -64,7 +64,7 @@ export interface Layout {
   readonly hostFrames: number;
   readonly frameWritesWord: number; // write counter per frame
   readonly frameGenWord: number; // generation per frame: bumped when retired
-  readonly frameOwnerWord: number; // l1 base-page index + 1 that the frame backs (or last backed, once retired), 0 = never used
+  readonly frameOwnerWord: number; // l1 base-page index + 1 that the frame backs, 0 = free
   readonly frameNextWord: number; // free-list link
 
   /** L1 memory in base pages: main slot, readonly slot, then the MMIO hole (no slot). */

@@ -56,7 +56,11 @@ export const CTRL = {
   nextShadowLpid: 2,
   /** Dirty logging enabled on the main memslot (mirrors the slot flag, for actors). */
   dirtyLog: 3,
-  // word 4: free
+  /**
+   * Stores that landed in a frame retired from under a P6-tainted L1 page and not backing its
+   * owner now (through a shadow leaf window P6 left untracked); written only on that path.
+   */
+  p6RetiredStores: 4,
   /** Host backing choice: seed and thresholds (0..65535) for 1 GiB and 2 MiB blocks. */
   backingSeed: 5,
   backingMix1G: 6,
