@@ -13,8 +13,7 @@
  * through the same per-vCPU counters and histograms. Nothing allocates per access.
  */
 import { performance } from 'node:perf_hooks';
-import { CTRL, VCPU_CTL, VSTATE_IN_GUEST, VSTATE_QUIESCE } from '../memory/records.js';
-import { backingFrame } from '../memory/host.js';
+import { VCPU_CTL, VSTATE_IN_GUEST, VSTATE_QUIESCE } from '../memory/records.js';
 import { PTE_RPN_MASK } from '../mmu/pte.js';
 import { pnToBytes } from '../mmu/geometry.js';
 import { GRANT_BITS, grantBase, reportUngrantedStore } from '../invariants/grants.js';
@@ -28,8 +27,9 @@ import { FaultScratch } from '../hv/scratch.js';
 import { RESUME_GUEST, RESUME_HOST, RESUME_HOST_NV } from '../hv/outcome.js';
 import { BOOK3S_INTERRUPT_H_DATA_STORAGE, BOOK3S_INTERRUPT_H_INST_STORAGE, L2_MSR_HI, L2_MSR_LO, SRR1_MSR_BITS, VcpuRegs } from '../hv/regs.js';
 import { FAULT_KIND, FAULT_KIND_NAMES } from '../stats/kinds.js';
-import { TLB_GEN_P1_STALE, Tlb } from './tlb.js';
-import { FRAME_GEN_P6, NO_WINDOW, TAINT_P1, WINDOW } from '../invariants/windows.js';
+import { Tlb } from './tlb.js';
+import { FRAME_GEN_P6 } from '../invariants/windows.js';
+import { storeMismatch, storeToP6Frame } from './store-checks.js';
 import { vcpuCtl, vcpuTransition } from './shootdown.js';
 import { ACCESS_FETCH, ACCESS_STORE as STORE, AFTER_FAULT, NEED as NEED_BY_TYPE, Regime, TRANSLATE_EMULATED, Walker, type FaultHandler } from './walker.js';
 import { makeL1Regime } from './l1-direct.js';
@@ -293,43 +293,14 @@ export class Cpu implements FaultHandler {
   private store(rg: Regime, data: number, gen: number, vpn: number): void {
     const frame = ((data & PTE_RPN_MASK) - this.hostDataBasePn) >>> this.basePnShift;
     const now = Atomics.load(this.w, this.frameGenWord + frame);
-    if (now !== gen) this.storeMismatch(rg, frame, gen, now);
-    if ((now & FRAME_GEN_P6) !== 0) this.storeToP6Frame(frame);
+    if (now !== gen) storeMismatch(this.ctx, rg.lpid, frame, gen, now);
+    if ((now & FRAME_GEN_P6) !== 0) storeToP6Frame(this.ctx, frame);
     if (rg.grantBase >= 0) {
       const granted = Atomics.load(this.w, rg.grantBase + vpn);
       if ((granted & STORE_GRANTS) !== STORE_GRANTS) reportUngrantedStore(this.ctx.report, granted, this.l1Lpid, vpn * this.ctx.L.basePn, data);
     }
     Atomics.add(this.w, this.frameWritesWord + frame, 1);
     this.local[LOCAL.writes]++;
-  }
-
-  /**
-   * A store to a frame once retired from under a P6-tainted page (cold): if the frame backs no
-   * page now, or another page's frame is there, the store went through a translation P6 left
-   * untracked and is lost; count it, so the audit's missing stores are told apart as P6's.
-   */
-  private storeToP6Frame(frame: number): void {
-    const L = this.ctx.L;
-    const owner = Atomics.load(this.w, L.frameOwnerWord + frame);
-    const b = owner > 0 ? Atomics.load(this.w, L.backingWord + owner - 1) : 0;
-    if (b === 0 || backingFrame(b) !== frame) Atomics.add(this.w, this.ctx.m.ctrl(CTRL.p6RetiredStores), 1);
-  }
-
-  /**
-   * A store whose entry's generation is not the frame's (cold): the entry survived window P1's
-   * tlbie (taint the L1 page, so a dirty page the harvest misses is told apart as P1's), or the
-   * frame was retired (migrated or swapped) after the translation was cached, and the store lands
-   * in memory that no longer backs its page (I5).
-   */
-  private storeMismatch(rg: Regime, frame: number, gen: number, now: number): void {
-    if ((gen & TLB_GEN_P1_STALE) !== 0) {
-      const owner = Atomics.load(this.w, this.ctx.L.frameOwnerWord + frame);
-      if (owner > 0) Atomics.or(this.w, this.ctx.L.windowTaintWord + owner - 1, TAINT_P1);
-      gen &= ~TLB_GEN_P1_STALE;
-      if (gen === now) return;
-    }
-    // A shadow leaf P6 left untracked survives the move of its page's frames: the store is P6's.
-    this.ctx.report.storeToRetiredFrame(rg.lpid, frame, gen, now, (now & FRAME_GEN_P6) !== 0 ? WINDOW.P6 : NO_WINDOW);
   }
 
   // ---- faults: one statistics path for both regimes --------------------------------------------

@@ -176,7 +176,7 @@ describe('parseConfig: one message per kind of bad input', () => {
 
   it('bad list element -> its index and position', () => {
     expect(messageOf('fixes: [p1, p7]\n')).toBe(
-      'configs/x.yaml:1:13: fixes[1]: expected one of p1, p2, p3, p4, p5, found "p7" (did you mean "p1"?)',
+      'configs/x.yaml:1:13: fixes[1]: expected one of p1, p2, p3, p4, p5, p6, found "p7" (did you mean "p1"?)',
     );
   });
 
