@@ -28,8 +28,7 @@ import { RESUME_GUEST, RESUME_HOST, RESUME_HOST_NV } from '../hv/outcome.js';
 import { BOOK3S_INTERRUPT_H_DATA_STORAGE, BOOK3S_INTERRUPT_H_INST_STORAGE, L2_MSR_HI, L2_MSR_LO, SRR1_MSR_BITS, VcpuRegs } from '../hv/regs.js';
 import { FAULT_KIND, FAULT_KIND_NAMES } from '../stats/kinds.js';
 import { Tlb } from './tlb.js';
-import { FRAME_GEN_P6 } from '../invariants/windows.js';
-import { storeMismatch, storeToP6Frame } from './store-checks.js';
+import { storeMismatch } from './store-checks.js';
 import { vcpuCtl, vcpuTransition } from './shootdown.js';
 import { ACCESS_FETCH, ACCESS_STORE as STORE, AFTER_FAULT, NEED as NEED_BY_TYPE, Regime, TRANSLATE_EMULATED, Walker, type FaultHandler } from './walker.js';
 import { makeL1Regime } from './l1-direct.js';
@@ -294,7 +293,6 @@ export class Cpu implements FaultHandler {
     const frame = ((data & PTE_RPN_MASK) - this.hostDataBasePn) >>> this.basePnShift;
     const now = Atomics.load(this.w, this.frameGenWord + frame);
     if (now !== gen) storeMismatch(this.ctx, rg.lpid, frame, gen, now);
-    if ((now & FRAME_GEN_P6) !== 0) storeToP6Frame(this.ctx, frame);
     if (rg.grantBase >= 0) {
       const granted = Atomics.load(this.w, rg.grantBase + vpn);
       if ((granted & STORE_GRANTS) !== STORE_GRANTS) reportUngrantedStore(this.ctx.report, granted, this.l1Lpid, vpn * this.ctx.L.basePn, data);

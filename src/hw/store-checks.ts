@@ -21,9 +21,12 @@ export function storeMismatch(ctx: HvContext, lpid: number, frame: number, gen: 
     const owner = Atomics.load(ctx.w, ctx.L.frameOwnerWord + frame);
     if (owner > 0) Atomics.or(ctx.w, ctx.L.windowTaintWord + owner - 1, TAINT_P1);
     gen &= ~TLB_GEN_P1_STALE;
-    if (gen === now) return;
   }
-  ctx.report.storeToRetiredFrame(lpid, frame, gen, now, (now & FRAME_GEN_P6) !== 0 ? WINDOW.P6 : NO_WINDOW);
+  // TLB entries cache generations without P6's mark, so every store to a marked frame comes here.
+  const p6 = (now & FRAME_GEN_P6) !== 0;
+  if (p6) storeToP6Frame(ctx, frame);
+  if (gen === (now & ~FRAME_GEN_P6)) return;
+  ctx.report.storeToRetiredFrame(lpid, frame, gen, now & ~FRAME_GEN_P6, p6 ? WINDOW.P6 : NO_WINDOW);
 }
 
 /**
@@ -31,7 +34,7 @@ export function storeMismatch(ctx: HvContext, lpid: number, frame: number, gen: 
  * or another page's frame is there, the store went through a translation P6 left untracked and
  * is lost; count it, so the audit's missing stores are told apart as P6's.
  */
-export function storeToP6Frame(ctx: HvContext, frame: number): void {
+function storeToP6Frame(ctx: HvContext, frame: number): void {
   const L = ctx.L;
   const owner = Atomics.load(ctx.w, L.frameOwnerWord + frame);
   const b = owner > 0 ? Atomics.load(ctx.w, L.backingWord + owner - 1) : 0;

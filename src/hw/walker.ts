@@ -17,6 +17,10 @@ import { pnCount } from '../mmu/geometry.js';
 import { LeafRef, findLeaf } from '../mmu/tree.js';
 import { L1_LPID, type HvContext } from '../hv/context.js';
 import { DSISR_ISSTORE, DSISR_NOHPTE, DSISR_PROTFAULT, DSISR_SET_RC, SRR1_ISI_N_G_OR_CIP } from '../hv/regs.js';
+import { FRAME_GEN_P6 } from '../invariants/windows.js';
+
+/** A frame generation as a TLB entry caches it: without window P6's mark. */
+const GEN_UNMARKED = ~FRAME_GEN_P6;
 import type { Tlb } from './tlb.js';
 
 export const ACCESS_LOAD = 0;
@@ -143,7 +147,9 @@ export class Walker {
           const leafPn = pn - (pn & (pnCount(this.ref.shift) - 1));
           const rpn = (leaf & PTE_RPN_MASK) + ((pn - leafPn) & ~(pnCount(ctx.g.pageShift) - 1));
           const data = (leaf & ~PTE_RPN_MASK) | rpn;
-          const gen = Atomics.load(w, this.frameGenWord + ((rpn - this.hostDataBasePn) >>> this.basePnShift));
+          // The entry caches the frame's generation without the P6 mark: a store to a marked frame
+          // then takes the store's cold path (hw/store-checks.ts), and the hit path stays one compare.
+          const gen = Atomics.load(w, this.frameGenWord + ((rpn - this.hostDataBasePn) >>> this.basePnShift)) & GEN_UNMARKED;
           way = this.tlb.fill(vpn, rg.lpid, data, gen, way);
           if (Atomics.load(w, this.epochIdx) !== e0) {
             // An invalidation ran while we walked: the entry may be stale. Drop it and re-walk.

@@ -43,8 +43,8 @@ export const TAINT_P6 = 4;
 /**
  * Mark in a frame's generation: the frame was retired from under an L1 page P6 had tainted, so a
  * shadow leaf P6 left untracked may still map it. A later store through a stale translation of
- * the frame is P6's (kept across reuse of the frame: a translation filled later carries the mark
- * too, and matches). Far above any generation count.
+ * the frame is P6's. Kept across reuse of the frame; TLB entries cache generations without it,
+ * so every store to a marked frame takes the store's cold path. Far above any generation count.
  */
 export const FRAME_GEN_P6 = 1 << 29;
 
