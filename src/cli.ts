@@ -17,10 +17,8 @@ import { ACCEPTS, COMMANDS, GLOBAL_OPTIONS, HELP, UsageError, last, parseArgs, t
 import { interruptOnSigint, outputsOf, selfCheck, stdoutTaken, useColor, writeOutput, type Output } from './cli/outputs.js';
 import type { ResolvedConfig } from './workload/types.js';
 import { LayoutError, computeLayout } from './memory/layout.js';
-import { EXIT_INTERRUPTED, runSimulation } from './engine/run.js';
+import { EXIT_INTERRUPTED } from './util/exit.js';
 import { renderProgress, renderStressProgress, renderTable } from './report/table.js';
-import { renderReport } from './report/report.js';
-import { runStress, renderStress } from './engine/stress.js';
 import { toolVersion } from './stats/version.js';
 import { makeHeader, runBodyOf, type AnyDocument, type SweepDocument } from './stats/document.js';
 
@@ -78,6 +76,8 @@ async function cmdRun(p: Parsed): Promise<number> {
   const quiet = p.flags.has('quiet');
   const text = stdoutTaken(json, html) ? process.stderr : process.stdout;
   const live = !quiet && process.stderr.isTTY === true;
+  // The engine (worker pool, machine) and the report load only for the commands that use them.
+  const { runSimulation } = await import('./engine/run.js');
   const { signal, release } = interruptOnSigint();
   try {
     const out = await runSimulation(cfg, {
@@ -100,7 +100,7 @@ async function cmdRun(p: Parsed): Promise<number> {
 async function writeDocument(json: Output | undefined, html: Output | undefined, doc: AnyDocument): Promise<void> {
   await selfCheck(doc);
   if (json) writeOutput(json, JSON.stringify(doc, null, 2) + '\n');
-  if (html) writeOutput(html, renderReport(doc));
+  if (html) writeOutput(html, (await import('./report/report.js')).renderReport(doc));
 }
 
 function cmdValidate(p: Parsed): number {
@@ -166,6 +166,7 @@ async function cmdSweep(p: Parsed): Promise<number> {
     points: [],
   };
   let worst = 0;
+  const { runSimulation } = await import('./engine/run.js');
   // The latency columns are the shadow-insert fault's (the common kind), "-" when none was timed.
   const rows: string[] = [`${label(axes.map((a) => a.key)).padEnd(width)} ${'accesses/s'.padStart(14)} ${'faults/s'.padStart(14)} ${'insert p50'.padStart(11)} ${'insert p99'.padStart(11)} ${'violations'.padStart(10)}`];
   const ns = (v: number | undefined): string => (v !== undefined ? `${v}ns` : '-').padStart(11);
@@ -211,12 +212,20 @@ async function cmdStress(p: Parsed): Promise<number> {
     if (!Number.isInteger(rounds) || rounds < 1) throw new UsageError(`--iterations: expected an integer >= 1, found "${iterations}"`);
   }
   const quiet = p.flags.has('quiet');
+  if (p.flags.has('fail-fast') && p.flags.has('no-fail-fast')) throw new UsageError('stress: expected one of --fail-fast and --no-fail-fast, found both');
+  // With a mutation the question is whether it is caught: stop at the first catch unless told not to.
+  const failFast = p.flags.has('fail-fast') || (cfg.mutations.length > 0 && !p.flags.has('no-fail-fast'));
   const text = stdoutTaken(json, html) ? process.stderr : process.stdout;
+  // Start the workers first: they load the simulator while this thread loads the engine.
+  const pool = (await import('./engine/pool.js')).makePool(cfg.vcpus);
+  const { runStress, renderStress } = await import('./engine/stress.js');
   const { signal, release } = interruptOnSigint();
   try {
     const doc = await runStress(cfg, {
       timeMs,
       rounds,
+      stopAtFirst: failFast,
+      pool,
       signal,
       command: p.argv,
       strict: p.flags.has('strict'),

@@ -27,12 +27,12 @@ const VALUE_OPTIONS: Readonly<Record<string, string>> = {
   time: `a duration like ${DURATION_EXAMPLES}`,
   iterations: 'a number of rounds',
 };
-const BOOL_OPTIONS = new Set(['quiet', 'no-color', 'help', 'keys', 'debug', 'version', 'strict']);
+const BOOL_OPTIONS = new Set(['quiet', 'no-color', 'help', 'keys', 'debug', 'version', 'strict', 'fail-fast', 'no-fail-fast']);
 
 /** The options each command accepts; any other is refused (never silently ignored). */
 export const ACCEPTS: Readonly<Record<Command, ReadonlySet<string>>> = {
   run: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'no-color', 'strict']),
-  stress: new Set(['vcpus', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'time', 'iterations', 'quiet', 'no-color', 'strict']),
+  stress: new Set(['vcpus', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'time', 'iterations', 'quiet', 'no-color', 'strict', 'fail-fast', 'no-fail-fast']),
   validate: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'keys']),
   sweep: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'strict']),
 };
@@ -86,6 +86,9 @@ config, 3 internal error, 130 interrupted (Ctrl-C; the results so far are printe
   --html FILE           write the HTML report (outcomes per invariant, rounds over time); - for stdout
   --quiet               only the summary line
   --strict              count rounds with only kernel-window violations as violating too
+  --fail-fast           stop at the first violation that fails a round, inside that round, and
+                        run no other: the verdict in a blink (the default when a mutation is given)
+  --no-fail-fast        run every round (--iterations or --time) even after a violation
 
   Ctrl-C stops the round in progress and prints the summary so far, exit 130.`,
   validate: `Usage: nestsim validate <config.yaml> [options]

@@ -5,7 +5,7 @@
  */
 import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { EXIT_INTERRUPTED } from '../engine/run.js';
+import { EXIT_INTERRUPTED } from '../util/exit.js';
 import { packageRoot } from '../util/paths.js';
 import { UsageError, last, type Parsed } from './args.js';
 

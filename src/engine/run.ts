@@ -5,7 +5,8 @@
  */
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
+import { makePool } from './pool.js';
 import type { ResolvedConfig } from '../workload/types.js';
 import type { Machine } from '../memory/machine.js';
 import { COUNTER, COUNTER_COUNT, mergeCounters } from '../stats/counters.js';
@@ -19,7 +20,6 @@ import { replayArgs } from '../workload/overrides.js';
 import type { ProgressInput } from '../report/table.js';
 import { audit } from '../check/audit.js';
 import { decodeViolations } from '../check/violations.js';
-import { vcpuWorkerFile } from '../util/paths.js';
 import { contextFor, setupMachine } from './setup.js';
 import { runVcpu, type VcpuResult, type VcpuTask } from './vcpu-loop.js';
 
@@ -46,21 +46,18 @@ export interface RunOptions {
   signal?: AbortSignal;
   /** Exit 1 on any violation, reproduced kernel windows included (default: unexplained ones only). */
   strict?: boolean;
+  /**
+   * Stop the vCPUs at the first violation that fails the run (unexplained, or any with `strict`):
+   * the verdict is in (stress --fail-fast). The final audit still runs; the document says
+   * `run.stoppedAtViolation`.
+   */
+  stopAtViolation?: boolean;
 }
 
-/** A worker pool for `threads` vCPUs. */
-export function makePool(threads: number): Piscina {
-  return new Piscina({
-    filename: vcpuWorkerFile(),
-    minThreads: threads,
-    maxThreads: threads,
-    idleTimeout: 60_000,
-    concurrentTasksPerWorker: 1,
-  });
-}
+export { makePool } from './pool.js';
 
-/** Exit status of an interrupted run (128 + SIGINT), as shells report one. */
-export const EXIT_INTERRUPTED = 130;
+export { EXIT_INTERRUPTED } from '../util/exit.js';
+import { EXIT_INTERRUPTED } from '../util/exit.js';
 
 export interface RunOutcome {
   doc: RunDocument;
@@ -96,6 +93,7 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
   // with `accesses` > 0 the run is bounded by work and the duration is not used.
   const deadline = Date.now() + cfg.durationMs;
   const stopIdx = m.ctrl(CTRL.stop);
+  if (opts.stopAtViolation) Atomics.store(m.w, m.ctrl(CTRL.stopOnViolation), opts.strict ? 2 : 1);
   let interrupted = false;
   const onAbort = (): void => {
     interrupted = true;
@@ -137,6 +135,8 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
   }
   opts.signal?.removeEventListener('abort', onAbort);
   const durationMs = performance.now() - t0;
+  // Stopped by its own verdict (the first failing violation), not by Ctrl-C or its bound.
+  const stoppedAtViolation = !interrupted && opts.stopAtViolation === true && Atomics.load(m.w, stopIdx) === 1;
   const overranMs = cfg.accesses > 0 ? 0 : Math.max(0, Date.now() - deadline);
 
   // Final audit, on a quiescent machine: every vCPU has left its guest.
@@ -168,6 +168,7 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
     lostWrites: report.lostWrites,
     perVcpu: Array.from({ length: cfg.vcpus }, (_, v) => m.counterBlock(v).slice(0, COUNTER_COUNT)),
     interrupted,
+    stoppedAtViolation,
     endedInWarmup: results.some((r) => !r.warmupDone),
     deadlineMs: cfg.accesses > 0 ? null : cfg.durationMs,
     overranMs,

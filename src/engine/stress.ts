@@ -10,6 +10,7 @@ import { applyOverrides } from '../workload/config.js';
 import { STRESS_ROUND, replayArgs, shellLine } from '../workload/overrides.js';
 import { makeHeader, type StressDocument } from '../stats/document.js';
 import { INVARIANTS } from '../invariants/names.js';
+import type { Piscina } from 'piscina';
 import { EXIT_INTERRUPTED, makePool, runSimulation } from './run.js';
 
 export interface StressOptions {
@@ -17,7 +18,10 @@ export interface StressOptions {
   timeMs: number;
   /** Exactly this many rounds (count-bounded); 0 = time-bounded. */
   rounds: number;
-  /** Stop at the first violating round (mutation tests: time to detection). */
+  /**
+   * Fail fast: stop at the first violation that fails a round, inside that round (its vCPUs stop
+   * at their next safe point), and start no other round. The question "is it caught" is answered.
+   */
   stopAtFirst?: boolean;
   onRound?: (r: { round: number; seed: number; violations: number; violatingRounds: number; elapsedMs: number; fraction: number }) => void;
   /** A round with only violations a kernel window produced counts as violating too. */
@@ -26,6 +30,8 @@ export interface StressOptions {
   signal?: AbortSignal;
   /** The command as typed, after `nestsim` (the document's `command`). */
   command?: readonly string[];
+  /** A pool of `cfg.vcpus` workers already starting (the campaign destroys it); default: one made here. */
+  pool?: Piscina;
 }
 
 /** Records of the first violating round kept in the document. */
@@ -33,7 +39,7 @@ const FIRST_RECORDS = 5;
 
 export async function runStress(cfg: ResolvedConfig, o: StressOptions): Promise<StressDocument> {
   const startedAt = new Date();
-  const pool = makePool(cfg.vcpus);
+  const pool = o.pool ?? makePool(cfg.vcpus);
   const t0 = performance.now();
   const doc: StressDocument = {
     ...makeHeader('stress', cfg, o.command ?? ['stress', cfg.file], startedAt),
@@ -43,6 +49,7 @@ export async function runStress(cfg: ResolvedConfig, o: StressOptions): Promise<
       timeBudgetMs: o.rounds > 0 ? null : o.timeMs,
       roundsRequested: o.rounds > 0 ? o.rounds : null,
       strict: o.strict ?? false,
+      failFast: o.stopAtFirst ?? false,
       rounds: 0,
       violatingRounds: 0,
       windowRounds: 0,
@@ -62,7 +69,7 @@ export async function runStress(cfg: ResolvedConfig, o: StressOptions): Promise<
       const seed = (cfg.seed + round) >>> 0;
       const rc = applyOverrides(cfg, { seed: String(seed) }, STRESS_ROUND);
       const startMs = performance.now() - t0;
-      const out = await runSimulation(rc, { pool, strict: o.strict ?? false, ...(o.signal ? { signal: o.signal } : {}) });
+      const out = await runSimulation(rc, { pool, strict: o.strict ?? false, stopAtViolation: o.stopAtFirst ?? false, ...(o.signal ? { signal: o.signal } : {}) });
       const d = out.doc;
       sum.rounds++;
       sum.accesses += d.counts.accesses;
@@ -88,6 +95,7 @@ export async function runStress(cfg: ResolvedConfig, o: StressOptions): Promise<
         byInvariant: { ...by },
         byWindow: { ...d.checks.byWindow },
         exitStatus: out.exitCode,
+        stoppedAtViolation: d.run.stoppedAtViolation,
       });
       if (out.exitCode === 1) {
         sum.violatingRounds++;

@@ -70,6 +70,8 @@ export class ViolationReporter {
   private readonly byInvIdx: number;
   private readonly byWindowIdx: number;
   private readonly ringWord: number;
+  private readonly stopModeIdx: number;
+  private readonly stopIdx: number;
   /** Wall-clock origin for record timestamps. */
   private readonly t0Ms = performance.now();
 
@@ -85,6 +87,8 @@ export class ViolationReporter {
     this.byInvIdx = m.ctrl(CTRL.violationByInvariant);
     this.byWindowIdx = m.ctrl(CTRL.violationByWindow);
     this.ringWord = m.L.violationsWord;
+    this.stopModeIdx = m.ctrl(CTRL.stopOnViolation);
+    this.stopIdx = m.ctrl(CTRL.stop);
   }
 
   // ---- I1 ---------------------------------------------------------------------------------------
@@ -173,6 +177,9 @@ export class ViolationReporter {
     Atomics.add(w, this.byInvIdx + inv, 1);
     if (window !== NO_WINDOW) Atomics.add(w, this.byWindowIdx + window, 1);
     this.counters[this.counterBase + COUNTER.violations]++;
+    // The verdict is in (stress --fail-fast): the vCPUs stop at their next safe point.
+    const stopMode = Atomics.load(w, this.stopModeIdx);
+    if (stopMode === 2 || (stopMode === 1 && window === NO_WINDOW)) Atomics.store(w, this.stopIdx, 1);
     if (n >= VIOLATION_SLOTS) return;
     const at = this.ringWord + n * VIOLATION_WORDS;
     w[at + VIOLATION.invariant] = inv;

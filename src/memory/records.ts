@@ -105,6 +105,11 @@ export const CTRL = {
   /** Audit barrier: requested generation and resume generation. */
   auditRequest: 113,
   auditResume: 114,
+  /**
+   * Stop the run at the first violation that fails it (stress --fail-fast): 0 never, 1 at an
+   * unexplained one, 2 at any (--strict). The reporter then sets `stop`.
+   */
+  stopOnViolation: 115,
   // line 8: written when vCPUs park, start or finish
   auditParked: 128,
   /** Workers attached (sanity). */

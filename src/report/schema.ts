@@ -174,6 +174,7 @@ const RUN_BODY: Record<string, Schema> = {
     deadlineMs: nullable(num('The configured bound on the run in duration mode; null when bounded by accesses.', 'ms')),
     overranMs: count('How far past its deadline the run stopped (audits or actors running long).', 'ms'),
     endedInWarmup: bool('The run ended before some vCPU finished its warm-up (nothing was measured there).'),
+    stoppedAtViolation: bool('The vCPUs were stopped at the first violation that fails the run (stress --fail-fast): the counts cover the run up to its verdict.'),
   }),
   throughput: obj('Rates over durationMs.', { accessesPerSec: num('Accesses per second.', '1/s'), faultsPerSec: num('Faults (every kind) per second.', '1/s') }),
   counts: obj('Event counts after warm-up.', {
@@ -260,6 +261,7 @@ const ROUND = obj('One stress round.', {
   byInvariant: tally('Its violations per invariant.', INVARIANTS),
   byWindow: tally('Its violations per kernel window.', KERNEL_WINDOWS),
   exitStatus: EXIT,
+  stoppedAtViolation: bool('Its vCPUs were stopped at its first failing violation (fail-fast).'),
 });
 
 const REPLAY = arr('The arguments (after nestsim) of the run that rebuilds this config exactly: every --vcpus, --set, --fix, --mutation and --protocol.', { type: 'string' }, { minItems: 2 });
@@ -271,6 +273,7 @@ const STRESS_BODY: Record<string, Schema> = {
     timeBudgetMs: nullable(num('--time when time-bounded, else null.', 'ms')),
     roundsRequested: nullable(count('--iterations when count-bounded, else null.')),
     strict: bool('Every violation counts (--strict), not only unexplained ones.'),
+    failFast: bool('Stopped at the first failing violation, inside its round (--fail-fast; the default when a mutation is given).'),
     rounds: count('Rounds run.'),
     violatingRounds: count('Rounds with an unexplained violation (with strict, with any).'),
     windowRounds: count('Rounds in which a window of the kernel as written produced a violation.'),

@@ -140,6 +140,8 @@ export interface StressRound {
   byWindow: Record<string, number>;
   /** The round's own exit status as a `run` (0, 1, or 130 when cut short). */
   exitStatus: number;
+  /** Its vCPUs were stopped at its first failing violation (fail-fast). */
+  stoppedAtViolation: boolean;
 }
 
 /** The first violating round: its records and the `run` that repeats it. */
@@ -166,6 +168,8 @@ export interface StressBody {
     roundsRequested: number | null;
     /** Every violation counts (`--strict`), not only unexplained ones. */
     strict: boolean;
+    /** Stopped at the first failing violation (`--fail-fast`; the default when a mutation is given). */
+    failFast: boolean;
     rounds: number;
     /** Rounds with an unexplained violation (with `strict`, with any). */
     violatingRounds: number;

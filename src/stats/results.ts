@@ -93,6 +93,8 @@ export interface RunBody {
     overranMs: number;
     /** The run ended (deadline or Ctrl-C) before some vCPU finished its warm-up: nothing was measured there. */
     endedInWarmup: boolean;
+    /** The vCPUs were stopped at the first violation that fails the run (stress --fail-fast). */
+    stoppedAtViolation: boolean;
   };
   throughput: { accessesPerSec: number; faultsPerSec: number };
   counts: {
@@ -195,6 +197,8 @@ export interface ResultsInput {
   overranMs?: number;
   /** Some vCPU was still warming up when the run ended. */
   endedInWarmup?: boolean;
+  /** Stopped at its first failing violation (default false). */
+  stoppedAtViolation?: boolean;
   /** The progress-interval points (default: none). */
   timeSeries?: TimeSeries;
 }
@@ -237,6 +241,7 @@ export function buildRunBody(input: ResultsInput): RunBody {
       deadlineMs: input.deadlineMs ?? null,
       overranMs: Math.round(input.overranMs ?? 0),
       endedInWarmup: input.endedInWarmup ?? false,
+      stoppedAtViolation: input.stoppedAtViolation ?? false,
     },
     throughput: {
       accessesPerSec: perSec(c.accesses, input.durationMs),

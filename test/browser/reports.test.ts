@@ -103,7 +103,7 @@ describe.skipIf(chromium === undefined)(`HTML reports in headless Chromium${why 
     const cfg = join(tmp, 'small.yaml');
     writeFileSync(cfg, 'seed: 5\nvcpus: 2\nguests: {count: 2, memory: 16M}\nl1: {memory: 256M}\nhost: {memory: 512M}\nworkload: {workingSet: 2M}\n');
     nestsim('run', cfg, '--duration', '1s', '--html', files.run, '--quiet');
-    nestsim('stress', join(ROOT, 'configs', 'stress.yaml'), '--vcpus', '1', '--mutation', 'skip-set-rc-check', '--set', 'accesses=4000', '--iterations', '4', '--html', files.stress, '--quiet');
+    nestsim('stress', join(ROOT, 'configs', 'stress.yaml'), '--vcpus', '1', '--mutation', 'skip-set-rc-check', '--set', 'accesses=4000', '--iterations', '4', '--no-fail-fast', '--html', files.stress, '--quiet');
     nestsim('sweep', cfg, '--set', 'workload.writeRatio=0,0.3,0.6', '--set', 'vcpus=1,2', '--accesses', '1500', '--html', files.sweep, '--quiet');
     const { launch } = await import('puppeteer-core');
     browser = await launch({

@@ -95,8 +95,9 @@ describe('run document', () => {
 
 describe('stress document', () => {
   // One vCPU makes a round's counts a function of its config and seed, so the replay can be
-  // checked count for count. skip-set-rc-check breaks I3 in every round.
-  const args = ['stress', STRESS, '--vcpus', '1', '--mutation', 'skip-set-rc-check', '--fix', 'p1', '--protocol', 'fixed', '--set', 'workload.writeRatio=0.4', '--set', 'accesses=6000', '--iterations', '3', '--seed', '40'];
+  // checked count for count. skip-set-rc-check breaks I3 in every round. Every round runs to its
+  // end (--no-fail-fast), as the replay does.
+  const args = ['stress', STRESS, '--vcpus', '1', '--mutation', 'skip-set-rc-check', '--fix', 'p1', '--protocol', 'fixed', '--set', 'workload.writeRatio=0.4', '--set', 'accesses=6000', '--iterations', '3', '--seed', '40', '--no-fail-fast'];
 
   it('one record per round, the outcome per invariant, and a replay with every --vcpus, --set, --fix, --mutation and --protocol (was: --set, --vcpus and --fix dropped)', () => {
     const out = join(tmp, 'stress.json');
@@ -149,5 +150,31 @@ describe('sweep document', () => {
     const page = readFileSync(html, 'utf8');
     expect(page).toContain('data-chart="sweep-faults"');
     expect(page).toContain('faults/s against workload.writeRatio');
+  });
+});
+
+describe('stress --fail-fast: the verdict in a blink', () => {
+  it('with a mutation it is the default: the round stops at its first failing violation and no other round starts', () => {
+    const out = join(tmp, 'ff.json');
+    const r = nestsim('stress', STRESS, '--mutation', 'skip-tlb-flush', '--iterations', '5', '--seed', '3', '--json', out, '--quiet');
+    expect(r.code).toBe(1);
+    const doc = readDoc(out);
+    expect(doc.stress).toMatchObject({ failFast: true, rounds: 1, violatingRounds: 1 });
+    expect(doc.rounds[0].stoppedAtViolation).toBe(true);
+    // Stopped early: fewer accesses than the round's budget (4 vCPUs x 20,000).
+    expect(doc.rounds[0].accesses).toBeLessThan(4 * 20_000);
+    expect(doc.rounds[0].unexplained).toBeGreaterThan(0);
+  });
+
+  it('--no-fail-fast runs every round; --fail-fast and --no-fail-fast together are refused', () => {
+    const out = join(tmp, 'noff.json');
+    const r = nestsim('stress', STRESS, '--mutation', 'skip-tlb-flush', '--set', 'accesses=3000', '--iterations', '2', '--no-fail-fast', '--json', out, '--quiet');
+    expect(r.code).toBe(1);
+    const doc = readDoc(out);
+    expect(doc.stress).toMatchObject({ failFast: false, rounds: 2 });
+    expect(doc.rounds.every((x: { stoppedAtViolation: boolean; accesses: number }) => !x.stoppedAtViolation && x.accesses === 4 * 3000)).toBe(true);
+    const both = nestsim('stress', STRESS, '--fail-fast', '--no-fail-fast');
+    expect(both.code).toBe(2);
+    expect(both.stderr.trim()).toBe('nestsim: stress: expected one of --fail-fast and --no-fail-fast, found both');
   });
 });
