@@ -77,10 +77,9 @@ function notifierEnd(ctx: HvContext): void {
 /**
  * Move the host block backing L1 page `page` out from under L0: notifier begin + unmap of every
  * translation (L0's leaf, shadow leaves via the rmap, TLBs), the host's entries cleared (GUP
- * backs off), retire the old frames (their
- * generation changes, so a later store through a stale translation is caught), hand the data
- * (the write counters) to new frames (`migrate`) or to swap (the next GUP brings it back),
- * free the old frames, notifier end. Returns false when there is nothing to move or no memory
+ * backs off), retire the old frames (their generation changes, so a later store through a stale
+ * translation is caught), hand the data (the write counters) to new frames (`migrate`) or to
+ * swap (the next GUP brings it back), free the old frames, notifier end. Returns false when there is nothing to move or no memory
  * to move it to. Takes the host lock, then mmu_lock inside the notifier.
  */
 function moveBlock(ctx: HvContext, page: number, migrate: boolean): boolean {
