@@ -193,11 +193,18 @@ export function pageWrites(ctx: HvContext, page: number): number {
   }
 }
 
-/** I5 conservation. Returns the number of lost writes (0 when intact). */
-
+/**
+ * I5 conservation: every completed store is counted in the frame now backing its page or in its
+ * page's swap slot. The sum walks what exists, not the address space: the frames handed out so
+ * far (below the allocator's bump pointer) that back a page now, plus the swap slots' total kept
+ * by the host. Returns the number of lost writes (0 when intact). Quiescent machine.
+ */
 function auditWrites(ctx: HvContext, completed: number): number {
-  let sum = 0;
-  for (let p = 0; p < ctx.L.l1Pages; p++) sum += pageWrites(ctx, p);
+  const w = ctx.w;
+  const L = ctx.L;
+  let sum = Atomics.load(w, ctx.m.ctrl(CTRL.swappedWrites));
+  const used = Math.min(L.hostFrames, Atomics.load(w, ctx.m.ctrl(CTRL.hostBump)));
+  for (let f = 0; f < used; f++) if (Atomics.load(w, L.frameOwnerWord + f) !== 0) sum += Atomics.load(w, L.frameWritesWord + f);
   const lost = completed - sum;
   // Stores through shadow leaves window P6 left untracked land in retired frames (counted there):
   // missing stores that many of those explain are P6's.

@@ -112,10 +112,14 @@ function moveBlock(ctx: HvContext, page: number, migrate: boolean): boolean {
       for (let k = 0; k < n; k++) Atomics.store(w, L.frameWritesWord + newF0 + k, Atomics.load(w, L.frameWritesWord + oldF0 + k));
       installBlockLocked(m, first, n, newF0, order, false);
     } else {
+      let writes = 0;
       for (let k = 0; k < n; k++) {
-        w[L.swapWritesWord + first + k] = Atomics.load(w, L.frameWritesWord + oldF0 + k) | SWAP_SLOT_USED;
+        const c = Atomics.load(w, L.frameWritesWord + oldF0 + k);
+        writes += c;
+        w[L.swapWritesWord + first + k] = c | SWAP_SLOT_USED;
         Atomics.store(w, L.backingWord + first + k, 0);
       }
+      Atomics.add(w, m.ctrl(CTRL.swappedWrites), writes);
     }
     m.freeFramesLocked(oldF0, order);
     notifierEnd(ctx);

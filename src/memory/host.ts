@@ -117,7 +117,10 @@ export function installBlockLocked(m: Machine, first: number, n: number, f0: num
     const f = f0 + k;
     if (restoreSwap) {
       const slot = w[L.swapWritesWord + first + k];
-      if ((slot & SWAP_SLOT_USED) !== 0) swapped++;
+      if ((slot & SWAP_SLOT_USED) !== 0) {
+        swapped++;
+        Atomics.sub(w, m.ctrl(CTRL.swappedWrites), slot & ~SWAP_SLOT_USED);
+      }
       Atomics.store(w, L.frameWritesWord + f, slot & ~SWAP_SLOT_USED);
     }
     Atomics.store(w, L.frameOwnerWord + f, first + k + 1);

@@ -86,6 +86,8 @@ export const CTRL = {
   hostFramesFree: 52,
   /** Host memory allocation failures (GUP -EFAULT). */
   hostOom: 53,
+  /** The write counts held in swap slots (pages swapped out), in all: the audit's sum needs no page walk. */
+  swappedWrites: 54,
   // line 4: host table unit allocator: bump and free-list head (unit + 1)
   hostTableBump: 64,
   hostTableFree: 65,
