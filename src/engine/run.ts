@@ -73,6 +73,24 @@ export function sumCounter(m: Machine, c: number): number {
   return s;
 }
 
+/** `Atomics.waitAsync` (Node 16+; not in the ES2022 library types): resolves when `w[i]` may have left `value`, or after `ms`. */
+function waitAsync(w: Int32Array, i: number, value: number, ms: number): Promise<unknown> {
+  const r = (Atomics as unknown as { waitAsync(a: Int32Array, i: number, v: number, t: number): { async: boolean; value: unknown } }).waitAsync(w, i, value, ms);
+  return r.async ? (r.value as Promise<unknown>) : Promise.resolve(r.value);
+}
+
+/**
+ * The time the rates divide by (`run.durationMs`): the span from the start gate to the end; with
+ * a warm-up, the vCPUs' mean measured time instead (each from its warm-up's end, where its
+ * counters start, to its end), so the warm-up does not dilute the rates. Inline, the vCPUs ran one
+ * after another: the span. 0 when no vCPU got past its warm-up.
+ */
+export function measuredDuration(results: ReadonlyArray<Pick<VcpuResult, 'measuredMs' | 'warmupDone'>>, warm: boolean, inline: boolean, spanMs: number): number {
+  if (!warm || inline) return spanMs;
+  const measured = results.filter((r) => r.warmupDone);
+  return measured.length > 0 ? measured.reduce((s, r) => s + r.measuredMs, 0) / measured.length : 0;
+}
+
 /** All workers' counter blocks merged. */
 function mergedCounters(m: Machine): Float64Array {
   const merged = new Float64Array(COUNTER_COUNT);
@@ -89,9 +107,9 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
   const startedAt = opts.startedAt ?? new Date();
   const wall0 = performance.now();
   const m = setupMachine(cfg);
-  // The deadline bounds the whole run in duration mode (warm-up, audits and actors included);
-  // with `accesses` > 0 the run is bounded by work and the duration is not used.
-  const deadline = Date.now() + cfg.durationMs;
+  // The deadline bounds the whole run in duration mode (warm-up, audits and actors included),
+  // from the start gate's opening; with `accesses` > 0 the run is bounded by work.
+  let deadline = Date.now() + cfg.durationMs;
   const stopIdx = m.ctrl(CTRL.stop);
   if (opts.stopAtViolation) Atomics.store(m.w, m.ctrl(CTRL.stopOnViolation), opts.strict ? 2 : 1);
   let interrupted = false;
@@ -103,16 +121,31 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   const tasks: VcpuTask[] = [];
   for (let v = 0; v < cfg.vcpus; v++) {
-    tasks.push({ sab: m.sab, layout: m.L, cfg, vcpu: v, accesses: cfg.accesses, deadlineMs: deadline });
+    tasks.push({ sab: m.sab, layout: m.L, cfg, vcpu: v, accesses: cfg.accesses, durationMs: cfg.durationMs });
   }
   const series = new SeriesRecorder();
   series.add(0, new Float64Array(COUNTER_COUNT), cfg.warmupAccesses > 0 || cfg.warmupMs > 0);
-  const t0 = performance.now();
+  let t0 = performance.now();
   let results: VcpuResult[];
   if (opts.inline) {
+    // One after the other on this thread: the gate is open from the start.
+    Atomics.store(m.w, m.ctrl(CTRL.startGo), 1);
     results = tasks.map((t) => runVcpu(t, m));
   } else {
     const pool = opts.pool ?? makePool(cfg.vcpus);
+    const runs = tasks.map((t) => pool.run(t) as Promise<VcpuResult>);
+    let settled = false;
+    const all = Promise.all(runs).finally(() => (settled = true));
+    all.catch(() => {}); // awaited below; a failure also ends the wait at the gate
+    // Open the start gate once every vCPU is ready: the measured run starts here.
+    const readyIdx = m.ctrl(CTRL.startReady);
+    for (let ready = Atomics.load(m.w, readyIdx); ready < cfg.vcpus && !settled && !interrupted; ready = Atomics.load(m.w, readyIdx)) {
+      await waitAsync(m.w, readyIdx, ready, 50);
+    }
+    t0 = performance.now();
+    deadline = Date.now() + cfg.durationMs;
+    Atomics.store(m.w, m.ctrl(CTRL.startGo), 1);
+    Atomics.notify(m.w, m.ctrl(CTRL.startGo));
     // One timer samples the time series every interval and shows progress about every `progressMs`.
     const every = opts.progressMs ?? 250;
     const last = { ms: 0, accesses: 0, faults: 0 };
@@ -127,14 +160,14 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
       }
     }, Math.min(SERIES_INTERVAL_MS, every));
     try {
-      results = await Promise.all(tasks.map((t) => pool.run(t) as Promise<VcpuResult>));
+      results = await all;
     } finally {
       clearInterval(timer);
       if (!opts.pool) await pool.destroy();
     }
   }
   opts.signal?.removeEventListener('abort', onAbort);
-  const durationMs = performance.now() - t0;
+  const durationMs = measuredDuration(results, cfg.warmupAccesses > 0 || cfg.warmupMs > 0, opts.inline === true, performance.now() - t0);
   // Stopped by its own verdict (the first failing violation), not by Ctrl-C or its bound.
   const stoppedAtViolation = !interrupted && opts.stopAtViolation === true && Atomics.load(m.w, stopIdx) === 1;
   const overranMs = cfg.accesses > 0 ? 0 : Math.max(0, Date.now() - deadline);

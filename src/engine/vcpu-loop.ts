@@ -4,6 +4,7 @@
  * part in stop-the-world audits. Runs on a worker thread (workers/vcpu.ts) or, for tests and
  * `--vcpus 1`, on the calling thread.
  */
+import { performance } from 'node:perf_hooks';
 import type { ResolvedConfig } from '../workload/types.js';
 import { Prng } from '../workload/prng.js';
 import { makeGenerator, type PageGenerator } from '../workload/generators.js';
@@ -26,15 +27,17 @@ export interface VcpuTask {
   layout: Layout;
   cfg: ResolvedConfig;
   vcpu: number;
-  /** Accesses to run (0 = until `deadlineMs`). */
+  /** Accesses to run (0 = for `durationMs`). */
   accesses: number;
-  /** Wall-clock deadline (Date.now() ms) when `accesses` is 0. */
-  deadlineMs: number;
+  /** Run length (ms) when `accesses` is 0, from the start gate's opening. */
+  durationMs: number;
 }
 
 export interface VcpuResult {
   vcpu: number;
   accesses: number;
+  /** Its measured time (ms): from its warm-up's end (the start gate without one) to its end; 0 if never measured. */
+  measuredMs: number;
   /** Whether warm-up finished before the run ended (else every figure is zero). */
   warmupDone: boolean;
   /** Histogram data by latency kind (Float64Array). */
@@ -76,7 +79,7 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   let warmup = timedWarmup ? Infinity : cfg.warmupAccesses;
   let total = task.accesses > 0 && !timedWarmup ? task.accesses + warmup : Infinity;
   const stopIdx = m.ctrl(CTRL.stop);
-  /** Duration mode: the run ends at `task.deadlineMs`. */
+  /** Duration mode: the run ends at `deadlineMs` (set when the start gate opens). */
   const timed = task.accesses === 0;
   let seenAudit = 0;
   // Waiting to re-enter a destroyed guest must not hold up an audit (the auditor may be one of
@@ -84,6 +87,16 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   cpu.onWait = () => {
     seenAudit = auditPoint(m, cpu, seenAudit);
   };
+  // The start gate: every vCPU built before any runs, so the measured run (and its deadline) does
+  // not include the other threads' start-up (on a few cores, 16 workers loading the simulator
+  // take seconds). The coordinator opens it; Ctrl-C before that ends the run.
+  const goIdx = m.ctrl(CTRL.startGo);
+  Atomics.add(w, m.ctrl(CTRL.startReady), 1);
+  Atomics.notify(w, m.ctrl(CTRL.startReady));
+  while (Atomics.load(w, goIdx) === 0 && Atomics.load(w, stopIdx) === 0) Atomics.wait(w, goIdx, 0, 50);
+  const deadlineMs = Date.now() + task.durationMs;
+  // Where this vCPU's figures start: here, or where its warm-up ends (its counters reset there).
+  let measuredFrom = performance.now();
   while (!cpu.enter()) {
     cpu.onWait();
     Atomics.wait(w, stopIdx, 0, 1);
@@ -97,12 +110,16 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
         warmup = n;
         if (task.accesses > 0) total = n + task.accesses;
         resetAfterWarmup(ctx, cpu);
+        measuredFrom = performance.now();
       }
       // In duration mode the deadline bounds warm-up too (a warm-up longer than the run ends it).
-      if (timed && Date.now() >= task.deadlineMs) break;
+      if (timed && Date.now() >= deadlineMs) break;
     }
     if ((n & 15) === 0) seenAudit = auditPoint(m, cpu, seenAudit);
-    if (n === warmup && warmup > 0 && !timedWarmup) resetAfterWarmup(ctx, cpu);
+    if (n === warmup && warmup > 0 && !timedWarmup) {
+      resetAfterWarmup(ctx, cpu);
+      measuredFrom = performance.now();
+    }
     const r = prng.nextU32();
     // Branch-free type choice (`+(a < b)` is a flag set; a random 30% branch mispredicts often
     // enough to cost more than the rest of a TLB hit): ACCESS_STORE = 1, ACCESS_FETCH = 2.
@@ -120,7 +137,7 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
       duties.run(n);
       // Duties (audits above all) can take far longer than 1,024 accesses: look at the clock and
       // the stop word after each batch, so neither a deadline nor a Ctrl-C waits for them.
-      if ((timed && Date.now() >= task.deadlineMs) || Atomics.load(w, stopIdx) !== 0) {
+      if ((timed && Date.now() >= deadlineMs) || Atomics.load(w, stopIdx) !== 0) {
         n++;
         break;
       }
@@ -136,7 +153,8 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   const histograms: Record<string, Float64Array> = { access: cpu.stats.access.data };
   FAULT_KIND_NAMES.forEach((k, i) => (histograms[k] = cpu.stats.byKind[i].data));
   STAGE_NAMES.forEach((k, i) => (histograms[k] = ctx.stages[i].data));
-  return { vcpu: v, accesses: Math.max(0, n - warmup), warmupDone, histograms };
+  const measuredMs = warmupDone ? performance.now() - measuredFrom : 0;
+  return { vcpu: v, accesses: Math.max(0, n - warmup), measuredMs, warmupDone, histograms };
 }
 
 /**

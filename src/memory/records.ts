@@ -112,6 +112,12 @@ export const CTRL = {
    * unexplained one, 2 at any (--strict). The reporter then sets `stop`.
    */
   stopOnViolation: 115,
+  /**
+   * Start gate: vCPUs ready to run (each adds 1 once its thread is loaded and its vCPU built),
+   * and `startGo`, set by the coordinator once all are: the measured run starts there.
+   */
+  startReady: 116,
+  startGo: 117,
   // line 8: written when vCPUs park, start or finish
   auditParked: 128,
   /** Workers attached (sanity). */

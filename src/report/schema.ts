@@ -169,7 +169,7 @@ const RUN_BODY: Record<string, Schema> = {
   run: obj('How the run went.', {
     seed: count('Seed of every random choice.', 'seed'),
     vcpus: { type: 'integer', minimum: 1, description: withUnit('Simulated L2 vCPUs (worker threads).', 'count') },
-    durationMs: num('Measured time (the rates divide by it).', 'ms'),
+    durationMs: num('Measured time, which the rates divide by: from the start gate (every vCPU built) to the end; with a warm-up, the vCPUs\' mean time from their warm-up\'s end.', 'ms'),
     wallMs: num('Wall time of the whole run, setup and teardown included.', 'ms'),
     deadlineMs: nullable(num('The configured bound on the run in duration mode; null when bounded by accesses.', 'ms')),
     overranMs: count('How far past its deadline the run stopped (audits or actors running long).', 'ms'),
