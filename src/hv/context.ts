@@ -59,6 +59,11 @@ export interface ContextOptions {
   markP1Survivors?: StaleMarker;
   /** Optional hook called at named points of the fault path (tests force interleavings). */
   hook?: (point: HookPoint, ctx: HvContext) => void;
+  /**
+   * Spins before an mmu_lock waiter sleeps (default MMU_LOCK_SPINS). With more vCPU threads than
+   * processors the holder is often not running: spinning then only takes the processor from it.
+   */
+  mmuSpins?: number;
 }
 
 /** One contended lock acquisition in this many is timed (see `HvContext.noteWait`). */
@@ -90,6 +95,8 @@ export class HvContext {
   readonly accessSampleMask: number;
   /** Hardware sets R/C in L0's table for L1 on L1's own accesses (`hardware.l1Rc: auto`). */
   readonly l1RcAuto: boolean;
+  /** Spins before an mmu_lock waiter sleeps (ContextOptions.mmuSpins). */
+  readonly mmuSpins: number;
   shootdown: Shootdown;
   readonly markP1Survivors: StaleMarker;
   /**
@@ -128,6 +135,7 @@ export class HvContext {
     this.faultSampleMask = (o.faultSample ?? numericDefault('stats.faultSample')) - 1;
     this.accessSampleMask = (o.accessSample ?? numericDefault('stats.accessSample')) - 1;
     this.l1RcAuto = o.l1Rc === 'auto';
+    this.mmuSpins = o.mmuSpins ?? MMU_LOCK_SPINS;
     this.shootdown = o.shootdown ?? noShootdown;
     this.markP1Survivors = o.markP1Survivors ?? noShootdown;
     this.report = new ViolationReporter(m, o.vcpu, this.counters, this.counterBase);
@@ -151,7 +159,7 @@ export class HvContext {
 
   /** Take kvm->mmu_lock. */
   mmuLock(): void {
-    const waited = lockWord(this.w, this.m.lockIndex(LOCK.mmu), MMU_LOCK_SPINS, this.untimed[0] >= LOCK_WAIT_SAMPLE - 1);
+    const waited = lockWord(this.w, this.m.lockIndex(LOCK.mmu), this.mmuSpins, this.untimed[0] >= LOCK_WAIT_SAMPLE - 1);
     this.counters[this.counterBase + COUNTER.mmuLockAcq]++;
     if (waited !== 0) this.noteWait(0, COUNTER.mmuLockContended, STAGE.mmuLockWait, waited);
   }
