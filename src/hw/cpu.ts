@@ -88,7 +88,11 @@ export class Cpu implements FaultHandler {
   onWait: (() => void) | undefined = undefined;
   /** Per-access counts not yet added to the shared counter block (see `publish`). */
   private readonly local = new Int32Array(LOCAL_COUNTS);
-  /** Accesses until the next one timed for the access-latency histogram (`stats.accessSample`). */
+  /**
+   * Accesses until the next one timed for the access-latency histogram (`stats.accessSample`):
+   * a random gap of mean N drawn when a sample is taken (the hot path only counts down), so the
+   * sample cannot alias with a periodic access pattern as a fixed stride of N would.
+   */
   private sampleIn = 1;
   /** Timed faults so far; one in STAGE_SAMPLE_EVERY of them also times its stages. */
   private timedFaults = 0;
@@ -246,8 +250,8 @@ export class Cpu implements FaultHandler {
       } else ok = this.miss(rg, pn, vpn, type, hit); // lacked a permission or R/C: refill that entry
     } else ok = this.miss(rg, pn, vpn, type, tlb.freeWay(vpn));
     if (sample) {
-      this.sampleIn = this.ctx.accessSampleMask + 1;
       this.stats.access.record((performance.now() - t0) * 1e6);
+      this.sampleIn = this.nextSampleGap();
     }
     return ok;
   }
@@ -299,6 +303,14 @@ export class Cpu implements FaultHandler {
     }
     Atomics.add(this.w, this.frameWritesWord + frame, 1);
     this.local[LOCAL.writes]++;
+  }
+
+  /** The next gap between timed accesses: uniform in 1..2N-1 (mean N), from the sampling generator. */
+  private nextSampleGap(): number {
+    const n = this.ctx.accessSampleMask + 1;
+    if (n === 1) return 1;
+    this.sampleState = (Math.imul(this.sampleState, 1664525) + 1013904223) | 0;
+    return 1 + Math.floor(((this.sampleState >>> 0) / 0x100000000) * (2 * n - 1));
   }
 
   // ---- faults: one statistics path for both regimes --------------------------------------------
