@@ -18,7 +18,7 @@ import { interruptOnSigint, outputsOf, selfCheck, stdoutTaken, useColor, writeOu
 import type { ResolvedConfig } from './workload/types.js';
 import { LayoutError, computeLayout } from './memory/layout.js';
 import { EXIT_INTERRUPTED } from './util/exit.js';
-import { renderProgress, renderStressProgress, renderTable } from './report/table.js';
+import { kindLabel, mostTimedFaultKind, renderProgress, renderStressProgress, renderTable } from './report/table.js';
 import { toolVersion } from './stats/version.js';
 import { makeHeader, runBodyOf, type AnyDocument, type SweepDocument } from './stats/document.js';
 
@@ -167,9 +167,6 @@ async function cmdSweep(p: Parsed): Promise<number> {
   };
   let worst = 0;
   const { runSimulation } = await import('./engine/run.js');
-  // The latency columns are the shadow-insert fault's (the common kind), "-" when none was timed.
-  const rows: string[] = [`${label(axes.map((a) => a.key)).padEnd(width)} ${'accesses/s'.padStart(14)} ${'faults/s'.padStart(14)} ${'insert p50'.padStart(11)} ${'insert p99'.padStart(11)} ${'violations'.padStart(10)}`];
-  const ns = (v: number | undefined): string => (v !== undefined ? `${v}ns` : '-').padStart(11);
   const { signal, release } = interruptOnSigint();
   try {
     for (let i = 0; i < points.length && !signal.aborted; i++) {
@@ -177,10 +174,6 @@ async function cmdSweep(p: Parsed): Promise<number> {
       worst = out.exitCode === EXIT_INTERRUPTED ? EXIT_INTERRUPTED : Math.max(worst, out.exitCode);
       const d = out.doc;
       doc.points.push({ values: Object.fromEntries(axes.map((a, k) => [a.key, points[i][k]])), exitStatus: out.exitCode, replay: replayArgs(configs[i]), ...runBodyOf(d) });
-      const lat = d.latencyNs.shadowInsert;
-      rows.push(
-        `${label(points[i]).padEnd(width)} ${Math.round(d.throughput.accessesPerSec).toLocaleString('en-US').padStart(14)} ${Math.round(d.throughput.faultsPerSec).toLocaleString('en-US').padStart(14)} ${ns(lat?.p50)} ${ns(lat?.p99)} ${String(d.checks.violations).padStart(10)}`,
-      );
       if (!p.flags.has('quiet')) {
         process.stderr.write(`${axes.map((a, k) => `${a.key}=${points[i][k]}`).join(' ')}: done (${i + 1}/${points.length})\n`);
       }
@@ -188,11 +181,31 @@ async function cmdSweep(p: Parsed): Promise<number> {
   } finally {
     release();
   }
-  text.write(rows.join('\n') + '\n');
+  text.write(sweepTable(doc, label, width) + '\n');
   doc.interrupted = signal.aborted;
   doc.exitStatus = signal.aborted ? EXIT_INTERRUPTED : worst;
   await writeDocument(json, html, doc);
   return doc.exitStatus;
+}
+
+/**
+ * The sweep's terminal table: one row per point, labelled by the swept keys. The latency columns
+ * are those of the fault kind timed most often over the sweep, as in its HTML report (shadow
+ * insert when none was timed), "-" at a point that timed none.
+ */
+function sweepTable(doc: SweepDocument, label: (vals: readonly string[]) => string, width: number): string {
+  const kind = mostTimedFaultKind(doc.points) ?? 'shadowInsert';
+  const name = kind === 'shadowInsert' ? 'insert' : kindLabel(kind);
+  const col = Math.max(11, name.length + 4);
+  const ns = (v: number | undefined): string => (v !== undefined ? `${v}ns` : '-').padStart(col);
+  const rows = [`${label(doc.axes.map((a) => a.key)).padEnd(width)} ${'accesses/s'.padStart(14)} ${'faults/s'.padStart(14)} ${`${name} p50`.padStart(col)} ${`${name} p99`.padStart(col)} ${'violations'.padStart(10)}`];
+  for (const pt of doc.points) {
+    const lat = pt.latencyNs[kind];
+    rows.push(
+      `${label(doc.axes.map((a) => pt.values[a.key])).padEnd(width)} ${Math.round(pt.throughput.accessesPerSec).toLocaleString('en-US').padStart(14)} ${Math.round(pt.throughput.faultsPerSec).toLocaleString('en-US').padStart(14)} ${ns(lat?.p50)} ${ns(lat?.p99)} ${String(pt.checks.violations).padStart(10)}`,
+    );
+  }
+  return rows.join('\n');
 }
 
 async function cmdStress(p: Parsed): Promise<number> {

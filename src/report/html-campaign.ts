@@ -5,9 +5,9 @@
  * swept keys, and a table of every point.
  */
 import type { StressDocument, SweepDocument, SweepPoint } from '../stats/document.js';
-import { FAULT_KINDS, type FaultKind as ReportedFaultKind, type LatencyHistogram } from '../stats/results.js';
+import type { FaultKind as ReportedFaultKind, LatencyHistogram } from '../stats/results.js';
 import { cdfPoints } from '../stats/latency.js';
-import { fmtCount, fmtInt, fmtMs, fmtNs, fmtPct, kindLabel } from './table.js';
+import { fmtCount, fmtInt, fmtMs, fmtNs, fmtPct, kindLabel, mostTimedFaultKind } from './table.js';
 import { card, columnChart, esc, lineChart, page, table, type Series } from './svg.js';
 import { configSection, headerMeta, nsAxis, violationList } from './html.js';
 
@@ -86,17 +86,6 @@ interface Figure {
   readonly fmt: (v: number) => string;
 }
 
-/** The fault kind timed most often over all points (the sweep's latency figures are its). */
-function commonKind(points: readonly SweepPoint[]): ReportedFaultKind | undefined {
-  let best: ReportedFaultKind | undefined;
-  let most = 0;
-  for (const k of FAULT_KINDS) {
-    const n = points.reduce((sum, p) => sum + (p.latencyNs[k]?.count ?? 0), 0);
-    if (n > most) [best, most] = [k, n];
-  }
-  return best;
-}
-
 /** The figures a sweep report plots against the swept keys. */
 function figures(kind: ReportedFaultKind | undefined): Figure[] {
   const out: Figure[] = [
@@ -127,7 +116,7 @@ export function renderSweepHtml(doc: SweepDocument): string {
   // One line per combination of the other swept keys' values, x the first swept key's values.
   const groupOf = (p: SweepPoint): string => others.map((a) => `${a.key}=${p.values[a.key]}`).join(' ') || 'all points';
   const groups = [...new Set(doc.points.map(groupOf))];
-  const kind = commonKind(doc.points);
+  const kind = mostTimedFaultKind(doc.points);
   const charts: string[] = [];
   const untimed: string[] = [];
   for (const f of figures(kind)) {

@@ -4,7 +4,7 @@
  * (`--no-color`, NO_COLOR, not a TTY).
  */
 
-import { FAULT_KINDS, LATENCY_KINDS, type LatencyHistogram, type LockStats } from '../stats/results.js';
+import { FAULT_KINDS, LATENCY_KINDS, type FaultKind, type LatencyHistogram, type LockStats, type RunBody } from '../stats/results.js';
 import type { RunDocument } from '../stats/document.js';
 import { FAULT_KIND_NAMES } from '../stats/kinds.js';
 import { LOCK_WAIT_SAMPLE, STAGE_SAMPLE_EVERY } from '../hv/context.js';
@@ -51,6 +51,17 @@ export const KIND_LABELS: Readonly<Record<string, string>> = {
   tlbLockWait: 'stage: tlb_lock wait',
   mmuLockWait: 'stage: mmu_lock wait',
 };
+
+/** The fault kind timed most often over several runs (a sweep's latency figures are its); undefined when none was timed. */
+export function mostTimedFaultKind(bodies: ReadonlyArray<Pick<RunBody, 'latencyNs'>>): FaultKind | undefined {
+  let best: FaultKind | undefined;
+  let most = 0;
+  for (const k of FAULT_KINDS) {
+    const n = bodies.reduce((sum, b) => sum + (b.latencyNs[k]?.count ?? 0), 0);
+    if (n > most) [best, most] = [k, n];
+  }
+  return best;
+}
 
 export function kindLabel(kind: string): string {
   return KIND_LABELS[kind] ?? kind.replace(/([a-z0-9])([A-Z])/g, '$1 $2').toLowerCase();

@@ -150,6 +150,11 @@ describe('sweep document', () => {
     const page = readFileSync(html, 'utf8');
     expect(page).toContain('data-chart="sweep-faults"');
     expect(page).toContain('faults/s against workload.writeRatio');
+    // The terminal table's latency columns are the same fault kind the report plots.
+    const kind = /Latency figures are of (.+?) faults, the kind timed most often/.exec(page)?.[1];
+    expect(kind).toBeDefined();
+    const header = r.stdout.split('\n')[0];
+    expect(header).toContain(kind === 'shadow insert' ? 'insert p50' : `${kind} p50`);
   });
 });
 
