@@ -253,6 +253,28 @@ async function cmdStress(p: Parsed): Promise<number> {
   }
 }
 
+async function cmdTrace(p: Parsed): Promise<number> {
+  if (p.file !== undefined) throw new UsageError(`trace: expected the command after --, found "${p.file}" before it`);
+  if (p.rest.length === 0) throw new UsageError('trace: expected a command to trace after --, found none');
+  const [output] = outputsOf(p, 'output');
+  if (output === undefined || output.path === '-') throw new UsageError('trace: expected -o FILE (the trace to write), found none');
+  const tlbText = last(p, 'tlb');
+  const tlb = tlbText === undefined ? 0 : Number(tlbText);
+  if (tlbText !== undefined && (!Number.isInteger(tlb) || tlb < 1 || tlb > 1 << 20)) throw new UsageError(`--tlb: expected a number of TLB entries 1..1048576, found "${tlbText}"`);
+  const { recordTrace } = await import('./cli/trace-record.js');
+  const s = await recordTrace(p.rest, output.path, tlb);
+  if (!p.flags.has('quiet')) {
+    process.stderr.write(
+      `${output.path}: ${s.records.toLocaleString('en-US')} records for ${s.accesses.toLocaleString('en-US')} accesses` +
+        (tlb > 0 ? ` (${s.tlbHits.toLocaleString('en-US')} TLB hits dropped)` : '') +
+        `, ${s.distinctPages.toLocaleString('en-US')} distinct 4K pages, ${(s.accesses / Math.max(1, s.records)).toFixed(1)} accesses per record, ${s.bytes.toLocaleString('en-US')} bytes` +
+        (s.exitCode !== 0 ? ` (the command exited ${s.exitCode})` : '') +
+        '\n',
+    );
+  }
+  return 0;
+}
+
 function isCommand(c: string): c is Command {
   return (COMMANDS as readonly string[]).includes(c);
 }
@@ -273,7 +295,7 @@ async function dispatch(p: Parsed): Promise<number> {
     process.stdout.write(HELP.main.replace('{version}', toolVersion()) + '\n');
     return p.flags.has('help') ? 0 : 2;
   }
-  if (!isCommand(p.command)) throw new UsageError(`unknown command "${p.command}" (expected run, stress, validate or sweep)`);
+  if (!isCommand(p.command)) throw new UsageError(`unknown command "${p.command}" (expected run, stress, validate, sweep or trace)`);
   if (p.flags.has('help')) {
     process.stdout.write(HELP[p.command] + '\n');
     return 0;
@@ -292,6 +314,8 @@ async function dispatch(p: Parsed): Promise<number> {
       return await cmdSweep(p);
     case 'stress':
       return await cmdStress(p);
+    case 'trace':
+      return await cmdTrace(p);
   }
 }
 

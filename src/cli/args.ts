@@ -9,7 +9,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export const COMMANDS = ['run', 'stress', 'validate', 'sweep'] as const;
+export const COMMANDS = ['run', 'stress', 'validate', 'sweep', 'trace'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 /** Options that take a value, and what the value is (for the "expected ..." of a missing one). */
@@ -26,6 +26,8 @@ const VALUE_OPTIONS: Readonly<Record<string, string>> = {
   html: 'a file name (or - for stdout)',
   time: `a duration like ${DURATION_EXAMPLES}`,
   iterations: 'a number of rounds',
+  output: 'a file name',
+  tlb: 'a number of TLB entries',
 };
 const BOOL_OPTIONS = new Set(['quiet', 'no-color', 'help', 'keys', 'debug', 'version', 'strict', 'fail-fast', 'no-fail-fast']);
 
@@ -35,6 +37,7 @@ export const ACCEPTS: Readonly<Record<Command, ReadonlySet<string>>> = {
   stress: new Set(['vcpus', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'time', 'iterations', 'quiet', 'no-color', 'strict', 'fail-fast', 'no-fail-fast']),
   validate: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'keys']),
   sweep: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'strict']),
+  trace: new Set(['output', 'tlb', 'quiet']),
 };
 /** Options every command takes. */
 export const GLOBAL_OPTIONS = new Set(['help', 'debug', 'version']);
@@ -47,6 +50,7 @@ Usage:
   nestsim stress <config.yaml> [options]    many short racy rounds; exit 1 on any violation
   nestsim validate <config.yaml> [options]  check a config (as run would) and print it resolved
   nestsim sweep <config.yaml> --set key=v1,v2,... [options]
+  nestsim trace -o FILE [--tlb N] -- <command...>   record a program's memory trace (Valgrind)
   nestsim help <command>                    options of a command (also: nestsim <command> --help)
   nestsim --version                         the version (also -V)
 
@@ -108,12 +112,22 @@ config, 3 internal error, 130 interrupted (Ctrl-C; the results so far are printe
   --html FILE           write the HTML report (each figure against the swept keys); - for stdout
   --quiet               no per-value progress
   Other options as for run.`,
+  trace: `Usage: nestsim trace -o FILE [--tlb N] -- <command...>
+
+  Runs the command under Valgrind lackey (valgrind --tool=lackey --trace-mem=yes) and writes its
+  memory accesses as a nestsim page-level trace (docs/traces.md) for workload.trace: one record
+  per run of accesses of one type to one 4K page. FILE ending in .gz is gzip'd.
+  -o, --output FILE     the trace to write (checked before the command runs)
+  --tlb N               drop the accesses a fully associative LRU TLB of N pages would hit
+  --quiet               no summary line`,
 };
 
 export interface Parsed {
   /** The arguments as given (after `nestsim`). */
   argv: readonly string[];
   command: string;
+  /** Everything after `--` (the program `nestsim trace` runs). */
+  rest: readonly string[];
   file?: string;
   flags: Map<string, string[]>;
 }
@@ -126,8 +140,19 @@ export function parseArgs(argv: readonly string[]): Parsed {
   const flags = new Map<string, string[]>();
   let command = '';
   let file: string | undefined;
+  let rest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
+    if (a === '--') {
+      rest = argv.slice(i + 1);
+      break;
+    }
+    if (a === '-o') {
+      const value = argv[++i];
+      if (value === undefined || value.startsWith('-')) throw new UsageError(`-o: expected a file name, found ${value === undefined ? 'the end of the command line' : `the option ${value}`}`);
+      flags.set('output', [...(flags.get('output') ?? []), value]);
+      continue;
+    }
     if (a.startsWith('--')) {
       const eq = a.indexOf('=');
       const name = eq < 0 ? a.slice(2) : a.slice(2, eq);
@@ -152,7 +177,7 @@ export function parseArgs(argv: readonly string[]): Parsed {
     else if (file === undefined) file = a;
     else throw new UsageError(`unexpected argument "${a}"`);
   }
-  return { argv: [...argv], command, file, flags };
+  return { argv: [...argv], command, file, flags, rest };
 }
 
 export function last(p: Parsed, name: string): string | undefined {

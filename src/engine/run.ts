@@ -14,6 +14,8 @@ import { totalFaults } from '../stats/kinds.js';
 import { CTRL } from '../memory/records.js';
 import { Histogram } from '../stats/histogram.js';
 import { buildRunBody } from '../stats/results.js';
+import { computeLayout } from '../memory/layout.js';
+import { convertTrace, type ConvertedTrace } from '../workload/trace.js';
 import { makeHeader, type RunDocument } from '../stats/document.js';
 import { SERIES_INTERVAL_MS, SeriesRecorder } from '../stats/series.js';
 import { replayArgs } from '../workload/overrides.js';
@@ -91,6 +93,18 @@ export function measuredDuration(results: ReadonlyArray<Pick<VcpuResult, 'measur
   return measured.length > 0 ? measured.reduce((s, r) => s + r.measuredMs, 0) / measured.length : 0;
 }
 
+/** The trace of `cfg` converted for its guests' geometry (pages after L1's read-only and MMIO ones). */
+async function prepareTrace(cfg: ResolvedConfig): Promise<ConvertedTrace> {
+  const L = computeLayout(cfg);
+  return convertTrace(cfg.workload.trace, {
+    pageBytes: 2 ** L.pageShift,
+    firstPage: L.l2RoPages,
+    pages: Math.max(1, L.guestPages - L.l2RoPages - L.l2MmioPages),
+    skip: cfg.workload.traceSkip,
+    limit: cfg.workload.traceLimit,
+  });
+}
+
 /** All workers' counter blocks merged. */
 function mergedCounters(m: Machine): Float64Array {
   const merged = new Float64Array(COUNTER_COUNT);
@@ -106,6 +120,8 @@ function warmingUp(cfg: ResolvedConfig, merged: Float64Array): boolean {
 export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}): Promise<RunOutcome> {
   const startedAt = opts.startedAt ?? new Date();
   const wall0 = performance.now();
+  // A trace is converted before the machine is built (a bad line is a usage error, exit 2).
+  const trace = cfg.workload.trace !== '' ? await prepareTrace(cfg) : undefined;
   const m = setupMachine(cfg);
   // The deadline bounds the whole run in duration mode (warm-up, audits and actors included),
   // from the start gate's opening; with `accesses` > 0 the run is bounded by work.
@@ -121,7 +137,16 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   const tasks: VcpuTask[] = [];
   for (let v = 0; v < cfg.vcpus; v++) {
-    tasks.push({ sab: m.sab, layout: m.L, cfg, vcpu: v, accesses: cfg.accesses, durationMs: cfg.durationMs });
+    tasks.push({
+      sab: m.sab,
+      layout: m.L,
+      cfg,
+      vcpu: v,
+      accesses: cfg.accesses,
+      durationMs: cfg.durationMs,
+      // Every vCPU replays the trace from its own offset: an equal share of the records apart.
+      ...(trace !== undefined ? { trace: { file: trace.file, records: trace.records, start: Math.floor((v * trace.records) / cfg.vcpus) } } : {}),
+    });
   }
   const series = new SeriesRecorder();
   series.add(0, new Float64Array(COUNTER_COUNT), cfg.warmupAccesses > 0 || cfg.warmupMs > 0);
@@ -202,6 +227,7 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
     perVcpu: Array.from({ length: cfg.vcpus }, (_, v) => m.counterBlock(v).slice(0, COUNTER_COUNT)),
     interrupted,
     stoppedAtViolation,
+    ...(trace !== undefined ? { trace: { file: cfg.workload.trace, format: trace.format, records: trace.records, accesses: trace.accesses, distinctPages: trace.distinctPages, foldedPages: trace.foldedPages } } : {}),
     endedInWarmup: results.some((r) => !r.warmupDone),
     deadlineMs: cfg.accesses > 0 ? null : cfg.durationMs,
     overranMs,

@@ -8,6 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { ResolvedConfig } from '../workload/types.js';
 import { Prng } from '../workload/prng.js';
 import { makeGenerator, type PageGenerator } from '../workload/generators.js';
+import { TraceReader } from '../workload/trace.js';
 import { type Layout } from '../memory/layout.js';
 import { CTRL } from '../memory/records.js';
 import { attachMachine, type Machine } from '../memory/machine.js';
@@ -31,6 +32,8 @@ export interface VcpuTask {
   accesses: number;
   /** Run length (ms) when `accesses` is 0, from the start gate's opening. */
   durationMs: number;
+  /** A converted trace to replay instead of the pattern (workload.trace): its file, records, and this vCPU's first record. */
+  trace?: { file: string; records: number; start: number };
 }
 
 export interface VcpuResult {
@@ -60,6 +63,7 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   const pageBytes = 2 ** L.pageShift;
   const wsPages = Math.max(1, Math.min(L.guestPages - L.l2MmioPages, Math.floor(cfg.workload.workingSetBytes / pageBytes)));
   const gen: PageGenerator = makeGenerator(cfg.workload, wsPages, prng);
+  const trace = task.trace !== undefined ? new TraceReader(task.trace.file, task.trace.records, task.trace.start, cfg.workload.traceRepeat) : null;
   const duties = new Duties(ctx, cpu, cfg, prng, wsPages);
   // Access-type thresholds on one 32-bit draw (a float draw costs two).
   const writeT = Math.round(cfg.workload.writeRatio * 2 ** 32);
@@ -120,18 +124,25 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
       resetAfterWarmup(ctx, cpu);
       measuredFrom = performance.now();
     }
-    const r = prng.nextU32();
-    // Branch-free type choice (`+(a < b)` is a flag set; a random 30% branch mispredicts often
-    // enough to cost more than the rest of a TLB hit): ACCESS_STORE = 1, ACCESS_FETCH = 2.
-    const type = +(r < writeT) | ((+(r >= writeT) & +(r < execT)) << 1);
-    let page: number;
-    if (l1T > 0 && (l1Left > 0 || prng.nextU32() < l1T)) {
-      l1Left = (l1Left > 0 ? l1Left : L1_BURST_ACCESSES) - 1;
-      cpu.accessL1(l1DataPage(L, l1Slot, gen.next()) * basePn, type);
+    if (trace !== null) {
+      // A real program's access stream: page and type from the trace.
+      const page = trace.next();
+      if (trace.done) break;
+      cpu.access(page * basePn, trace.type);
     } else {
-      if (hasMmio && r >= execT && r < mmioT) page = mmioBase + prng.nextBelow(L.l2MmioPages);
-      else page = gen.next();
-      cpu.access(page * basePn, type);
+      const r = prng.nextU32();
+      // Branch-free type choice (`+(a < b)` is a flag set; a random 30% branch mispredicts often
+      // enough to cost more than the rest of a TLB hit): ACCESS_STORE = 1, ACCESS_FETCH = 2.
+      const type = +(r < writeT) | ((+(r >= writeT) & +(r < execT)) << 1);
+      let page: number;
+      if (l1T > 0 && (l1Left > 0 || prng.nextU32() < l1T)) {
+        l1Left = (l1Left > 0 ? l1Left : L1_BURST_ACCESSES) - 1;
+        cpu.accessL1(l1DataPage(L, l1Slot, gen.next()) * basePn, type);
+      } else {
+        if (hasMmio && r >= execT && r < mmioT) page = mmioBase + prng.nextBelow(L.l2MmioPages);
+        else page = gen.next();
+        cpu.access(page * basePn, type);
+      }
     }
     if (n >= duties.next) {
       duties.run(n);
@@ -153,6 +164,7 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   const histograms: Record<string, Float64Array> = { access: cpu.stats.access.data };
   FAULT_KIND_NAMES.forEach((k, i) => (histograms[k] = cpu.stats.byKind[i].data));
   STAGE_NAMES.forEach((k, i) => (histograms[k] = ctx.stages[i].data));
+  trace?.close();
   const measuredMs = warmupDone ? performance.now() - measuredFrom : 0;
   return { vcpu: v, accesses: Math.max(0, n - warmup), measuredMs, warmupDone, histograms };
 }

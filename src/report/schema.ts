@@ -175,6 +175,20 @@ const RUN_BODY: Record<string, Schema> = {
     overranMs: count('How far past its deadline the run stopped (audits or actors running long).', 'ms'),
     endedInWarmup: bool('The run ended before some vCPU finished its warm-up (nothing was measured there).'),
     stoppedAtViolation: bool('The vCPUs were stopped at the first violation that fails the run (stress --fail-fast): the counts cover the run up to its verdict.'),
+    trace: {
+      description: 'The replayed memory trace (workload.trace), or null for the synthetic pattern.',
+      oneOf: [
+        { type: 'null' },
+        obj('The trace.', {
+          file: str('The trace file (absolute path).'),
+          format: str('lackey (Valgrind) or nestsim (page-level).', { enum: ['lackey', 'nestsim'] }),
+          records: count('Records after merging consecutive repeats.'),
+          accesses: count('Accesses the records stand for, after workload.traceSkip and workload.traceLimit.'),
+          distinctPages: count('Pages the program touched, at the guest base-page size.'),
+          foldedPages: count('Of those, pages beyond the guest\'s room, folded onto earlier ones (0 when all fit).'),
+        }),
+      ],
+    },
   }),
   throughput: obj('Rates over durationMs.', { accessesPerSec: num('Accesses per second.', '1/s'), faultsPerSec: num('Faults (every kind) per second.', '1/s') }),
   counts: obj('Event counts after warm-up.', {

@@ -72,6 +72,17 @@ export interface TimeSeries {
   points: SeriesPoint[];
 }
 
+export interface TraceInfo {
+  file: string;
+  format: 'lackey' | 'nestsim';
+  /** Records after merging repeats, and the accesses they stand for (after the skip and limit). */
+  records: number;
+  accesses: number;
+  /** Pages the program touched (at the guest's base-page size), and how many were folded onto others. */
+  distinctPages: number;
+  foldedPages: number;
+}
+
 export interface PerVcpu {
   vcpu: number;
   accesses: number;
@@ -95,6 +106,8 @@ export interface RunBody {
     endedInWarmup: boolean;
     /** The vCPUs were stopped at the first violation that fails the run (stress --fail-fast). */
     stoppedAtViolation: boolean;
+    /** The replayed trace (workload.trace), or null for the synthetic pattern. */
+    trace: TraceInfo | null;
   };
   throughput: { accessesPerSec: number; faultsPerSec: number };
   counts: {
@@ -199,6 +212,8 @@ export interface ResultsInput {
   endedInWarmup?: boolean;
   /** Stopped at its first failing violation (default false). */
   stoppedAtViolation?: boolean;
+  /** The replayed trace, if any. */
+  trace?: TraceInfo;
   /** The progress-interval points (default: none). */
   timeSeries?: TimeSeries;
 }
@@ -242,6 +257,7 @@ export function buildRunBody(input: ResultsInput): RunBody {
       overranMs: Math.round(input.overranMs ?? 0),
       endedInWarmup: input.endedInWarmup ?? false,
       stoppedAtViolation: input.stoppedAtViolation ?? false,
+      trace: input.trace !== undefined ? { ...input.trace } : null,
     },
     throughput: {
       accessesPerSec: perSec(c.accesses, input.durationMs),

@@ -9,6 +9,7 @@
  */
 
 import { readFileSync, statSync } from 'node:fs';
+import { dirname, resolve as resolvePath } from 'node:path';
 import { LineCounter, isAlias, isCollection, isMap, isScalar, isSeq, parseDocument } from 'yaml';
 import type { Document, Node as YamlNode } from 'yaml';
 import {
@@ -367,7 +368,11 @@ function resolveEntries(entries: Entries, file: string): ResolvedConfig {
       setField(out, spec.durationField, isDuration ? parseDuration(v) : 0);
       continue;
     }
-    setField(out, spec.field, Array.isArray(v) ? [...v] : v);
+    // A path written in a file is relative to that file; one given on the command line, to the
+    // working directory.
+    const at = entries.get(spec.key)?.loc;
+    const value = spec.type === 'path' && typeof v === 'string' && v !== '' ? resolvePath(at !== undefined && at.line > 0 ? dirname(at.file) : '.', v) : v;
+    setField(out, spec.field, Array.isArray(value) ? [...value] : value);
   }
   const cfg = deepFreeze(out) as unknown as ResolvedConfig;
   PROVENANCE.set(cfg, entries);

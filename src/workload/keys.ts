@@ -11,7 +11,7 @@ import { BASE_PAGE_SIZES, FIXES, MUTATIONS, PATTERNS, PROTOCOLS, RC_MODES, VCPU_
 import { didYouMean } from './suggest.js';
 import { DURATION_EXAMPLES, GiB, KiB, MiB, formatDuration, formatSize, parseDuration, parseSize } from './units.js';
 
-export const KEY_TYPES = ['int', 'number', 'size', 'duration', 'enum', 'bool', 'list-of-enum', 'mix-weight', 'count-or-duration'] as const;
+export const KEY_TYPES = ['int', 'number', 'size', 'duration', 'enum', 'bool', 'list-of-enum', 'mix-weight', 'count-or-duration', 'path'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
 
 /**
@@ -116,6 +116,10 @@ export const KEYS: readonly KeySpec[] = [
   ratio('workload.execRatio', 'workload.execRatio', 0, 'fraction of accesses that are instruction fetches (HISI path)'),
   ratio('workload.mmioRatio', 'workload.mmioRatio', 0, "fraction of accesses to L2 pages that L1 maps onto its MMIO hole (needs l1.mmio > 0)"),
   size('workload.workingSet', 'workload.workingSetBytes', 256 * MiB, MIN_PAGE_BYTES, 'bytes of each guest touched, <= guests.memory; defaults to guests.memory', 'guests.memory'),
+  { key: 'workload.trace', field: 'workload.trace', type: 'path', default: '', unit: '', doc: "replay a memory trace instead of the pattern: a Valgrind lackey trace or nestsim's page-level format, plain or gzip'd (docs/traces.md); every vCPU replays it from its own offset; pattern, writeRatio, execRatio, mmioRatio and l1Ratio do not apply" },
+  { key: 'workload.traceSkip', field: 'workload.traceSkip', type: 'int', min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, unit: 'records', doc: 'trace records to skip at its start' },
+  { key: 'workload.traceLimit', field: 'workload.traceLimit', type: 'int', min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, unit: 'records', doc: 'trace records to use after the skip (0 = all)' },
+  { key: 'workload.traceRepeat', field: 'workload.traceRepeat', type: 'bool', default: true, unit: '', doc: 'start the trace again at its end (false: a vCPU stops when its pass ends)' },
   ratio('workload.l1Ratio', 'workload.l1Ratio', 0, "fraction of each vCPU's accesses that are L1's own, to the L1 memory behind its guest's working set, in runs of 64 accesses, translated by L0's table for L1 under L1's lpid (L1 touching its guest's memory, as its I/O emulation does)"),
   actor('actors.l1.unmap', 'actors.l1.unmap', 'L1 unmaps an L2 page + H_TLB_INVALIDATE IS=0'),
   actor('actors.l1.protect', 'actors.l1.protect', 'L1 write-protects an L2 page + tlbie'),
@@ -199,6 +203,8 @@ export function expectedText(spec: KeySpec): string {
       return 'true or false';
     case 'list-of-enum':
       return `list of ${spec.values!.join(', ')}`;
+    case 'path':
+      return 'a file path (relative to the config file), or "" for none';
   }
 }
 
@@ -251,6 +257,8 @@ export function checkValue(spec: KeySpec, raw: unknown): CheckResult {
       return fail(typeof raw === 'string' ? didYouMean(raw, spec.values!) : undefined);
     case 'bool':
       return typeof raw === 'boolean' ? { ok: true, value: raw } : fail();
+    case 'path':
+      return typeof raw === 'string' ? { ok: true, value: raw } : fail();
     case 'list-of-enum': {
       const items: unknown[] = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? raw : [];
       if (!Array.isArray(raw) && typeof raw !== 'string') return fail();

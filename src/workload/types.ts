@@ -110,6 +110,11 @@ export interface ResolvedConfig {
     readonly mmioRatio: number; // 0..1: accesses to L2 pages L1 maps onto its MMIO hole
     readonly workingSetBytes: number; // per guest, <= guests.memoryBytes
     readonly l1Ratio: number; // 0..1: accesses that are L1's own (to L1 memory, L1's lpid), not L2's
+    /** A memory trace to replay (absolute path), or '' for the synthetic pattern. */
+    readonly trace: string;
+    readonly traceSkip: number; // records skipped at the start
+    readonly traceLimit: number; // records used after the skip, 0 = all
+    readonly traceRepeat: boolean; // wrap around at the end
   };
   /** Actor frequencies, events per 1,000 accesses of each vCPU; 0 = off. */
   readonly actors: {

@@ -42,7 +42,7 @@ const DEFAULTS: ResolvedConfig = {
   guests: { count: 1, memoryBytes: 256 * 2 ** 20, vcpuMap: 'spread' },
   workload: {
     pattern: 'uniform', theta: 0.99, hotFraction: 0.1, hotProbability: 0.9,
-    writeRatio: 0.3, execRatio: 0, mmioRatio: 0, workingSetBytes: 256 * 2 ** 20, l1Ratio: 0,
+    writeRatio: 0.3, execRatio: 0, mmioRatio: 0, workingSetBytes: 256 * 2 ** 20, l1Ratio: 0, trace: '', traceSkip: 0, traceLimit: 0, traceRepeat: true,
   },
   actors: {
     l1: { unmap: 0, protect: 0, clean: 0, rangeFlush: 0, lpidFlush: 0, destroy: 0 },
@@ -136,7 +136,7 @@ describe('parseConfig: one message per kind of bad input', () => {
 
   it('unknown key with nothing close -> no suggestion', () => {
     expect(messageOf('workload:\n  colour: blue\n')).toBe(
-      'configs/x.yaml:2:3: workload.colour: expected one of pattern, theta, hotFraction, hotProbability, writeRatio, execRatio, mmioRatio, workingSet, l1Ratio, found unknown key "colour"',
+      'configs/x.yaml:2:3: workload.colour: expected one of pattern, theta, hotFraction, hotProbability, writeRatio, execRatio, mmioRatio, workingSet, trace, traceSkip, traceLimit, traceRepeat, l1Ratio, found unknown key "colour"',
     );
   });
 

@@ -1,0 +1,264 @@
+/**
+ * Memory traces of real programs, replayed through the nested fault path (docs/traces.md).
+ *
+ * Two input formats, plain or gzip'd (detected by the gzip magic bytes), read as a stream (never
+ * whole): Valgrind lackey's `--trace-mem=yes` output (`I` fetch, ` L` load, ` S` store, ` M` load
+ * then store, `==pid==` lines skipped), and nestsim's page-level format (a header line
+ * `nestsim-trace 1 page=4096`, then one record per line: `L|S|F <page, hex> [count]`).
+ *
+ * `convertTrace` turns a trace into the replay form the vCPUs read: a binary file of
+ * (type << 28 | guest page, repeat count) pairs. Guest pages are assigned by first touch: the
+ * trace's pages (at the guest's base-page size) get consecutive guest pages in the order the
+ * program first touches them, after the pages L1 maps onto its read-only slot, folded modulo the
+ * rest when the program touches more pages than the guest has. So valgrind's fixed layout (text
+ * near 0x400000, heap, stack near 0x1fff000000) lands compactly in the guest, in touch order.
+ */
+import { createReadStream, closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { createGunzip } from 'node:zlib';
+import type { Readable } from 'node:stream';
+import { ConfigError } from './config.js';
+
+/** Access types, as the vCPU loop numbers them (hw/walker.ts ACCESS_*). */
+export const TRACE_LOAD = 0;
+export const TRACE_STORE = 1;
+export const TRACE_FETCH = 2;
+
+/** The page-level format's header: its name and version. */
+export const TRACE_FORMAT_HEADER = 'nestsim-trace 1';
+const TYPE_BITS = 28;
+const PAGE_MASK = (1 << TYPE_BITS) - 1;
+/** Records per chunk of the replay file (read and written 8 bytes per record). */
+const CHUNK_RECORDS = 16384;
+
+/** Where the trace's pages go in the guest: base pages [first, first + count). */
+export interface TraceTarget {
+  /** Guest base-page size (bytes): the granularity of first-touch placement. */
+  readonly pageBytes: number;
+  readonly firstPage: number;
+  readonly pages: number;
+  readonly skip: number;
+  /** Accesses after the skip (0 = all). */
+  readonly limit: number;
+}
+
+export interface ConvertedTrace {
+  /** The replay file: (type << 28 | page, count) Int32 pairs. */
+  readonly file: string;
+  readonly records: number;
+  readonly accesses: number;
+  readonly distinctPages: number;
+  /** Distinct pages beyond the guest's room, folded onto earlier ones (0 when all fit). */
+  readonly foldedPages: number;
+  readonly format: 'lackey' | 'nestsim';
+}
+
+/** A stream of the file's bytes, gunzipped when it starts with the gzip magic bytes. */
+function openTrace(path: string): Readable {
+  const fd = openSync(path, 'r');
+  const magic = Buffer.alloc(2);
+  const n = readSync(fd, magic, 0, 2, 0);
+  closeSync(fd);
+  const raw = createReadStream(path);
+  return n === 2 && magic[0] === 0x1f && magic[1] === 0x8b ? raw.pipe(createGunzip()) : raw;
+}
+
+/** Appends (type, page, count) pairs to the replay file in chunks, merging repeats. */
+class ReplayWriter {
+  private readonly buf = new Int32Array(CHUNK_RECORDS * 2);
+  private n = 0;
+  private lastKey = -1;
+  records = 0;
+  accesses = 0;
+
+  constructor(private readonly fd: number) {}
+
+  add(type: number, page: number, count: number): void {
+    const key = (type << TYPE_BITS) | page;
+    this.accesses += count;
+    if (key === this.lastKey && this.n > 0) {
+      this.buf[this.n * 2 - 1] += count;
+      return;
+    }
+    if (this.n === CHUNK_RECORDS) this.flush();
+    this.buf[this.n * 2] = key;
+    this.buf[this.n * 2 + 1] = count;
+    this.n++;
+    this.records++;
+    this.lastKey = key;
+  }
+
+  flush(): void {
+    if (this.n > 0) writeSync(this.fd, new Uint8Array(this.buf.buffer, 0, this.n * 8));
+    this.n = 0;
+    this.lastKey = -1;
+  }
+}
+
+/** The cache of converted traces, by input file, its size and time, and the target. */
+const converted = new Map<string, ConvertedTrace>();
+
+/**
+ * Convert trace `path` for `target` into a replay file (cached per process by the file's path,
+ * size, modification time and the target). A line that is neither format's is a ConfigError
+ * naming the file and line; an unreadable file too.
+ */
+export async function convertTrace(path: string, target: TraceTarget): Promise<ConvertedTrace> {
+  let st;
+  try {
+    st = statSync(path);
+  } catch {
+    throw new ConfigError(path, 0, 0, 'workload.trace', 'a readable trace file', 'no such file');
+  }
+  if (!st.isFile()) throw new ConfigError(path, 0, 0, 'workload.trace', 'a regular trace file', st.isDirectory() ? 'a directory' : 'not a regular file');
+  const key = JSON.stringify([path, st.size, st.mtimeMs, target]);
+  const hit = converted.get(key);
+  if (hit !== undefined) return hit;
+  const file = join(tmpdir(), `nestsim-trace-${process.pid}-${createHash('sha1').update(key).digest('hex').slice(0, 12)}.bin`);
+  const fd = openSync(file, 'w');
+  const out = new ReplayWriter(fd);
+  const placed = new Map<number, number>();
+  let skip = target.skip;
+  let left = target.limit > 0 ? target.limit : Infinity;
+  let format: 'lackey' | 'nestsim' | undefined;
+  let tracePageBytes = target.pageBytes;
+  const emit = (type: number, addr: number, count: number): void => {
+    if (skip > 0) {
+      const s = Math.min(skip, count);
+      skip -= s;
+      count -= s;
+    }
+    if (count <= 0 || left <= 0) return;
+    count = Math.min(count, left);
+    left -= count;
+    const key = Math.floor(addr / target.pageBytes);
+    let slot = placed.get(key);
+    if (slot === undefined) placed.set(key, (slot = placed.size));
+    out.add(type, target.firstPage + (slot % target.pages), count);
+  };
+  let lineNo = 0;
+  const bad = (line: string, expected: string): never => {
+    throw new ConfigError(path, lineNo, 1, 'workload.trace', expected, JSON.stringify(line.length > 60 ? `${line.slice(0, 57)}...` : line));
+  };
+  try {
+    const lines = createInterface({ input: openTrace(path), crlfDelay: Infinity });
+    for await (const line of lines) {
+      lineNo++;
+      if (left <= 0) break;
+      if (line.length === 0 || line.startsWith('#')) continue;
+      if (format === undefined) {
+        if (line.startsWith(TRACE_FORMAT_HEADER)) {
+          const m = /^nestsim-trace 1 page=(\d+)\s*$/.exec(line);
+          if (m === null || !(Number(m[1]) >= 1)) bad(line, `"${TRACE_FORMAT_HEADER} page=<bytes>"`);
+          tracePageBytes = Number(m![1]);
+          format = 'nestsim';
+          continue;
+        }
+        if (line.startsWith('nestsim-trace')) bad(line, `"${TRACE_FORMAT_HEADER} page=<bytes>" (a format version this nestsim reads)`);
+        format = 'lackey';
+      }
+      if (format === 'lackey') {
+        if (line.startsWith('==')) continue;
+        const m = /^(I | L| S| M) ([0-9a-fA-F]+),(\d+)$/.exec(line);
+        if (m === null) bad(line, 'a lackey record ("I  addr,size", " L addr,size", " S addr,size" or " M addr,size")');
+        const addr = parseInt(m![2], 16);
+        const kind = m![1];
+        if (kind === 'I ') emit(TRACE_FETCH, addr, 1);
+        else if (kind === ' L') emit(TRACE_LOAD, addr, 1);
+        else if (kind === ' S') emit(TRACE_STORE, addr, 1);
+        else {
+          emit(TRACE_LOAD, addr, 1);
+          emit(TRACE_STORE, addr, 1);
+        }
+      } else {
+        const m = /^([LSF]) ([0-9a-fA-F]+)(?: (\d+))?$/.exec(line);
+        if (m === null) bad(line, 'a record "L|S|F <page, hex> [count]"');
+        const type = m![1] === 'L' ? TRACE_LOAD : m![1] === 'S' ? TRACE_STORE : TRACE_FETCH;
+        const count = m![3] === undefined ? 1 : Number(m![3]);
+        if (!(count >= 1) || !Number.isSafeInteger(count)) bad(line, 'a repeat count >= 1');
+        emit(type, parseInt(m![2], 16) * tracePageBytes, count);
+      }
+    }
+  } catch (e) {
+    closeSync(fd);
+    if (e instanceof ConfigError) throw e;
+    throw new ConfigError(path, lineNo, 0, 'workload.trace', 'a readable trace (plain or gzip)', (e as Error).message.split('\n')[0]);
+  }
+  out.flush();
+  closeSync(fd);
+  if (out.records === 0) throw new ConfigError(path, 0, 0, 'workload.trace', 'a trace with at least one access (after workload.traceSkip)', 'none');
+  const result: ConvertedTrace = {
+    file,
+    records: out.records,
+    accesses: out.accesses,
+    distinctPages: placed.size,
+    foldedPages: Math.max(0, placed.size - target.pages),
+    format: format ?? 'lackey',
+  };
+  converted.set(key, result);
+  return result;
+}
+
+/**
+ * A vCPU's replay of a converted trace: reads the replay file in chunks (synchronously, on the
+ * vCPU's own thread; nothing allocated per access), from record `start`, wrapping at the end
+ * when `repeat`. After `next()`, `type` holds the access's type; `done` turns true at the end of
+ * a pass without repeat.
+ */
+export class TraceReader {
+  type = 0;
+  done = false;
+  private readonly fd: number;
+  private readonly buf = new Int32Array(CHUNK_RECORDS * 2);
+  private at = 0; // record index in the file of buf[0]
+  private n = 0; // records in buf
+  private i = 0; // current record in buf
+  private left = 0; // repeats left of the current record
+  private page = 0;
+
+  constructor(
+    file: string,
+    private readonly records: number,
+    start: number,
+    private readonly repeat: boolean,
+  ) {
+    this.fd = openSync(file, 'r');
+    this.load(start % records);
+  }
+
+  private load(record: number): void {
+    this.at = record;
+    const want = Math.min(CHUNK_RECORDS, this.records - record);
+    const bytes = readSync(this.fd, new Uint8Array(this.buf.buffer, 0, want * 8), 0, want * 8, record * 8);
+    this.n = bytes >> 3;
+    this.i = -1;
+  }
+
+  /** The next access's guest page (its type in `type`). */
+  next(): number {
+    if (this.left > 0) {
+      this.left--;
+      return this.page;
+    }
+    if (++this.i >= this.n) {
+      const nextRecord = this.at + this.n;
+      if (nextRecord >= this.records) {
+        if (!this.repeat) this.done = true;
+        this.load(0);
+      } else this.load(nextRecord);
+      this.i = 0;
+    }
+    const key = this.buf[this.i * 2];
+    this.left = this.buf[this.i * 2 + 1] - 1;
+    this.type = key >>> TYPE_BITS;
+    this.page = key & PAGE_MASK;
+    return this.page;
+  }
+
+  close(): void {
+    closeSync(this.fd);
+  }
+}
