@@ -17,5 +17,8 @@ await build({
   platform: 'node',
   format: 'esm',
   target: 'node20',
+  // Only nestsim's own modules go in; npm packages stay imports (some are CommonJS, which an ES
+  // module bundle cannot inline faithfully).
+  packages: 'external',
   logLevel: 'warning',
 });

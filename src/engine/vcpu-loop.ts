@@ -8,7 +8,7 @@ import { performance } from 'node:perf_hooks';
 import type { ResolvedConfig } from '../workload/types.js';
 import { Prng } from '../workload/prng.js';
 import { makeGenerator, type PageGenerator } from '../workload/generators.js';
-import { TraceReader } from '../workload/trace.js';
+import { TraceReader } from '../workload/trace-reader.js';
 import { type Layout } from '../memory/layout.js';
 import { CTRL } from '../memory/records.js';
 import { attachMachine, type Machine } from '../memory/machine.js';
