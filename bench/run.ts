@@ -8,6 +8,7 @@ import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { runMicro } from './micro.js';
 import { runStatsCost, runThroughput, type ThroughputRow } from './throughput.js';
+import { runTraceReplay } from './trace-replay.js';
 import { packageRoot } from '../src/util/paths.js';
 
 const args = new Set(process.argv.slice(2));
@@ -60,6 +61,12 @@ async function main(): Promise<void> {
         [[cost.faultsPerSecSampled, cost.timingNsPerFault, cost.counterNsPerFault, pct(cost.statsShare), cost.faultsPerSecUntimed, pct(cost.timingShareMeasured)]],
       ) + '\n',
     );
+  }
+  if (!args.has('--micro-only')) {
+    const t = await runTraceReplay(quick ? 500_000 : 2_000_000, quick ? 1 : 3);
+    out.traceReplay = t;
+    process.stdout.write(`\nTrace replay (configs/trace-sort.yaml, 1 vCPU) against a uniform pattern over the same ${t.distinctPages} pages, store share ${t.storeShare}, fetch share ${t.fetchShare}; median of ${t.pairs} interleaved pairs\n`);
+    process.stdout.write(table(['trace accesses/s', 'synthetic accesses/s', 'trace / synthetic'], [[t.traceAccessesPerSec, t.syntheticAccessesPerSec, `${t.ratio}x`]]) + '\n');
   }
   const dir = join(packageRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });

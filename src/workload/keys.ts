@@ -258,7 +258,8 @@ export function checkValue(spec: KeySpec, raw: unknown): CheckResult {
     case 'bool':
       return typeof raw === 'boolean' ? { ok: true, value: raw } : fail();
     case 'path':
-      return typeof raw === 'string' ? { ok: true, value: raw } : fail();
+      // An empty value (`--set workload.trace=`) is none.
+      return typeof raw === 'string' ? { ok: true, value: raw } : raw === null ? { ok: true, value: '' } : fail();
     case 'list-of-enum': {
       const items: unknown[] = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? raw : [];
       if (!Array.isArray(raw) && typeof raw !== 'string') return fail();
