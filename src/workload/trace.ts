@@ -17,7 +17,6 @@ import { createReadStream, closeSync, openSync, readSync, statSync, writeSync } 
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { ConfigError } from './config.js';
@@ -93,6 +92,9 @@ class ReplayWriter {
   }
 }
 
+/** Longest trace line read (lackey's are under 30 bytes; a longer one is an error). */
+const MAX_LINE = 256;
+
 /** The cache of converted traces, by input file, its size and time, and the target. */
 const converted = new Map<string, ConvertedTrace>();
 
@@ -135,48 +137,101 @@ export async function convertTrace(path: string, target: TraceTarget): Promise<C
     out.add(type, target.firstPage + (slot % target.pages), count);
   };
   let lineNo = 0;
-  const bad = (line: string, expected: string): never => {
-    throw new ConfigError(path, lineNo, 1, 'workload.trace', expected, JSON.stringify(line.length > 60 ? `${line.slice(0, 57)}...` : line));
+  // Lines are scanned byte by byte from the stream's chunks into one reused buffer: nothing is
+  // allocated per record (a string is made only for the header line and for an error message).
+  const line = new Uint8Array(MAX_LINE);
+  let len = 0;
+  const text = (): string => Buffer.from(line.subarray(0, len)).toString('latin1');
+  const bad = (expected: string): never => {
+    const t = text();
+    throw new ConfigError(path, lineNo, 1, 'workload.trace', expected, JSON.stringify(t.length > 60 ? `${t.slice(0, 57)}...` : t));
+  };
+  /** Hex number in line[from..), stopping at the first non-hex byte; `scanEnd` is set there. -1 when none. */
+  let scanEnd = 0;
+  const hex = (from: number): number => {
+    let v = 0;
+    let i = from;
+    for (; i < len; i++) {
+      const c = line[i];
+      const d = c >= 48 && c <= 57 ? c - 48 : c >= 97 && c <= 102 ? c - 87 : c >= 65 && c <= 70 ? c - 55 : -1;
+      if (d < 0) break;
+      v = v * 16 + d;
+    }
+    scanEnd = i;
+    return i === from ? -1 : v;
+  };
+  const decimal = (from: number): number => {
+    let v = 0;
+    let i = from;
+    for (; i < len && line[i] >= 48 && line[i] <= 57; i++) v = v * 10 + (line[i] - 48);
+    scanEnd = i;
+    return i === from ? -1 : v;
+  };
+  const LACKEY_EXPECTED = 'a lackey record ("I  addr,size", " L addr,size", " S addr,size" or " M addr,size")';
+  const PAGE_EXPECTED = 'a record "L|S|F <page, hex> [count]"';
+  const processLine = (): void => {
+    lineNo++;
+    if (len > 0 && line[len - 1] === 13) len--; // CRLF
+    if (len === 0 || line[0] === 35 /* # */) return;
+    if (format === undefined) {
+      const t = text();
+      if (t.startsWith(TRACE_FORMAT_HEADER)) {
+        const m = /^nestsim-trace 1 page=(\d+)\s*$/.exec(t);
+        if (m === null || !(Number(m[1]) >= 1)) bad(`"${TRACE_FORMAT_HEADER} page=<bytes>"`);
+        tracePageBytes = Number(m![1]);
+        format = 'nestsim';
+        return;
+      }
+      if (t.startsWith('nestsim-trace')) bad(`"${TRACE_FORMAT_HEADER} page=<bytes>" (a format version this nestsim reads)`);
+      format = 'lackey';
+    }
+    if (format === 'lackey') {
+      if (line[0] === 61 /* = */) return;
+      // "I  addr,size" or " X addr,size" (X = L, S, M): the address starts at byte 3.
+      const k = line[0] === 73 /* I */ && line[1] === 32 && line[2] === 32 ? 73 : line[0] === 32 && line[2] === 32 ? line[1] : 0;
+      if (k !== 73 && k !== 76 && k !== 83 && k !== 77) bad(LACKEY_EXPECTED);
+      const addr = hex(3);
+      if (addr < 0 || scanEnd >= len || line[scanEnd] !== 44 /* , */ || decimal(scanEnd + 1) < 0 || scanEnd !== len) bad(LACKEY_EXPECTED);
+      if (k === 73) emit(TRACE_FETCH, addr, 1);
+      else if (k === 76) emit(TRACE_LOAD, addr, 1);
+      else if (k === 83) emit(TRACE_STORE, addr, 1);
+      else {
+        emit(TRACE_LOAD, addr, 1);
+        emit(TRACE_STORE, addr, 1);
+      }
+      return;
+    }
+    const c = line[0];
+    const type = c === 76 ? TRACE_LOAD : c === 83 ? TRACE_STORE : c === 70 ? TRACE_FETCH : -1;
+    if (type < 0 || line[1] !== 32) bad(PAGE_EXPECTED);
+    const page = hex(2);
+    if (page < 0) bad(PAGE_EXPECTED);
+    let count = 1;
+    if (scanEnd < len) {
+      if (line[scanEnd] !== 32) bad(PAGE_EXPECTED);
+      count = decimal(scanEnd + 1);
+      if (scanEnd !== len) bad(PAGE_EXPECTED);
+      if (!(count >= 1) || !Number.isSafeInteger(count)) bad('a repeat count >= 1');
+    }
+    emit(type, page * tracePageBytes, count);
   };
   try {
-    const lines = createInterface({ input: openTrace(path), crlfDelay: Infinity });
-    for await (const line of lines) {
-      lineNo++;
-      if (left <= 0) break;
-      if (line.length === 0 || line.startsWith('#')) continue;
-      if (format === undefined) {
-        if (line.startsWith(TRACE_FORMAT_HEADER)) {
-          const m = /^nestsim-trace 1 page=(\d+)\s*$/.exec(line);
-          if (m === null || !(Number(m[1]) >= 1)) bad(line, `"${TRACE_FORMAT_HEADER} page=<bytes>"`);
-          tracePageBytes = Number(m![1]);
-          format = 'nestsim';
-          continue;
-        }
-        if (line.startsWith('nestsim-trace')) bad(line, `"${TRACE_FORMAT_HEADER} page=<bytes>" (a format version this nestsim reads)`);
-        format = 'lackey';
-      }
-      if (format === 'lackey') {
-        if (line.startsWith('==')) continue;
-        const m = /^(I | L| S| M) ([0-9a-fA-F]+),(\d+)$/.exec(line);
-        if (m === null) bad(line, 'a lackey record ("I  addr,size", " L addr,size", " S addr,size" or " M addr,size")');
-        const addr = parseInt(m![2], 16);
-        const kind = m![1];
-        if (kind === 'I ') emit(TRACE_FETCH, addr, 1);
-        else if (kind === ' L') emit(TRACE_LOAD, addr, 1);
-        else if (kind === ' S') emit(TRACE_STORE, addr, 1);
+    for await (const chunk of openTrace(path) as AsyncIterable<Buffer>) {
+      for (let i = 0; i < chunk.length; i++) {
+        const b = chunk[i];
+        if (b === 10) {
+          processLine();
+          len = 0;
+          if (left <= 0) break;
+        } else if (len < MAX_LINE) line[len++] = b;
         else {
-          emit(TRACE_LOAD, addr, 1);
-          emit(TRACE_STORE, addr, 1);
+          lineNo++;
+          bad(`a line of at most ${MAX_LINE} bytes`);
         }
-      } else {
-        const m = /^([LSF]) ([0-9a-fA-F]+)(?: (\d+))?$/.exec(line);
-        if (m === null) bad(line, 'a record "L|S|F <page, hex> [count]"');
-        const type = m![1] === 'L' ? TRACE_LOAD : m![1] === 'S' ? TRACE_STORE : TRACE_FETCH;
-        const count = m![3] === undefined ? 1 : Number(m![3]);
-        if (!(count >= 1) || !Number.isSafeInteger(count)) bad(line, 'a repeat count >= 1');
-        emit(type, parseInt(m![2], 16) * tracePageBytes, count);
       }
+      if (left <= 0) break;
     }
+    if (len > 0 && left > 0) processLine(); // a last line without its newline
   } catch (e) {
     closeSync(fd);
     if (e instanceof ConfigError) throw e;
