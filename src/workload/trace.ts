@@ -13,7 +13,7 @@
  * rest when the program touches more pages than the guest has. So valgrind's fixed layout (text
  * near 0x400000, heap, stack near 0x1fff000000) lands compactly in the guest, in touch order.
  */
-import { createReadStream, closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { createReadStream, closeSync, openSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { createHash } from 'node:crypto';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -97,6 +97,23 @@ const MAX_LINE = 256;
 
 /** The cache of converted traces, by input file, its size and time, and the target. */
 const converted = new Map<string, ConvertedTrace>();
+
+let cleanupRegistered = false;
+
+/** Replay files are this process's: every one converted is removed when the process exits. */
+function removeAtExit(): void {
+  if (cleanupRegistered) return;
+  cleanupRegistered = true;
+  process.once('exit', () => {
+    for (const t of converted.values()) {
+      try {
+        unlinkSync(t.file);
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
 
 /**
  * Convert trace `path` for `target` into a replay file (cached per process by the file's path,
@@ -234,12 +251,16 @@ export async function convertTrace(path: string, target: TraceTarget): Promise<C
     if (len > 0 && left > 0) processLine(); // a last line without its newline
   } catch (e) {
     closeSync(fd);
+    unlinkSync(file);
     if (e instanceof ConfigError) throw e;
     throw new ConfigError(path, lineNo, 0, 'workload.trace', 'a readable trace (plain or gzip)', (e as Error).message.split('\n')[0]);
   }
   out.flush();
   closeSync(fd);
-  if (out.records === 0) throw new ConfigError(path, 0, 0, 'workload.trace', 'a trace with at least one access (after workload.traceSkip)', 'none');
+  if (out.records === 0) {
+    unlinkSync(file);
+    throw new ConfigError(path, 0, 0, 'workload.trace', 'a trace with at least one access (after workload.traceSkip)', 'none');
+  }
   const result: ConvertedTrace = {
     file,
     records: out.records,
@@ -248,6 +269,7 @@ export async function convertTrace(path: string, target: TraceTarget): Promise<C
     foldedPages: Math.max(0, placed.size - target.pages),
     format: format ?? 'lackey',
   };
+  removeAtExit();
   converted.set(key, result);
   return result;
 }
