@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { schemaProblems } from '../helpers/schema.js';
 
-const CLI = join(__dirname, '..', '..', 'dist', 'src', 'cli.js');
+import { CLI } from '../helpers/cli.js';
 const CONFIGS = join(__dirname, '..', '..', 'configs');
 const DEFAULT = join(CONFIGS, 'default.yaml');
 const tmp = mkdtempSync(join(tmpdir(), 'nestsim-life-'));

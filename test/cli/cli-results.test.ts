@@ -11,8 +11,7 @@ import { join } from 'node:path';
 import { schemaProblems } from '../helpers/schema.js';
 import { SCHEMA_VERSION } from '../../src/stats/document.js';
 
-const ROOT = join(__dirname, '..', '..');
-const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+import { CLI, ROOT } from '../helpers/cli.js';
 const STRESS = join(ROOT, 'configs', 'stress.yaml');
 const tmp = mkdtempSync(join(tmpdir(), 'nestsim-results-'));
 

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { schemaProblems } from '../helpers/schema.js';
 
-const CLI = join(__dirname, '..', '..', 'dist', 'src', 'cli.js');
+import { CLI } from '../helpers/cli.js';
 const CONFIGS = join(__dirname, '..', '..', 'configs');
 const tmp = mkdtempSync(join(tmpdir(), 'nestsim-cli-'));
 

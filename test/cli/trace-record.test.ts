@@ -12,8 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { schemaProblems } from '../helpers/schema.js';
 
-const ROOT = join(__dirname, '..', '..');
-const CLI = join(ROOT, 'dist', 'src', 'cli.js');
+import { CLI, ROOT } from '../helpers/cli.js';
 const tmp = mkdtempSync(join(tmpdir(), 'nestsim-trace-cli-'));
 const hasValgrind = spawnSync('valgrind', ['--version']).status === 0;
 const inCi = process.env.CI === 'true' || process.env.CI === '1';
