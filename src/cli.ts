@@ -20,6 +20,7 @@ import { LayoutError, computeLayout } from './memory/layout.js';
 import { EXIT_INTERRUPTED } from './util/exit.js';
 import { kindLabel, mostTimedFaultKind, renderProgress, renderStressProgress, renderTable } from './report/table.js';
 import { toolVersion } from './stats/version.js';
+import { staleCommandWarning } from './util/paths.js';
 import { makeHeader, runBodyOf, type AnyDocument, type SweepDocument } from './stats/document.js';
 
 /** Exit status of an internal error (a bug in nestsim, not in the input). */
@@ -321,6 +322,8 @@ async function dispatch(p: Parsed): Promise<number> {
 
 export async function main(argv: readonly string[]): Promise<number> {
   let debug = argv.includes('--debug');
+  const stale = process.argv[1] !== undefined ? staleCommandWarning(process.argv[1]) : undefined;
+  if (stale !== undefined) process.stderr.write(`${stale}\n`);
   try {
     const p = parseArgs(argv);
     debug = p.flags.has('debug');

@@ -1,5 +1,5 @@
 /** Where nestsim is installed: the package root, and the compiled worker entry points. */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,4 +34,34 @@ export function vcpuWorkerFile(): string {
   const bundle = join(packageRoot(), 'dist', 'workers', 'vcpu.bundle.js');
   if (existsSync(bundle) && statSync(bundle).mtimeMs >= statSync(f).mtimeMs) return bundle;
   return f;
+}
+
+/**
+ * Whether the bundled command line at `bundle` was built from older compiled modules than the
+ * ones at `compiled` (a `tsc` run without `npm run build`'s bundle step): it would run stale code.
+ * False when either file is missing (a run from the sources, or an install without the modules).
+ */
+export function bundleIsStale(bundle: string, compiled: string): boolean {
+  try {
+    return statSync(bundle).mtimeMs < statSync(compiled).mtimeMs;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A warning for the bundled command line started as `started` (its file, or a link to it): the line to print
+ * when it is older than the compiled modules it was built from, else undefined.
+ */
+export function staleCommandWarning(started: string): string | undefined {
+  let entry = started;
+  try {
+    entry = realpathSync(started); // npx and npm's bin links start it through a link
+  } catch {
+    return undefined;
+  }
+  if (!/[\\/]dist[\\/]bin[\\/]cli\.js$/.test(entry)) return undefined;
+  const compiled = join(dirname(dirname(entry)), 'src', 'cli.js');
+  if (!bundleIsStale(entry, compiled)) return undefined;
+  return `nestsim: warning: ${entry} is older than ${compiled}: it runs the code of an earlier build; run \`npm run build\` to bundle the current one`;
 }
