@@ -18,7 +18,7 @@ import { interruptOnSigint, outputsOf, selfCheck, stdoutTaken, useColor, writeOu
 import type { ResolvedConfig } from './workload/types.js';
 import { LayoutError, computeLayout } from './memory/layout.js';
 import { EXIT_INTERRUPTED } from './util/exit.js';
-import { kindLabel, mostTimedFaultKind, renderProgress, renderStressProgress, renderTable } from './report/table.js';
+import { kindLabel, mostTimedFaultKind, renderProgress, renderStartupProgress, renderStressProgress, renderTable } from './report/table.js';
 import { toolVersion } from './stats/version.js';
 import { staleCommandWarning } from './util/paths.js';
 import { makeHeader, runBodyOf, type AnyDocument, type SweepDocument } from './stats/document.js';
@@ -87,6 +87,7 @@ async function cmdRun(p: Parsed): Promise<number> {
       startedAt,
       strict: p.flags.has('strict'),
       onProgress: live ? (s) => process.stderr.write('\r' + renderProgress(s) + '\x1b[K') : undefined,
+      onStartup: live ? (ready, total, ms) => process.stderr.write('\r' + renderStartupProgress(ready, total, ms) + '\x1b[K') : undefined,
     });
     if (live) process.stderr.write('\r\x1b[K');
     if (!quiet) text.write(renderTable(out.doc, { color: useColor(p, text) }) + '\n');

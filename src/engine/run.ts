@@ -36,6 +36,12 @@ export interface RunOptions {
   /** Called about every `progressMs` with live figures. */
   onProgress?: (p: ProgressSnapshot) => void;
   progressMs?: number;
+  /**
+   * While the vCPU threads start (before the measured run): how many are ready of how many, and
+   * the time since the run began. Called when the wait starts, about every `progressMs`, and once
+   * all are ready (ready === total; not called if the run ends first).
+   */
+  onStartup?: (ready: number, total: number, elapsedMs: number) => void;
   /** Run the vCPUs on this thread, one after the other (tests; only sensible for 1 vCPU). */
   inline?: boolean;
   /** Reuse this worker pool (stress rounds) instead of starting one; it is left running. */
@@ -164,17 +170,24 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
     all.catch(() => {}); // awaited below; a failure also ends the wait at the gate
     // Open the start gate once every vCPU is ready: the measured run starts here.
     const readyIdx = m.ctrl(CTRL.startReady);
-    for (let ready = Atomics.load(m.w, readyIdx); ready < cfg.vcpus && !settled && !interrupted; ready = Atomics.load(m.w, readyIdx)) {
-      await waitAsync(m.w, readyIdx, ready, 50);
+    const every = opts.progressMs ?? 250;
+    let shownAt = -Infinity;
+    for (let ready = Atomics.load(m.w, readyIdx); ; ready = Atomics.load(m.w, readyIdx)) {
+      const now = performance.now() - wall0;
+      if (opts.onStartup && (ready >= cfg.vcpus || now - shownAt >= every * 0.999)) {
+        shownAt = now;
+        opts.onStartup(Math.min(ready, cfg.vcpus), cfg.vcpus, now);
+      }
+      if (ready >= cfg.vcpus || settled || interrupted) break;
+      await waitAsync(m.w, readyIdx, ready, Math.min(50, every));
     }
     t0 = performance.now();
     deadline = Date.now() + cfg.durationMs;
     Atomics.store(m.w, m.ctrl(CTRL.startGo), 1);
     Atomics.notify(m.w, m.ctrl(CTRL.startGo));
     // One timer samples the time series every interval and shows progress about every `progressMs`.
-    const every = opts.progressMs ?? 250;
     const last = { ms: 0, accesses: 0, faults: 0 };
-    let shownAt = 0;
+    shownAt = 0;
     const timer = setInterval(() => {
       const now = performance.now() - t0;
       const merged = mergedCounters(m);

@@ -363,6 +363,13 @@ export function renderStressProgress(r: { round: number; seed: number; violation
   );
 }
 
+/** The progress line while the vCPU threads start, before the measured run. */
+export function renderStartupProgress(ready: number, total: number, elapsedMs: number): string {
+  const f = total > 0 ? ready / total : 1;
+  const filled = Math.round(f * BAR_WIDTH);
+  return `${(elapsedMs / 1000).toFixed(1)}s  starting vCPU threads: ${ready} of ${total} ready  [${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}]`;
+}
+
 export function renderProgress(p: ProgressInput): string {
   let line =
     `${(p.elapsedMs / 1000).toFixed(1)}s  ${p.warmingUp ? 'warm-up  ' : ''}${fmtCount(p.accesses)} accesses (${fmtCount(p.accessesPerSec)}/s)  ` +

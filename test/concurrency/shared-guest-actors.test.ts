@@ -183,3 +183,22 @@ describe('the shipped default workload under the fixed protocol', () => {
     expect(doc.actors.swapIns).toBeGreaterThan(0);
   });
 });
+
+describe('start-up progress', () => {
+  it('reports vCPU threads ready of all while they start, never going back, ending with all ready', async () => {
+    const cfg = config({ ...SHARED_GUEST, vcpus: 4, accesses: 200, actors: {}, audit: { perMillion: 0 } });
+    const calls: Array<[number, number, number]> = [];
+    const { doc } = await runSimulation(cfg, { progressMs: 1, onStartup: (ready, total, ms) => calls.push([ready, total, ms]) });
+    expect(doc.counts.accesses).toBe(4 * 200);
+    expect(calls.length).toBeGreaterThan(0);
+    expect(calls.at(-1)!.slice(0, 2)).toEqual([4, 4]);
+    for (let i = 0; i < calls.length; i++) {
+      expect(calls[i][1]).toBe(4);
+      expect(calls[i][0]).toBeLessThanOrEqual(4);
+      if (i > 0) {
+        expect(calls[i][0]).toBeGreaterThanOrEqual(calls[i - 1][0]);
+        expect(calls[i][2]).toBeGreaterThanOrEqual(calls[i - 1][2]);
+      }
+    }
+  });
+});

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 
 import { renderRunHtml as renderHtml } from '../../src/report/html.js';
 import { parseConfig } from '../../src/workload/config.js';
-import { fmtCount, fmtNs, renderProgress, renderStressProgress, renderTable } from '../../src/report/table.js';
+import { fmtCount, fmtNs, renderProgress, renderStartupProgress, renderStressProgress, renderTable } from '../../src/report/table.js';
 import { COUNTER, newCounters } from '../../src/stats/counters.js';
 import { Histogram } from '../../src/stats/histogram.js';
 import { buildRunBody, type ResultsInput } from '../../src/stats/results.js';
@@ -121,6 +121,11 @@ describe('renderProgress', () => {
     expect(line).toContain('10 accesses (5/s)');
     expect(renderProgress({ elapsedMs: 1000, accesses: 10, faults: 1, violations: 0, accessesPerSec: 5, faultsPerSec: 1 })).not.toContain('ETA');
     expect(renderProgress({ elapsedMs: 1000, accesses: 10, faults: 1, violations: 0, accessesPerSec: 5, faultsPerSec: 1, warmingUp: true })).toMatch(/^1\.0s {2}warm-up {2}10 accesses/);
+  });
+
+  it('start-up progress: vCPU threads ready of all, elapsed time and a bar', () => {
+    expect(renderStartupProgress(8, 16, 1250)).toMatch(/^1\.3s {2}starting vCPU threads: 8 of 16 ready {2}\[█{10}░{10}\]$/);
+    expect(renderStartupProgress(16, 16, 2000)).toMatch(/\[█{20}\]$/);
   });
 
   it('stress progress: rounds, violating rounds so far, elapsed time and a bar', () => {
