@@ -138,8 +138,14 @@ export class LayoutError extends Error {
   }
 }
 
-/** Largest shared machine: Int32Array indices and the counter blocks' offsets stay below 2^31 bytes. */
-export const MAX_MACHINE_BYTES = 2 ** 31;
+/**
+ * Largest shared machine: 4 GiB, so every word index (below 2^30) is a small integer and stays
+ * exact through int32 arithmetic. The reservation is address space, not memory: a
+ * SharedArrayBuffer's pages are committed when first written, and nothing is written up front
+ * but the control words, so resident memory follows the pages, tables and rmap nodes a run
+ * touches (a 4096-guest machine of 3.7G runs a short workload in under 100 MB).
+ */
+export const MAX_MACHINE_BYTES = 2 ** 32;
 /** Real addresses (host and L1) a PTE's RPN field can hold: 2^25 pages of 4 KiB, 128 GiB. */
 const MAX_REAL_PN = 2 ** 25;
 
@@ -249,7 +255,7 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
   if (totalBytes >= MAX_MACHINE_BYTES) {
     throw new LayoutError(
       'guests.count',
-      `a machine within 2G of shared memory (this one needs ${formatSize(roundUp(totalBytes, 1 << 20))}: ${guestCount} nested guest(s) of ${formatSize(cfg.guests.memoryBytes)} each reserve their tables, grants and rmap nodes)`,
+      `a machine within ${formatSize(MAX_MACHINE_BYTES)} of shared memory (this one needs ${formatSize(roundUp(totalBytes, 1 << 20))}: ${guestCount} nested guest(s) of ${formatSize(cfg.guests.memoryBytes)} each reserve their tables, grants and rmap nodes)`,
       String(guestCount),
     );
   }

@@ -2,7 +2,7 @@
  * The shared machine layout (src/memory/layout.ts): regions do not overlap, are aligned (4-byte
  * words, each word region on its own 64-byte line, table regions on table units), add up to the
  * buffer with only alignment padding between them, and large configurations still fit under the
- * 2 GiB SharedArrayBuffer limit.
+ * machine's 4 GiB bound (MAX_MACHINE_BYTES).
  */
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/workload/config.js';
