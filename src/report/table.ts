@@ -352,34 +352,33 @@ export function renderTable(doc: RunDocument, opts: TableOptions): string {
 
 const BAR_WIDTH = 20;
 
-/** One line of live progress (no newline, no carriage return: the caller owns the cursor). */
+/** A progress bar for the fraction `f` (clamped to 0..1), with its percentage unless `percent` is false. */
+function bar(f: number, percent = true): string {
+  const c = Math.min(1, Math.max(0, f));
+  const filled = Math.round(c * BAR_WIDTH);
+  return `[${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}]${percent ? ` ${Math.floor(c * 100)}%` : ''}`;
+}
+
 /** One stress progress line: rounds, violating rounds so far, elapsed time and a bar. */
 export function renderStressProgress(r: { round: number; seed: number; violations: number; violatingRounds: number; elapsedMs: number; fraction: number }): string {
-  const f = Math.min(1, Math.max(0, r.fraction));
-  const filled = Math.round(f * BAR_WIDTH);
   return (
     `${(r.elapsedMs / 1000).toFixed(1)}s  round ${r.round + 1} (seed ${r.seed}): ${fmtInt(r.violations)} violations  ` +
-    `${fmtInt(r.violatingRounds)} violating round${r.violatingRounds === 1 ? '' : 's'} so far  [${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}] ${Math.floor(f * 100)}%`
+    `${fmtInt(r.violatingRounds)} violating round${r.violatingRounds === 1 ? '' : 's'} so far  ${bar(r.fraction)}`
   );
 }
 
 /** The progress line while the vCPU threads start, before the measured run. */
 export function renderStartupProgress(ready: number, total: number, elapsedMs: number): string {
-  const f = total > 0 ? ready / total : 1;
-  const filled = Math.round(f * BAR_WIDTH);
-  return `${(elapsedMs / 1000).toFixed(1)}s  starting vCPU threads: ${ready} of ${total} ready  [${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}]`;
+  return `${(elapsedMs / 1000).toFixed(1)}s  starting vCPU threads: ${ready} of ${total} ready  ${bar(total > 0 ? ready / total : 1, false)}`;
 }
 
+/** One line of live progress (no newline, no carriage return: the caller owns the cursor). */
 export function renderProgress(p: ProgressInput): string {
   let line =
     `${(p.elapsedMs / 1000).toFixed(1)}s  ${p.warmingUp ? 'warm-up  ' : ''}${fmtCount(p.accesses)} accesses (${fmtCount(p.accessesPerSec)}/s)  ` +
     `${fmtCount(p.faults)} faults (${fmtCount(p.faultsPerSec)}/s)  ` +
     `${fmtCount(p.violations)} violation${p.violations === 1 ? '' : 's'}`;
-  if (p.fraction !== undefined && Number.isFinite(p.fraction)) {
-    const f = Math.min(1, Math.max(0, p.fraction));
-    const filled = Math.round(f * BAR_WIDTH);
-    line += `  [${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}] ${Math.floor(f * 100)}%`;
-  }
+  if (p.fraction !== undefined && Number.isFinite(p.fraction)) line += `  ${bar(p.fraction)}`;
   if (p.etaMs !== undefined && Number.isFinite(p.etaMs)) line += `  ETA ${(Math.max(0, p.etaMs) / 1000).toFixed(1)}s`;
   return line;
 }
