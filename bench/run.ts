@@ -3,6 +3,7 @@
  * bench/results/<date>.json with the machine, Node version and command.
  * Options: --quick (shorter runs), --micro-only, --throughput-only.
  */
+import { runModelCost } from './cost-model.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -61,6 +62,12 @@ async function main(): Promise<void> {
         [[cost.faultsPerSecSampled, cost.timingNsPerFault, cost.counterNsPerFault, pct(cost.statsShare), cost.faultsPerSecUntimed, pct(cost.timingShareMeasured)]],
       ) + '\n',
     );
+  }
+  if (!args.has('--micro-only')) {
+    const mc = await runModelCost(quick ? 1000 : 2000, quick ? 1 : 3);
+    out.modelCost = mc;
+    process.stdout.write(`\nWhat modeled time costs (fault-storm, wall-clock faults/s with cost.model none and power9; median of ${quick ? 1 : 3} interleaved pairs)\n`);
+    process.stdout.write(table(['vCPUs', 'none faults/s', 'power9 faults/s', 'power9 / none', 'range'], mc.map((r) => [r.vcpus, r.noneFaultsPerSec, r.power9FaultsPerSec, `${r.ratio}x`, `${r.ratioMin}-${r.ratioMax}`])) + '\n');
   }
   if (!args.has('--micro-only')) {
     const t = await runTraceReplay(quick ? 500_000 : 2_000_000, quick ? 1 : 3);

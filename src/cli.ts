@@ -18,7 +18,8 @@ import { interruptOnSigint, outputsOf, selfCheck, stdoutTaken, useColor, writeOu
 import type { ResolvedConfig } from './workload/types.js';
 import { LayoutError, computeLayout } from './memory/layout.js';
 import { EXIT_INTERRUPTED } from './util/exit.js';
-import { kindLabel, mostTimedFaultKind, renderProgress, renderStartupProgress, renderStressProgress, renderTable } from './report/table.js';
+import { kindLabel, mostTimedFaultKind, renderTable } from './report/table.js';
+import { renderProgress, renderStartupProgress, renderStressProgress } from './report/progress.js';
 import { toolVersion } from './stats/version.js';
 import { staleCommandWarning } from './util/paths.js';
 import { makeHeader, runBodyOf, type AnyDocument, type SweepDocument } from './stats/document.js';

@@ -19,7 +19,7 @@ import { convertTrace, type ConvertedTrace } from '../workload/trace.js';
 import { makeHeader, type RunDocument } from '../stats/document.js';
 import { SERIES_INTERVAL_MS, SeriesRecorder } from '../stats/series.js';
 import { replayArgs } from '../workload/overrides.js';
-import type { ProgressInput } from '../report/table.js';
+import type { ProgressInput } from '../report/progress.js';
 import { audit } from '../check/audit.js';
 import { decodeViolations } from '../check/violations.js';
 import { contextFor, setupMachine } from './setup.js';
@@ -245,6 +245,17 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
     deadlineMs: cfg.accesses > 0 ? null : cfg.durationMs,
     overranMs,
     timeSeries: series.result(),
+    ...(cfg.cost.model !== 'none'
+      ? {
+          modeled: {
+            model: cfg.cost.model,
+            cpuGHz: cfg.cost.cpuGHz,
+            skewBound: cfg.cost.skewCycles,
+            accessCycles: cfg.cost.accessCycles as number,
+            vcpus: results.map((r) => ({ startCyc: r.modeledStartCyc, endCyc: r.modeledEndCyc, counters: m.counterBlock(r.vcpu).slice(0, COUNTER_COUNT) })),
+          },
+        }
+      : {}),
   });
   // A violation a kernel window's own code path produced is reported as reproduced, not a failure,
   // unless `strict`.

@@ -65,6 +65,7 @@ export function contextFor(m: Machine, cfg: ResolvedConfig, vcpu: number, worker
     shootdown: tlbieBroadcaster(),
     markP1Survivors,
     mmuSpins: mmuSpinsFor(),
+    cost: cfg.cost,
     ...(cfg.stress.pause > 0 ? { hook: pauseHook(cfg.stress.pause, cfg.seed, vcpu, cfg.mutations.some((mu) => RC_WINDOW_MUTATIONS.includes(mu))) } : {}),
     ...extra,
   });

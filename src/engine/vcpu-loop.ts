@@ -16,6 +16,7 @@ import { COUNTER } from '../stats/counters.js';
 import type { HvContext } from '../hv/context.js';
 import { FAULT_KIND_NAMES, STAGE_NAMES } from '../stats/kinds.js';
 import { Cpu } from '../hw/cpu.js';
+import { MODELED_PREFIX } from '../stats/results.js';
 
 import { l1DataPage } from '../hv/l1-handler.js';
 import { slotOfLpid } from '../hv/guests.js';
@@ -43,8 +44,11 @@ export interface VcpuResult {
   measuredMs: number;
   /** Whether warm-up finished before the run ended (else every figure is zero). */
   warmupDone: boolean;
-  /** Histogram data by latency kind (Float64Array). */
+  /** Histogram data by latency kind (Float64Array); modeled ones under `modeled.<kind>`. */
   histograms: Record<string, Float64Array>;
+  /** Its modeled clock (cycles) where its measured run began and where it ended (both 0 without a cost model). */
+  modeledStartCyc: number;
+  modeledEndCyc: number;
 }
 
 const CHECK_EVERY = 1024;
@@ -95,12 +99,14 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   // not include the other threads' start-up (on a few cores, 16 workers loading the simulator
   // take seconds). The coordinator opens it; Ctrl-C before that ends the run.
   const goIdx = m.ctrl(CTRL.startGo);
+  cpu.setClockActive(true);
   Atomics.add(w, m.ctrl(CTRL.startReady), 1);
   Atomics.notify(w, m.ctrl(CTRL.startReady));
   while (Atomics.load(w, goIdx) === 0 && Atomics.load(w, stopIdx) === 0) Atomics.wait(w, goIdx, 0, 50);
   const deadlineMs = Date.now() + task.durationMs;
   // Where this vCPU's figures start: here, or where its warm-up ends (its counters reset there).
   let measuredFrom = performance.now();
+  let modeledFrom = ctx.cyc;
   while (!cpu.enter()) {
     cpu.onWait();
     Atomics.wait(w, stopIdx, 0, 1);
@@ -115,6 +121,7 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
         if (task.accesses > 0) total = n + task.accesses;
         resetAfterWarmup(ctx, cpu);
         measuredFrom = performance.now();
+        modeledFrom = ctx.cyc;
       }
       // In duration mode the deadline bounds warm-up too (a warm-up longer than the run ends it).
       if (timed && Date.now() >= deadlineMs) break;
@@ -123,6 +130,7 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
     if (n === warmup && warmup > 0 && !timedWarmup) {
       resetAfterWarmup(ctx, cpu);
       measuredFrom = performance.now();
+      modeledFrom = ctx.cyc;
     }
     if (trace !== null) {
       // A real program's access stream: page and type from the trace.
@@ -158,16 +166,24 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   const warmupDone = warmup !== Infinity && n >= warmup;
   if (!warmupDone) resetAfterWarmup(ctx, cpu);
   cpu.exit();
+  cpu.setClockActive(false);
   Atomics.sub(w, m.ctrl(CTRL.running), 1);
   // Wake an auditor waiting for this vCPU to park.
   Atomics.notify(w, m.ctrl(CTRL.auditParked));
   const histograms: Record<string, Float64Array> = { access: cpu.stats.access.data };
   FAULT_KIND_NAMES.forEach((k, i) => (histograms[k] = cpu.stats.byKind[i].data));
   STAGE_NAMES.forEach((k, i) => (histograms[k] = ctx.stages[i].data));
+  if (ctx.cost.on) {
+    FAULT_KIND_NAMES.forEach((k, i) => (histograms[`${MODELED_PREFIX}${k}`] = cpu.stats.mByKind[i].data));
+    STAGE_NAMES.forEach((k, i) => (histograms[`${MODELED_PREFIX}${k}`] = ctx.mstages[i].data));
+  }
   trace?.close();
   const measuredMs = warmupDone ? performance.now() - measuredFrom : 0;
-  return { vcpu: v, accesses: Math.max(0, n - warmup), measuredMs, warmupDone, histograms };
+  const modeledStartCyc = warmupDone ? modeledFrom : 0;
+  const modeledEndCyc = warmupDone ? ctx.cyc : 0;
+  return { vcpu: v, accesses: Math.max(0, n - warmup), measuredMs, warmupDone, histograms, modeledStartCyc, modeledEndCyc };
 }
+
 
 /**
  * L1's own accesses come in runs of this many: L1 runs its own code for a while between two
@@ -201,5 +217,7 @@ function resetAfterWarmup(ctx: HvContext, cpu: Cpu): void {
   cpu.stats.access.reset();
   for (const h of cpu.stats.byKind) h.reset();
   for (const h of ctx.stages) h.reset();
+  for (const h of cpu.stats.mByKind) h.reset();
+  for (const h of ctx.mstages) h.reset();
 }
 

@@ -8,7 +8,7 @@
  */
 import type { Machine } from '../memory/machine.js';
 import type { Layout } from '../memory/layout.js';
-import { CTRL, LOCK } from '../memory/records.js';
+import { CTRL, LINE_WORDS, LOCK, LOCK_HOLDS } from '../memory/records.js';
 import { ViolationReporter } from '../invariants/violations.js';
 import { geometryFor, type Geometry } from '../mmu/geometry.js';
 import { CONTENDED_UNTIMED, lockWord, unlockWord, MMU_LOCK_SPINS, MUTEX_SPINS } from '../sync/lock.js';
@@ -17,6 +17,8 @@ import { MUTATIONS, type Fix, type Mutation, type RcMode } from '../workload/typ
 import { numericDefault } from '../workload/keys.js';
 import { Histogram } from '../stats/histogram.js';
 import { STAGE, STAGE_NAMES } from '../stats/kinds.js';
+import { COST, COST_CAT, CostTables, type CostConfig } from '../cost/model.js';
+import { COUNTER_COUNT, MC_BASE } from '../stats/counters.js';
 
 /** Of the faults timed (`stats.faultSample`), one in this many also times its stages (each stage costs a timer call). */
 export const STAGE_SAMPLE_EVERY = 8;
@@ -64,7 +66,12 @@ export interface ContextOptions {
    * processors the holder is often not running: spinning then only takes the processor from it.
    */
   mmuSpins?: number;
+  /** The cost model (`cost` of the config); absent or `none`: no modeled clock. */
+  cost?: CostConfig;
 }
+
+/** Word of a lock's line that counts its modeled holds (the lock word is word 0). */
+const HOLDS_COUNT_WORD = 2;
 
 /** One contended lock acquisition in this many is timed (see `HvContext.noteWait`). */
 export const LOCK_WAIT_SAMPLE = 4;
@@ -115,6 +122,18 @@ export class HvContext {
   rmwHookHold = -1;
   /** Where this thread reports a broken invariant (the shared violation ring). */
   readonly report: ViolationReporter;
+  /** The cost model's charge tables (cost/model.ts). */
+  readonly cost: CostTables;
+  /**
+   * This thread's modeled clock (cycles of the modeled core): every event it performs adds its
+   * cost here, and a modeled lock wait moves it to the lock's modeled release time.
+   */
+  cyc = 0;
+  /** Modeled acquisition times of the mmu_lock and tlb_lock this thread holds. */
+  private mmuAcquired = 0;
+  private tlbAcquired = 0;
+  /** Modeled stage histograms (modeled ns; same stages as `stages`), recorded on every fault when the model is on. */
+  readonly mstages: Histogram[] = STAGE_NAMES.map(() => new Histogram());
 
   constructor(m: Machine, o: ContextOptions) {
     this.m = m;
@@ -140,6 +159,7 @@ export class HvContext {
     this.markP1Survivors = o.markP1Survivors ?? noShootdown;
     this.report = new ViolationReporter(m, o.vcpu, this.counters, this.counterBase);
     this.hook = o.hook;
+    this.cost = new CostTables(o.cost, COUNTER_COUNT);
   }
 
   has(mutationBit: number): boolean {
@@ -150,29 +170,109 @@ export class HvContext {
     return (this.fix & fixBit) !== 0;
   }
 
-  /** Add to one of this thread's counters (plain add: each worker owns its block). */
+  /**
+   * Add to one of this thread's counters (plain add: each worker owns its block). A counter that
+   * stands for a costed event (COUNTER_CHARGES) also charges its cycles to the modeled clock.
+   */
   count(c: number, n = 1): void {
     this.counters[this.counterBase + c] += n;
+    const k = this.cost.byCounter[c];
+    if (k !== 0) this.charge(this.cost.counterCat[c], k * n);
   }
 
-  // ---- locks -----------------------------------------------------------------------------
+  /** Charge `cycles` of cost category `cat` (COST_CAT) to this thread's modeled clock. */
+  charge(cat: number, cycles: number): void {
+    this.cyc += cycles;
+    this.counters[this.counterBase + MC_BASE + cat] += cycles;
+  }
+
+  /** Charge cost item `item` (COST index) `n` times. */
+  chargeItem(item: number, cat: number, n = 1): void {
+    const k = this.cost.item[item] * n;
+    if (k !== 0) this.charge(cat, k);
+  }
+
+  /** Record a modeled stage of `cycles` (modeled ns in `mstages`). */
+  modeledStage(k: number, cycles: number): void {
+    this.mstages[k].record(cycles / this.cost.cpuGHz);
+  }
+
+  /**
+   * Modeled queueing on the lock at word `li`, which this thread now holds. The lock remembers the
+   * modeled [acquire, release] intervals of its last LOCK_HOLDS holders (layout `lockHoldsWord`;
+   * written and read only under the lock, so the lock orders them). The acquirer takes the lock,
+   * in modeled time, at its arrival unless that falls inside a remembered hold, and then at that
+   * hold's end (again until it falls in none): queueing follows modeled time even when a thread
+   * that trails in modeled time reaches the lock later in wall time, as threads on fewer host
+   * cores than vCPUs do. Such an arrival, before the latest holder's modeled acquisition, counts as
+   * an inversion. Returns the modeled acquisition time.
+   */
+  private modeledAcquire(li: number, waitCounter: number, stage: number): number {
+    const f = this.m.f64;
+    const base = this.holdsBase(li);
+    const k = this.w[li + HOLDS_COUNT_WORD];
+    const n = k >= LOCK_HOLDS || k < 0 ? LOCK_HOLDS : k;
+    const arrive = this.cyc;
+    const b = this.counterBase;
+    if (n > 0 && arrive < f[base + 2 * ((k - 1) & (LOCK_HOLDS - 1))]) this.counters[b + COUNTER.lockInversions]++;
+    let t = arrive;
+    for (let pass = 0; pass < LOCK_HOLDS; pass++) {
+      let moved = false;
+      for (let j = 0; j < n; j++) {
+        const at = base + 2 * j;
+        if (t >= f[at] && t < f[at + 1]) {
+          t = f[at + 1];
+          moved = true;
+        }
+      }
+      if (!moved) break;
+    }
+    if (t > arrive) {
+      this.counters[b + waitCounter] += t - arrive;
+      this.charge(COST_CAT.lockWait, t - arrive);
+      this.modeledStage(stage, t - arrive);
+    }
+    this.chargeItem(COST.lockCycles, COST_CAT.lock);
+    return t;
+  }
+
+  /** The release side of `modeledAcquire`: remember this hold, [acquired, now]. */
+  private modeledRelease(li: number, acquired: number): void {
+    const f = this.m.f64;
+    const k = this.w[li + HOLDS_COUNT_WORD];
+    const at = this.holdsBase(li) + 2 * (k & (LOCK_HOLDS - 1));
+    f[at] = acquired;
+    f[at + 1] = this.cyc;
+    this.w[li + HOLDS_COUNT_WORD] = (k + 1) | 0;
+  }
+
+  /** Float64 index of lock word `li`'s remembered holds. */
+  private holdsBase(li: number): number {
+    return (this.L.lockHoldsWord >>> 1) + ((li - this.L.locksWord) / LINE_WORDS) * LOCK_HOLDS * 2;
+  }
 
   /** Take kvm->mmu_lock. */
   mmuLock(): void {
-    const waited = lockWord(this.w, this.m.lockIndex(LOCK.mmu), this.mmuSpins, this.untimed[0] >= LOCK_WAIT_SAMPLE - 1);
+    const li = this.m.lockIndex(LOCK.mmu);
+    const waited = lockWord(this.w, li, this.mmuSpins, this.untimed[0] >= LOCK_WAIT_SAMPLE - 1);
     this.counters[this.counterBase + COUNTER.mmuLockAcq]++;
     if (waited !== 0) this.noteWait(0, COUNTER.mmuLockContended, STAGE.mmuLockWait, waited);
+    if (this.cost.on) this.mmuAcquired = this.modeledAcquire(li, COUNTER.mmuLockModeledWait, STAGE.mmuLockWait);
   }
 
   mmuUnlock(): void {
-    unlockWord(this.w, this.m.lockIndex(LOCK.mmu));
+    const li = this.m.lockIndex(LOCK.mmu);
+    if (this.cost.on) this.modeledRelease(li, this.mmuAcquired);
+    unlockWord(this.w, li);
   }
 
   /** Take nested guest slot g's tlb_lock (a sleeping mutex). */
   tlbLock(slot: number): void {
-    const waited = lockWord(this.w, this.m.tlbLockIndex(slot), MUTEX_SPINS, this.untimed[1] >= LOCK_WAIT_SAMPLE - 1);
+    const li = this.m.tlbLockIndex(slot);
+    const waited = lockWord(this.w, li, MUTEX_SPINS, this.untimed[1] >= LOCK_WAIT_SAMPLE - 1);
     this.counters[this.counterBase + COUNTER.tlbLockAcq]++;
     if (waited !== 0) this.noteWait(1, COUNTER.tlbLockContended, STAGE.tlbLockWait, waited);
+    if (this.cost.on) this.tlbAcquired = this.modeledAcquire(li, COUNTER.tlbLockModeledWait, STAGE.tlbLockWait);
   }
 
   /**
@@ -195,7 +295,9 @@ export class HvContext {
   }
 
   tlbUnlock(slot: number): void {
-    unlockWord(this.w, this.m.tlbLockIndex(slot));
+    const li = this.m.tlbLockIndex(slot);
+    if (this.cost.on) this.modeledRelease(li, this.tlbAcquired);
+    unlockWord(this.w, li);
   }
 
   // ---- mmu_invalidate_seq (§1.5) ---------------------------------------------------------

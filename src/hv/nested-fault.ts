@@ -19,6 +19,7 @@ import { PMD_SHIFT, bytesToPn, levelForShift, pnAlign, pnCount } from '../mmu/ge
 import { WALK_NOT_PRESENT, WALK_OK, WALK_READ_FAILED, WALK_UNSUPPORTED, findLeafLocked, walkRadixTree } from '../mmu/tree.js';
 import { MEMSLOT_INVALID, MEMSLOT_READONLY } from '../memory/machine.js';
 import { FIX, MUT, type HvContext } from './context.js';
+import { COST, COST_CAT } from '../cost/model.js';
 import { TAINT_P5 } from '../invariants/windows.js';
 import { FAULT_KIND, FAULT_KIND_COUNTER, STAGE } from '../stats/kinds.js';
 import { performance } from 'node:perf_hooks';
@@ -101,8 +102,12 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number, s
   const wr = s.walk;
   const timed = ctx.sampleStages;
   let t = timed ? performance.now() : 0;
+  // Modeled stages: every fault, from the modeled clock (no timer call).
+  const modeled = ctx.cost.on;
+  let mc = ctx.cyc;
   let r = translateAddrNested(ctx, v, slot, nGpaPn, dsisr, s);
   if (timed) t = stage(ctx, STAGE.l1Walk, t);
+  if (modeled) mc = modeledStage(ctx, STAGE.l1Walk, mc);
   ctx.hook?.('after-translate', ctx);
   if (r === RESUME_HOST && (dsisr & (DSISR_PROTFAULT | DSISR_BADACCESS | DSISR_NOEXEC_OR_G | DSISR_BAD_COPYPASTE)) !== 0) {
     if (!ctx.has(MUT['skip-inval'])) return inval(ctx, v, slot, nGpaPn, s);
@@ -174,6 +179,7 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number, s
   let hLevel = s.hostLeaf.level;
   ctx.mmuUnlock();
   if (timed) t = stage(ctx, STAGE.l0Lookup, t);
+  if (modeled) mc = modeledStage(ctx, STAGE.l0Lookup, mc);
   ctx.hook?.('after-l1-lookup', ctx);
   if (late) seq = ctx.readSeq(); // M3: the window between lookup and read is unprotected
   let hshift = hp < 0 ? shiftOfLevel(ctx, hLevel) : g.pageShift;
@@ -200,6 +206,7 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number, s
     hshift = shiftOfLevel(ctx, hLevel);
     v.kind = FAULT_KIND.hostInstantiate;
     if (timed) t = stage(ctx, STAGE.instantiate, t);
+    if (modeled) mc = modeledStage(ctx, STAGE.instantiate, mc);
   }
   const gfnAlignedPn = pnAlign(gpaPn, hshift);
 
@@ -222,8 +229,10 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number, s
   ctx.hook?.('before-commit', ctx);
   const shadow = shadowTableOf(ctx, slot, s.shadow);
   if (timed) t = performance.now();
+  mc = ctx.cyc;
   r = createPte(ctx, shadow, nGpaPn, spte, level, seq, pageOfPn(ctx, gfnAlignedPn), shadow.ownerLpid);
   if (timed) stage(ctx, STAGE.shadowInsertCommit, t);
+  if (modeled) modeledStage(ctx, STAGE.shadowInsertCommit, mc);
   if (r === EAGAIN) {
     v.kind = FAULT_KIND.retried;
     return RESUME_GUEST;
@@ -250,6 +259,12 @@ function stage(ctx: HvContext, k: number, t0: number): number {
   const t = performance.now();
   ctx.stages[k].record((t - t0) * 1e6);
   return t;
+}
+
+/** Record the modeled cycles since `c0` as stage `k`; returns the clock now. */
+function modeledStage(ctx: HvContext, k: number, c0: number): number {
+  ctx.modeledStage(k, ctx.cyc - c0);
+  return ctx.cyc;
 }
 
 function shiftOfLevel(ctx: HvContext, level: number): number {
@@ -303,6 +318,7 @@ export function translateAddrNested(ctx: HvContext, v: VcpuRegs, slot: number, n
   const rts = w[guestWord(ctx, slot, GUEST.l1Rts)];
   const wr = s.walk;
   const st = walkRadixTree(s.reader, root, rts, nGpaPn, wr);
+  ctx.chargeItem(COST.l1WalkLevelCycles, COST_CAT.l1Walk, wr.reads);
   if (st !== WALK_OK) {
     if (st === WALK_UNSUPPORTED) flags |= DSISR_UNSUPP_MMU;
     else if (st === WALK_NOT_PRESENT) flags |= DSISR_NOHPTE;

@@ -12,6 +12,7 @@
  * (engine/setup.ts) so the hardware gets to run inside the window, which is otherwise two
  * statements wide. The pause changes no state.
  */
+import { COST, COST_CAT } from '../cost/model.js';
 import { pteUpdate } from '../mmu/tree.js';
 import { PAGE_DIRTY } from '../mmu/pte.js';
 import { COUNTER } from '../stats/counters.js';
@@ -45,6 +46,7 @@ function rmwHook(ctx: HvContext): void {
  * shadow table; returns the old value. Lock: mmu_lock.
  */
 export function rcUpdateLocked(ctx: HvContext, i: number, clr: number, set: number, l1Table: boolean): number {
+  ctx.chargeItem(COST.pteUpdateCycles, COST_CAT.pte);
   if (!ctx.has(MUT['nonatomic-rc'])) return pteUpdate(ctx.w, i, clr, set);
   // M5: read, then write back; an R/C bit the hardware sets in between is overwritten.
   const old = Atomics.load(ctx.w, i);
@@ -55,6 +57,7 @@ export function rcUpdateLocked(ctx: HvContext, i: number, clr: number, set: numb
 
 /** Zero PTE word `i` and return what it held (the unmap's exchange). Lock: mmu_lock. */
 export function unmapExchangeLocked(ctx: HvContext, i: number, l1Table: boolean): number {
+  ctx.chargeItem(COST.pteUpdateCycles, COST_CAT.pte);
   if (!ctx.has(MUT['nonatomic-unmap'])) return Atomics.exchange(ctx.w, i, 0);
   // M6: read, then store 0; a C the hardware sets in between never reaches the dirty bitmap.
   const old = Atomics.load(ctx.w, i);

@@ -6,6 +6,7 @@
  * and lpid, so the nesting policy (nested-fault.ts, l1-table.ts, shadow.ts) reuses it. Nothing here
  * reads a nested-guest record or the nested rmap: those belong to the nesting side.
  */
+import { COST, COST_CAT } from '../cost/model.js';
 import { MEMSLOT_LOG_DIRTY, BACKING_BUSY } from '../memory/machine.js';
 import { backingFrame, backingOrder, hostFaultIn } from '../memory/host.js';
 import {
@@ -230,6 +231,7 @@ function entryIn(ctx: HvContext, dir: number, pn: number, level: number): number
 /** kvmppc_radix_set_pte_at + kvmhv_insert_nest_rmap, one critical section. Lock: mmu_lock. */
 function installLeafLocked(ctx: HvContext, i: number, pte: number, rmapPage: number, rmapLpid: number, leafPn: number): void {
   Atomics.store(ctx.w, i, pte); // plain store + ptesync: only into an entry found non-present
+  ctx.chargeItem(COST.pteUpdateCycles, COST_CAT.pte);
   if (rmapPage >= 0 && !ctx.has(MUT['skip-rmap'])) insertNestRmapLocked(ctx, rmapPage, rmapLpid, leafPn);
 }
 
@@ -310,6 +312,7 @@ export function book3sInstantiatePage(
   const w = ctx.w;
   // 1. Sequence number, then GUP.
   const seq2 = ctx.readSeq();
+  ctx.chargeItem(COST.instantiateCycles, COST_CAT.host);
   const page = pageOfPn(ctx, gpaPn);
   const got = hostFaultIn(m, page, ctx.counterBase + COUNTER.swapIns);
   if (got === 0) return EFAULT;
@@ -356,5 +359,6 @@ export function book3sInstantiatePage(
  */
 export function findKvmSecondaryPteLocked(ctx: HvContext, table: RadixTable, gpaPn: number, ref: LeafRef): number {
   const i = findLeafLocked(ctx.w, ctx.m.hostSpace, table.pgdUnit, gpaPn, ctx.g, ref);
+  ctx.chargeItem(COST.l0WalkLevelCycles, COST_CAT.l0Walk, 4 - ref.level);
   return i < 0 ? 0 : Atomics.load(ctx.w, i);
 }

@@ -9,6 +9,7 @@
  * (dedup, insert in the fault's critical section, take-the-whole-slot on removal, pfn check)
  * is the kernel's. Every function here expects mmu_lock held.
  */
+import { COST, COST_CAT } from '../cost/model.js';
 import { CTRL, RMAP_NODE_WORDS } from '../memory/records.js';
 import { COUNTER } from '../stats/counters.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_PTE, PTE_RPN_MASK } from '../mmu/pte.js';
@@ -80,6 +81,7 @@ export function insertNestRmapLocked(ctx: HvContext, l1Page: number, lpid: numbe
   }
   const node = allocNodeLocked(ctx);
   if (node < 0) return false;
+  ctx.chargeItem(COST.rmapInsertCycles, COST_CAT.rmap);
   const at = nodeWord(ctx, node);
   w[at + NODE_NEXT] = head;
   w[at + NODE_LPID] = lpid;

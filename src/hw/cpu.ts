@@ -2,7 +2,7 @@
  * One simulated vCPU on its worker thread: an L1 vCPU that runs its nested guest (L2) through
  * H_ENTER_NESTED and also touches L1's own memory. It owns the access pipeline of the processor
  * (hw/tlb.ts for the TLB, hw/walker.ts for the hardware walk) in two translation regimes, L2's
- * and L1's (hw/l1-direct.ts), and the exits they cause: into L0's nested fault handler on this
+ * and L1's (hw/l1-direct.ts), and the exits they cause (hw/l2-exit.ts): into L0's nested fault handler on this
  * thread and, on a reflection, into L1's handler (an L1 vCPU runs its nested guest, so L1's
  * handler runs on the same thread), then back into L2.
  *
@@ -14,24 +14,25 @@
  */
 import { performance } from 'node:perf_hooks';
 import { VCPU_CTL, VSTATE_IN_GUEST, VSTATE_QUIESCE } from '../memory/records.js';
+import { VcpuClock } from './clock.js';
+import { COST, COST_CAT } from '../cost/model.js';
 import { PTE_RPN_MASK } from '../mmu/pte.js';
-import { pnToBytes } from '../mmu/geometry.js';
 import { GRANT_BITS, grantBase, reportUngrantedStore } from '../invariants/grants.js';
 import { COUNTER } from '../stats/counters.js';
 import { Histogram } from '../stats/histogram.js';
 import { MUT, STAGE_SAMPLE_EVERY, type HvContext } from '../hv/context.js';
 import { GUEST, getNested, guestWord, putNested, shadowPgdUnit, slotOfLpid, updatePtblCache } from '../hv/guests.js';
-import { countFault, nestedPageFault } from '../hv/nested-fault.js';
-import { L1Target, l1CountOut, l1HandleNestedFault, l1PrepareEnter } from '../hv/l1-handler.js';
+import { countFault } from '../hv/nested-fault.js';
+import { L1Target, l1CountOut, l1PrepareEnter } from '../hv/l1-handler.js';
 import { FaultScratch } from '../hv/scratch.js';
-import { RESUME_GUEST, RESUME_HOST, RESUME_HOST_NV } from '../hv/outcome.js';
-import { BOOK3S_INTERRUPT_H_DATA_STORAGE, BOOK3S_INTERRUPT_H_INST_STORAGE, L2_MSR_HI, L2_MSR_LO, SRR1_MSR_BITS, VcpuRegs } from '../hv/regs.js';
-import { FAULT_KIND, FAULT_KIND_NAMES } from '../stats/kinds.js';
+import { VcpuRegs } from '../hv/regs.js';
+import { FAULT_KIND_NAMES } from '../stats/kinds.js';
 import { Tlb } from './tlb.js';
 import { storeMismatch } from './store-checks.js';
 import { vcpuCtl, vcpuTransition } from './shootdown.js';
-import { ACCESS_FETCH, ACCESS_STORE as STORE, AFTER_FAULT, NEED as NEED_BY_TYPE, Regime, TRANSLATE_EMULATED, Walker, type FaultHandler } from './walker.js';
+import { ACCESS_STORE as STORE, NEED as NEED_BY_TYPE, Regime, TRANSLATE_EMULATED, Walker } from './walker.js';
 import { makeL1Regime } from './l1-direct.js';
+import { L2FaultHandler, type NestedVcpu } from './l2-exit.js';
 
 /**
  * Module-local copies of the walker's access constants for the hit path: V8 checks an imported
@@ -55,9 +56,11 @@ const LOCAL_COUNTS = 8;
 export class CpuStats {
   readonly access = new Histogram();
   readonly byKind: Histogram[] = FAULT_KIND_NAMES.map(() => new Histogram());
+  /** Modeled latency (modeled ns) per fault kind: every fault, when the cost model is on. */
+  readonly mByKind: Histogram[] = FAULT_KIND_NAMES.map(() => new Histogram());
 }
 
-export class Cpu implements FaultHandler {
+export class Cpu implements NestedVcpu {
   readonly regs = new VcpuRegs();
   readonly stats = new CpuStats();
   readonly target = new L1Target();
@@ -72,7 +75,7 @@ export class Cpu implements FaultHandler {
   private readonly w: Int32Array;
   private readonly basePnShift: number;
   /** This vCPU's VCPU_CTL.state word. */
-  private readonly stateIdx: number;
+  readonly stateIdx: number;
   /** Whether this vCPU is in guest mode (mirrors VSTATE_IN_GUEST, which only it changes). */
   private inGuest = false;
   private readonly frameGenWord: number;
@@ -105,6 +108,17 @@ export class Cpu implements FaultHandler {
   private sampleState: number;
   /** A fault is timed when the generator's output (as uint32) is below this: probability 1/faultSample. */
   private readonly faultSampleBelow: number;
+  /** Modeled cycles per access (cost.accessCycles; 0 without a cost model). */
+  private readonly accessCycles: number;
+  /**
+   * The modeled clock past which this vCPU next checks its lead over the slowest running vCPU
+   * (`clockPoint`): Infinity without a cost model, so the hit path's check never fires.
+   */
+  private skewLimit: number;
+  /** This vCPU's modeled clock in shared memory and the skew bound (hw/clock.ts). */
+  private readonly clock: VcpuClock;
+  /** The modeled clock when the fault in progress began. */
+  private faultCyc0 = 0;
 
   constructor(
     readonly ctx: HvContext,
@@ -119,7 +133,7 @@ export class Cpu implements FaultHandler {
     ctx.ownTlbDropped = () => this.tlb.ownDropped();
     this.walker = new Walker(ctx, this.tlb);
     this.scratch = new FaultScratch(m);
-    this.l2 = new Regime(ctx.rcAuto, -1, COUNTER.walkHits, this);
+    this.l2 = new Regime(ctx.rcAuto, -1, COUNTER.walkHits, new L2FaultHandler(this));
     this.l1 = makeL1Regime(this);
     this.basePnShift = m.L.pageShift - 12;
     this.stateIdx = vcpuCtl(m, ctx.vcpu, VCPU_CTL.state);
@@ -127,6 +141,9 @@ export class Cpu implements FaultHandler {
     this.frameWritesWord = m.L.frameWritesWord;
     this.hostDataBasePn = m.L.hostDataBasePn;
     this.refs = !ctx.has(MUT['skip-refcount']);
+    this.accessCycles = ctx.cost.item[COST.accessCycles];
+    this.clock = new VcpuClock(ctx);
+    this.skewLimit = this.clock.on ? 0 : Infinity;
   }
 
   // ---- entering and leaving L2 (H_ENTER_NESTED) ---------------------------------------------
@@ -229,9 +246,13 @@ export class Cpu implements FaultHandler {
     const n = this.local;
     const k = ++n[LOCAL.accesses];
     n[LOCAL.loads + type]++; // loads, stores, fetches are consecutive
+    const ctx = this.ctx;
+    // Modeled time: the access's own work, then the skew bound (an access boundary, no lock held).
+    if ((ctx.cyc += this.accessCycles) > this.skewLimit) this.skewLimit = this.clock.point(this);
     if ((k & (QUIESCE_EVERY - 1)) === 0) {
       vcpuTransition(this.w, this.stateIdx, VSTATE_QUIESCE);
       this.tlb.noteDone(); // after the generation bump (see hw/tlb.ts)
+      if (this.skewLimit !== Infinity) this.clock.publish();
       if (k === PUBLISH_EVERY) this.publish();
     }
     const sample = --this.sampleIn === 0;
@@ -323,6 +344,8 @@ export class Cpu implements FaultHandler {
   beginFault(): number {
     this.leaveGuest();
     const ctx = this.ctx;
+    this.faultCyc0 = ctx.cyc;
+    ctx.chargeItem(COST.exitCycles, COST_CAT.exit);
     this.sampleState = (Math.imul(this.sampleState, 1664525) + 1013904223) | 0;
     const timed = this.sampleState >>> 0 < this.faultSampleBelow;
     ctx.sampleStages = timed && (++this.timedFaults & (STAGE_SAMPLE_EVERY - 1)) === 0;
@@ -332,56 +355,32 @@ export class Cpu implements FaultHandler {
   /** End a fault of `kind` started at `t0` (`beginFault`): count it exactly, record it if timed. */
   endFault(kind: number, t0: number): void {
     if (t0 >= 0) this.stats.byKind[kind].record((performance.now() - t0) * 1e6);
-    countFault(this.ctx, kind);
+    const ctx = this.ctx;
+    countFault(ctx, kind);
+    if (ctx.cost.on) {
+      this.stats.mByKind[kind].record((ctx.cyc - this.faultCyc0) / ctx.cost.cpuGHz);
+      if (this.clock.on) this.clock.publish();
+    }
   }
 
-  /**
-   * An HDSI/HISI from L2 (the L2 regime's `FaultHandler`): exit to L0, run the nested fault
-   * handler, act on its outcome. Returns an AFTER_FAULT code.
-   */
-  handleFault(l2Pn: number, type: number, dsisr: number): number {
-    const ctx = this.ctx;
-    const r = this.regs;
-    const t0 = this.beginFault();
-    r.trap = type === ACCESS_FETCH ? BOOK3S_INTERRUPT_H_INST_STORAGE : BOOK3S_INTERRUPT_H_DATA_STORAGE;
-    r.faultDar = pnToBytes(l2Pn);
-    r.faultGpa = pnToBytes(l2Pn);
-    r.faultDsisr = dsisr;
-    // HSRR1 of an HISI: L2's MSR with the fault bits (the exit handler derives faultDsisr from them).
-    r.srr1 = type === ACCESS_FETCH ? (L2_MSR_LO & SRR1_MSR_BITS) | dsisr : 0;
-    r.srr1Hi = type === ACCESS_FETCH ? L2_MSR_HI : 0;
-    r.dsiPending = false;
-    r.mmioPending = false;
-    const res = nestedPageFault(ctx, r, this.scratch);
-    const kind = r.kind;
-    this.endFault(kind, t0);
-    if (res === RESUME_GUEST) {
-      this.enterGuestMode();
-      if (r.dsiPending) return AFTER_FAULT.failed; // L2 takes a DSI at the address; the access does not complete
-      return kind === FAULT_KIND.retried ? AFTER_FAULT.retryWait : AFTER_FAULT.retry;
-    }
-    // RESUME_HOST(_NV) or an error: H_ENTER_NESTED returns to L1.
-    this.exit();
-    let next: number = AFTER_FAULT.retry;
-    if (res === RESUME_HOST_NV && r.mmioPending) {
-      // MMIO: kvmhv_enter_nested_guest answers H_TOO_HARD, which the hcall exit turns into r3 = 0
-      // while L0's userspace emulates the access (its result written straight into L2's saved
-      // registers). L1 sees H_ENTER_NESTED return 0 (trap 0), runs no handler and re-enters L2.
-      // The access completes.
-      next = AFTER_FAULT.emulated;
-    } else if (res === RESUME_HOST) {
-      if (!l1HandleNestedFault(ctx, r.slot, l2Pn, r.faultDsisr, this.target)) next = AFTER_FAULT.failed;
-    } else {
-      next = AFTER_FAULT.failed; // an error: L1 sees the trap with the original DSISR and gives up on it
-    }
-    // L1 re-enters L2.
-    while (!this.enter()) {
-      // The guest was destroyed and its old incarnation still runs elsewhere (L1 waits), or its
-      // slot is held by a removed predecessor (L0 waits for its last reference).
-      this.onWait?.();
-      Atomics.wait(this.w, this.stateIdx, Atomics.load(this.w, this.stateIdx), 1);
-    }
-    return next;
+  // ---- modeled time: the skew bound (hw/clock.ts) -----------------------------------------
+
+  /** Take part in the skew bound (true) or stop holding the others back (false). */
+  setClockActive(on: boolean): void {
+    this.clock.setActive(on);
+    if (this.clock.on) this.skewLimit = 0; // check at the next access
+  }
+
+  /** Leave guest mode for a wait that must not hold shootdowns up; false if not in guest mode. */
+  pauseGuest(): boolean {
+    const was = this.inGuest;
+    this.leaveGuest();
+    return was;
+  }
+
+  /** Back into guest mode after `pauseGuest` returned true (if still inside H_ENTER_NESTED). */
+  unpauseGuest(): void {
+    if (this.entered) this.enterGuestMode();
   }
 
   /** Drop every entry of this vCPU's TLB (vCPU moved to another physical CPU). */

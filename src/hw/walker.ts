@@ -11,6 +11,7 @@
  * so it never leaves stray R/C bits in a cleared entry (the ISA allows them; they would change
  * nothing here). Nothing here allocates.
  */
+import { COST, COST_CAT } from '../cost/model.js';
 import { CTRL } from '../memory/records.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_PRESENT, PAGE_PTE, PAGE_READ, PAGE_WRITE, PTE_RPN_MASK } from '../mmu/pte.js';
 import { pnCount } from '../mmu/geometry.js';
@@ -196,10 +197,12 @@ export class Walker {
       ref.word = idx;
       ref.level = 0;
       ref.shift = g.pageShift;
+      this.ctx.chargeItem(COST.walkLevelCycles, COST_CAT.walk);
       const e = Atomics.load(w, idx);
       return e < 0 && (e & PAGE_PTE) !== 0 ? idx : -1;
     }
     const i = findLeaf(w, this.ctx.m.hostSpace, rg.pgdUnit, pn, g, ref);
+    this.ctx.chargeItem(COST.walkLevelCycles, COST_CAT.walk, 4 - ref.level);
     if (ref.level === 0) {
       this.pwcEpoch = e0;
       this.pwcRegion = region;

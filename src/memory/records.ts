@@ -124,6 +124,12 @@ export const CTRL = {
   attached: 129,
   /** Live vCPUs that have not yet finished. */
   running: 130,
+  /**
+   * Modeled time's skew bound (hw/cpu.ts, `clockPoint`): bumped (and notified) when a vCPU
+   * publishes its clock while others sleep ahead of it; and the count of such sleepers.
+   */
+  skewEpoch: 131,
+  skewWaiters: 132,
   // line 9: online violation ring: total count, then per invariant (16 words, indexed like INVARIANTS)
   violationCount: 144,
   violationByInvariant: 160,
@@ -131,6 +137,9 @@ export const CTRL = {
   violationByWindow: 176,
 } as const;
 export const CTRL_WORDS = 192;
+
+/** Modeled hold intervals remembered per lock (layout `lockHoldsWord`). */
+export const LOCK_HOLDS = 32;
 
 /** Lock lines (index into the lock region). Per-guest tlb_locks follow these. */
 export const LOCK = {
@@ -158,4 +167,18 @@ export const VCPU_CTL = {
    * the count, so a leave-then-enter is still a change), an access boundary adds VSTATE_QUIESCE.
    */
   state: 0,
+  /**
+   * The vCPU's modeled clock in units of CLOCK_UNIT cycles, modulo 2^32 (compare by wrapping
+   * difference): published at access boundaries and after each fault, read by the others'
+   * skew check.
+   */
+  clock: 1,
+  /**
+   * 1 while the vCPU takes part in the skew bound (from its start gate to its end, except while
+   * it waits to re-enter a destroyed guest); 0 otherwise, so idle vCPUs hold no one back.
+   */
+  clockActive: 2,
 } as const;
+
+/** Cycles per unit of VCPU_CTL.clock. */
+export const CLOCK_UNIT = 64;

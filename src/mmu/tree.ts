@@ -131,6 +131,8 @@ export class WalkResult {
   raPn = 0;
   /** READ_FAILED: the byte address of the unreadable entry. */
   failAddr = 0;
+  /** Entries the walk read from guest memory (each costs a read of L1 memory). */
+  reads = 0;
 }
 
 /**
@@ -140,6 +142,7 @@ export class WalkResult {
  */
 export function walkRadixTree(mem: GuestMemoryReader, rootWord: number, rts: number, pn: number, out: WalkResult): number {
   out.leaf = 0;
+  out.reads = 0;
   if (rts + 31 !== RADIX_ADDR_BITS) return (out.status = WALK_UNSUPPORTED);
   let bits = dirNls(rootWord);
   let basePn = rootWord & PTE_NLB_MASK;
@@ -156,6 +159,7 @@ export function walkRadixTree(mem: GuestMemoryReader, rootWord: number, rts: num
     shift -= bits;
     const index = (pn >>> shift) & ((1 << bits) - 1);
     const e = mem.readEntry(basePn, index);
+    out.reads++;
     if (e === READ_FAILED_VALUE) {
       out.failAddr = pnToBytes(basePn) + index * 8;
       return (out.status = WALK_READ_FAILED);

@@ -169,6 +169,33 @@ function checksSection(body: RunBody): string {
   return parts.join('\n');
 }
 
+/** The run in modeled POWER9 time (docs/cost-model.md): rates, where the cycles went, modeled latencies. */
+function modeledSection(body: RunBody): string {
+  const m = body.modeled;
+  if (m === null || m === undefined) return '<p>The cost model is off (cost.model: none): only the simulator\'s wall clock was measured.</p>';
+  const total = Object.values(m.breakdown).reduce((a, b) => a + b, 0);
+  const rows = Object.entries(m.breakdown)
+    .filter(([, c]) => c > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, c]): [string, number] => [k, c]);
+  const perVcpu = columnChart(
+    'modeled-vcpu-faults',
+    'Faults per modeled second, per vCPU',
+    m.perVcpu.map((p) => ({ label: String(p.vcpu), value: p.faultsPerSec, color: '#54a24b', title: `vCPU ${p.vcpu}: ${fmtCount(p.faultsPerSec)} faults/s over ${fmtNs(p.durationNs)} modeled` })),
+    { xLabel: 'vCPU', yLabel: 'faults / modeled s', yFmt: fmtCount },
+  );
+  return `<p>${esc(m.model)} at ${m.cpuGHz} GHz: every event charged its cost in cycles onto its vCPU's modeled clock. ${fmtNs(m.durationNs)} of modeled time; modeled lock wait: mmu_lock ${(m.lockWait.mmuLock.share * 100).toFixed(1)}%, tlb_lock ${(m.lockWait.tlbLock.share * 100).toFixed(1)}% of vCPU time; ${fmtInt(m.lockWait.inversions)} acquisitions out of modeled order; skew bound ${fmtInt(m.skewCycles.bound)} cycles (largest lead seen ${fmtInt(m.skewCycles.observedMax)}, ${fmtInt(m.skewCycles.waits)} waits).</p>
+<div class="cards">
+${card('modeled accesses / s', fmtCount(m.accessesPerSec))}
+${card('modeled faults / s', fmtCount(m.faultsPerSec))}
+${card('modeled duration', fmtNs(m.durationNs))}
+</div>
+${total > 0 ? barChart('modeled-breakdown', `Where the modeled cycles went (${fmtCount(total)} cycles over all vCPUs)`, rows, total, fmtCount) : ''}
+<div class="charts">${perVcpu}</div>
+${latencyCdfs(m.latencyNs as RunBody['latencyNs'], 'modeled')}
+${latencyTable(m.latencyNs as RunBody['latencyNs'])}`;
+}
+
 /** The sections of a run body (a run report, and each point of a sweep could use them). */
 export function runSections(doc: RunDocument): string {
   const c = doc.counts;
@@ -184,7 +211,10 @@ ${card('TLB hit rate', fmtPct(c.tlbHits, c.accesses))}
 ${card('violations', fmtInt(violations), doc.checks.unexplained > 0 ? 'bad' : violations > 0 ? 'warn' : 'ok')}
 </div>
 
-<h2>Latency distributions</h2>
+<h2>Modeled POWER9 time</h2>
+${modeledSection(doc)}
+
+<h2>Latency distributions (the simulator's wall clock)</h2>
 <p>${esc(samplingNote(doc))}</p>
 ${latencyCdfs(doc.latencyNs)}
 ${latencyTable(doc.latencyNs)}

@@ -7,38 +7,18 @@
  * Every field has a description; a field with a unit ends its description with `Unit: X.`, which
  * the field reference shows in its own column.
  */
+import { arr, bool, count, counts, nullable, num, obj, ref, str, tally, withUnit, type Schema } from './schema-build.js';
+import { MODELED } from './schema-modeled.js';
 import { DOCUMENT_KINDS, SCHEMA_VERSION } from '../stats/document.js';
 import { FAULT_KIND_NAMES } from '../stats/kinds.js';
 import { LATENCY_KINDS } from '../stats/results.js';
 import { INVARIANTS } from '../invariants/names.js';
 import { KERNEL_WINDOWS } from '../invariants/windows.js';
 
-type Schema = Record<string, unknown>;
 
 const MAJOR = SCHEMA_VERSION.split('.')[0];
 export const SCHEMA_ID = `https://nestsim.invalid/schema/results-${MAJOR}.json`;
 
-const withUnit = (d: string, unit?: string): string => (unit === undefined ? d : `${d} Unit: ${unit}.`);
-const count = (d: string, unit = 'count'): Schema => ({ type: 'integer', minimum: 0, description: withUnit(d, unit) });
-const num = (d: string, unit?: string): Schema => ({ type: 'number', minimum: 0, description: withUnit(d, unit) });
-const str = (d: string, extra: Schema = {}): Schema => ({ type: 'string', description: d, ...extra });
-const bool = (d: string): Schema => ({ type: 'boolean', description: d });
-const nullable = (s: Schema): Schema => ({ ...s, type: [s.type as string, 'null'] });
-
-/** An object with exactly these properties, all required but `optional`. */
-function obj(d: string, props: Record<string, Schema>, optional: readonly string[] = []): Schema {
-  return { type: 'object', description: d, required: Object.keys(props).filter((k) => !optional.includes(k)), properties: props, additionalProperties: false };
-}
-/** An object with one required integer per name. */
-function counts(d: string, names: readonly string[], each: (n: string) => string, unit = 'count'): Schema {
-  return obj(d, Object.fromEntries(names.map((n) => [n, count(each(n), unit)])));
-}
-/** An object whose keys are some of `names`, each an integer. */
-function tally(d: string, names: readonly string[], unit = 'count'): Schema {
-  return { type: 'object', description: withUnit(d, unit), propertyNames: { enum: [...names] }, additionalProperties: { type: 'integer', minimum: 0 } };
-}
-const arr = (d: string, items: Schema, extra: Schema = {}): Schema => ({ type: 'array', description: d, items, ...extra });
-const ref = (name: string, d?: string): Schema => ({ $ref: `#/$defs/${name}`, ...(d === undefined ? {} : { description: d }) });
 
 /** What each fault outcome means (README, "What the figures mean", names the kernel paths). */
 export const FAULT_KIND_DOCS: Readonly<Record<(typeof FAULT_KIND_NAMES)[number], string>> = {
@@ -244,6 +224,7 @@ const RUN_BODY: Record<string, Schema> = {
       mmuLockWaitNs: count('Its wall time waiting for mmu_lock.', 'ns'),
     }),
   ),
+  modeled: MODELED,
   violations: arr('The first 100 violations in detail.', ref('violation'), { maxItems: 100 }),
   timeSeries: obj('The run over time: one point per progress interval and one at the end.', {
     intervalMs: num('Spacing of the points (doubled, every other point dropped, when a long run would exceed 600 points); 0 when none were taken.', 'ms'),

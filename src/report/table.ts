@@ -14,22 +14,6 @@ export interface TableOptions {
   color: boolean;
 }
 
-export interface ProgressInput {
-  elapsedMs: number;
-  accesses: number;
-  faults: number;
-  violations: number;
-  /** Rates over the last progress interval (current, not averaged over the run). */
-  accessesPerSec: number;
-  faultsPerSec: number;
-  /** 0..1 when the run length is known (duration or access budget). */
-  fraction?: number;
-  /** Estimated time to the end (ms), when it can be told. */
-  etaMs?: number;
-  /** Some vCPU is still in its warm-up (its figures are not counted yet). */
-  warmingUp?: boolean;
-}
-
 /** Display names of latency kinds and counters; unknown keys fall back to their camelCase split. */
 export const KIND_LABELS: Readonly<Record<string, string>> = {
   access: 'access',
@@ -186,8 +170,33 @@ function headerLines(doc: RunDocument, color: boolean): string[] {
 function throughputLines(doc: RunDocument, color: boolean): string[] {
   return [
     `${heading('Throughput', color)}  ${fmtCount(doc.throughput.accessesPerSec)} accesses/s  ` +
-      `${fmtCount(doc.throughput.faultsPerSec)} faults/s`,
+      `${fmtCount(doc.throughput.faultsPerSec)} faults/s  (the simulator's wall clock; latencies below too)`,
   ];
+}
+
+/** The run in modeled POWER9 time (docs/cost-model.md), when the cost model is on. */
+function modeledLines(doc: RunDocument, color: boolean): string[] {
+  const m = doc.modeled;
+  if (m === null || m === undefined) return [];
+  const lines = [
+    `${heading('Modeled', color)}  ${m.model} at ${m.cpuGHz} GHz: ${fmtNs(m.durationNs)} modeled  ` +
+      `${fmtCount(m.accessesPerSec)} accesses/s  ${fmtCount(m.faultsPerSec)} faults/s`,
+    `  lock wait  mmu_lock ${(m.lockWait.mmuLock.share * 100).toFixed(1)}%  tlb_lock ${(m.lockWait.tlbLock.share * 100).toFixed(1)}% of vCPU time` +
+      `  (${fmtInt(m.lockWait.inversions)} acquisitions out of modeled order; skew bound ${fmtInt(m.skewCycles.bound)} cycles, ${fmtInt(m.skewCycles.waits)} waits)`,
+  ];
+  const total = Object.values(m.breakdown).reduce((a, b) => a + b, 0);
+  const parts = Object.entries(m.breakdown)
+    .filter(([, c]) => c > 0)
+    .sort((a, b) => b[1] - a[1])
+    .map(([k, c]) => `${k} ${fmtPct(c, total)}`);
+  if (parts.length > 0) lines.push(`  cycles    ${parts.join('  ')}`);
+  const rows: string[][] = [];
+  for (const [kind, s] of Object.entries(m.latencyNs)) {
+    if (s === null) continue;
+    rows.push([kindLabel(kind), fmtCount(s.count), fmtNs(s.mean), fmtNs(s.p50), fmtNs(s.p90), fmtNs(s.p99), fmtNs(s.max)]);
+  }
+  if (rows.length > 0) lines.push(...grid(['modeled latency', 'count', 'mean', 'p50', 'p90', 'p99', 'max'], rows, color));
+  return lines;
 }
 
 function countLines(doc: RunDocument, color: boolean): string[] {
@@ -340,6 +349,7 @@ export function renderTable(doc: RunDocument, opts: TableOptions): string {
   const sections = [
     headerLines(doc, color),
     throughputLines(doc, color),
+    modeledLines(doc, color),
     countLines(doc, color),
     latencyLines(doc, color),
     invalidationLines(doc, color),
@@ -348,37 +358,4 @@ export function renderTable(doc: RunDocument, opts: TableOptions): string {
     checkLines(doc, color),
   ].filter((s) => s.length > 0);
   return sections.map((s) => s.join('\n')).join('\n\n') + '\n';
-}
-
-const BAR_WIDTH = 20;
-
-/** A progress bar for the fraction `f` (clamped to 0..1), with its percentage unless `percent` is false. */
-function bar(f: number, percent = true): string {
-  const c = Math.min(1, Math.max(0, f));
-  const filled = Math.round(c * BAR_WIDTH);
-  return `[${'█'.repeat(filled)}${'░'.repeat(BAR_WIDTH - filled)}]${percent ? ` ${Math.floor(c * 100)}%` : ''}`;
-}
-
-/** One stress progress line: rounds, violating rounds so far, elapsed time and a bar. */
-export function renderStressProgress(r: { round: number; seed: number; violations: number; violatingRounds: number; elapsedMs: number; fraction: number }): string {
-  return (
-    `${(r.elapsedMs / 1000).toFixed(1)}s  round ${r.round + 1} (seed ${r.seed}): ${fmtInt(r.violations)} violations  ` +
-    `${fmtInt(r.violatingRounds)} violating round${r.violatingRounds === 1 ? '' : 's'} so far  ${bar(r.fraction)}`
-  );
-}
-
-/** The progress line while the vCPU threads start, before the measured run. */
-export function renderStartupProgress(ready: number, total: number, elapsedMs: number): string {
-  return `${(elapsedMs / 1000).toFixed(1)}s  starting vCPU threads: ${ready} of ${total} ready  ${bar(total > 0 ? ready / total : 1, false)}`;
-}
-
-/** One line of live progress (no newline, no carriage return: the caller owns the cursor). */
-export function renderProgress(p: ProgressInput): string {
-  let line =
-    `${(p.elapsedMs / 1000).toFixed(1)}s  ${p.warmingUp ? 'warm-up  ' : ''}${fmtCount(p.accesses)} accesses (${fmtCount(p.accessesPerSec)}/s)  ` +
-    `${fmtCount(p.faults)} faults (${fmtCount(p.faultsPerSec)}/s)  ` +
-    `${fmtCount(p.violations)} violation${p.violations === 1 ? '' : 's'}`;
-  if (p.fraction !== undefined && Number.isFinite(p.fraction)) line += `  ${bar(p.fraction)}`;
-  if (p.etaMs !== undefined && Number.isFinite(p.etaMs)) line += `  ETA ${(Math.max(0, p.etaMs) / 1000).toFixed(1)}s`;
-  return line;
 }

@@ -85,7 +85,35 @@ export const COUNTER = {
   // --- actors (added later; indices stay contiguous)
   /** Dirty logging switched on or off (actors.host.dirtyLogToggle). */
   dirtyLogToggles: 54,
+  // --- modeled time (cost/model.ts; added later, indices stay contiguous)
+  /** Modeled cycles a waiter spent queued for mmu_lock / a tlb_lock (release time minus arrival). */
+  mmuLockModeledWait: 55,
+  tlbLockModeledWait: 56,
+  /** Acquisitions that arrived, in modeled time, before the previous holder took the lock (wall order differed from modeled order). */
+  lockInversions: 57,
+  /** Times this vCPU slept because its modeled clock ran more than cost.skewCycles ahead of the slowest running vCPU. */
+  skewWaits: 58,
+  /** The largest lead over the slowest running vCPU this vCPU saw (cycles; a maximum, not a sum). */
+  skewMaxCycles: 59,
+  /** Modeled cycles by cost category, in COST_CATEGORIES order (cost/model.ts). */
+  mcAccess: 60,
+  mcWalk: 61,
+  mcExit: 62,
+  mcL1Walk: 63,
+  mcL0Walk: 64,
+  mcHost: 65,
+  mcPte: 66,
+  mcRmap: 67,
+  mcTlbie: 68,
+  mcLock: 69,
+  mcLockWait: 70,
+  mcL1: 71,
+  mcMmio: 72,
+  mcActors: 73,
 } as const;
+
+/** Counter index of cost category 0 (`mcAccess`); category k is at MC_BASE + k. */
+export const MC_BASE = 60;
 
 export type CounterName = keyof typeof COUNTER;
 

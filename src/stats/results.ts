@@ -11,6 +11,10 @@ import { COUNTER, COUNTER_COUNT, countersToObject } from './counters.js';
 import { FAULT_KIND_NAMES, REPORTED_FAULT_KINDS, STAGE_NAMES, faultCounterName, totalFaults, type FaultKindName, type ReportedFaultKind, type StageName } from './kinds.js';
 import type { Histogram } from './histogram.js';
 import { histogramToJson, type LatencyHistogram } from './latency.js';
+import { buildModeled, type ModeledInput, type ModeledSection } from './modeled.js';
+
+/** Modeled histograms travel beside the wall-clock ones under this prefix (vcpu-loop.ts). */
+export const MODELED_PREFIX = 'modeled.';
 
 export type { LatencyHistogram } from './latency.js';
 
@@ -175,6 +179,8 @@ export interface RunBody {
     l1Destroys: number;
   };
   perVcpu: PerVcpu[];
+  /** The run in modeled POWER9 time (cost.model; null when `none`). */
+  modeled: ModeledSection | null;
   /** The first MAX_VIOLATION_RECORDS violations in detail. */
   violations: ViolationRecord[];
   timeSeries: TimeSeries;
@@ -216,6 +222,8 @@ export interface ResultsInput {
   trace?: TraceInfo;
   /** The progress-interval points (default: none). */
   timeSeries?: TimeSeries;
+  /** Modeled time (without the histograms, which come from `histograms` under MODELED_PREFIX); absent: `modeled` is null. */
+  modeled?: Omit<ModeledInput, 'histograms'>;
 }
 
 /** events per second over `durationMs`, to 0.1; 0 for an empty interval. */
@@ -238,7 +246,11 @@ export function buildRunBody(input: ResultsInput): RunBody {
     const h = input.histograms[kind];
     latencyNs[kind] = h === undefined ? null : histogramToJson(h);
   }
-  for (const [kind, h] of Object.entries(input.histograms)) if (!(kind in latencyNs)) latencyNs[kind] = histogramToJson(h);
+  const modeledHist: Record<string, Histogram> = {};
+  for (const [kind, h] of Object.entries(input.histograms)) {
+    if (kind.startsWith(MODELED_PREFIX)) modeledHist[kind.slice(MODELED_PREFIX.length)] = h;
+    else if (!(kind in latencyNs)) latencyNs[kind] = histogramToJson(h);
+  }
 
   // The per-invariant tally is authoritative; the violations counter and the record list are
   // lower bounds kept by other parties, so the largest is reported and a caller that only
@@ -327,6 +339,7 @@ export function buildRunBody(input: ResultsInput): RunBody {
       tlbMisses: block[COUNTER.tlbMisses] ?? 0,
       mmuLockWaitNs: Math.round(block[COUNTER.mmuLockWaitNs] ?? 0),
     })),
+    modeled: input.modeled !== undefined ? buildModeled({ ...input.modeled, histograms: modeledHist }) : null,
     violations: input.violations.slice(0, MAX_VIOLATION_RECORDS).map((v) => ({ ...v })),
     timeSeries: input.timeSeries ?? { intervalMs: 0, points: [] },
   };

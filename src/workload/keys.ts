@@ -9,6 +9,7 @@
 
 import { BASE_PAGE_SIZES, FIXES, MUTATIONS, PATTERNS, PROTOCOLS, RC_MODES, VCPU_MAPS } from './types.js';
 import { didYouMean } from './suggest.js';
+import { COST_ITEMS, COST_MODELS, DEFAULT_CPU_GHZ, DEFAULT_SKEW_CYCLES } from '../cost/model.js';
 import { DURATION_EXAMPLES, GiB, KiB, MiB, formatDuration, formatSize, parseDuration, parseSize } from './units.js';
 
 export const KEY_TYPES = ['int', 'number', 'size', 'duration', 'enum', 'bool', 'list-of-enum', 'mix-weight', 'count-or-duration', 'path'] as const;
@@ -137,6 +138,10 @@ export const KEYS: readonly KeySpec[] = [
   ratio('stress.pause', 'stress.pause', 0, 'probability that a faulting vCPU sleeps ~50 µs at each named point of the fault path (after translate, seq read, L1-table lookup; before commit), widening race windows; with nonatomic-rc or nonatomic-unmap on, both sides of their race with the hardware R/C update (hardware.l1Rc: auto) also sleep ~0.5 ms every time; a correct protocol stays clean under any schedule'),
   { key: 'stats.accessSample', field: 'stats.accessSample', type: 'int', min: 1, max: 1 << 20, powerOfTwo: true, default: 1024, unit: 'accesses', doc: 'time one access in N per vCPU, on average (random gaps, so no periodic pattern aliases with the sample), for the access-latency histogram (two timer calls cost more than a TLB hit); counts stay exact' },
   { key: 'stats.faultSample', field: 'stats.faultSample', type: 'int', min: 1, max: 1 << 20, powerOfTwo: true, default: 16, unit: 'faults', doc: 'time one fault in N per vCPU, chosen at random (nested faults and L0 faults for L1\'s own accesses alike), for the per-kind latency histograms (1 = every fault); stages are timed on one timed fault in 8; counts stay exact' },
+  { key: 'cost.model', field: 'cost.model', type: 'enum', values: COST_MODELS, default: 'power9', unit: '', doc: 'modeled time (docs/cost-model.md): power9 charges each event its POWER9 cost in cycles onto a per-vCPU modeled clock, reported beside the wall clock; none turns the modeled clock off' },
+  { key: 'cost.cpuGHz', field: 'cost.cpuGHz', type: 'number', min: 0, minExclusive: true, max: 10, default: DEFAULT_CPU_GHZ, unit: 'GHz', doc: 'clock of the modeled core: modeled ns = cycles / cost.cpuGHz (default: POWER9 in the IBM AC922)' },
+  { key: 'cost.skewCycles', field: 'cost.skewCycles', type: 'int', min: 1, max: 1e12, default: DEFAULT_SKEW_CYCLES, unit: 'cycles', doc: "how far a vCPU's modeled clock may run ahead of the slowest running vCPU's before it sleeps (at an access boundary, holding no lock): smaller keeps modeled lock order closer to modeled time, larger lets threads wait less" },
+  ...COST_ITEMS.map((c): KeySpec => ({ key: `cost.${c.name}`, field: `cost.${c.name}`, type: 'number', min: 0, max: 1e9, default: c.cycles, unit: 'cycles', doc: `${c.doc}${c.estimate ? ' (estimate)' : ''}` })),
 ];
 
 /** Rows by canonical dotted key. */

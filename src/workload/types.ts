@@ -1,3 +1,4 @@
+import type { CostConfig } from '../cost/model.js';
 /**
  * The resolved (validated, defaults filled, frozen) workload configuration.
  *
@@ -149,4 +150,6 @@ export interface ResolvedConfig {
     /** Time one nested fault in N (per vCPU) for the per-kind latency histograms. Power of two. */
     readonly faultSample: number;
   };
+  /** Modeled time: the cost model, its clock and each event's cost in cycles (cost/model.ts). */
+  readonly cost: CostConfig;
 }

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 
 import { renderRunHtml as renderHtml } from '../../src/report/html.js';
 import { parseConfig } from '../../src/workload/config.js';
-import { fmtCount, fmtNs, renderProgress, renderStartupProgress, renderStressProgress, renderTable } from '../../src/report/table.js';
+import { fmtCount, fmtNs, renderTable } from '../../src/report/table.js';
+import { renderProgress, renderStartupProgress, renderStressProgress } from '../../src/report/progress.js';
 import { COUNTER, newCounters } from '../../src/stats/counters.js';
 import { Histogram } from '../../src/stats/histogram.js';
 import { buildRunBody, type ResultsInput } from '../../src/stats/results.js';

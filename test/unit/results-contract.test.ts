@@ -3,6 +3,7 @@
  * ones the code makes, histograms merge exactly by bucket, the time series stays bounded and
  * evenly spaced, and the replay of a config rebuilds it.
  */
+import { withCostTable } from '../../src/cost/model.js';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { Histogram, bucketIndex, bucketWidthNs } from '../../src/stats/histogram.js';
@@ -27,6 +28,12 @@ describe('shipped files', () => {
     expect(text).toBe(withFieldReference(text));
     expect(text).toContain('`timeSeries.points[].faults.hostOom`');
     expect(text).toContain('`firstViolation.replay`');
+  });
+
+  it("docs/cost-model.md's cost table is the one the cost model has (every key, default and source)", () => {
+    const text = readFileSync(new URL('docs/cost-model.md', root), 'utf8');
+    expect(text).toBe(withCostTable(text));
+    expect(text).toContain('| `cost.exitCycles` | 4,700 |');
   });
 });
 

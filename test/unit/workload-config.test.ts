@@ -1,4 +1,5 @@
 import { describe, it, expect } from 'vitest';
+import { COST_ITEMS } from '../../src/cost/model.js';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -22,7 +23,7 @@ function configError(fn: () => unknown): ConfigError {
 
 const messageOf = (yaml: string): string => configError(() => parseConfig(yaml, FILE)).message;
 
-const ROOT_KEYS = 'seed, duration, accesses, warmup, vcpus, protocol, fixes, mutations, basePageSize, hardware, host, l1, guests, workload, actors, audit, stress, stats';
+const ROOT_KEYS = 'seed, duration, accesses, warmup, vcpus, protocol, fixes, mutations, basePageSize, hardware, host, l1, guests, workload, actors, audit, stress, stats, cost';
 
 const DEFAULTS: ResolvedConfig = {
   file: '<inline>',
@@ -51,6 +52,8 @@ const DEFAULTS: ResolvedConfig = {
   audit: { perMillion: 0 },
   stress: { pause: 0 },
   stats: { accessSample: 1024, faultSample: 16 },
+  // Every cost item's default cycles (the one table, cost/model.ts), with the sourced ones stated.
+  cost: { ...Object.fromEntries(COST_ITEMS.map((c) => [c.name, c.cycles])), model: 'power9', cpuGHz: 3.07, skewCycles: 10_000, exitCycles: 4700, tlbsyncCycles: COST_ITEMS.find((c) => c.name === 'tlbsyncCycles')!.cycles },
 };
 
 describe('parseConfig: defaults and values', () => {

@@ -1,0 +1,131 @@
+/**
+ * A vCPU's modeled clock in shared memory, and the skew bound that keeps the vCPUs' clocks
+ * together (modeled time, docs/cost-model.md). The clock itself is the thread's `HvContext.cyc`;
+ * this publishes it (VCPU_CTL.clock, in CLOCK_UNIT cycles modulo 2^32) for the other vCPUs'
+ * checks.
+ *
+ * The bound is lax synchronisation with a bounded window, as the parallel simulators Graphite
+ * (HPCA 2010) and ZSim (ISCA 2013) keep it: at an access boundary, holding no lock, a vCPU whose
+ * clock leads the slowest running vCPU's by more than cost.skewCycles sleeps until it no longer
+ * does. It sleeps out of guest mode (a shootdown does not wait for it) and joins audits. Idle
+ * vCPUs (not started, finished, waiting to re-enter a destroyed guest) hold no one back.
+ */
+import { CLOCK_UNIT, CTRL, LINE_WORDS, VCPU_CTL } from '../memory/records.js';
+import { COUNTER } from '../stats/counters.js';
+import type { HvContext } from '../hv/context.js';
+import { vcpuCtl } from './shootdown.js';
+
+/** Longest sleep of a vCPU ahead of the skew bound before it looks again (ms; it is also woken). */
+const SKEW_WAIT_MS = 2;
+
+/** What the bound needs of the vCPU it holds back. */
+export interface ClockHost {
+  /** Leave guest mode for the wait; whether it was in guest mode. */
+  pauseGuest(): boolean;
+  unpauseGuest(): void;
+  /** Join audits while waiting. */
+  onWait: (() => void) | undefined;
+}
+
+export class VcpuClock {
+  /** Whether this vCPU keeps a shared clock (a cost model is on and it is a vCPU of the machine). */
+  readonly on: boolean;
+  private readonly w: Int32Array;
+  private readonly clockIdx: number;
+  private readonly activeIdx: number;
+  private readonly epochIdx: number;
+  private readonly waitersIdx: number;
+  private readonly stopIdx: number;
+  private readonly vcpus: number;
+
+  constructor(private readonly ctx: HvContext) {
+    const m = ctx.m;
+    this.on = ctx.cost.on && ctx.vcpu >= 0;
+    this.w = m.w;
+    this.clockIdx = vcpuCtl(m, Math.max(0, ctx.vcpu), VCPU_CTL.clock);
+    this.activeIdx = vcpuCtl(m, Math.max(0, ctx.vcpu), VCPU_CTL.clockActive);
+    this.epochIdx = m.ctrl(CTRL.skewEpoch);
+    this.waitersIdx = m.ctrl(CTRL.skewWaiters);
+    this.stopIdx = m.ctrl(CTRL.stop);
+    this.vcpus = m.L.vcpus;
+  }
+
+  /** Publish the clock (and wake vCPUs sleeping ahead of it). */
+  publish(): void {
+    const w = this.w;
+    Atomics.store(w, this.clockIdx, (this.ctx.cyc / CLOCK_UNIT) | 0);
+    if (Atomics.load(w, this.waitersIdx) !== 0) this.wake();
+  }
+
+  private wake(): void {
+    Atomics.add(this.w, this.epochIdx, 1);
+    Atomics.notify(this.w, this.epochIdx);
+  }
+
+  /** Take part in the bound (true) or stop holding the others back (false). */
+  setActive(on: boolean): void {
+    if (!this.on) return;
+    if (on) {
+      // Rejoin at the slowest running vCPU's time at least: idle time passed for this vCPU too.
+      const lead = this.lead();
+      if (lead !== -Infinity && lead < 0) this.ctx.cyc -= lead;
+      this.publish();
+      Atomics.store(this.w, this.activeIdx, 1);
+    } else {
+      Atomics.store(this.w, this.activeIdx, 0);
+      this.wake();
+    }
+  }
+
+  /**
+   * How far (cycles) this clock leads the slowest other running vCPU's (negative when it trails
+   * all of them), or -Infinity when no other vCPU runs. Compared by wrapping difference.
+   */
+  lead(): number {
+    const w = this.w;
+    const own = (this.ctx.cyc / CLOCK_UNIT) | 0;
+    const me = this.ctx.vcpu;
+    let lead = -Infinity;
+    for (let v = 0; v < this.vcpus; v++) {
+      if (v === me) continue;
+      const base = this.clockIdx + (v - me) * LINE_WORDS;
+      if (Atomics.load(w, base + (VCPU_CTL.clockActive - VCPU_CTL.clock)) === 0) continue;
+      const d = (own - Atomics.load(w, base)) | 0;
+      if (d > lead) lead = d;
+    }
+    return lead === -Infinity ? lead : lead * CLOCK_UNIT;
+  }
+
+  /**
+   * The check at an access boundary: publish, and sleep while more than cost.skewCycles ahead.
+   * Returns the clock at which to look next (the others' clocks only grow, so a bound computed
+   * now stays safe until then).
+   */
+  point(host: ClockHost): number {
+    const ctx = this.ctx;
+    const w = this.w;
+    const skew = ctx.cost.skewCycles;
+    this.publish();
+    let lead = this.lead();
+    const b = ctx.counterBase;
+    if (lead > ctx.counters[b + COUNTER.skewMaxCycles]) ctx.counters[b + COUNTER.skewMaxCycles] = lead;
+    if (lead > skew) {
+      ctx.counters[b + COUNTER.skewWaits]++;
+      const wasIn = host.pauseGuest();
+      Atomics.add(w, this.waitersIdx, 1);
+      while (Atomics.load(w, this.stopIdx) === 0) {
+        const seen = Atomics.load(w, this.epochIdx);
+        lead = this.lead();
+        if (lead <= skew) break;
+        Atomics.wait(w, this.epochIdx, seen, SKEW_WAIT_MS);
+        // An audit parks and resumes the vCPU, back into guest mode: leave it again, or a
+        // shootdown would wait for this sleeper to pass an access boundary.
+        host.onWait?.();
+        host.pauseGuest();
+      }
+      Atomics.sub(w, this.waitersIdx, 1);
+      if (wasIn) host.unpauseGuest();
+    }
+    return ctx.cyc + skew - (lead === -Infinity || lead < 0 ? 0 : lead);
+  }
+}

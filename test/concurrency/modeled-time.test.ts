@@ -1,0 +1,150 @@
+/**
+ * Modeled POWER9 time (cost/model.ts, docs/cost-model.md). Every assertion is on modeled values
+ * or their ratios, never on wall time: the figures must describe the modeled machine, whatever
+ * the host (2 busy cores here) does.
+ */
+import { describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { parseConfig } from '../../src/workload/config.js';
+import { runSimulation } from '../../src/engine/run.js';
+import { createMachine } from '../../src/memory/machine.js';
+import { contextFor } from '../../src/engine/setup.js';
+import { COUNTER } from '../../src/stats/counters.js';
+import { COST_CATEGORIES, COST_ITEMS } from '../../src/cost/model.js';
+import type { RunDocument } from '../../src/stats/document.js';
+import { schemaProblems as validateDocument } from '../helpers/schema.js';
+
+type Plain = { [k: string]: unknown };
+
+/** fault-storm, as configs/fault-storm.yaml has it, sized for a test. */
+const STORM = {
+  seed: 1,
+  accesses: 20000,
+  protocol: 'mainline',
+  guests: { count: 1, memory: '64M', vcpuMap: 'spread' },
+  l1: { memory: '1G' },
+  host: { memory: '2G' },
+  workload: { pattern: 'sequential', writeRatio: 0, workingSet: '16M' },
+  actors: { l1: { lpidFlush: 0.5 } },
+};
+
+/** Every actor on, so every costed event happens. */
+const BUSY = {
+  seed: 7,
+  accesses: 20000,
+  protocol: 'fixed',
+  guests: { count: 1, memory: '16M' },
+  l1: { memory: '128M', readonly: '8M', mmio: '4M', dirtyLog: true, pageSizes: { '4K': 3, '2M': 1 } },
+  host: { memory: '256M' },
+  workload: { pattern: 'uniform', writeRatio: 0.4, execRatio: 0.05, mmioRatio: 0.002, workingSet: '4M' },
+  actors: {
+    l1: { unmap: 2, protect: 2, clean: 2, rangeFlush: 0.5, lpidFlush: 0.1 },
+    host: { migrate: 2, swap: 1, age: 2, harvest: 0.2, memslotFlush: 0.1 },
+  },
+};
+
+async function run(over: Plain): Promise<RunDocument> {
+  const { doc } = await runSimulation(parseConfig(stringify(over), '<modeled>'));
+  return doc;
+}
+
+function modeled(doc: RunDocument): NonNullable<RunDocument['modeled']> {
+  expect(doc.modeled).not.toBeNull();
+  return doc.modeled!;
+}
+
+describe('modeled time: one vCPU is deterministic and fully accounted', () => {
+  it('the same seeded 1-vCPU run gives identical modeled figures (they depend on events only)', async () => {
+    const a = await run({ ...BUSY, vcpus: 1 });
+    const b = await run({ ...BUSY, vcpus: 1 });
+    expect(validateDocument(a)).toEqual([]);
+    expect(a.actors.migrations).toBeGreaterThan(0);
+    expect(modeled(a)).toEqual(modeled(b));
+    expect(a.counts).toEqual(b.counts);
+  });
+
+  it('every modeled cycle of a lone vCPU is in exactly one category: the breakdown sums to its modeled time', async () => {
+    const doc = await run({ ...BUSY, vcpus: 1 });
+    const m = modeled(doc);
+    const total = COST_CATEGORIES.reduce((s, c) => s + m.breakdown[c], 0);
+    const cycles = m.durationNs * m.cpuGHz;
+    expect(Math.abs(total - cycles) / cycles).toBeLessThan(1e-3);
+    // Nothing waits alone.
+    expect(m.lockWait.mmuLock.waitNs).toBe(0);
+    expect(m.lockWait.tlbLock.waitNs).toBe(0);
+    expect(m.skewCycles.waits).toBe(0);
+    // Each category the run exercised was charged.
+    for (const c of ['access', 'walk', 'exit', 'l1Walk', 'l0Walk', 'host', 'pte', 'rmap', 'tlbie', 'lock', 'l1', 'mmio', 'actors'] as const) {
+      expect(m.breakdown[c], c).toBeGreaterThan(0);
+    }
+  });
+
+  it('a cost is a key: doubling cost.exitCycles adds exactly one exit per fault to the modeled time', async () => {
+    const base = await run({ ...STORM, vcpus: 1 });
+    const exit = COST_ITEMS.find((c) => c.name === 'exitCycles')!.cycles;
+    const more = await run({ ...STORM, vcpus: 1, cost: { exitCycles: 2 * exit } });
+    const mb = modeled(base);
+    const mm = modeled(more);
+    expect(more.counts).toEqual(base.counts);
+    // Exits: one per fault, one more per reflection (H_ENTER_NESTED back to L1 and in again).
+    const exits = base.counts.faultsTotal;
+    expect(mm.breakdown.exit - mb.breakdown.exit).toBe(exits * exit);
+    expect(mm.breakdown.l1 - mb.breakdown.l1).toBe(base.counts.l1Handled * exit);
+    expect(mm.latencyNs.shadowInsert!.p50).toBeGreaterThan(mb.latencyNs.shadowInsert!.p50);
+  });
+
+  it('cost.model none: no modeled section, no clock charged', async () => {
+    const doc = await run({ ...STORM, vcpus: 1, cost: { model: 'none' } });
+    expect(doc.modeled).toBeNull();
+    expect(validateDocument(doc)).toEqual([]);
+  });
+});
+
+describe('modeled locks: queueing follows modeled time, not wall order', () => {
+  it('an arrival inside a hold waits for its end; an earlier arrival (an inversion) does not wait for a later hold', () => {
+    const cfg = parseConfig(stringify({ vcpus: 3, guests: { count: 1 } }), '<locks>');
+    const m = createMachine(cfg);
+    const [a, b, c] = [0, 1, 2].map((v) => contextFor(m, cfg, v, v));
+    a.cyc = 1000;
+    a.mmuLock();
+    a.cyc = 2000;
+    a.mmuUnlock();
+    // b arrives at 1500, inside a's hold [1000, 2000]: it takes the lock at 2000.
+    b.cyc = 1500;
+    b.mmuLock();
+    expect(b.counters[b.counterBase + COUNTER.mmuLockModeledWait]).toBe(500);
+    b.cyc = 2500;
+    b.mmuUnlock();
+    // c arrives at 100: before a's and b's holds in modeled time, so no wait, but out of order.
+    c.cyc = 100;
+    c.mmuLock();
+    expect(c.counters[c.counterBase + COUNTER.mmuLockModeledWait]).toBe(0);
+    expect(c.counters[c.counterBase + COUNTER.lockInversions]).toBe(1);
+    c.mmuUnlock();
+    // a again at 1999: inside its own old hold, then b's: it queues to 2500 (the chain of holds).
+    a.cyc = 1999;
+    a.mmuLock();
+    expect(a.counters[a.counterBase + COUNTER.mmuLockModeledWait]).toBe(501);
+    a.mmuUnlock();
+  });
+});
+
+describe('modeled time: 8 vCPUs on 2 host cores still describe 8 POWER9 CPUs', () => {
+  it('8 vCPUs in 8 nested guests fault at least 6x one vCPU per modeled second; in one guest its tlb_lock holds them back', async () => {
+    const one = modeled(await run({ ...STORM, vcpus: 1 }));
+    const spread = await run({ ...STORM, vcpus: 8, guests: { ...STORM.guests, count: 8 } });
+    const shared = await run({ ...STORM, vcpus: 8 });
+    const ms = modeled(spread);
+    const mh = modeled(shared);
+    expect(validateDocument(spread)).toEqual([]);
+    // Separate guests: only mmu_lock is shared, and its holds are short.
+    expect(ms.faultsPerSec / one.faultsPerSec).toBeGreaterThanOrEqual(6);
+    expect(ms.lockWait.mmuLock.share).toBeLessThan(0.05);
+    // One guest: every fault takes its tlb_lock; the modeled queueing on it is what the vCPUs lose.
+    expect(mh.lockWait.tlbLock.share).toBeGreaterThan(0.1);
+    expect(mh.faultsPerSec).toBeLessThan(ms.faultsPerSec);
+    // The skew bound held the clocks together: vCPUs slept rather than run ahead.
+    expect(mh.skewCycles.waits).toBeGreaterThan(0);
+    for (const p of mh.perVcpu) expect(p.durationNs).toBeGreaterThan(0);
+  }, 120_000);
+});
