@@ -11,6 +11,7 @@ import { HvContext, type ContextOptions } from '../hv/context.js';
 import { l1SetPartitionEntry, lpidOfSlot } from '../hv/guests.js';
 import { resetTlbs } from '../hw/tlb.js';
 import { markP1Survivors, tlbieBroadcaster } from '../hw/shootdown.js';
+import { pauseOutsideModeledTime } from '../hw/clock.js';
 
 /** Thresholds (0..65535) for "1 GiB" and "2 MiB" from a mix: P(1G) and P(2M | not 1G). */
 export function mixThresholds(mix: PageSizeMix): [number, number] {
@@ -102,15 +103,15 @@ function pauseHook(p: number, seed: number, vcpu: number, rcWindow: boolean): No
   const cell = new Int32Array(new SharedArrayBuffer(4));
   const limit = Math.round(p * 2 ** 32);
   let x = (Math.imul(seed ^ 0x9e3779b9, 0x85ebca6b) ^ (vcpu + 2)) | 1;
-  return (point) => {
+  return (point, ctx) => {
     if (point === 'nonatomic-rmw' || (rcWindow && point === 'hw-rc-update')) {
-      Atomics.wait(cell, 0, 0, STRESS_RCW_PAUSE_MS);
+      pauseOutsideModeledTime(ctx, cell, STRESS_RCW_PAUSE_MS);
       return;
     }
     x ^= x << 13;
     x ^= x >>> 17;
     x ^= x << 5;
-    if (x >>> 0 < limit) Atomics.wait(cell, 0, 0, STRESS_PAUSE_MS);
+    if (x >>> 0 < limit) pauseOutsideModeledTime(ctx, cell, STRESS_PAUSE_MS);
   };
 }
 

@@ -6,8 +6,8 @@
  */
 import { performance } from 'node:perf_hooks';
 import type { ResolvedConfig } from '../workload/types.js';
-import { applyOverrides } from '../workload/config.js';
-import { STRESS_ROUND, replayArgs, shellLine } from '../workload/overrides.js';
+import { applyOverrides, explicitSettings } from '../workload/config.js';
+import { STRESS_FREE_CLOCKS, STRESS_ROUND, replayArgs, shellLine } from '../workload/overrides.js';
 import { makeHeader, type StressDocument } from '../stats/document.js';
 import { INVARIANTS } from '../invariants/names.js';
 import type { Piscina } from 'piscina';
@@ -37,8 +37,12 @@ export interface StressOptions {
 /** Records of the first violating round kept in the document. */
 const FIRST_RECORDS = 5;
 
-export async function runStress(cfg: ResolvedConfig, o: StressOptions): Promise<StressDocument> {
+export async function runStress(given: ResolvedConfig, o: StressOptions): Promise<StressDocument> {
   const startedAt = new Date();
+  // Stress asks which races happen: the modeled clocks' skew bound would change that (a vCPU
+  // ahead in modeled time sleeps) and double a round's wall time on 2 cores, so rounds run with
+  // free clocks unless the config sets the bound (docs/cost-model.md).
+  const cfg = explicitSettings(given).some((s) => s.key === 'cost.skewCycles') ? given : applyOverrides(given, { 'cost.skewCycles': '0' }, STRESS_FREE_CLOCKS);
   const pool = o.pool ?? makePool(cfg.vcpus);
   const t0 = performance.now();
   const doc: StressDocument = {

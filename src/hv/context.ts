@@ -8,7 +8,7 @@
  */
 import type { Machine } from '../memory/machine.js';
 import type { Layout } from '../memory/layout.js';
-import { CTRL, LINE_WORDS, LOCK, LOCK_HOLDS } from '../memory/records.js';
+import { CTRL, LOCK, TLB_LOCK_HOLDS } from '../memory/records.js';
 import { ViolationReporter } from '../invariants/violations.js';
 import { geometryFor, type Geometry } from '../mmu/geometry.js';
 import { CONTENDED_UNTIMED, lockWord, unlockWord, MMU_LOCK_SPINS, MUTEX_SPINS } from '../sync/lock.js';
@@ -70,8 +70,20 @@ export interface ContextOptions {
   cost?: CostConfig;
 }
 
-/** Word of a lock's line that counts its modeled holds (the lock word is word 0). */
-const HOLDS_COUNT_WORD = 2;
+/**
+ * A lock's line (16 words; `modeledAcquire`): word 0 the lock, word 1 the count of modeled holds,
+ * Float64 1 (words 2-3) the latest modeled release; for mmu_lock, Float64 2-7 its MMU_LOCK_HOLDS
+ * [acquire, release] pairs (a tlb_lock's TLB_LOCK_HOLDS pairs are in the layout's `tlbHoldsWord`).
+ */
+const HOLDS_COUNT_WORD = 1;
+const LATEST_RELEASE_F64 = 1;
+const HOLDS_F64 = 2;
+/**
+ * Modeled holds mmu_lock remembers: as many as fit its line, which its acquirer owns already (its
+ * holds are short and it is taken several times a fault by every vCPU: a ring in other lines
+ * cost 25% of fault-storm's rate at 2 vCPUs, measured).
+ */
+export const MMU_LOCK_HOLDS = 3;
 
 /** One contended lock acquisition in this many is timed (see `HvContext.noteWait`). */
 export const LOCK_WAIT_SAMPLE = 4;
@@ -199,27 +211,31 @@ export class HvContext {
 
   /**
    * Modeled queueing on the lock at word `li`, which this thread now holds. The lock remembers the
-   * modeled [acquire, release] intervals of its last LOCK_HOLDS holders (layout `lockHoldsWord`;
-   * written and read only under the lock, so the lock orders them). The acquirer takes the lock,
-   * in modeled time, at its arrival unless that falls inside a remembered hold, and then at that
-   * hold's end (again until it falls in none): queueing follows modeled time even when a thread
-   * that trails in modeled time reaches the lock later in wall time, as threads on fewer host
-   * cores than vCPUs do. Such an arrival, before the latest holder's modeled acquisition, counts as
-   * an inversion. Returns the modeled acquisition time.
+   * modeled [acquire, release] intervals of its last `cap` holders, from Float64 `holds`, and the
+   * latest release of any (written and read only under the lock, so the lock orders them). The
+   * acquirer takes the lock, in modeled time, at its arrival unless that falls inside a
+   * remembered hold, and then at that hold's end (again until it falls in none): queueing follows
+   * modeled time even when a thread that trails in modeled time reaches the lock later in wall
+   * time, as threads on fewer host cores than vCPUs do. Such an arrival, before the latest
+   * holder's modeled acquisition, counts as an inversion; holds older than the last `cap` are
+   * forgotten (an arrival that far back queues behind none of them). Returns the modeled
+   * acquisition time.
    */
-  private modeledAcquire(li: number, waitCounter: number, stage: number): number {
+  private modeledAcquire(li: number, holds: number, cap: number, waitCounter: number, stage: number): number {
     const f = this.m.f64;
-    const base = this.holdsBase(li);
-    const k = this.w[li + HOLDS_COUNT_WORD];
-    const n = k >= LOCK_HOLDS || k < 0 ? LOCK_HOLDS : k;
     const arrive = this.cyc;
+    this.chargeItem(COST.lockCycles, COST_CAT.lock);
+    // Fast path: at or after every remembered hold's end (always, with one vCPU).
+    if (arrive >= f[(li >>> 1) + LATEST_RELEASE_F64]) return arrive;
+    const k = this.w[li + HOLDS_COUNT_WORD];
+    const n = k >= cap || k < 0 ? cap : k;
     const b = this.counterBase;
-    if (n > 0 && arrive < f[base + 2 * ((k - 1) & (LOCK_HOLDS - 1))]) this.counters[b + COUNTER.lockInversions]++;
+    if (n > 0 && arrive < f[holds + 2 * ((k + cap - 1) % cap)]) this.counters[b + COUNTER.lockInversions]++;
     let t = arrive;
-    for (let pass = 0; pass < LOCK_HOLDS; pass++) {
+    for (let pass = 0; pass < cap; pass++) {
       let moved = false;
       for (let j = 0; j < n; j++) {
-        const at = base + 2 * j;
+        const at = holds + 2 * j;
         if (t >= f[at] && t < f[at + 1]) {
           t = f[at + 1];
           moved = true;
@@ -232,23 +248,24 @@ export class HvContext {
       this.charge(COST_CAT.lockWait, t - arrive);
       this.modeledStage(stage, t - arrive);
     }
-    this.chargeItem(COST.lockCycles, COST_CAT.lock);
     return t;
   }
 
   /** The release side of `modeledAcquire`: remember this hold, [acquired, now]. */
-  private modeledRelease(li: number, acquired: number): void {
+  private modeledRelease(li: number, holds: number, cap: number, acquired: number): void {
     const f = this.m.f64;
     const k = this.w[li + HOLDS_COUNT_WORD];
-    const at = this.holdsBase(li) + 2 * (k & (LOCK_HOLDS - 1));
+    const at = holds + 2 * ((k >>> 0) % cap);
     f[at] = acquired;
     f[at + 1] = this.cyc;
     this.w[li + HOLDS_COUNT_WORD] = (k + 1) | 0;
+    const lr = (li >>> 1) + LATEST_RELEASE_F64;
+    if (this.cyc > f[lr]) f[lr] = this.cyc;
   }
 
-  /** Float64 index of lock word `li`'s remembered holds. */
-  private holdsBase(li: number): number {
-    return (this.L.lockHoldsWord >>> 1) + ((li - this.L.locksWord) / LINE_WORDS) * LOCK_HOLDS * 2;
+  /** Float64 index of nested guest slot `slot`'s tlb_lock holds (layout `tlbHoldsWord`). */
+  private tlbHolds(slot: number): number {
+    return (this.L.tlbHoldsWord >>> 1) + slot * TLB_LOCK_HOLDS * 2;
   }
 
   /** Take kvm->mmu_lock. */
@@ -257,12 +274,12 @@ export class HvContext {
     const waited = lockWord(this.w, li, this.mmuSpins, this.untimed[0] >= LOCK_WAIT_SAMPLE - 1);
     this.counters[this.counterBase + COUNTER.mmuLockAcq]++;
     if (waited !== 0) this.noteWait(0, COUNTER.mmuLockContended, STAGE.mmuLockWait, waited);
-    if (this.cost.on) this.mmuAcquired = this.modeledAcquire(li, COUNTER.mmuLockModeledWait, STAGE.mmuLockWait);
+    if (this.cost.on) this.mmuAcquired = this.modeledAcquire(li, (li >>> 1) + HOLDS_F64, MMU_LOCK_HOLDS, COUNTER.mmuLockModeledWait, STAGE.mmuLockWait);
   }
 
   mmuUnlock(): void {
     const li = this.m.lockIndex(LOCK.mmu);
-    if (this.cost.on) this.modeledRelease(li, this.mmuAcquired);
+    if (this.cost.on) this.modeledRelease(li, (li >>> 1) + HOLDS_F64, MMU_LOCK_HOLDS, this.mmuAcquired);
     unlockWord(this.w, li);
   }
 
@@ -272,7 +289,7 @@ export class HvContext {
     const waited = lockWord(this.w, li, MUTEX_SPINS, this.untimed[1] >= LOCK_WAIT_SAMPLE - 1);
     this.counters[this.counterBase + COUNTER.tlbLockAcq]++;
     if (waited !== 0) this.noteWait(1, COUNTER.tlbLockContended, STAGE.tlbLockWait, waited);
-    if (this.cost.on) this.tlbAcquired = this.modeledAcquire(li, COUNTER.tlbLockModeledWait, STAGE.tlbLockWait);
+    if (this.cost.on) this.tlbAcquired = this.modeledAcquire(li, this.tlbHolds(slot), TLB_LOCK_HOLDS, COUNTER.tlbLockModeledWait, STAGE.tlbLockWait);
   }
 
   /**
@@ -296,7 +313,7 @@ export class HvContext {
 
   tlbUnlock(slot: number): void {
     const li = this.m.tlbLockIndex(slot);
-    if (this.cost.on) this.modeledRelease(li, this.tlbAcquired);
+    if (this.cost.on) this.modeledRelease(li, this.tlbHolds(slot), TLB_LOCK_HOLDS, this.tlbAcquired);
     unlockWord(this.w, li);
   }
 

@@ -10,7 +10,7 @@
  * `l1Pn`/`gfn` (gpa >> 12, in 4 KiB units), `hostPn` (hpa >> 12). Frames of host memory are
  * counted in base pages (`frame`), base page = L0's PAGE_SIZE (4K or 64K).
  */
-import { LOCK_HOLDS } from './records.js';
+import { TLB_LOCK_HOLDS } from './records.js';
 import type { ResolvedConfig } from '../workload/types.js';
 import {
   CTRL_WORDS,
@@ -47,10 +47,11 @@ export interface Layout {
   readonly ctrlWord: number;
   readonly locksWord: number; // GLOBAL_LOCKS + guestCount lines
   /**
-   * Per lock line: the modeled hold intervals of its last LOCK_HOLDS holders, [acquire, release]
-   * cycle pairs as Float64 (modeled time, hv/context.ts). Written and read only under the lock.
+   * Per nested guest: the modeled [acquire, release] intervals (Float64 pairs) of its tlb_lock's
+   * last TLB_LOCK_HOLDS holders (modeled time, hv/context.ts). Written and read only under the lock.
    */
-  readonly lockHoldsWord: number;
+  readonly tlbHoldsWord: number;
+
 
   /** Host table space (shadow tables and L0's table for L1), at host real address 0. */
   readonly hostTablesWord: number;
@@ -229,7 +230,7 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
   };
   const ctrlWord = take('ctrl', CTRL_WORDS);
   const locksWord = take('locks', (GLOBAL_LOCKS + guestCount) * LINE_WORDS);
-  const lockHoldsWord = take('lockHolds', (GLOBAL_LOCKS + guestCount) * LOCK_HOLDS * 4);
+  const tlbHoldsWord = take('tlbHolds', guestCount * TLB_LOCK_HOLDS * 4);
   const guestsWord = take('guests', guestCount * GUEST_WORDS);
   const idrWord = take('idr', MAX_NESTED_LPID);
   const memslotsWord = take('memslots', MAX_MEMSLOTS * MEMSLOT_WORDS);
@@ -276,7 +277,7 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
     guestCount,
     ctrlWord,
     locksWord,
-    lockHoldsWord,
+    tlbHoldsWord,
     hostTablesWord,
     hostTableUnits,
     hostTableNextWord,

@@ -138,8 +138,12 @@ export const CTRL = {
 } as const;
 export const CTRL_WORDS = 192;
 
-/** Modeled hold intervals remembered per lock (layout `lockHoldsWord`). */
-export const LOCK_HOLDS = 32;
+/**
+ * Modeled holds a nested guest's tlb_lock remembers (layout `tlbHoldsWord`): its holds span whole
+ * faults and all of a guest's vCPUs queue on it, so modeled queueing must see back about a skew
+ * bound's worth of them.
+ */
+export const TLB_LOCK_HOLDS = 32;
 
 /** Lock lines (index into the lock region). Per-guest tlb_locks follow these. */
 export const LOCK = {

@@ -21,6 +21,8 @@ export const COMMAND_LINE = 'command line';
 export const IMPLIED = 'implied by --accesses';
 /** Source label of the seed a stress round derives from the campaign's seed. */
 export const STRESS_ROUND = 'stress round';
+/** Where stress sets `cost.skewCycles: 0` when the config does not set it. */
+export const STRESS_FREE_CLOCKS = 'stress: clocks run free';
 
 /** Options of `run` that set a key directly; every other key is replayed as `--set key=value`. */
 const DIRECT_FLAGS: Readonly<Record<string, string>> = { seed: 'seed', vcpus: 'vcpus', protocol: 'protocol', accesses: 'accesses', duration: 'duration' };
