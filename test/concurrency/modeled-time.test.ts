@@ -13,6 +13,11 @@ import { COUNTER } from '../../src/stats/counters.js';
 import { COST_CATEGORIES, COST_ITEMS } from '../../src/cost/model.js';
 import type { RunDocument } from '../../src/stats/document.js';
 import { schemaProblems as validateDocument } from '../helpers/schema.js';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CLI, ROOT } from '../helpers/cli.js';
 
 type Plain = { [k: string]: unknown };
 
@@ -146,5 +151,27 @@ describe('modeled time: 8 vCPUs on 2 host cores still describe 8 POWER9 CPUs', (
     // The skew bound held the clocks together: vCPUs slept rather than run ahead.
     expect(mh.skewCycles.waits).toBeGreaterThan(0);
     for (const p of mh.perVcpu) expect(p.durationNs).toBeGreaterThan(0);
+  }, 120_000);
+});
+
+describe('modeled time: the host does not show', () => {
+  it('8 vCPUs in 8 nested guests, pinned to one host core and on all of them: modeled faults/s and percentiles agree', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nestsim-pin-'));
+    const args = [CLI, 'run', join(ROOT, 'configs', 'fault-storm.yaml'), '--vcpus', '8', '--set', 'guests.count=8', '--accesses', '5000', '--quiet'];
+    const runOn = (pin: boolean, out: string): RunDocument => {
+      const r = pin ? spawnSync('taskset', ['-c', '0', process.execPath, ...args, '--json', out], { encoding: 'utf8' }) : spawnSync(process.execPath, [...args, '--json', out], { encoding: 'utf8' });
+      expect(r.status, r.stderr).toBe(0);
+      return JSON.parse(readFileSync(out, 'utf8')) as RunDocument;
+    };
+    const pinned = modeled(runOn(true, join(dir, 'pinned.json')));
+    const free = modeled(runOn(false, join(dir, 'free.json')));
+    expect(Math.abs(pinned.faultsPerSec - free.faultsPerSec) / free.faultsPerSec).toBeLessThan(0.01);
+    for (const kind of ['shadowInsert', 'hostInstantiate', 'reflected'] as const) {
+      const a = pinned.latencyNs[kind]!;
+      const b = free.latencyNs[kind]!;
+      expect(a.count, kind).toBe(b.count);
+      expect(Math.abs(a.p50 - b.p50) / b.p50, kind).toBeLessThan(0.05);
+      expect(Math.abs(a.p99 - b.p99) / b.p99, kind).toBeLessThan(0.05);
+    }
   }, 120_000);
 });
