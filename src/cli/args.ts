@@ -9,7 +9,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export const COMMANDS = ['run', 'stress', 'validate', 'sweep', 'trace'] as const;
+export const COMMANDS = ['run', 'stress', 'validate', 'sweep', 'trace', 'timings'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 /** Options that take a value, and what the value is (for the "expected ..." of a missing one). */
@@ -28,6 +28,8 @@ const VALUE_OPTIONS: Readonly<Record<string, string>> = {
   iterations: 'a number of rounds',
   output: 'a file name',
   tlb: 'a number of TLB entries',
+  level: 'l0 or l1',
+  host: "a host's timings file",
 };
 const BOOL_OPTIONS = new Set(['quiet', 'no-color', 'help', 'keys', 'debug', 'version', 'strict', 'fail-fast', 'no-fail-fast']);
 
@@ -38,6 +40,7 @@ export const ACCEPTS: Readonly<Record<Command, ReadonlySet<string>>> = {
   validate: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'keys']),
   sweep: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'strict']),
   trace: new Set(['output', 'tlb', 'quiet']),
+  timings: new Set(['level', 'host', 'output']),
 };
 /** Options every command takes. */
 export const GLOBAL_OPTIONS = new Set(['help', 'debug', 'version']);
@@ -51,6 +54,7 @@ Usage:
   nestsim validate <config.yaml> [options]  check a config (as run would) and print it resolved
   nestsim sweep <config.yaml> --set key=v1,v2,... [options]
   nestsim trace -o FILE [--tlb N] -- <command...>   record a program's memory trace (Valgrind)
+  nestsim timings <run.json> [--level l0|l1] [--host FILE]   modeled time as KVM's debugfs timings
   nestsim help <command>                    options of a command (also: nestsim <command> --help)
   nestsim --version                         the version (also -V)
 
@@ -60,6 +64,16 @@ internal error.
 Exit status: 0 clean (violations a window of the kernel as written produced are reported as
 reproduced, not failures; --strict fails on them), 1 an unexplained violation, 2 bad usage or
 config, 3 internal error, 130 interrupted (Ctrl-C; the results so far are printed and written).`,
+  timings: `Usage: nestsim timings <run.json> [options]
+
+  A run's modeled time in the layout of KVM's per-vCPU debugfs timings file on POWER
+  (CONFIG_KVM_BOOK3S_HV_P9_TIMING: "name: count total min max", ns), for an average vCPU of the
+  run. docs/cost-model.md maps nestsim's events to each category.
+
+  --level L             l0: L0's view of the L1 vCPU running H_ENTER_NESTED (default);
+                        l1: the L1 hypervisor's view of its L2 vCPU
+  --host FILE           a timings file from a real host: print both side by side instead
+  -o, --output FILE     write the timings there instead of stdout`,
   run: `Usage: nestsim run <config.yaml> [options]
 
   --vcpus N             simulated L2 vCPUs (worker threads)
