@@ -118,9 +118,9 @@ describe.skipIf(chromium === undefined)(`HTML reports in headless Chromium${why 
     await browser?.close();
   });
 
-  it('run report: latency CDFs, rates over time, fault kinds and per-vCPU charts all draw, no console error', async () => {
+  it('run report: latency CDFs, rates over time, fault kinds, per-vCPU and modeled-time charts all draw, no console error', async () => {
     const seen = await open(files.run);
-    expectDrawn(seen, ['latency-cdf', 'latency-stages-cdf', 'throughput-time', 'faults-time', 'locks-time', 'violations-time', 'fault-kinds', 'vcpu-accesses', 'vcpu-faults', 'vcpu-lockwait']);
+    expectDrawn(seen, ['latency-cdf', 'latency-stages-cdf', 'throughput-time', 'faults-time', 'locks-time', 'violations-time', 'fault-kinds', 'vcpu-accesses', 'vcpu-faults', 'vcpu-lockwait', 'modeled-breakdown', 'modeled-vcpu-faults', 'modeled-cdf', 'modeled-stages-cdf']);
   });
 
   it('stress report: rounds over time and the per-round charts draw', async () => {
