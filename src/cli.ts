@@ -202,11 +202,12 @@ function sweepTable(doc: SweepDocument, label: (vals: readonly string[]) => stri
   const name = kind === 'shadowInsert' ? 'insert' : kindLabel(kind);
   const col = Math.max(11, name.length + 4);
   const ns = (v: number | undefined): string => (v !== undefined ? `${v}ns` : '-').padStart(col);
-  const rows = [`${label(doc.axes.map((a) => a.key)).padEnd(width)} ${'accesses/s'.padStart(14)} ${'faults/s'.padStart(14)} ${`${name} p50`.padStart(col)} ${`${name} p99`.padStart(col)} ${'violations'.padStart(10)}`];
+  const rows = [`${label(doc.axes.map((a) => a.key)).padEnd(width)} ${'accesses/s'.padStart(14)} ${'faults/s'.padStart(14)} ${'modeled f/s'.padStart(14)} ${`${name} p50`.padStart(col)} ${`${name} p99`.padStart(col)} ${'violations'.padStart(10)}`];
   for (const pt of doc.points) {
     const lat = pt.latencyNs[kind];
+    const modeled = pt.modeled !== null && pt.modeled !== undefined ? Math.round(pt.modeled.faultsPerSec).toLocaleString('en-US') : '-';
     rows.push(
-      `${label(doc.axes.map((a) => pt.values[a.key])).padEnd(width)} ${Math.round(pt.throughput.accessesPerSec).toLocaleString('en-US').padStart(14)} ${Math.round(pt.throughput.faultsPerSec).toLocaleString('en-US').padStart(14)} ${ns(lat?.p50)} ${ns(lat?.p99)} ${String(pt.checks.violations).padStart(10)}`,
+      `${label(doc.axes.map((a) => pt.values[a.key])).padEnd(width)} ${Math.round(pt.throughput.accessesPerSec).toLocaleString('en-US').padStart(14)} ${Math.round(pt.throughput.faultsPerSec).toLocaleString('en-US').padStart(14)} ${modeled.padStart(14)} ${ns(lat?.p50)} ${ns(lat?.p99)} ${String(pt.checks.violations).padStart(10)}`,
     );
   }
   return rows.join('\n');

@@ -92,6 +92,7 @@ function figures(kind: ReportedFaultKind | undefined): Figure[] {
     { name: 'accesses', label: 'accesses/s', value: (p) => p.throughput.accessesPerSec, fmt: fmtCount },
     { name: 'faults', label: 'faults/s', value: (p) => p.throughput.faultsPerSec, fmt: fmtCount },
     { name: 'fault-ratio', label: 'faults per access', value: (p) => (p.counts.accesses > 0 ? p.counts.faultsTotal / p.counts.accesses : undefined), fmt: (v) => String(+v.toFixed(3)) },
+    { name: 'modeled-faults', label: 'modeled faults/s (POWER9)', value: (p) => p.modeled?.faultsPerSec, fmt: fmtCount },
   ];
   if (kind !== undefined) {
     out.push(

@@ -130,7 +130,7 @@ describe.skipIf(chromium === undefined)(`HTML reports in headless Chromium${why 
 
   it('sweep report: each figure against the swept keys draws', async () => {
     const seen = await open(files.sweep);
-    expectDrawn(seen, ['sweep-accesses', 'sweep-faults', 'sweep-fault-ratio', 'sweep-latency-p50', 'sweep-latency-p99', 'sweep-violations', 'sweep-latency-cdf']);
+    expectDrawn(seen, ['sweep-accesses', 'sweep-faults', 'sweep-fault-ratio', 'sweep-modeled-faults', 'sweep-latency-p50', 'sweep-latency-p99', 'sweep-violations', 'sweep-latency-cdf']);
   });
 
   it('with JavaScript off, every report still shows its tables and charts (nothing needs a script)', async () => {
