@@ -184,7 +184,6 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   return { vcpu: v, accesses: Math.max(0, n - warmup), measuredMs, warmupDone, histograms, modeledStartCyc, modeledEndCyc };
 }
 
-
 /**
  * L1's own accesses come in runs of this many: L1 runs its own code for a while between two
  * H_ENTER_NESTED calls (runs of 64 raised the rate of M5 races over runs of 16 in measurements).
