@@ -22,7 +22,8 @@ import { kindLabel, mostTimedFaultKind, renderTable } from './report/table.js';
 import { renderProgress, renderStartupProgress, renderStressProgress } from './report/progress.js';
 import { toolVersion } from './stats/version.js';
 import { staleCommandWarning } from './util/paths.js';
-import { makeHeader, runBodyOf, type AnyDocument, type RunDocument, type SweepDocument } from './stats/document.js';
+import { makeHeader, runBodyOf, type AnyDocument, type DocumentKind, type RunDocument, type SweepDocument } from './stats/document.js';
+import type { Threshold } from './stats/thresholds.js';
 import { readFileSync, writeFileSync } from 'node:fs';
 
 /** Exit status of an internal error (a bug in nestsim, not in the input). */
@@ -52,6 +53,7 @@ function configFrom(p: Parsed): ResolvedConfig {
   const accesses = last(p, 'accesses');
   if (p.flags.has('mutation')) o.mutation = p.flags.get('mutation')!;
   if (p.flags.has('fix')) o.fix = p.flags.get('fix')!;
+  if (p.flags.has('threshold')) o.threshold = p.flags.get('threshold')!;
   if (Object.keys(o).length > 0) cfg = applyOverrides(cfg, o, COMMAND_LINE);
   const implied: Record<string, string> = {};
   if (accesses !== undefined && accesses.trim() !== '0' && !p.flags.has('duration')) implied.duration = '24h';
@@ -79,6 +81,7 @@ async function cmdRun(p: Parsed): Promise<number> {
   const quiet = p.flags.has('quiet');
   const text = stdoutTaken(json, html) ? process.stderr : process.stdout;
   const live = !quiet && process.stderr.isTTY === true;
+  const thresholds = await thresholdsFor(cfg, 'run');
   // The engine (worker pool, machine) and the report load only for the commands that use them.
   const { runSimulation } = await import('./engine/run.js');
   const { signal, release } = interruptOnSigint();
@@ -93,11 +96,35 @@ async function cmdRun(p: Parsed): Promise<number> {
     });
     if (live) process.stderr.write('\r\x1b[K');
     if (!quiet) text.write(renderTable(out.doc, { color: useColor(p, text) }) + '\n');
+    await applyThresholds(out.doc, thresholds, text, p);
     await writeDocument(json, html, out.doc);
-    return out.exitCode;
+    return out.doc.exitStatus;
   } finally {
     release();
   }
+}
+
+/**
+ * The config's thresholds, checked against the schema of the `kind` document the command writes:
+ * a path that names no number field is a config error (exit 2) before anything runs.
+ */
+async function thresholdsFor(cfg: ResolvedConfig, kind: DocumentKind): Promise<Threshold[]> {
+  if (cfg.thresholds.length === 0) return [];
+  const { checkThresholds } = await import('./report/thresholds.js');
+  const { thresholds, problem } = checkThresholds(cfg.thresholds, kind);
+  if (problem !== undefined) throw configKeyError(cfg, 'thresholds', `a threshold on a number field of the ${kind} document (docs/results.md lists them)`, `"${problem.expr}": ${problem.why}`);
+  return thresholds;
+}
+
+/** Judge `doc` by its thresholds: record the verdicts, print them, and fail a clean command (exit 1) on any failure. */
+async function applyThresholds(doc: AnyDocument, thresholds: readonly Threshold[], text: NodeJS.WriteStream, p: Parsed): Promise<void> {
+  if (thresholds.length === 0) return;
+  const { evaluateThresholds, renderThresholds } = await import('./report/thresholds.js');
+  doc.thresholds = evaluateThresholds(doc, thresholds);
+  const failed = doc.thresholds.filter((r) => !r.pass);
+  if (!p.flags.has('quiet')) text.write(renderThresholds(doc.thresholds, useColor(p, text)) + '\n');
+  else if (failed.length > 0) process.stderr.write(renderThresholds(failed, false));
+  if (failed.length > 0 && doc.exitStatus === 0) doc.exitStatus = 1;
 }
 
 /** Write a document's JSON and HTML outputs (each only when asked for). */
@@ -107,13 +134,14 @@ async function writeDocument(json: Output | undefined, html: Output | undefined,
   if (html) writeOutput(html, (await import('./report/report.js')).renderReport(doc));
 }
 
-function cmdValidate(p: Parsed): number {
+async function cmdValidate(p: Parsed): Promise<number> {
   if (p.flags.has('keys')) {
     process.stdout.write(describeKeys() + '\n');
     return 0;
   }
   const [json] = outputsOf(p, 'json');
   const cfg = configFrom(p);
+  await thresholdsFor(cfg, 'run');
   const resolved = JSON.stringify(cfg, null, 2) + '\n';
   if (json !== undefined) {
     writeOutput(json, resolved);
@@ -164,6 +192,7 @@ async function cmdSweep(p: Parsed): Promise<number> {
   const label = (vals: readonly string[]): string => shown.map((k) => vals[k]).join(' ');
   const width = Math.max(24, label(axes.map((a) => a.key)).length, ...points.map((v) => label(v).length));
   const text = stdoutTaken(json, html) ? process.stderr : process.stdout;
+  const thresholds = await thresholdsFor(base, 'sweep');
   const doc: SweepDocument = {
     ...makeHeader('sweep', base, p.argv, startedAt),
     axes: axes.map((a) => ({ key: a.key, values: [...a.values] })),
@@ -188,6 +217,7 @@ async function cmdSweep(p: Parsed): Promise<number> {
   text.write(sweepTable(doc, label, width) + '\n');
   doc.interrupted = signal.aborted;
   doc.exitStatus = signal.aborted ? EXIT_INTERRUPTED : worst;
+  await applyThresholds(doc, thresholds, text, p);
   await writeDocument(json, html, doc);
   return doc.exitStatus;
 }
@@ -234,6 +264,7 @@ async function cmdStress(p: Parsed): Promise<number> {
   // With a mutation the question is whether it is caught: stop at the first catch unless told not to.
   const failFast = p.flags.has('fail-fast') || (cfg.mutations.length > 0 && !p.flags.has('no-fail-fast'));
   const text = stdoutTaken(json, html) ? process.stderr : process.stdout;
+  const thresholds = await thresholdsFor(cfg, 'stress');
   // Start the workers first: they load the simulator while this thread loads the engine.
   const pool = (await import('./engine/pool.js')).makePool(cfg.vcpus);
   const { runStress, renderStress } = await import('./engine/stress.js');
@@ -251,6 +282,7 @@ async function cmdStress(p: Parsed): Promise<number> {
     });
     if (!quiet && process.stderr.isTTY === true) process.stderr.write('\r\x1b[K');
     text.write(renderStress(doc, { color: useColor(p, text), quiet }) + '\n');
+    await applyThresholds(doc, thresholds, text, p);
     await writeDocument(json, html, doc);
     return doc.exitStatus;
   } finally {
@@ -350,7 +382,7 @@ async function dispatch(p: Parsed): Promise<number> {
     case 'run':
       return await cmdRun(p);
     case 'validate':
-      return cmdValidate(p);
+      return await cmdValidate(p);
     case 'sweep':
       return await cmdSweep(p);
     case 'stress':

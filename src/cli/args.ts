@@ -29,16 +29,17 @@ const VALUE_OPTIONS: Readonly<Record<string, string>> = {
   output: 'a file name',
   tlb: 'a number of TLB entries',
   level: 'l0 or l1',
+  threshold: 'a threshold like "latencyNs.shadowInsert.p99 < 10us"',
   host: "a host's timings file",
 };
 const BOOL_OPTIONS = new Set(['quiet', 'no-color', 'help', 'keys', 'debug', 'version', 'strict', 'fail-fast', 'no-fail-fast']);
 
 /** The options each command accepts; any other is refused (never silently ignored). */
 export const ACCEPTS: Readonly<Record<Command, ReadonlySet<string>>> = {
-  run: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'no-color', 'strict']),
-  stress: new Set(['vcpus', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'time', 'iterations', 'quiet', 'no-color', 'strict', 'fail-fast', 'no-fail-fast']),
-  validate: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'keys']),
-  sweep: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'strict']),
+  run: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'no-color', 'strict', 'threshold']),
+  stress: new Set(['vcpus', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'time', 'iterations', 'quiet', 'no-color', 'strict', 'fail-fast', 'no-fail-fast', 'threshold']),
+  validate: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'keys', 'threshold']),
+  sweep: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'strict', 'threshold']),
   trace: new Set(['output', 'tlb', 'quiet']),
   timings: new Set(['level', 'host', 'output']),
 };

@@ -72,6 +72,15 @@ const HEADER: Record<string, Schema> = {
   },
   exitStatus: EXIT,
   interrupted: bool('Stopped by Ctrl-C before its end: the figures cover what was done.'),
+  thresholds: arr(
+    "The config's thresholds (thresholds:, --threshold) and their verdicts, in order; empty when it has none. Any failed one makes the command exit 1.",
+    obj('One threshold.', {
+      expr: str('The expression as written: PATH OP VALUE[unit].'),
+      pass: bool('Whether it held (at every point, for a sweep).'),
+      actual: nullable(num('The value found, in the field\'s unit (at `at`, for a sweep); null when the field held none.')),
+      at: nullable(str('For a sweep: the point the verdict was taken at (the first where it failed, else the last), as key=value pairs; null otherwise.')),
+    }),
+  ),
 };
 
 const HISTOGRAM = {

@@ -7,6 +7,7 @@
  * changing one bumps the major. Documents of one major version merge and compare: same fields,
  * same units, same histogram bucket boundaries.
  */
+import type { ThresholdResult } from './thresholds.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
 import { join, resolve } from 'node:path';
@@ -17,7 +18,7 @@ import { TOOL_NAME, toolVersion } from './version.js';
 import type { RunBody, ViolationRecord } from './results.js';
 
 /** The version of the results contract these documents follow. */
-export const SCHEMA_VERSION = '1.1.0';
+export const SCHEMA_VERSION = '1.2.0';
 
 /** The commands that write a results document. */
 export const DOCUMENT_KINDS = ['run', 'stress', 'sweep'] as const;
@@ -51,6 +52,8 @@ export interface DocumentHeader {
   exitStatus: number;
   /** Stopped by Ctrl-C before its end: the figures cover what was done. */
   interrupted: boolean;
+  /** The config's thresholds and their verdicts (empty when it has none). */
+  thresholds: ThresholdResult[];
 }
 
 export function hostInfo(): HostInfo {
@@ -116,6 +119,7 @@ export function makeHeader(kind: DocumentKind, cfg: ResolvedConfig, command: rea
     config: configRecord(cfg),
     exitStatus: 0,
     interrupted: false,
+    thresholds: [],
   };
 }
 

@@ -146,7 +146,7 @@ export function loadConfig(path: string): ResolvedConfig {
 }
 
 /** Command-line names that append to a list rather than replace it (`--mutation x` repeatable). */
-const APPENDING: Readonly<Record<string, string>> = { mutation: 'mutations', fix: 'fixes' };
+const APPENDING: Readonly<Record<string, string>> = { mutation: 'mutations', fix: 'fixes', threshold: 'thresholds' };
 
 /**
  * Applies command-line overrides (`--vcpus 4`, `--set workload.pattern=zipf`) on top of a resolved
@@ -177,7 +177,7 @@ export function applyOverrides(
       throw new ConfigError(source, 0, 0, name, 'a config key (nestsim validate --keys lists them)', `unknown key ${renderFound(name)}`, didYouMean(name, names));
     }
     const { spec, alias } = found;
-    const isList = spec.type === 'list-of-enum';
+    const isList = spec.type === 'list-of-enum' || spec.type === 'list-of-threshold';
     // Appending starts from the current list; a repeated flag unions lists and otherwise the last one wins.
     let value: KeyValue | undefined = appendTo !== undefined ? (entries.get(spec.key)?.value ?? spec.default) : undefined;
     let raw: unknown = null;

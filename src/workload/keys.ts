@@ -7,12 +7,13 @@
  * where the value lands in `ResolvedConfig` (types.ts), always in bytes, ms or plain numbers.
  */
 
+import { THRESHOLD_GRAMMAR, parseThreshold } from '../stats/thresholds.js';
 import { BASE_PAGE_SIZES, FIXES, MUTATIONS, PATTERNS, PROTOCOLS, RC_MODES, VCPU_MAPS } from './types.js';
 import { didYouMean } from './suggest.js';
 import { COST_ITEMS, COST_MODELS, DEFAULT_CPU_GHZ, DEFAULT_SKEW_CYCLES } from '../cost/model.js';
 import { DURATION_EXAMPLES, GiB, KiB, MiB, formatDuration, formatSize, parseDuration, parseSize } from './units.js';
 
-export const KEY_TYPES = ['int', 'number', 'size', 'duration', 'enum', 'bool', 'list-of-enum', 'mix-weight', 'count-or-duration', 'path'] as const;
+export const KEY_TYPES = ['int', 'number', 'size', 'duration', 'enum', 'bool', 'list-of-enum', 'list-of-threshold', 'mix-weight', 'count-or-duration', 'path'] as const;
 export type KeyType = (typeof KEY_TYPES)[number];
 
 /**
@@ -138,6 +139,7 @@ export const KEYS: readonly KeySpec[] = [
   ratio('stress.pause', 'stress.pause', 0, 'probability that a faulting vCPU sleeps ~50 µs at each named point of the fault path (after translate, seq read, L1-table lookup; before commit), widening race windows; with nonatomic-rc or nonatomic-unmap on, both sides of their race with the hardware R/C update (hardware.l1Rc: auto) also sleep ~0.5 ms every time; a correct protocol stays clean under any schedule'),
   { key: 'stats.accessSample', field: 'stats.accessSample', type: 'int', min: 1, max: 1 << 20, powerOfTwo: true, default: 1024, unit: 'accesses', doc: 'time one access in N per vCPU, on average (random gaps, so no periodic pattern aliases with the sample), for the access-latency histogram (two timer calls cost more than a TLB hit); counts stay exact' },
   { key: 'stats.faultSample', field: 'stats.faultSample', type: 'int', min: 1, max: 1 << 20, powerOfTwo: true, default: 16, unit: 'faults', doc: 'time one fault in N per vCPU, chosen at random (nested faults and L0 faults for L1\'s own accesses alike), for the per-kind latency histograms (1 = every fault); stages are timed on one timed fault in 8; counts stay exact' },
+  { key: 'thresholds', field: 'thresholds', type: 'list-of-threshold', default: [], unit: '', doc: 'pass/fail checks on the results document, each "PATH OP VALUE[unit]" like "latencyNs.shadowInsert.p99 < 10us" or "modeled.faultsPerSec > 2e6" (docs/results.md, "Thresholds"); any failure exits 1; also --threshold EXPR' },
   { key: 'cost.model', field: 'cost.model', type: 'enum', values: COST_MODELS, default: 'power9', unit: '', doc: 'modeled time (docs/cost-model.md): power9 charges each event its POWER9 cost in cycles onto a per-vCPU modeled clock, reported beside the wall clock; none turns the modeled clock off' },
   { key: 'cost.cpuGHz', field: 'cost.cpuGHz', type: 'number', min: 0, minExclusive: true, max: 10, default: DEFAULT_CPU_GHZ, unit: 'GHz', doc: 'clock of the modeled core: modeled ns = cycles / cost.cpuGHz (default: POWER9 in the IBM AC922)' },
   { key: 'cost.skewCycles', field: 'cost.skewCycles', type: 'int', min: 0, max: 1e12, default: DEFAULT_SKEW_CYCLES, unit: 'cycles', doc: "how far a vCPU's modeled clock may run ahead of the slowest running vCPU's before it sleeps (at an access boundary, holding no lock): smaller keeps modeled order closer to modeled time, larger lets threads wait less; 0 = no bound (clocks run free; stress's default, so the bound does not change which races happen)" },
@@ -208,6 +210,8 @@ export function expectedText(spec: KeySpec): string {
       return 'true or false';
     case 'list-of-enum':
       return `list of ${spec.values!.join(', ')}`;
+    case 'list-of-threshold':
+      return `list of thresholds, each ${THRESHOLD_GRAMMAR}`;
     case 'path':
       return 'a file path (relative to the config file), or "" for none';
   }
@@ -276,6 +280,18 @@ export function checkValue(spec: KeySpec, raw: unknown): CheckResult {
           return { ok: false, expected: `one of ${spec.values!.join(', ')}`, ...(Array.isArray(raw) ? { index: i } : {}), ...(hint ? { hint } : {}) };
         }
         if (!out.includes(item)) out.push(item);
+      }
+      return { ok: true, value: out };
+    }
+    case 'list-of-threshold': {
+      const items: unknown[] = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? raw : [];
+      if (!Array.isArray(raw) && typeof raw !== 'string') return fail();
+      const out: string[] = [];
+      for (let i = 0; i < items.length; i++) {
+        const item = items[i];
+        const parsed = typeof item === 'string' ? parseThreshold(item) : `expected ${THRESHOLD_GRAMMAR}`;
+        if (typeof parsed === 'string') return { ok: false, expected: `a threshold, ${THRESHOLD_GRAMMAR}`, ...(Array.isArray(raw) ? { index: i } : {}), hint: `(${parsed})` };
+        if (!out.includes(parsed.expr)) out.push(parsed.expr);
       }
       return { ok: true, value: out };
     }

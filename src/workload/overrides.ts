@@ -27,7 +27,7 @@ export const STRESS_FREE_CLOCKS = 'stress: clocks run free';
 /** Options of `run` that set a key directly; every other key is replayed as `--set key=value`. */
 const DIRECT_FLAGS: Readonly<Record<string, string>> = { seed: 'seed', vcpus: 'vcpus', protocol: 'protocol', accesses: 'accesses', duration: 'duration' };
 /** List keys the command line appends to, one option per element. */
-const APPEND_FLAGS: Readonly<Record<string, string>> = { mutations: 'mutation', fixes: 'fix' };
+const APPEND_FLAGS: Readonly<Record<string, string>> = { mutations: 'mutation', fixes: 'fix', thresholds: 'threshold' };
 
 /** Every explicitly set key of `cfg` with where it came from, file keys first. */
 export function overridesOf(cfg: ResolvedConfig): Override[] {

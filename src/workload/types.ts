@@ -152,4 +152,6 @@ export interface ResolvedConfig {
   };
   /** Modeled time: the cost model, its clock and each event's cost in cycles (cost/model.ts). */
   readonly cost: CostConfig;
+  /** Pass/fail checks on the results document (stats/thresholds.ts), as written. */
+  readonly thresholds: readonly string[];
 }
