@@ -23,7 +23,7 @@ function configError(fn: () => unknown): ConfigError {
 
 const messageOf = (yaml: string): string => configError(() => parseConfig(yaml, FILE)).message;
 
-const ROOT_KEYS = 'seed, duration, accesses, warmup, vcpus, protocol, fixes, mutations, basePageSize, hardware, host, l1, guests, workload, actors, audit, stress, stats, cost';
+const ROOT_KEYS = 'seed, duration, accesses, warmup, vcpus, protocol, fixes, mutations, basePageSize, hardware, host, l1, guests, workload, actors, audit, stress, stats, thresholds, cost';
 
 const DEFAULTS: ResolvedConfig = {
   file: '<inline>',
@@ -53,6 +53,7 @@ const DEFAULTS: ResolvedConfig = {
   stress: { pause: 0 },
   stats: { accessSample: 1024, faultSample: 16 },
   // Every cost item's default cycles (the one table, cost/model.ts), with the sourced ones stated.
+  thresholds: [],
   cost: { ...Object.fromEntries(COST_ITEMS.map((c) => [c.name, c.cycles])), model: 'power9', cpuGHz: 3.07, skewCycles: 10_000, exitCycles: 4700, tlbsyncCycles: COST_ITEMS.find((c) => c.name === 'tlbsyncCycles')!.cycles },
 };
 
