@@ -22,9 +22,8 @@ import { kindLabel, mostTimedFaultKind, renderTable } from './report/table.js';
 import { renderProgress, renderStartupProgress, renderStressProgress } from './report/progress.js';
 import { toolVersion } from './stats/version.js';
 import { staleCommandWarning } from './util/paths.js';
-import { makeHeader, runBodyOf, type AnyDocument, type DocumentKind, type RunDocument, type SweepDocument } from './stats/document.js';
+import { makeHeader, runBodyOf, type AnyDocument, type DocumentKind, type SweepDocument } from './stats/document.js';
 import type { Threshold } from './stats/thresholds.js';
-import { readFileSync, writeFileSync } from 'node:fs';
 
 /** Exit status of an internal error (a bug in nestsim, not in the input). */
 export const EXIT_INTERNAL = 3;
@@ -312,42 +311,6 @@ async function cmdTrace(p: Parsed): Promise<number> {
   return 0;
 }
 
-/** `nestsim timings`: a run document's modeled time as KVM's debugfs timings file (report/timings.ts). */
-async function cmdTimings(p: Parsed): Promise<number> {
-  if (p.file === undefined) throw new UsageError('timings: expected a run document (run --json FILE), found none');
-  const { TIMING_LEVELS, TimingsError, compareTimings, formatTimings, parseTimings, timingsFromRun } = await import('./report/timings.js');
-  const levelText = last(p, 'level') ?? 'l0';
-  if (!(TIMING_LEVELS as readonly string[]).includes(levelText)) throw new UsageError(`--level: expected l0 or l1, found "${levelText}"`);
-  const level = levelText as (typeof TIMING_LEVELS)[number];
-  const readText = (file: string): string => {
-    try {
-      return readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new UsageError(`${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-  };
-  let doc: RunDocument;
-  try {
-    doc = JSON.parse(readText(p.file)) as RunDocument;
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError(`${p.file}: expected a run document (JSON), found text that does not parse (${(e as Error).message})`);
-  }
-  if (doc === null || typeof doc !== 'object' || doc.kind !== 'run') throw new UsageError(`${p.file}: expected a run document (kind "run"), found ${doc === null || typeof doc !== 'object' ? 'no object' : `kind ${JSON.stringify(doc.kind)}`}`);
-  try {
-    const rows = timingsFromRun(doc, level);
-    const hostFile = last(p, 'host');
-    const text = hostFile !== undefined ? compareTimings(parseTimings(readText(hostFile), hostFile), rows, 'host', 'nestsim') : formatTimings(rows);
-    const [out] = outputsOf(p, 'output');
-    if (out !== undefined && out.path !== '-') writeFileSync(out.path, text);
-    else process.stdout.write(text);
-    return 0;
-  } catch (e) {
-    if (e instanceof TimingsError) throw new UsageError(`${p.file}: ${e.message}`);
-    throw e;
-  }
-}
-
 function isCommand(c: string): c is Command {
   return (COMMANDS as readonly string[]).includes(c);
 }
@@ -368,7 +331,7 @@ async function dispatch(p: Parsed): Promise<number> {
     process.stdout.write(HELP.main.replace('{version}', toolVersion()) + '\n');
     return p.flags.has('help') ? 0 : 2;
   }
-  if (!isCommand(p.command)) throw new UsageError(`unknown command "${p.command}" (expected run, stress, validate, sweep, trace or timings)`);
+  if (!isCommand(p.command)) throw new UsageError(`unknown command "${p.command}" (expected run, stress, validate, sweep, trace, timings or compare)`);
   if (p.flags.has('help')) {
     process.stdout.write(HELP[p.command] + '\n');
     return 0;
@@ -390,7 +353,9 @@ async function dispatch(p: Parsed): Promise<number> {
     case 'trace':
       return await cmdTrace(p);
     case 'timings':
-      return await cmdTimings(p);
+      return await (await import('./cli/documents.js')).cmdTimings(p);
+    case 'compare':
+      return await (await import('./cli/documents.js')).cmdCompare(p);
   }
 }
 

@@ -9,7 +9,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export const COMMANDS = ['run', 'stress', 'validate', 'sweep', 'trace', 'timings'] as const;
+export const COMMANDS = ['run', 'stress', 'validate', 'sweep', 'trace', 'timings', 'compare'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 /** Options that take a value, and what the value is (for the "expected ..." of a missing one). */
@@ -30,9 +30,10 @@ const VALUE_OPTIONS: Readonly<Record<string, string>> = {
   tlb: 'a number of TLB entries',
   level: 'l0 or l1',
   threshold: 'a threshold like "latencyNs.shadowInsert.p99 < 10us"',
+  alpha: 'a significance level like 0.05',
   host: "a host's timings file",
 };
-const BOOL_OPTIONS = new Set(['quiet', 'no-color', 'help', 'keys', 'debug', 'version', 'strict', 'fail-fast', 'no-fail-fast']);
+const BOOL_OPTIONS = new Set(['quiet', 'no-color', 'help', 'keys', 'debug', 'version', 'strict', 'fail-fast', 'no-fail-fast', 'markdown']);
 
 /** The options each command accepts; any other is refused (never silently ignored). */
 export const ACCEPTS: Readonly<Record<Command, ReadonlySet<string>>> = {
@@ -42,6 +43,7 @@ export const ACCEPTS: Readonly<Record<Command, ReadonlySet<string>>> = {
   sweep: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'strict', 'threshold']),
   trace: new Set(['output', 'tlb', 'quiet']),
   timings: new Set(['level', 'host', 'output']),
+  compare: new Set(['markdown', 'alpha']),
 };
 /** Options every command takes. */
 export const GLOBAL_OPTIONS = new Set(['help', 'debug', 'version']);
@@ -56,6 +58,7 @@ Usage:
   nestsim sweep <config.yaml> --set key=v1,v2,... [options]
   nestsim trace -o FILE [--tlb N] -- <command...>   record a program's memory trace (Valgrind)
   nestsim timings <run.json> [--level l0|l1] [--host FILE]   modeled time as KVM's debugfs timings
+  nestsim compare <base.json...> -- <new.json...> [--markdown]   per-figure deltas with their uncertainty
   nestsim help <command>                    options of a command (also: nestsim <command> --help)
   nestsim --version                         the version (also -V)
 
@@ -65,6 +68,16 @@ internal error.
 Exit status: 0 clean (violations a window of the kernel as written produced are reported as
 reproduced, not failures; --strict fails on them), 1 an unexplained violation, 2 bad usage or
 config, 3 internal error, 130 interrupted (Ctrl-C; the results so far are printed and written).`,
+  compare: `Usage: nestsim compare <base.json|dir>... -- <new.json|dir>... [options]
+
+  Did a change make the fault path slower, or catch races later? Each figure's change from the
+  base documents to the new ones, with its uncertainty. Run documents: one value per document,
+  Welch's t-test on the means (2 or more documents a side). Stress documents: one value per
+  round, the Mann-Whitney U test on the distributions. p-values are Holm-adjusted over the
+  figures tested; a change is called at --alpha (default 0.05).
+
+  --markdown            a Markdown table instead of the terminal one
+  --alpha A             significance level, 0 < A < 1`,
   timings: `Usage: nestsim timings <run.json> [options]
 
   A run's modeled time in the layout of KVM's per-vCPU debugfs timings file on POWER
@@ -144,6 +157,8 @@ export interface Parsed {
   /** Everything after `--` (the program `nestsim trace` runs). */
   rest: readonly string[];
   file?: string;
+  /** Positional arguments after the first (only `compare` takes them: its base documents). */
+  more: readonly string[];
   flags: Map<string, string[]>;
 }
 
@@ -156,6 +171,7 @@ export function parseArgs(argv: readonly string[]): Parsed {
   let command = '';
   let file: string | undefined;
   let rest: string[] = [];
+  const more: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--') {
@@ -190,9 +206,10 @@ export function parseArgs(argv: readonly string[]): Parsed {
     else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a} (options are spelled --name)`);
     else if (command === '') command = a;
     else if (file === undefined) file = a;
+    else if (command === 'compare') more.push(a);
     else throw new UsageError(`unexpected argument "${a}"`);
   }
-  return { argv: [...argv], command, file, flags, rest };
+  return { argv: [...argv], command, file, more, flags, rest };
 }
 
 export function last(p: Parsed, name: string): string | undefined {

@@ -205,7 +205,7 @@ export type SweepDocument = DocumentHeader & SweepBody;
 export type AnyDocument = RunDocument | StressDocument | SweepDocument;
 
 /** The fields of a document before its body, in order. */
-export const HEADER_FIELDS = ['schemaVersion', 'kind', 'tool', 'command', 'startedAt', 'host', 'gitCommit', 'config', 'exitStatus', 'interrupted'] as const;
+export const HEADER_FIELDS = ['schemaVersion', 'kind', 'tool', 'command', 'startedAt', 'host', 'gitCommit', 'config', 'exitStatus', 'interrupted', 'thresholds'] as const;
 
 /** A run document without its header: what a sweep point carries. */
 export function runBodyOf(doc: RunDocument): RunBody {

@@ -78,6 +78,24 @@ export function parseThreshold(expr: string): Threshold | string {
   return { expr: expr.trim(), path, op, value };
 }
 
+/**
+ * A config's `thresholds` value (the key table's check): a list of expressions (or one string),
+ * each parsed; the expressions as written, duplicates dropped, or the first bad one's index and why.
+ */
+export function thresholdList(raw: unknown): { ok: true; value: string[] } | { ok: false; expected: string; index?: number; hint: string } {
+  const expected = `a threshold, ${THRESHOLD_GRAMMAR}`;
+  if (!Array.isArray(raw) && typeof raw !== 'string') return { ok: false, expected, hint: '(expected a list of expressions)' };
+  const items: unknown[] = typeof raw === 'string' ? [raw] : raw;
+  const out: string[] = [];
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i];
+    const parsed = typeof item === 'string' ? parseThreshold(item) : 'expected an expression (a string)';
+    if (typeof parsed === 'string') return { ok: false, expected, ...(Array.isArray(raw) ? { index: i } : {}), hint: `(${parsed})` };
+    if (!out.includes(parsed.expr)) out.push(parsed.expr);
+  }
+  return { ok: true, value: out };
+}
+
 /** Whether `actual OP value` holds. */
 export function compare(actual: number, op: ThresholdOp, value: number): boolean {
   switch (op) {

@@ -7,7 +7,7 @@
  * where the value lands in `ResolvedConfig` (types.ts), always in bytes, ms or plain numbers.
  */
 
-import { THRESHOLD_GRAMMAR, parseThreshold } from '../stats/thresholds.js';
+import { THRESHOLD_GRAMMAR, thresholdList } from '../stats/thresholds.js';
 import { BASE_PAGE_SIZES, FIXES, MUTATIONS, PATTERNS, PROTOCOLS, RC_MODES, VCPU_MAPS } from './types.js';
 import { didYouMean } from './suggest.js';
 import { COST_ITEMS, COST_MODELS, DEFAULT_CPU_GHZ, DEFAULT_SKEW_CYCLES } from '../cost/model.js';
@@ -283,18 +283,8 @@ export function checkValue(spec: KeySpec, raw: unknown): CheckResult {
       }
       return { ok: true, value: out };
     }
-    case 'list-of-threshold': {
-      const items: unknown[] = typeof raw === 'string' ? [raw] : Array.isArray(raw) ? raw : [];
-      if (!Array.isArray(raw) && typeof raw !== 'string') return fail();
-      const out: string[] = [];
-      for (let i = 0; i < items.length; i++) {
-        const item = items[i];
-        const parsed = typeof item === 'string' ? parseThreshold(item) : `expected ${THRESHOLD_GRAMMAR}`;
-        if (typeof parsed === 'string') return { ok: false, expected: `a threshold, ${THRESHOLD_GRAMMAR}`, ...(Array.isArray(raw) ? { index: i } : {}), hint: `(${parsed})` };
-        if (!out.includes(parsed.expr)) out.push(parsed.expr);
-      }
-      return { ok: true, value: out };
-    }
+    case 'list-of-threshold':
+      return thresholdList(raw);
   }
 }
 
