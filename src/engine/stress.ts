@@ -4,6 +4,7 @@
  * report says, per invariant, how many rounds were clean and how many violated, shows the first
  * violation in full, and gives the command that repeats that round.
  */
+import { detectionOf } from '../stats/detection.js';
 import { performance } from 'node:perf_hooks';
 import type { ResolvedConfig } from '../workload/types.js';
 import { applyOverrides, explicitSettings } from '../workload/config.js';
@@ -64,6 +65,7 @@ export async function runStress(given: ResolvedConfig, o: StressOptions): Promis
     outcomes: Object.fromEntries(INVARIANTS.map((n) => [n, { clean: 0, violated: 0, violations: 0 }])),
     rounds: [],
     firstViolation: null,
+    detection: detectionOf([]),
   };
   const sum = doc.stress;
   try {
@@ -100,6 +102,7 @@ export async function runStress(given: ResolvedConfig, o: StressOptions): Promis
         byWindow: { ...d.checks.byWindow },
         exitStatus: out.exitCode,
         stoppedAtViolation: d.run.stoppedAtViolation,
+        modeledNs: d.modeled?.durationNs ?? null,
       });
       if (out.exitCode === 1) {
         sum.violatingRounds++;
@@ -125,6 +128,8 @@ export async function runStress(given: ResolvedConfig, o: StressOptions): Promis
     await pool.destroy();
   }
   sum.elapsedMs = Math.round((performance.now() - t0) * 10) / 10;
+  // A round detects what it looks for when it fails (exit 1: an unexplained violation, any with --strict).
+  doc.detection = detectionOf(doc.rounds.map((r) => ({ detected: r.exitStatus === 1, wallMs: r.durationMs, modeledNs: r.modeledNs })));
   doc.interrupted = o.signal?.aborted ?? false;
   doc.exitStatus = doc.interrupted ? EXIT_INTERRUPTED : sum.violatingRounds > 0 ? 1 : 0;
   return doc;
@@ -146,6 +151,19 @@ export function renderStress(doc: StressDocument, opts: { color: boolean; quiet:
     lines.push(v.violated > 0 ? red(row) : row);
   }
   lines.push('', `${r.accesses.toLocaleString('en-US')} accesses, ${r.faults.toLocaleString('en-US')} faults`);
+  const det = doc.detection;
+  if (det.rounds > 0) {
+    const pc = (x: number): string => `${Math.round(x * 100)}%`;
+    const est = (e: { estimate: number | null; ci95: [number | null, number | null] }, scale: number, unit: string): string => {
+      const f = (x: number): string => String(+(x / scale).toPrecision(3));
+      return e.estimate === null ? `never (${unit})` : `${f(e.estimate)} ${unit} (${f(e.ci95[0]!)}-${e.ci95[1] === null ? 'unbounded' : f(e.ci95[1])})`;
+    };
+    lines.push(
+      `detection: ${det.detected} of ${det.rounds} rounds (${pc(det.share)}, 95% CI ${pc(det.shareCi95[0])}-${pc(det.shareCi95[1])}); to a first detection ` +
+        `${est(det.roundsToDetect, 1, 'rounds')}, ${est(det.wallMsToDetect, 1000, 's wall')}` +
+        (det.modeledNsToDetect !== null ? `, ${est(det.modeledNsToDetect, 1e6, 'ms modeled')}` : ''),
+    );
+  }
   const first = doc.firstViolation;
   if (first) {
     lines.push('', `first violation: round ${first.round} (seed ${first.seed}) after ${(first.atMs / 1000).toFixed(2)} s`);

@@ -266,6 +266,22 @@ const ROUND = obj('One stress round.', {
   byWindow: tally('Its violations per kernel window.', KERNEL_WINDOWS),
   exitStatus: EXIT,
   stoppedAtViolation: bool('Its vCPUs were stopped at its first failing violation (fail-fast).'),
+  modeledNs: nullable(count('Its modeled duration (null without modeled time).', 'ns')),
+});
+
+const ESTIMATE = (d: string, unit: string): Schema =>
+  obj(d, {
+    estimate: nullable(num('The expectation: rounds (times a round\'s mean time) over the share detecting; null when nothing was detected.', unit)),
+    ci95: arr('Its 95% interval from the share\'s Wilson interval; an upper bound is null when the share\'s lower bound is 0.', nullable(num('A bound.', unit)), { minItems: 2, maxItems: 2 }),
+  });
+const DETECTION = obj('How often rounds detect a violation (fail, exit 1), and how long detecting takes: each round is an independent trial (docs/results.md).', {
+  rounds: count('Rounds run.'),
+  detected: count('Rounds that detected.'),
+  share: num('detected / rounds.', 'fraction'),
+  shareCi95: arr('Wilson 95% interval of the share.', num('A bound.', 'fraction'), { minItems: 2, maxItems: 2 }),
+  roundsToDetect: ESTIMATE('Expected rounds to a first detection (geometric: 1 / share).', 'rounds'),
+  wallMsToDetect: ESTIMATE('Expected wall time to a first detection (rounds times a round\'s mean measured time; an upper estimate under fail-fast).', 'ms'),
+  modeledNsToDetect: { ...ESTIMATE('The same in modeled time; null when rounds ran without it.', 'ns'), type: ['object', 'null'] },
 });
 
 const REPLAY = arr('The arguments (after nestsim) of the run that rebuilds this config exactly: every --vcpus, --set, --fix, --mutation and --protocol.', { type: 'string' }, { minItems: 2 });
@@ -292,6 +308,7 @@ const STRESS_BODY: Record<string, Schema> = {
     additionalProperties: obj('One invariant.', { clean: count('Rounds without a violation of it.'), violated: count('Rounds with at least one.'), violations: count('Its violations over all rounds.') }),
   },
   rounds: arr('Every round, in order.', ROUND),
+  detection: DETECTION,
   firstViolation: {
     description: 'The first violating round, or null.',
     oneOf: [

@@ -7,6 +7,7 @@
  * changing one bumps the major. Documents of one major version merge and compare: same fields,
  * same units, same histogram bucket boundaries.
  */
+import type { Detection } from './detection.js';
 import type { ThresholdResult } from './thresholds.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import os from 'node:os';
@@ -146,6 +147,8 @@ export interface StressRound {
   exitStatus: number;
   /** Its vCPUs were stopped at its first failing violation (fail-fast). */
   stoppedAtViolation: boolean;
+  /** Its modeled duration (ns), null without modeled time. */
+  modeledNs: number | null;
 }
 
 /** The first violating round: its records and the `run` that repeats it. */
@@ -187,6 +190,8 @@ export interface StressBody {
   outcomes: Record<string, { clean: number; violated: number; violations: number }>;
   rounds: StressRound[];
   firstViolation: FirstViolation | null;
+  /** How often rounds detect a violation, and how long detecting takes (stats/detection.ts). */
+  detection: Detection;
 }
 
 export type StressDocument = DocumentHeader & StressBody;

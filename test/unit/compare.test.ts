@@ -4,13 +4,14 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { holm, incompleteBeta, mannWhitney, tTwoSided, welch, zTwoSided } from '../../src/stats/tests.js';
 import { compareDocuments, renderComparison } from '../../src/report/compare.js';
 import type { RunDocument, StressDocument } from '../../src/stats/document.js';
 import { CLI, ROOT } from '../helpers/cli.js';
+import { schemaProblems } from '../helpers/schema.js';
 
 describe('the statistics', () => {
   it('t, normal and incomplete-beta values match their tables', () => {
@@ -124,4 +125,38 @@ describe('nestsim compare', () => {
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
   });
+});
+
+describe('detection statistics of a stress campaign', () => {
+  it('Wilson interval and expected rounds to detect match their textbook values', async () => {
+    const { wilson, detectionOf } = await import('../../src/stats/detection.js');
+    const [lo, hi] = wilson(7, 10);
+    expect(lo).toBeCloseTo(0.3968, 3);
+    expect(hi).toBeCloseTo(0.8922, 3);
+    expect(wilson(0, 10)[0]).toBe(0);
+    const rounds = Array.from({ length: 10 }, (_, i) => ({ detected: i < 5, wallMs: 200, modeledNs: 1e6 }));
+    const d = detectionOf(rounds);
+    expect(d).toMatchObject({ rounds: 10, detected: 5, share: 0.5 });
+    expect(d.roundsToDetect.estimate).toBe(2);
+    expect(d.wallMsToDetect.estimate).toBe(400);
+    expect(d.modeledNsToDetect!.estimate).toBe(2e6);
+    // Bounds: rounds over the share's interval, the upper from its lower bound.
+    expect(d.roundsToDetect.ci95[0]!).toBeCloseTo(1 / wilson(5, 10)[1], 3);
+    expect(d.roundsToDetect.ci95[1]!).toBeCloseTo(1 / wilson(5, 10)[0], 3);
+    // Nothing detected: no estimate, no upper bound.
+    const none = detectionOf(rounds.map((r) => ({ ...r, detected: false })));
+    expect(none.roundsToDetect).toEqual({ estimate: null, ci95: [expect.any(Number), null] });
+    expect(detectionOf(rounds.map((r) => ({ ...r, modeledNs: null }))).modeledNsToDetect).toBeNull();
+  });
+
+  it('a stress campaign records it: every round of a caught mutation detects', () => {
+    const out = join(mkdtempSync(join(tmpdir(), 'nestsim-detect-')), 's.json');
+    const r = spawnSync(process.execPath, [CLI, 'stress', join(ROOT, 'configs', 'stress.yaml'), '--mutation', 'skip-tlb-flush', '--iterations', '4', '--no-fail-fast', '--set', 'accesses=4000', '--json', out], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stdout).toMatch(/detection: 4 of 4 rounds \(100%, 95% CI 51%-100%\)/);
+    const doc = JSON.parse(readFileSync(out, 'utf8'));
+    expect(schemaProblems(doc)).toEqual([]);
+    expect(doc.detection).toMatchObject({ rounds: 4, detected: 4, share: 1, roundsToDetect: { estimate: 1 } });
+    expect(doc.rounds.every((x: { modeledNs: number | null }) => typeof x.modeledNs === 'number' && x.modeledNs > 0)).toBe(true);
+  }, 60_000);
 });
