@@ -262,6 +262,8 @@ async function cmdStress(p: Parsed): Promise<number> {
   if (p.flags.has('fail-fast') && p.flags.has('no-fail-fast')) throw new UsageError('stress: expected one of --fail-fast and --no-fail-fast, found both');
   // With a mutation the question is whether it is caught: stop at the first catch unless told not to.
   const failFast = p.flags.has('fail-fast') || (cfg.mutations.length > 0 && !p.flags.has('no-fail-fast'));
+  const shard = (await import('./cli/documents.js')).shardOf(p, process.env);
+  if (shard !== undefined && rounds === 0) throw new UsageError(`--shard: expected a count-bounded campaign (--iterations R) to cut into shards, found a time-bounded one`);
   const text = stdoutTaken(json, html) ? process.stderr : process.stdout;
   const thresholds = await thresholdsFor(cfg, 'stress');
   // Start the workers first: they load the simulator while this thread loads the engine.
@@ -277,6 +279,7 @@ async function cmdStress(p: Parsed): Promise<number> {
       signal,
       command: p.argv,
       strict: p.flags.has('strict'),
+      ...(shard !== undefined ? { shard } : {}),
       onRound: quiet || process.stderr.isTTY !== true ? undefined : (r) => process.stderr.write(`\r${renderStressProgress(r)}\x1b[K`),
     });
     if (!quiet && process.stderr.isTTY === true) process.stderr.write('\r\x1b[K');
@@ -331,7 +334,7 @@ async function dispatch(p: Parsed): Promise<number> {
     process.stdout.write(HELP.main.replace('{version}', toolVersion()) + '\n');
     return p.flags.has('help') ? 0 : 2;
   }
-  if (!isCommand(p.command)) throw new UsageError(`unknown command "${p.command}" (expected run, stress, validate, sweep, trace, timings or compare)`);
+  if (!isCommand(p.command)) throw new UsageError(`unknown command "${p.command}" (expected run, stress, validate, sweep, trace, timings, compare or merge)`);
   if (p.flags.has('help')) {
     process.stdout.write(HELP[p.command] + '\n');
     return 0;
@@ -356,6 +359,8 @@ async function dispatch(p: Parsed): Promise<number> {
       return await (await import('./cli/documents.js')).cmdTimings(p);
     case 'compare':
       return await (await import('./cli/documents.js')).cmdCompare(p);
+    case 'merge':
+      return await (await import('./cli/documents.js')).cmdMerge(p);
   }
 }
 

@@ -9,7 +9,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export const COMMANDS = ['run', 'stress', 'validate', 'sweep', 'trace', 'timings', 'compare'] as const;
+export const COMMANDS = ['run', 'stress', 'validate', 'sweep', 'trace', 'timings', 'compare', 'merge'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 /** Options that take a value, and what the value is (for the "expected ..." of a missing one). */
@@ -31,19 +31,22 @@ const VALUE_OPTIONS: Readonly<Record<string, string>> = {
   level: 'l0 or l1',
   threshold: 'a threshold like "latencyNs.shadowInsert.p99 < 10us"',
   alpha: 'a significance level like 0.05',
+  shard: 'a shard i/N (0-based)',
+  shards: 'a number of shards',
   host: "a host's timings file",
 };
-const BOOL_OPTIONS = new Set(['quiet', 'no-color', 'help', 'keys', 'debug', 'version', 'strict', 'fail-fast', 'no-fail-fast', 'markdown']);
+const BOOL_OPTIONS = new Set(['quiet', 'no-color', 'help', 'keys', 'debug', 'version', 'strict', 'fail-fast', 'no-fail-fast', 'markdown', 'allow-mixed']);
 
 /** The options each command accepts; any other is refused (never silently ignored). */
 export const ACCEPTS: Readonly<Record<Command, ReadonlySet<string>>> = {
   run: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'no-color', 'strict', 'threshold']),
-  stress: new Set(['vcpus', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'time', 'iterations', 'quiet', 'no-color', 'strict', 'fail-fast', 'no-fail-fast', 'threshold']),
+  stress: new Set(['vcpus', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'time', 'iterations', 'quiet', 'no-color', 'strict', 'fail-fast', 'no-fail-fast', 'threshold', 'shard', 'shards']),
   validate: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'keys', 'threshold']),
   sweep: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'strict', 'threshold']),
   trace: new Set(['output', 'tlb', 'quiet']),
   timings: new Set(['level', 'host', 'output']),
   compare: new Set(['markdown', 'alpha']),
+  merge: new Set(['json', 'html', 'allow-mixed', 'quiet']),
 };
 /** Options every command takes. */
 export const GLOBAL_OPTIONS = new Set(['help', 'debug', 'version']);
@@ -59,6 +62,7 @@ Usage:
   nestsim trace -o FILE [--tlb N] -- <command...>   record a program's memory trace (Valgrind)
   nestsim timings <run.json> [--level l0|l1] [--host FILE]   modeled time as KVM's debugfs timings
   nestsim compare <base.json...> -- <new.json...> [--markdown]   per-figure deltas with their uncertainty
+  nestsim merge <shard.json|dir>... [--json FILE] [--html FILE]   the shards of a stress campaign, merged
   nestsim help <command>                    options of a command (also: nestsim <command> --help)
   nestsim --version                         the version (also -V)
 
@@ -68,6 +72,18 @@ internal error.
 Exit status: 0 clean (violations a window of the kernel as written produced are reported as
 reproduced, not failures; --strict fails on them), 1 an unexplained violation, 2 bad usage or
 config, 3 internal error, 130 interrupted (Ctrl-C; the results so far are printed and written).`,
+  merge: `Usage: nestsim merge <shard.json|dir>... [options]
+
+  The shards of a count-bounded stress campaign (stress --iterations R --shard i/N) merged into
+  the document the whole campaign would have written: rounds join in order, counts and outcome
+  tables add, detection is recomputed. Names the shards missing (their rounds are absent) and
+  refuses a shard present twice, another config, another major schema version or another git
+  commit.
+
+  --json FILE           write the merged stress document; - for stdout
+  --html FILE           write its HTML report
+  --allow-mixed         merge documents of different configs or commits anyway
+  --quiet               only the summary line`,
   compare: `Usage: nestsim compare <base.json|dir>... -- <new.json|dir>... [options]
 
   Did a change make the fault path slower, or catch races later? Each figure's change from the
@@ -121,6 +137,12 @@ config, 3 internal error, 130 interrupted (Ctrl-C; the results so far are printe
   --fail-fast           stop at the first violation that fails a round, inside that round, and
                         run no other: the verdict in a blink (the default when a mutation is given)
   --no-fail-fast        run every round (--iterations or --time) even after a violation
+  --shard i/N           run shard i (from 0) of N of an --iterations campaign: rounds r with r % N == i
+                        (seeds come from the rounds, so merged shards equal the whole campaign); without
+                        it, a Slurm array task (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN of
+                        SLURM_ARRAY_TASK_COUNT) or a Kubernetes indexed job (JOB_COMPLETION_INDEX, with
+                        --shards N) is used
+  --shards N            the shard count for JOB_COMPLETION_INDEX
 
   Ctrl-C stops the round in progress and prints the summary so far, exit 130.`,
   validate: `Usage: nestsim validate <config.yaml> [options]
@@ -206,7 +228,7 @@ export function parseArgs(argv: readonly string[]): Parsed {
     else if (a.startsWith('-') && a !== '-') throw new UsageError(`unknown option ${a} (options are spelled --name)`);
     else if (command === '') command = a;
     else if (file === undefined) file = a;
-    else if (command === 'compare') more.push(a);
+    else if (command === 'compare' || command === 'merge') more.push(a);
     else throw new UsageError(`unexpected argument "${a}"`);
   }
   return { argv: [...argv], command, file, more, flags, rest };

@@ -91,3 +91,58 @@ export async function cmdCompare(p: Parsed): Promise<number> {
   }
 }
 
+
+/**
+ * The shard a stress campaign runs: `--shard i/N`, else a Slurm array task
+ * (SLURM_ARRAY_TASK_ID - SLURM_ARRAY_TASK_MIN of SLURM_ARRAY_TASK_COUNT), else a Kubernetes
+ * indexed job's JOB_COMPLETION_INDEX with `--shards N`; undefined for a whole campaign.
+ */
+export function shardOf(p: Parsed, env: NodeJS.ProcessEnv): { index: number; count: number } | undefined {
+  const check = (index: number, count: number, what: string): { index: number; count: number } => {
+    if (!Number.isSafeInteger(count) || count < 1 || !Number.isSafeInteger(index) || index < 0 || index >= count) throw new UsageError(`${what}: expected a shard i/N with 0 <= i < N, found ${index}/${count}`);
+    return { index, count };
+  };
+  const flag = last(p, 'shard');
+  if (flag !== undefined) {
+    const m = /^(\d+)\/(\d+)$/.exec(flag);
+    if (m === null) throw new UsageError(`--shard: expected i/N (0-based, like 0/4), found "${flag}"`);
+    return check(Number(m[1]), Number(m[2]), '--shard');
+  }
+  if (env.SLURM_ARRAY_TASK_ID !== undefined && env.SLURM_ARRAY_TASK_COUNT !== undefined) {
+    return check(Number(env.SLURM_ARRAY_TASK_ID) - Number(env.SLURM_ARRAY_TASK_MIN ?? 0), Number(env.SLURM_ARRAY_TASK_COUNT), 'SLURM_ARRAY_TASK_ID');
+  }
+  if (env.JOB_COMPLETION_INDEX !== undefined) {
+    const shards = last(p, 'shards');
+    if (shards === undefined) throw new UsageError('JOB_COMPLETION_INDEX is set: expected --shards N (the Indexed Job\'s completions), found none');
+    return check(Number(env.JOB_COMPLETION_INDEX), Number(shards), 'JOB_COMPLETION_INDEX');
+  }
+  if (last(p, 'shards') !== undefined) throw new UsageError('--shards: expected JOB_COMPLETION_INDEX in the environment (a Kubernetes Indexed Job), found none; use --shard i/N');
+  return undefined;
+}
+
+/** `nestsim merge <shards...>` (stats/merge.ts). */
+export async function cmdMerge(p: Parsed): Promise<number> {
+  if (p.file === undefined) throw new UsageError('merge: expected the shards\' stress documents (files or directories), found none');
+  const paths = [p.file, ...p.more];
+  const files = paths.flatMap((path) => (statSync(path, { throwIfNoEntry: false })?.isDirectory() === true ? readdirSync(path).filter((f) => f.endsWith('.json')).sort().map((f) => join(path, f)) : [path]));
+  const docs = readDocuments(files);
+  const { MergeError, mergeStress } = await import('../stats/merge.js');
+  let merged: StressDocument;
+  try {
+    merged = mergeStress(docs as StressDocument[], files, p.flags.has('allow-mixed'));
+  } catch (e) {
+    if (e instanceof MergeError) throw new UsageError(`merge: ${e.message}`);
+    throw e;
+  }
+  const [json, html] = outputsOf(p, 'json', 'html');
+  const text = (json?.path === '-' || html?.path === '-') ? process.stderr : process.stdout;
+  const { renderStress } = await import('../engine/stress.js');
+  const shard = merged.shard as { count: number; merged: number[]; missing: number[] };
+  text.write(`merged ${shard.merged.length} of ${shard.count} shards${shard.missing.length > 0 ? `; MISSING shards ${shard.missing.join(', ')} (their rounds are absent)` : ''}\n`);
+  text.write(renderStress(merged, { color: false, quiet: p.flags.has('quiet') }) + '\n');
+  const { selfCheck, writeOutput } = await import('./outputs.js');
+  await selfCheck(merged);
+  if (json) writeOutput(json, JSON.stringify(merged, null, 2) + '\n');
+  if (html) writeOutput(html, (await import('../report/report.js')).renderReport(merged));
+  return merged.exitStatus;
+}

@@ -33,6 +33,12 @@ export interface StressOptions {
   command?: readonly string[];
   /** A pool of `cfg.vcpus` workers already starting (the campaign destroys it); default: one made here. */
   pool?: Piscina;
+  /**
+   * Run only shard `index` of `count` of a count-bounded campaign: rounds r with r % count ==
+   * index. Seeds come from the round (first seed + r), never from the shard, so the merged shards
+   * (`nestsim merge`) are the campaign run whole, however it was cut.
+   */
+  shard?: { index: number; count: number };
 }
 
 /** Records of the first violating round kept in the document. */
@@ -66,12 +72,14 @@ export async function runStress(given: ResolvedConfig, o: StressOptions): Promis
     rounds: [],
     firstViolation: null,
     detection: detectionOf([]),
+    shard: o.shard !== undefined ? { index: o.shard.index, count: o.shard.count } : null,
   };
   const sum = doc.stress;
   try {
     for (let round = 0; ; round++) {
       if (o.signal?.aborted) break;
       if (o.rounds > 0 ? round >= o.rounds : round > 0 && performance.now() - t0 >= o.timeMs) break;
+      if (o.shard !== undefined && round % o.shard.count !== o.shard.index) continue;
       const seed = (cfg.seed + round) >>> 0;
       const rc = applyOverrides(cfg, { seed: String(seed) }, STRESS_ROUND);
       const startMs = performance.now() - t0;

@@ -309,6 +309,18 @@ const STRESS_BODY: Record<string, Schema> = {
   },
   rounds: arr('Every round, in order.', ROUND),
   detection: DETECTION,
+  shard: {
+    description: 'null for a whole campaign; the shard this document ran (--shard i/N: rounds r with r % N == i); or, for nestsim merge, the shards it holds and the ones missing.',
+    oneOf: [
+      { type: 'null' },
+      obj('One shard.', { index: count('Its index, from 0.', 'index'), count: { type: 'integer', minimum: 1, description: withUnit('Shards in the campaign.', 'count') } }),
+      obj('Merged shards.', {
+        count: { type: 'integer', minimum: 1, description: withUnit('Shards in the campaign.', 'count') },
+        merged: arr('The shard indices merged, in order.', count('A shard index.', 'index')),
+        missing: arr('Shard indices no document held: their rounds are absent.', count('A shard index.', 'index')),
+      }),
+    ],
+  },
   firstViolation: {
     description: 'The first violating round, or null.',
     oneOf: [

@@ -192,6 +192,11 @@ export interface StressBody {
   firstViolation: FirstViolation | null;
   /** How often rounds detect a violation, and how long detecting takes (stats/detection.ts). */
   detection: Detection;
+  /**
+   * The shard of a count-bounded campaign this document ran (`--shard i/N`: rounds r with
+   * r % N == i), null for a whole one; a merged document lists the shards it holds and misses.
+   */
+  shard: { index: number; count: number } | { count: number; merged: number[]; missing: number[] } | null;
 }
 
 export type StressDocument = DocumentHeader & StressBody;

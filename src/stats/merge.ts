@@ -1,0 +1,84 @@
+/**
+ * `nestsim merge`: the shards of a count-bounded stress campaign (`stress --shard i/N`) merged
+ * into the document the whole campaign would have written. Exact: rounds join in round order,
+ * counts and outcome tables add, the first violation is the earliest round's, and detection is
+ * recomputed from the joined rounds. A shard's seeds come from its rounds, so the merge does not
+ * depend on how the campaign was cut.
+ *
+ * Refused (unless `allowMixed`): documents of another kind, another major schema version, another
+ * config (the resolved config, seeds and overrides' sources aside) or another git commit, and
+ * always: a shard count that differs, a shard present twice (its rounds would count twice).
+ * Missing shards are named and the merge goes on: an honest result of what ran.
+ */
+import { detectionOf } from './detection.js';
+import type { StressDocument } from './document.js';
+import { SCHEMA_VERSION } from './document.js';
+
+export class MergeError extends Error {
+  override name = 'MergeError';
+}
+
+/** The config as compared across shards: resolved values, without the overrides' sources. */
+function configKey(d: StressDocument): string {
+  const { overrides: _o, ...rest } = d.config as Record<string, unknown>;
+  return JSON.stringify(rest);
+}
+
+export function mergeStress(docs: readonly StressDocument[], files: readonly string[], allowMixed = false): StressDocument {
+  if (docs.length === 0) throw new MergeError('expected stress documents to merge, found none');
+  const major = SCHEMA_VERSION.split('.')[0];
+  docs.forEach((d, i) => {
+    if (d.kind !== 'stress') throw new MergeError(`${files[i]}: expected a stress document (a shard of stress --shard i/N), found kind ${JSON.stringify(d.kind)}`);
+    if (String(d.schemaVersion).split('.')[0] !== major) throw new MergeError(`${files[i]}: expected schema ${major}.x, found ${d.schemaVersion}`);
+    if (d.shard === null || d.shard === undefined || !('index' in d.shard)) throw new MergeError(`${files[i]}: expected a shard (written by stress --shard i/N), found a whole campaign`);
+  });
+  const count = (docs[0].shard as { count: number }).count;
+  const seen = new Map<number, string>();
+  docs.forEach((d, i) => {
+    const s = d.shard as { index: number; count: number };
+    if (s.count !== count) throw new MergeError(`${files[i]}: expected shard i/${count} like ${files[0]}, found ${s.index}/${s.count}`);
+    const other = seen.get(s.index);
+    if (other !== undefined) throw new MergeError(`shard ${s.index}/${count} appears twice: ${other} and ${files[i]} (its rounds would count twice)`);
+    seen.set(s.index, files[i]);
+    if (!allowMixed && configKey(d) !== configKey(docs[0])) throw new MergeError(`${files[i]}: expected the config of ${files[0]}, found another (--allow-mixed merges anyway)`);
+    if (!allowMixed && d.gitCommit !== docs[0].gitCommit) throw new MergeError(`${files[i]}: expected git commit ${docs[0].gitCommit ?? 'unknown'} like ${files[0]}, found ${d.gitCommit ?? 'unknown'} (--allow-mixed merges anyway)`);
+  });
+  const merged = [...seen.keys()].sort((a, b) => a - b);
+  const missing = Array.from({ length: count }, (_, i) => i).filter((i) => !seen.has(i));
+  const first = docs[0];
+  const rounds = docs.flatMap((d) => d.rounds).sort((a, b) => a.round - b.round);
+  const outcomes: StressDocument['outcomes'] = {};
+  for (const d of docs) {
+    for (const [name, o] of Object.entries(d.outcomes)) {
+      const into = (outcomes[name] ??= { clean: 0, violated: 0, violations: 0 });
+      into.clean += o.clean;
+      into.violated += o.violated;
+      into.violations += o.violations;
+    }
+  }
+  const firsts = docs.map((d) => d.firstViolation).filter((f) => f !== null);
+  const sum = (f: (s: StressDocument['stress']) => number): number => docs.reduce((a, d) => a + f(d.stress), 0);
+  const exitStatus = Math.max(...docs.map((d) => d.exitStatus));
+  return {
+    ...first,
+    command: ['nestsim', 'merge', ...files],
+    exitStatus,
+    interrupted: docs.some((d) => d.interrupted),
+    thresholds: [],
+    stress: {
+      ...first.stress,
+      rounds: sum((s) => s.rounds),
+      violatingRounds: sum((s) => s.violatingRounds),
+      windowRounds: sum((s) => s.windowRounds),
+      // The shards may have run side by side: the campaign took as long as its longest shard.
+      elapsedMs: Math.max(...docs.map((d) => d.stress.elapsedMs)),
+      accesses: sum((s) => s.accesses),
+      faults: sum((s) => s.faults),
+    },
+    outcomes,
+    rounds,
+    firstViolation: firsts.length > 0 ? firsts.reduce((a, b) => (b.round < a.round ? b : a)) : null,
+    detection: detectionOf(rounds.map((r) => ({ detected: r.exitStatus === 1, wallMs: r.durationMs, modeledNs: r.modeledNs }))),
+    shard: { count, merged, missing },
+  };
+}

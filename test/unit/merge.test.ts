@@ -1,0 +1,85 @@
+/**
+ * Shards of a stress campaign (`stress --iterations R --shard i/N`, or from a Slurm array or a
+ * Kubernetes Indexed Job) and `nestsim merge`: the merged shards are the campaign run whole, a
+ * missing shard is named, a duplicate or a different config is refused.
+ */
+import { describe, expect, it } from 'vitest';
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, unlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { shardOf } from '../../src/cli/documents.js';
+import { parseArgs } from '../../src/cli/args.js';
+import { CLI, ROOT } from '../helpers/cli.js';
+import { schemaProblems } from '../helpers/schema.js';
+
+describe('which shard a stress campaign runs', () => {
+  const p = (...args: string[]) => parseArgs(['stress', 'x.yaml', ...args]);
+  it('--shard i/N wins; else a Slurm array task; else a Kubernetes Indexed Job with --shards N', () => {
+    expect(shardOf(p('--shard', '2/4'), { SLURM_ARRAY_TASK_ID: '9', SLURM_ARRAY_TASK_COUNT: '10' })).toEqual({ index: 2, count: 4 });
+    expect(shardOf(p(), { SLURM_ARRAY_TASK_ID: '12', SLURM_ARRAY_TASK_MIN: '10', SLURM_ARRAY_TASK_COUNT: '5' })).toEqual({ index: 2, count: 5 });
+    expect(shardOf(p('--shards', '8'), { JOB_COMPLETION_INDEX: '7' })).toEqual({ index: 7, count: 8 });
+    expect(shardOf(p(), {})).toBeUndefined();
+  });
+  it('bad shards are usage errors that say what was expected', () => {
+    expect(() => shardOf(p('--shard', '4/4'), {})).toThrow('--shard: expected a shard i/N with 0 <= i < N, found 4/4');
+    expect(() => shardOf(p('--shard', 'two'), {})).toThrow('--shard: expected i/N (0-based, like 0/4), found "two"');
+    expect(() => shardOf(p(), { JOB_COMPLETION_INDEX: '1' })).toThrow('expected --shards N');
+    expect(() => shardOf(p('--shards', '3'), {})).toThrow('--shards: expected JOB_COMPLETION_INDEX');
+  });
+});
+
+describe('nestsim merge', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'nestsim-merge-'));
+  const nestsim = (env: Record<string, string>, ...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', env: { ...process.env, ...env } });
+  const campaign = ['stress', join(ROOT, 'configs', 'stress.yaml'), '--mutation', 'skip-tlb-flush', '--iterations', '5', '--no-fail-fast', '--set', 'accesses=2000', '--quiet'];
+  const round = (r: { round: number; seed: number; accesses: number; exitStatus: number }) => [r.round, r.seed, r.accesses, r.exitStatus];
+
+  it('the shards of a campaign (a Slurm array here) merge into the campaign run whole; a missing shard is named; a duplicate is refused', () => {
+    const dir = join(tmp, 'shards');
+    mkdirSync(dir);
+    for (const id of ['3', '4']) {
+      const r = nestsim({ SLURM_ARRAY_TASK_ID: id, SLURM_ARRAY_TASK_MIN: '3', SLURM_ARRAY_TASK_COUNT: '2' }, ...campaign, '--json', join(dir, `shard${id}.json`));
+      expect(r.status, r.stderr).toBe(1);
+    }
+    const whole = join(tmp, 'whole.json');
+    expect(nestsim({}, ...campaign, '--json', whole).status).toBe(1);
+    const out = join(tmp, 'merged.json');
+    const m = nestsim({}, 'merge', dir, '--json', out);
+    expect(m.status, m.stderr).toBe(1);
+    expect(m.stdout).toContain('merged 2 of 2 shards');
+    const merged = JSON.parse(readFileSync(out, 'utf8'));
+    const w = JSON.parse(readFileSync(whole, 'utf8'));
+    expect(schemaProblems(merged)).toEqual([]);
+    expect(merged.rounds.map(round)).toEqual(w.rounds.map(round));
+    expect(merged.stress).toMatchObject({ rounds: 5, violatingRounds: w.stress.violatingRounds, accesses: w.stress.accesses });
+    expect(merged.detection).toMatchObject({ rounds: 5, detected: w.detection.detected });
+    expect(merged.shard).toEqual({ count: 2, merged: [0, 1], missing: [] });
+    expect(merged.firstViolation.round).toBe(0);
+
+    const dup = nestsim({}, 'merge', join(dir, 'shard3.json'), join(dir, 'shard3.json'));
+    expect(dup.status).toBe(2);
+    expect(dup.stderr).toContain('shard 0/2 appears twice');
+
+    unlinkSync(join(dir, 'shard3.json'));
+    const part = nestsim({}, 'merge', dir, '--quiet');
+    expect(part.stdout).toContain('merged 1 of 2 shards; MISSING shards 0 (their rounds are absent)');
+  }, 120_000);
+
+  it('refuses a whole campaign, another config, and a time-bounded campaign cut into shards', () => {
+    const a = join(tmp, 'a.json');
+    const b = join(tmp, 'b.json');
+    expect(nestsim({}, ...campaign, '--shard', '0/2', '--json', a).status).toBe(1);
+    expect(nestsim({}, ...campaign, '--shard', '1/2', '--set', 'workload.writeRatio=0.123', '--json', b).status).toBe(1);
+    const mixed = nestsim({}, 'merge', a, b);
+    expect(mixed.status).toBe(2);
+    expect(mixed.stderr).toContain(`${b}: expected the config of ${a}, found another (--allow-mixed merges anyway)`);
+    expect(nestsim({}, 'merge', a, b, '--allow-mixed', '--quiet').status).toBe(1);
+    const whole = join(tmp, 'w.json');
+    nestsim({}, ...campaign, '--json', whole);
+    expect(nestsim({}, 'merge', whole).stderr).toContain('expected a shard (written by stress --shard i/N), found a whole campaign');
+    const timed = nestsim({}, 'stress', join(ROOT, 'configs', 'stress.yaml'), '--time', '1s', '--shard', '0/2');
+    expect(timed.status).toBe(2);
+    expect(timed.stderr).toContain('--shard: expected a count-bounded campaign (--iterations R)');
+  }, 120_000);
+});
