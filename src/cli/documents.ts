@@ -46,7 +46,7 @@ export async function cmdTimings(p: Parsed): Promise<number> {
 }
 
 /** Read a JSON results document, or every `.json` file of a directory (sorted); bad input is a usage error. */
-function readDocuments(paths: readonly string[]): AnyDocument[] {
+function readDocuments(paths: readonly string[]): { docs: AnyDocument[]; files: string[] } {
   const files = paths.flatMap((path) => {
     let st;
     try {
@@ -59,7 +59,7 @@ function readDocuments(paths: readonly string[]): AnyDocument[] {
     if (inDir.length === 0) throw new UsageError(`${path}: expected results documents (*.json), found none in the directory`);
     return inDir;
   });
-  return files.map((file) => {
+  const docs = files.map((file) => {
     let doc: AnyDocument;
     try {
       doc = JSON.parse(readFileSync(file, 'utf8')) as AnyDocument;
@@ -69,6 +69,7 @@ function readDocuments(paths: readonly string[]): AnyDocument[] {
     if (doc === null || typeof doc !== 'object' || typeof doc.kind !== 'string') throw new UsageError(`${file}: expected a results document (with a kind), found none`);
     return doc;
   });
+  return { docs, files };
 }
 
 /** `nestsim compare <base...> -- <new...>` (report/compare.ts). */
@@ -79,8 +80,8 @@ export async function cmdCompare(p: Parsed): Promise<number> {
   const alpha = Number(alphaText);
   if (!(alpha > 0 && alpha < 1)) throw new UsageError(`--alpha: expected a significance level 0 < A < 1, found "${alphaText}"`);
   const { CompareError, compareDocuments, renderComparison } = await import('../report/compare.js');
-  const base = readDocuments([p.file, ...p.more]);
-  const next = readDocuments(p.rest);
+  const base = readDocuments([p.file, ...p.more]).docs;
+  const next = readDocuments(p.rest).docs;
   try {
     const rows = compareDocuments(base as Array<RunDocument | StressDocument>, next as Array<RunDocument | StressDocument>, alpha);
     process.stdout.write(renderComparison(rows, alpha, p.flags.has('markdown')));
@@ -123,9 +124,7 @@ export function shardOf(p: Parsed, env: NodeJS.ProcessEnv): { index: number; cou
 /** `nestsim merge <shards...>` (stats/merge.ts). */
 export async function cmdMerge(p: Parsed): Promise<number> {
   if (p.file === undefined) throw new UsageError('merge: expected the shards\' stress documents (files or directories), found none');
-  const paths = [p.file, ...p.more];
-  const files = paths.flatMap((path) => (statSync(path, { throwIfNoEntry: false })?.isDirectory() === true ? readdirSync(path).filter((f) => f.endsWith('.json')).sort().map((f) => join(path, f)) : [path]));
-  const docs = readDocuments(files);
+  const { docs, files } = readDocuments([p.file, ...p.more]);
   const { MergeError, mergeStress } = await import('../stats/merge.js');
   let merged: StressDocument;
   try {
