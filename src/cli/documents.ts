@@ -16,21 +16,10 @@ export async function cmdTimings(p: Parsed): Promise<number> {
   const levelText = last(p, 'level') ?? 'l0';
   if (!(TIMING_LEVELS as readonly string[]).includes(levelText)) throw new UsageError(`--level: expected l0 or l1, found "${levelText}"`);
   const level = levelText as (typeof TIMING_LEVELS)[number];
-  const readText = (file: string): string => {
-    try {
-      return readFileSync(file, 'utf8');
-    } catch (e) {
-      throw new UsageError(`${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
-    }
-  };
-  let doc: RunDocument;
-  try {
-    doc = JSON.parse(readText(p.file)) as RunDocument;
-  } catch (e) {
-    if (e instanceof UsageError) throw e;
-    throw new UsageError(`${p.file}: expected a run document (JSON), found text that does not parse (${(e as Error).message})`);
-  }
-  if (doc === null || typeof doc !== 'object' || doc.kind !== 'run') throw new UsageError(`${p.file}: expected a run document (kind "run"), found ${doc === null || typeof doc !== 'object' ? 'no object' : `kind ${JSON.stringify(doc.kind)}`}`);
+  const { docs, files } = readDocuments([p.file]);
+  if (docs.length !== 1) throw new UsageError(`${p.file}: expected one run document, found a directory of ${docs.length}`);
+  const doc = docs[0] as RunDocument;
+  if (doc.kind !== 'run') throw new UsageError(`${files[0]}: expected a run document (kind "run"), found kind ${JSON.stringify(doc.kind)}`);
   try {
     const rows = timingsFromRun(doc, level);
     const hostFile = last(p, 'host');
@@ -42,6 +31,15 @@ export async function cmdTimings(p: Parsed): Promise<number> {
   } catch (e) {
     if (e instanceof TimingsError) throw new UsageError(`${p.file}: ${e.message}`);
     throw e;
+  }
+}
+
+/** A file's text; an unreadable file is a usage error. */
+function readText(file: string): string {
+  try {
+    return readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new UsageError(`${file}: cannot read it (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
   }
 }
 
@@ -60,11 +58,12 @@ function readDocuments(paths: readonly string[]): { docs: AnyDocument[]; files: 
     return inDir;
   });
   const docs = files.map((file) => {
+    const text = readText(file);
     let doc: AnyDocument;
     try {
-      doc = JSON.parse(readFileSync(file, 'utf8')) as AnyDocument;
-    } catch (e) {
-      throw new UsageError(`${file}: expected a results document (JSON), found ${(e as NodeJS.ErrnoException).code !== undefined ? `an unreadable file (${(e as NodeJS.ErrnoException).code})` : 'text that does not parse'}`);
+      doc = JSON.parse(text) as AnyDocument;
+    } catch {
+      throw new UsageError(`${file}: expected a results document (JSON), found text that does not parse`);
     }
     if (doc === null || typeof doc !== 'object' || typeof doc.kind !== 'string') throw new UsageError(`${file}: expected a results document (with a kind), found none`);
     return doc;

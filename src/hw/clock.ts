@@ -27,6 +27,12 @@ const SKEW_WAIT_MS = 2;
  */
 const SKEW_SPINS = 200;
 
+/** Wake every vCPU sleeping ahead of the bound (it looks at the clocks again): bump the epoch word `epochIdx`. */
+function wakeSkewWaiters(w: Int32Array, epochIdx: number): void {
+  Atomics.add(w, epochIdx, 1);
+  Atomics.notify(w, epochIdx);
+}
+
 /** What the bound needs of the vCPU it holds back. */
 export interface ClockHost {
   /** Leave guest mode for the wait; whether it was in guest mode. */
@@ -71,8 +77,7 @@ export class VcpuClock {
   }
 
   private wake(): void {
-    Atomics.add(this.w, this.epochIdx, 1);
-    Atomics.notify(this.w, this.epochIdx);
+    wakeSkewWaiters(this.w, this.epochIdx);
   }
 
   /** Take part in the bound (true) or stop holding the others back (false). */
@@ -153,11 +158,7 @@ export class VcpuClock {
 export function pauseOutsideModeledTime(ctx: HvContext, cell: Int32Array, ms: number): void {
   const idx = ctx.cost.on && ctx.vcpu >= 0 ? vcpuCtl(ctx.m, ctx.vcpu, VCPU_CTL.clockActive) : -1;
   const was = idx >= 0 && Atomics.exchange(ctx.w, idx, 0) === 1;
-  if (was) {
-    const e = ctx.m.ctrl(CTRL.skewEpoch);
-    Atomics.add(ctx.w, e, 1);
-    Atomics.notify(ctx.w, e);
-  }
+  if (was) wakeSkewWaiters(ctx.w, ctx.m.ctrl(CTRL.skewEpoch));
   Atomics.wait(cell, 0, 0, ms);
   if (was) Atomics.store(ctx.w, idx, 1);
 }
