@@ -9,14 +9,14 @@
  * Nothing a user asked for is lost: every output path is checked before the run starts, and
  * every output is written to a temporary file in the same directory, then renamed.
  */
-import { ConfigError, applyOverrides, configKeyError, loadConfig } from './workload/config.js';
+import { ConfigError, applyOverrides, configKeyError } from './workload/config.js';
+import { checkMachine, configFrom } from './cli/config-from.js';
 import { describeKeys } from './workload/keys.js';
-import { COMMAND_LINE, IMPLIED, replayArgs } from './workload/overrides.js';
+import { replayArgs } from './workload/overrides.js';
 import { DURATION_EXAMPLES, parseDuration } from './workload/units.js';
 import { ACCEPTS, COMMANDS, GLOBAL_OPTIONS, HELP, UsageError, last, parseArgs, type Command, type Parsed } from './cli/args.js';
-import { interruptOnSigint, outputsOf, selfCheck, stdoutTaken, useColor, writeOutput, type Output } from './cli/outputs.js';
+import { interruptOnSigint, outputsOf, stdoutTaken, useColor, writeDocument, writeOutput } from './cli/outputs.js';
 import type { ResolvedConfig } from './workload/types.js';
-import { LayoutError, computeLayout } from './memory/layout.js';
 import { EXIT_INTERRUPTED } from './util/exit.js';
 import { kindLabel, mostTimedFaultKind, renderTable } from './report/table.js';
 import { renderProgress, renderStartupProgress, renderStressProgress } from './report/progress.js';
@@ -27,49 +27,6 @@ import type { Threshold } from './stats/thresholds.js';
 
 /** Exit status of an internal error (a bug in nestsim, not in the input). */
 export const EXIT_INTERNAL = 3;
-
-/** Whether the machine can be laid out for `cfg`; a user error at the key to blame if not. */
-function checkMachine(cfg: ResolvedConfig): void {
-  try {
-    computeLayout(cfg);
-  } catch (e) {
-    if (e instanceof LayoutError) throw configKeyError(cfg, e.key, e.expected, e.found);
-    throw e;
-  }
-}
-
-/** Config with the command-line overrides applied, checked as the run will use it. */
-function configFrom(p: Parsed): ResolvedConfig {
-  if (p.file === undefined) throw new UsageError(`${p.command}: expected a config file, found none (try configs/default.yaml)`);
-  let cfg = loadConfig(p.file);
-  const o: Record<string, string | string[]> = {};
-  for (const k of ['vcpus', 'duration', 'accesses', 'seed', 'protocol'] as const) {
-    const v = last(p, k);
-    if (v !== undefined) o[k] = v;
-  }
-  // --accesses N (N > 0) bounds the run by work: no deadline unless --duration is given too.
-  // --accesses 0 is duration mode (the config's duration, or --duration).
-  const accesses = last(p, 'accesses');
-  if (p.flags.has('mutation')) o.mutation = p.flags.get('mutation')!;
-  if (p.flags.has('fix')) o.fix = p.flags.get('fix')!;
-  if (p.flags.has('threshold')) o.threshold = p.flags.get('threshold')!;
-  if (Object.keys(o).length > 0) cfg = applyOverrides(cfg, o, COMMAND_LINE);
-  const implied: Record<string, string> = {};
-  if (accesses !== undefined && accesses.trim() !== '0' && !p.flags.has('duration')) implied.duration = '24h';
-  if (p.flags.has('duration') && accesses === undefined) implied.accesses = '0';
-  if (Object.keys(implied).length > 0) cfg = applyOverrides(cfg, implied, IMPLIED);
-  if (p.command !== 'sweep') {
-    const sets: Record<string, string> = {};
-    for (const s of p.flags.get('set') ?? []) {
-      const eq = s.indexOf('=');
-      if (eq <= 0) throw new UsageError(`--set: expected key=value, found "${s}"`);
-      sets[s.slice(0, eq)] = s.slice(eq + 1);
-    }
-    if (Object.keys(sets).length > 0) cfg = applyOverrides(cfg, sets, '--set');
-    checkMachine(cfg);
-  }
-  return cfg;
-}
 
 // ---- commands --------------------------------------------------------------------------------
 
@@ -124,13 +81,6 @@ async function applyThresholds(doc: AnyDocument, thresholds: readonly Threshold[
   if (!p.flags.has('quiet')) text.write(renderThresholds(doc.thresholds, useColor(p, text)) + '\n');
   else if (failed.length > 0) process.stderr.write(renderThresholds(failed, false));
   if (failed.length > 0 && doc.exitStatus === 0) doc.exitStatus = 1;
-}
-
-/** Write a document's JSON and HTML outputs (each only when asked for). */
-async function writeDocument(json: Output | undefined, html: Output | undefined, doc: AnyDocument): Promise<void> {
-  await selfCheck(doc);
-  if (json) writeOutput(json, JSON.stringify(doc, null, 2) + '\n');
-  if (html) writeOutput(html, (await import('./report/report.js')).renderReport(doc));
 }
 
 async function cmdValidate(p: Parsed): Promise<number> {
@@ -334,7 +284,7 @@ async function dispatch(p: Parsed): Promise<number> {
     process.stdout.write(HELP.main.replace('{version}', toolVersion()) + '\n');
     return p.flags.has('help') ? 0 : 2;
   }
-  if (!isCommand(p.command)) throw new UsageError(`unknown command "${p.command}" (expected run, stress, validate, sweep, trace, timings, compare or merge)`);
+  if (!isCommand(p.command)) throw new UsageError(`unknown command "${p.command}" (expected run, stress, validate, sweep, trace, timings, compare, merge or replay)`);
   if (p.flags.has('help')) {
     process.stdout.write(HELP[p.command] + '\n');
     return 0;
@@ -361,6 +311,8 @@ async function dispatch(p: Parsed): Promise<number> {
       return await (await import('./cli/documents.js')).cmdCompare(p);
     case 'merge':
       return await (await import('./cli/documents.js')).cmdMerge(p);
+    case 'replay':
+      return await (await import('./cli/replay.js')).cmdReplay(p);
   }
 }
 
@@ -387,11 +339,20 @@ export async function main(argv: readonly string[]): Promise<number> {
 
 const invokedDirectly = (process.argv[1] !== undefined && /cli\.(js|ts)$/.test(process.argv[1])) || process.argv[1]?.endsWith('/nestsim');
 if (invokedDirectly) {
+  // Should the event loop ever drain with the command unfinished (a worker thread lost, a wait no
+  // one ends), say so and fail rather than exit 0 in silence.
+  let done = false;
+  process.exitCode = EXIT_INTERNAL;
+  process.once('beforeExit', () => {
+    if (!done) process.stderr.write('nestsim: internal error: the command stopped before it finished (nothing was left to wait for)\n');
+  });
   main(process.argv.slice(2)).then(
     (code) => {
+      done = true;
       process.exitCode = code;
     },
     (e: unknown) => {
+      done = true;
       process.stderr.write(`nestsim: internal error: ${(e as Error)?.message ?? String(e)}\n`);
       process.exitCode = EXIT_INTERNAL;
     },

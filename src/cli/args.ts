@@ -9,7 +9,7 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export const COMMANDS = ['run', 'stress', 'validate', 'sweep', 'trace', 'timings', 'compare', 'merge'] as const;
+export const COMMANDS = ['run', 'stress', 'validate', 'sweep', 'trace', 'timings', 'compare', 'merge', 'replay'] as const;
 export type Command = (typeof COMMANDS)[number];
 
 /** Options that take a value, and what the value is (for the "expected ..." of a missing one). */
@@ -34,19 +34,21 @@ const VALUE_OPTIONS: Readonly<Record<string, string>> = {
   shard: 'a shard i/N (0-based)',
   shards: 'a number of shards',
   host: "a host's timings file",
+  schedule: 'a schedule: free, random, pct, pct:DEPTH or modeled',
 };
 const BOOL_OPTIONS = new Set(['quiet', 'no-color', 'help', 'keys', 'debug', 'version', 'strict', 'fail-fast', 'no-fail-fast', 'markdown', 'allow-mixed']);
 
 /** The options each command accepts; any other is refused (never silently ignored). */
 export const ACCEPTS: Readonly<Record<Command, ReadonlySet<string>>> = {
-  run: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'no-color', 'strict', 'threshold']),
-  stress: new Set(['vcpus', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'time', 'iterations', 'quiet', 'no-color', 'strict', 'fail-fast', 'no-fail-fast', 'threshold', 'shard', 'shards']),
-  validate: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'keys', 'threshold']),
-  sweep: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'strict', 'threshold']),
+  run: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'no-color', 'strict', 'threshold', 'schedule']),
+  stress: new Set(['vcpus', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'time', 'iterations', 'quiet', 'no-color', 'strict', 'fail-fast', 'no-fail-fast', 'threshold', 'shard', 'shards', 'schedule']),
+  validate: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'keys', 'threshold', 'schedule']),
+  sweep: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'strict', 'threshold', 'schedule']),
   trace: new Set(['output', 'tlb', 'quiet']),
   timings: new Set(['level', 'host', 'output']),
   compare: new Set(['markdown', 'alpha']),
   merge: new Set(['json', 'html', 'allow-mixed', 'quiet']),
+  replay: new Set(['json', 'html', 'quiet', 'no-color']),
 };
 /** Options every command takes. */
 export const GLOBAL_OPTIONS = new Set(['help', 'debug', 'version']);
@@ -63,6 +65,7 @@ Usage:
   nestsim timings <run.json> [--level l0|l1] [--host FILE]   modeled time as KVM's debugfs timings
   nestsim compare <base.json...> -- <new.json...> [--markdown]   per-figure deltas with their uncertainty
   nestsim merge <shard.json|dir>... [--json FILE] [--html FILE]   the shards of a stress campaign, merged
+  nestsim replay <token|file>               rerun a controlled schedule exactly, from its token
   nestsim help <command>                    options of a command (also: nestsim <command> --help)
   nestsim --version                         the version (also -V)
 
@@ -72,6 +75,18 @@ internal error.
 Exit status: 0 clean (violations a window of the kernel as written produced are reported as
 reproduced, not failures; --strict fails on them), 1 an unexplained violation, 2 bad usage or
 config, 3 internal error, 130 interrupted (Ctrl-C; the results so far are printed and written).`,
+  replay: `Usage: nestsim replay <token|file> [options]
+
+  Reruns a controlled schedule (--schedule random|pct[:D]|modeled) from its token, as a stress
+  report or a run document gives it (firstViolation.schedule.token, schedule.token), or from a
+  file holding the token or such a document. Says whether the replay reproduced the first
+  violation the token records and, for a token with its list of choices (choicesToken), the
+  first decision it could no longer follow. Exit 0 reproduced, 1 not.
+
+  --json FILE           write the replay's run document; - for stdout
+  --html FILE           write its HTML report
+  --quiet               no timeline
+  --no-color            plain text`,
   merge: `Usage: nestsim merge <shard.json|dir>... [options]
 
   The shards of a count-bounded stress campaign (stress --iterations R --shard i/N) merged into
@@ -114,6 +129,9 @@ config, 3 internal error, 130 interrupted (Ctrl-C; the results so far are printe
   --fix P               close one window (p1..p6); repeatable
   --mutation NAME       remove one protection (see nestsim validate --keys); repeatable
   --set key=value       any config key, e.g. --set workload.pattern=zipf; repeatable
+  --schedule S          free (default), or run the vCPUs one at a time between named schedule points,
+                        the next chosen by S: random, pct[:DEPTH] (PCT priorities) or modeled (the
+                        lowest modeled clock); a controlled run replays exactly (nestsim replay)
   --json FILE           write the results document (JSON, schema/results.schema.json); - writes it to
                         stdout (the table goes to stderr)
   --html FILE           write the HTML report (latency CDFs, rates over time, per vCPU); - for stdout
@@ -128,7 +146,9 @@ config, 3 internal error, 130 interrupted (Ctrl-C; the results so far are printe
   --time D              stop starting rounds after this long, with a unit (default 10s)
   --iterations N        run exactly N rounds (count-bounded)
   --seed N              first round's seed (round k uses seed + k)
-  --vcpus N, --protocol P, --fix P, --mutation NAME, --set key=value   as for run
+  --vcpus N, --protocol P, --fix P, --mutation NAME, --set key=value, --schedule S   as for run;
+                        under a controlled schedule the first violation prints its timeline and
+                        the token that replays it (nestsim replay TOKEN)
   --json FILE           write the stress document (JSON: every round, the first violation and the
                         run that replays it); - for stdout
   --html FILE           write the HTML report (outcomes per invariant, rounds over time); - for stdout

@@ -3,6 +3,7 @@
  * run starts (a finished run is never thrown away for a bad path), and every output is written to
  * a temporary file in the same directory, then renamed over the target; `-` is stdout.
  */
+import type { AnyDocument } from '../stats/document.js';
 import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { EXIT_INTERRUPTED } from '../util/exit.js';
@@ -130,4 +131,11 @@ export async function selfCheck(doc: unknown): Promise<void> {
   }
   const problems = validate(doc);
   if (problems.length > 0) throw new Error(`the document does not conform to schema/results.schema.json: ${problems.slice(0, 5).join('; ')}`);
+}
+
+/** Write a document's JSON and HTML outputs (each only when asked for). */
+export async function writeDocument(json: Output | undefined, html: Output | undefined, doc: AnyDocument): Promise<void> {
+  await selfCheck(doc);
+  if (json) writeOutput(json, JSON.stringify(doc, null, 2) + '\n');
+  if (html) writeOutput(html, (await import('../report/report.js')).renderReport(doc));
 }

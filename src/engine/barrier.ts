@@ -7,6 +7,8 @@
 import { CTRL } from '../memory/records.js';
 import type { Machine } from '../memory/machine.js';
 import type { Cpu } from '../hw/cpu.js';
+import { current } from '../sync/turnstile.js';
+import { COND } from '../sync/schedule-layout.js';
 
 /**
  * A safe point: if an audit is in progress that this vCPU has not joined, park (leave guest
@@ -21,6 +23,7 @@ export function auditPoint(m: Machine, cpu: Cpu, seen: number): number {
   Atomics.add(w, m.ctrl(CTRL.auditParked), 1);
   Atomics.notify(w, m.ctrl(CTRL.auditParked));
   const resumeIdx = m.ctrl(CTRL.auditResume);
+  if (current !== null) current.blockUntil('audit-park', COND.eqMasked, resumeIdx, req, -1);
   for (;;) {
     const r = Atomics.load(w, resumeIdx);
     if (r === req) break;
@@ -40,6 +43,8 @@ export function stopTheWorld(m: Machine, fn: () => void): void {
   const parkedIdx = m.ctrl(CTRL.auditParked);
   Atomics.store(w, parkedIdx, 0);
   const req = Atomics.add(w, reqIdx, 1) + 1;
+  // Controlled: every other running vCPU parks at its next safe point, when chosen.
+  if (current !== null) current.blockUntil('audit-wait', COND.geWord, parkedIdx, -1, m.ctrl(CTRL.running));
   for (;;) {
     const parked = Atomics.load(w, parkedIdx);
     if (parked >= Atomics.load(w, m.ctrl(CTRL.running)) - 1) break;

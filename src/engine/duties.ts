@@ -18,6 +18,7 @@ import { pageOfPn } from '../hv/radix.js';
 import type { Cpu } from '../hw/cpu.js';
 import { audit, pageWrites } from '../check/audit.js';
 import { stopTheWorld } from './barrier.js';
+import { current } from '../sync/turnstile.js';
 import { NO_WINDOW, TAINT_P1, TAINT_P5, TAINT_P6, WINDOW } from '../invariants/windows.js';
 
 const KIND = {
@@ -109,6 +110,7 @@ export class Duties {
   }
 
   private perform(k: number): void {
+    current?.point('actor-step');
     const ctx = this.ctx;
     const slot = this.cpu.regs.slot;
     switch (k) {

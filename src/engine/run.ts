@@ -18,7 +18,10 @@ import { computeLayout } from '../memory/layout.js';
 import { convertTrace, type ConvertedTrace } from '../workload/trace.js';
 import { makeHeader, type RunDocument } from '../stats/document.js';
 import { SERIES_INTERVAL_MS, SeriesRecorder } from '../stats/series.js';
-import { replayArgs } from '../workload/overrides.js';
+import { CONTROLLED_FREE_CLOCKS, replayArgs } from '../workload/overrides.js';
+import { applyOverrides } from '../workload/config.js';
+import { abandonSchedule, makeScheduleBuffer, readScheduleResult, type ScheduleResult } from '../sync/schedule-layout.js';
+import { configHash, scheduleSection } from '../stats/schedule.js';
 import type { ProgressInput } from '../report/progress.js';
 import { audit } from '../check/audit.js';
 import { decodeViolations } from '../check/violations.js';
@@ -60,7 +63,19 @@ export interface RunOptions {
    * `run.stoppedAtViolation`.
    */
   stopAtViolation?: boolean;
+  /** Under a controlled schedule: the packed choices to follow before its strategy takes over (a token's). */
+  scheduleChoices?: Int32Array;
 }
+
+/** Consecutive `yield` steps of a controlled schedule that count as a livelock. */
+export const MAX_IDLE_STEPS = 100_000;
+/**
+ * PCT's k by default: schedule points per access (configs/stress.yaml passes about 25 per access
+ * with its actors; a k above the real count only spreads the change points).
+ */
+export const PCT_STEPS_PER_ACCESS = 32;
+/** Decisions a controlled run logs for its token (4 bytes each). */
+export const SCHEDULE_LOG_CAPACITY = 1 << 20;
 
 export { makePool } from './pool.js';
 
@@ -123,8 +138,26 @@ function warmingUp(cfg: ResolvedConfig, merged: Float64Array): boolean {
   return (cfg.warmupAccesses > 0 || cfg.warmupMs > 0) && merged[COUNTER.warmedUp] < cfg.vcpus;
 }
 
-export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}): Promise<RunOutcome> {
+export async function runSimulation(given: ResolvedConfig, opts: RunOptions = {}): Promise<RunOutcome> {
   const startedAt = opts.startedAt ?? new Date();
+  // Under a controlled schedule one thread runs at a time: no modeled skew to bound (a vCPU
+  // sleeping on it would hold the turn).
+  const controlled = given.schedule.strategy !== 'free';
+  const cfg = controlled && given.cost.skewCycles > 0 ? applyOverrides(given, { 'cost.skewCycles': '0' }, CONTROLLED_FREE_CLOCKS) : given;
+  if (controlled && opts.inline && cfg.vcpus > 1) throw new Error('a controlled schedule of several vCPUs runs them on worker threads, not inline');
+  const pctSteps = cfg.schedule.steps > 0 ? cfg.schedule.steps : Math.max(1, PCT_STEPS_PER_ACCESS * cfg.accesses * cfg.vcpus);
+  const sched =
+    cfg.schedule.strategy === 'free'
+      ? undefined
+      : makeScheduleBuffer(cfg.vcpus, {
+          strategy: cfg.schedule.strategy,
+          seed: cfg.seed,
+          depth: cfg.schedule.depth,
+          steps: pctSteps,
+          maxIdle: MAX_IDLE_STEPS,
+          logCapacity: SCHEDULE_LOG_CAPACITY,
+          ...(opts.scheduleChoices !== undefined ? { choices: opts.scheduleChoices } : {}),
+        });
   const wall0 = performance.now();
   // A trace is converted before the machine is built (a bad line is a usage error, exit 2).
   const trace = cfg.workload.trace !== '' ? await prepareTrace(cfg) : undefined;
@@ -150,6 +183,7 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
       vcpu: v,
       accesses: cfg.accesses,
       durationMs: cfg.durationMs,
+      ...(sched !== undefined ? { sched } : {}),
       // Every vCPU replays the trace from its own offset: an equal share of the records apart.
       ...(trace !== undefined ? { trace: { file: trace.file, records: trace.records, start: Math.floor((v * trace.records) / cfg.vcpus) } } : {}),
     });
@@ -166,6 +200,14 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
     const pool = opts.pool ?? makePool(cfg.vcpus);
     const runs = tasks.map((t) => pool.run(t) as Promise<VcpuResult>);
     let settled = false;
+    // A vCPU that fails ends the run: the others stop at their next safe point, and a controlled
+    // schedule is abandoned (they may be waiting for a turn the failed one would have handed on).
+    for (const r of runs) {
+      r.catch(() => {
+        Atomics.store(m.w, stopIdx, 1);
+        if (sched !== undefined) abandonSchedule(sched);
+      });
+    }
     const all = Promise.all(runs).finally(() => (settled = true));
     all.catch(() => {}); // awaited below; a failure also ends the wait at the gate
     // Open the start gate once every vCPU is ready: the measured run starts here.
@@ -210,10 +252,13 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
   const stoppedAtViolation = !interrupted && opts.stopAtViolation === true && Atomics.load(m.w, stopIdx) === 1;
   const overranMs = cfg.accesses > 0 ? 0 : Math.max(0, Date.now() - deadline);
 
-  // Final audit, on a quiescent machine: every vCPU has left its guest.
+  // Final audit, on a quiescent machine: every vCPU has left its guest. A schedule abandoned
+  // (deadlock, livelock) left the machine mid-step, locks held: there is nothing to audit.
+  const schedResult: ScheduleResult | null = sched !== undefined ? readScheduleResult(sched) : null;
+  const abandoned = schedResult !== null && schedResult.outcome !== 'completed';
   const coord = contextFor(m, cfg, -1, m.L.workers - 1);
   const writes = sumCounter(m, COUNTER.writesCompleted);
-  const report = audit(coord, { writesCompleted: writes, vcpuGuests: [] });
+  const report = abandoned ? { lostWrites: 0 } : audit(coord, { writesCompleted: writes, vcpuGuests: [] });
 
   const merged = mergedCounters(m);
   series.add(durationMs, merged, results.some((r) => !r.warmupDone), true);
@@ -224,6 +269,20 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
     }
   }
   const { records, byInvariant, byWindow, total } = decodeViolations(m);
+  const firstRecord = records.find((r) => r.window === undefined) ?? records[0];
+  const schedule =
+    schedResult !== null && cfg.schedule.strategy !== 'free'
+      ? scheduleSection(schedResult, {
+          strategy: cfg.schedule.strategy,
+          seed: cfg.seed,
+          depth: cfg.schedule.depth,
+          steps: pctSteps,
+          vcpus: cfg.vcpus,
+          argv: replayArgs(given),
+          config: configHash(given),
+          first: firstRecord !== undefined ? { invariant: firstRecord.invariant, vcpu: firstRecord.vcpu, message: firstRecord.message } : null,
+        })
+      : undefined;
   const body = buildRunBody({
     seed: cfg.seed,
     vcpus: cfg.vcpus,
@@ -245,6 +304,7 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
     deadlineMs: cfg.accesses > 0 ? null : cfg.durationMs,
     overranMs,
     timeSeries: series.result(),
+    ...(schedule !== undefined ? { schedule } : {}),
     ...(cfg.cost.model !== 'none'
       ? {
           modeled: {
@@ -260,7 +320,8 @@ export async function runSimulation(cfg: ResolvedConfig, opts: RunOptions = {}):
   // A violation a kernel window's own code path produced is reported as reproduced, not a failure,
   // unless `strict`.
   // A host that ran out of memory fails the run unless the config says it may (host.overcommit).
-  const failing = (opts.strict ? total : body.checks.unexplained) + (cfg.host.overcommit ? 0 : body.checks.hostOom);
+  // A controlled schedule that deadlocked or livelocked fails the run too.
+  const failing = (opts.strict ? total : body.checks.unexplained) + (cfg.host.overcommit ? 0 : body.checks.hostOom) + (abandoned ? 1 : 0);
   const exitCode = interrupted ? EXIT_INTERRUPTED : failing > 0 ? 1 : 0;
   const header = makeHeader('run', cfg, opts.command ?? replayArgs(cfg), startedAt);
   const doc: RunDocument = { ...header, exitStatus: exitCode, interrupted, ...body };

@@ -11,6 +11,7 @@ import { applyOverrides, explicitSettings } from '../workload/config.js';
 import { STRESS_FREE_CLOCKS, STRESS_ROUND, replayArgs, shellLine } from '../workload/overrides.js';
 import { makeHeader, type StressDocument } from '../stats/document.js';
 import { INVARIANTS } from '../invariants/names.js';
+import { renderTimeline } from '../stats/schedule.js';
 import type { Piscina } from 'piscina';
 import { EXIT_INTERRUPTED, makePool, runSimulation } from './run.js';
 
@@ -111,6 +112,7 @@ export async function runStress(given: ResolvedConfig, o: StressOptions): Promis
         exitStatus: out.exitCode,
         stoppedAtViolation: d.run.stoppedAtViolation,
         modeledNs: d.modeled?.durationNs ?? null,
+        schedule: d.schedule?.outcome ?? null,
       });
       if (out.exitCode === 1) {
         sum.violatingRounds++;
@@ -124,6 +126,7 @@ export async function runStress(given: ResolvedConfig, o: StressOptions): Promis
             violations: [...d.violations.filter((v) => !v.window), ...d.violations.filter((v) => v.window)].slice(0, FIRST_RECORDS),
             replay,
             replayLine: shellLine(['nestsim', ...replay]),
+            schedule: d.schedule,
           };
         }
       }
@@ -176,7 +179,10 @@ export function renderStress(doc: StressDocument, opts: { color: boolean; quiet:
   if (first) {
     lines.push('', `first violation: round ${first.round} (seed ${first.seed}) after ${(first.atMs / 1000).toFixed(2)} s`);
     for (const v of first.violations) lines.push(`  [${v.invariant}] vCPU ${v.vcpu} at ${v.timeMs} ms: ${v.message}`);
-    lines.push(`repeat it: ${first.replayLine}`);
+    if (first.schedule !== null) {
+      lines.push('', renderTimeline(first.schedule, doc.config.vcpus as number));
+      lines.push('', `replay it exactly: nestsim replay ${first.schedule.token}`);
+    } else lines.push(`repeat it: ${first.replayLine}`);
   }
   return lines.join('\n');
 }

@@ -23,6 +23,7 @@ import { slotOfLpid } from '../hv/guests.js';
 import { contextFor, guestOfVcpu } from './setup.js';
 import { Duties } from './duties.js';
 import { auditPoint } from './barrier.js';
+import { ScheduleAbandoned, Turnstile, setCurrentTurnstile } from '../sync/turnstile.js';
 
 export interface VcpuTask {
   sab: SharedArrayBuffer;
@@ -35,6 +36,8 @@ export interface VcpuTask {
   durationMs: number;
   /** A converted trace to replay instead of the pattern (workload.trace): its file, records, and this vCPU's first record. */
   trace?: { file: string; records: number; start: number };
+  /** A controlled schedule's control buffer (sync/turnstile.ts); absent: the threads run freely. */
+  sched?: SharedArrayBuffer;
 }
 
 export interface VcpuResult {
@@ -58,7 +61,10 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   const m = machine ?? attachMachine(task.sab, task.layout);
   const cfg = task.cfg;
   const v = task.vcpu;
-  const ctx = contextFor(m, cfg, v, v);
+  // Under a controlled schedule, every named point of the fault path is a schedule point too.
+  const turnstile = task.sched !== undefined ? new Turnstile(task.sched, v, m.w) : null;
+  const ctx = contextFor(m, cfg, v, v, turnstile !== null ? { hook: (p) => turnstile.point(p) } : undefined);
+  if (turnstile !== null) turnstile.clock = ctx;
   const w = m.w;
   Atomics.add(w, m.ctrl(CTRL.running), 1);
   const cpu = new Cpu(ctx, guestOfVcpu(cfg, v));
@@ -107,69 +113,90 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   // Where this vCPU's figures start: here, or where its warm-up ends (its counters reset there).
   let measuredFrom = performance.now();
   let modeledFrom = ctx.cyc;
-  while (!cpu.enter()) {
-    cpu.onWait();
-    Atomics.wait(w, stopIdx, 0, 1);
-  }
-  const warmupEndMs = Date.now() + cfg.warmupMs;
   let n = 0;
-  for (; n < total; n++) {
-    if ((n & (CHECK_EVERY - 1)) === 0) {
-      if (Atomics.load(w, stopIdx) !== 0) break;
-      if (warmup === Infinity && Date.now() >= warmupEndMs) {
-        warmup = n;
-        if (task.accesses > 0) total = n + task.accesses;
+  // A controlled schedule abandoned (deadlock, livelock) ends the run where it stands: the
+  // machine is left as it is (locks may be held), for the report only.
+  let abandoned = false;
+  try {
+    if (turnstile !== null) {
+      setCurrentTurnstile(turnstile);
+      turnstile.begin();
+    }
+    while (!cpu.enter()) {
+      cpu.onWait();
+      if (turnstile !== null) turnstile.yieldPoint();
+      else Atomics.wait(w, stopIdx, 0, 1);
+    }
+    const warmupEndMs = Date.now() + cfg.warmupMs;
+    for (; n < total; n++) {
+      if ((n & (CHECK_EVERY - 1)) === 0) {
+        if (Atomics.load(w, stopIdx) !== 0) break;
+        if (warmup === Infinity && Date.now() >= warmupEndMs) {
+          warmup = n;
+          if (task.accesses > 0) total = n + task.accesses;
+          resetAfterWarmup(ctx, cpu);
+          measuredFrom = performance.now();
+          modeledFrom = ctx.cyc;
+        }
+        // In duration mode the deadline bounds warm-up too (a warm-up longer than the run ends it).
+        if (timed && Date.now() >= deadlineMs) break;
+      }
+      if ((n & 15) === 0) seenAudit = auditPoint(m, cpu, seenAudit);
+      if (n === warmup && warmup > 0 && !timedWarmup) {
         resetAfterWarmup(ctx, cpu);
         measuredFrom = performance.now();
         modeledFrom = ctx.cyc;
       }
-      // In duration mode the deadline bounds warm-up too (a warm-up longer than the run ends it).
-      if (timed && Date.now() >= deadlineMs) break;
-    }
-    if ((n & 15) === 0) seenAudit = auditPoint(m, cpu, seenAudit);
-    if (n === warmup && warmup > 0 && !timedWarmup) {
-      resetAfterWarmup(ctx, cpu);
-      measuredFrom = performance.now();
-      modeledFrom = ctx.cyc;
-    }
-    if (trace !== null) {
-      // A real program's access stream: page and type from the trace.
-      const page = trace.next();
-      if (trace.done) break;
-      cpu.access(page * basePn, trace.type);
-    } else {
-      const r = prng.nextU32();
-      // Branch-free type choice (`+(a < b)` is a flag set; a random 30% branch mispredicts often
-      // enough to cost more than the rest of a TLB hit): ACCESS_STORE = 1, ACCESS_FETCH = 2.
-      const type = +(r < writeT) | ((+(r >= writeT) & +(r < execT)) << 1);
-      let page: number;
-      if (l1T > 0 && (l1Left > 0 || prng.nextU32() < l1T)) {
-        l1Left = (l1Left > 0 ? l1Left : L1_BURST_ACCESSES) - 1;
-        cpu.accessL1(l1DataPage(L, l1Slot, gen.next()) * basePn, type);
+      if (trace !== null) {
+        // A real program's access stream: page and type from the trace.
+        const page = trace.next();
+        if (trace.done) break;
+        cpu.access(page * basePn, trace.type);
       } else {
-        if (hasMmio && r >= execT && r < mmioT) page = mmioBase + prng.nextBelow(L.l2MmioPages);
-        else page = gen.next();
-        cpu.access(page * basePn, type);
+        const r = prng.nextU32();
+        // Branch-free type choice (`+(a < b)` is a flag set; a random 30% branch mispredicts often
+        // enough to cost more than the rest of a TLB hit): ACCESS_STORE = 1, ACCESS_FETCH = 2.
+        const type = +(r < writeT) | ((+(r >= writeT) & +(r < execT)) << 1);
+        let page: number;
+        if (l1T > 0 && (l1Left > 0 || prng.nextU32() < l1T)) {
+          l1Left = (l1Left > 0 ? l1Left : L1_BURST_ACCESSES) - 1;
+          cpu.accessL1(l1DataPage(L, l1Slot, gen.next()) * basePn, type);
+        } else {
+          if (hasMmio && r >= execT && r < mmioT) page = mmioBase + prng.nextBelow(L.l2MmioPages);
+          else page = gen.next();
+          cpu.access(page * basePn, type);
+        }
+      }
+      if (n >= duties.next) {
+        duties.run(n);
+        // Duties (audits above all) can take far longer than 1,024 accesses: look at the clock and
+        // the stop word after each batch, so neither a deadline nor a Ctrl-C waits for them.
+        if ((timed && Date.now() >= deadlineMs) || Atomics.load(w, stopIdx) !== 0) {
+          n++;
+          break;
+        }
       }
     }
-    if (n >= duties.next) {
-      duties.run(n);
-      // Duties (audits above all) can take far longer than 1,024 accesses: look at the clock and
-      // the stop word after each batch, so neither a deadline nor a Ctrl-C waits for them.
-      if ((timed && Date.now() >= deadlineMs) || Atomics.load(w, stopIdx) !== 0) {
-        n++;
-        break;
-      }
+    cpu.exit();
+  } catch (e) {
+    if (!(e instanceof ScheduleAbandoned)) {
+      turnstile?.fail();
+      setCurrentTurnstile(null);
+      throw e;
     }
+    abandoned = true;
   }
   // Stopped inside warm-up (deadline or Ctrl-C): nothing was measured; drop the warm-up's figures.
   const warmupDone = warmup !== Infinity && n >= warmup;
   if (!warmupDone) resetAfterWarmup(ctx, cpu);
-  cpu.exit();
   cpu.setClockActive(false);
   Atomics.sub(w, m.ctrl(CTRL.running), 1);
   // Wake an auditor waiting for this vCPU to park.
   Atomics.notify(w, m.ctrl(CTRL.auditParked));
+  if (turnstile !== null) {
+    if (!abandoned) turnstile.end();
+    setCurrentTurnstile(null);
+  }
   const histograms: Record<string, Float64Array> = { access: cpu.stats.access.data };
   FAULT_KIND_NAMES.forEach((k, i) => (histograms[k] = cpu.stats.byKind[i].data));
   STAGE_NAMES.forEach((k, i) => (histograms[k] = ctx.stages[i].data));

@@ -11,6 +11,7 @@ import type { Layout } from '../memory/layout.js';
 import { CTRL, LOCK, TLB_LOCK_HOLDS } from '../memory/records.js';
 import { ViolationReporter } from '../invariants/violations.js';
 import { geometryFor, type Geometry } from '../mmu/geometry.js';
+import type { PointName } from '../sync/schedule-layout.js';
 import { CONTENDED_UNTIMED, lockWord, unlockWord, MMU_LOCK_SPINS, MUTEX_SPINS } from '../sync/lock.js';
 import { COUNTER } from '../stats/counters.js';
 import { MUTATIONS, type Fix, type Mutation, type RcMode } from '../workload/types.js';
@@ -89,12 +90,13 @@ export const MMU_LOCK_HOLDS = 3;
 export const LOCK_WAIT_SAMPLE = 4;
 
 /**
- * Named points in the fault path where tests may inject a pause. 'nonatomic-rmw' lies between
+ * Named points where tests and `stress.pause` may inject a pause and a controlled schedule may
+ * switch threads (sync/schedule-layout.ts lists them all). 'nonatomic-rmw' lies between
  * the read and the write of a PTE update that a mutation (M5, M6) made non-atomic: it exists
  * only in mutated code. 'hw-rc-update' lies in the hardware's lockless R/C update of a leaf of
  * L0's table for L1 (hw/l1-direct.ts), between its read of the leaf and the CAS that sets C.
  */
-export type HookPoint = 'after-seq-read' | 'after-l1-lookup' | 'before-commit' | 'after-translate' | 'nonatomic-rmw' | 'hw-rc-update';
+export type HookPoint = PointName;
 
 export class HvContext {
   readonly m: Machine;

@@ -17,6 +17,7 @@ import { pteUpdate } from '../mmu/tree.js';
 import { PAGE_DIRTY } from '../mmu/pte.js';
 import { COUNTER } from '../stats/counters.js';
 import { MUT, type HvContext } from './context.js';
+import { current } from '../sync/turnstile.js';
 
 /**
  * Whether the mutated window may lose a C bit to the hardware, so `stress.pause` should widen
@@ -47,6 +48,7 @@ function rmwHook(ctx: HvContext): void {
  */
 export function rcUpdateLocked(ctx: HvContext, i: number, clr: number, set: number, l1Table: boolean): number {
   ctx.chargeItem(COST.pteUpdateCycles, COST_CAT.pte);
+  current?.point('pte-update');
   if (!ctx.has(MUT['nonatomic-rc'])) return pteUpdate(ctx.w, i, clr, set);
   // M5: read, then write back; an R/C bit the hardware sets in between is overwritten.
   const old = Atomics.load(ctx.w, i);
@@ -58,6 +60,7 @@ export function rcUpdateLocked(ctx: HvContext, i: number, clr: number, set: numb
 /** Zero PTE word `i` and return what it held (the unmap's exchange). Lock: mmu_lock. */
 export function unmapExchangeLocked(ctx: HvContext, i: number, l1Table: boolean): number {
   ctx.chargeItem(COST.pteUpdateCycles, COST_CAT.pte);
+  current?.point('pte-update');
   if (!ctx.has(MUT['nonatomic-unmap'])) return Atomics.exchange(ctx.w, i, 0);
   // M6: read, then store 0; a C the hardware sets in between never reaches the dirty bitmap.
   const old = Atomics.load(ctx.w, i);

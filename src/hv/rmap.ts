@@ -19,6 +19,7 @@ import { MUT, FIX, type HvContext } from './context.js';
 import { findNestedLocked, shadowPgdUnit, GUEST, guestWord } from './guests.js';
 import { unmapShadowPteLocked } from './shadow.js';
 import { rcUpdateLocked } from './pte-update.js';
+import { current } from '../sync/turnstile.js';
 
 const NODE_NEXT = 0;
 const NODE_LPID = 1;
@@ -71,6 +72,7 @@ function freeNodeLocked(ctx: HvContext, node: number): void {
  * Returns false only when the node pool is exhausted (the kernel's allocation failure).
  */
 export function insertNestRmapLocked(ctx: HvContext, l1Page: number, lpid: number, l2Pn: number): boolean {
+  current?.point('rmap-update');
   const w = ctx.w;
   const headI = ctx.L.rmapHeadWord + l1Page;
   const head = w[headI];
@@ -107,6 +109,7 @@ function pfnMatches(ctx: HvContext, leaf: number, hostPn: number, l1Shift: numbe
  * L1-table leaf being removed, of size 2^l1Shift). Lock: mmu_lock.
  */
 export function removeNestRmapRangeLocked(ctx: HvContext, l1Page: number, nPages: number, hostPn: number, l1Shift: number): void {
+  current?.point('rmap-update');
   const w = ctx.w;
   const ref = new LeafRef(); // one per call (an invalidation, not an access)
   for (let p = l1Page; p < l1Page + nPages; p++) {

@@ -30,6 +30,7 @@ import { FAULT_KIND_NAMES } from '../stats/kinds.js';
 import { Tlb } from './tlb.js';
 import { storeMismatch } from './store-checks.js';
 import { vcpuCtl, vcpuTransition } from './shootdown.js';
+import { current } from '../sync/turnstile.js';
 import { ACCESS_STORE as STORE, NEED as NEED_BY_TYPE, Regime, TRANSLATE_EMULATED, Walker } from './walker.js';
 import { makeL1Regime } from './l1-direct.js';
 import { L2FaultHandler, type NestedVcpu } from './l2-exit.js';
@@ -194,11 +195,13 @@ export class Cpu implements NestedVcpu {
     if (!this.inGuest) return;
     this.inGuest = false;
     vcpuTransition(this.w, this.stateIdx, VSTATE_IN_GUEST);
+    current?.point('guest-exit');
   }
 
   /** Enter (or re-enter) guest mode: accesses may run from here on. */
   enterGuestMode(): void {
     if (!this.inGuest) {
+      current?.point('guest-entry');
       this.inGuest = true;
       vcpuTransition(this.w, this.stateIdx, VSTATE_IN_GUEST);
     }

@@ -13,6 +13,7 @@ import { FAULT_KIND } from '../stats/kinds.js';
 import { COST, COST_CAT } from '../cost/model.js';
 import { ACCESS_FETCH, AFTER_FAULT, type FaultHandler } from './walker.js';
 import type { FaultingVcpu } from './l1-direct.js';
+import { current } from '../sync/turnstile.js';
 
 /** What the L2 regime's handler needs of its vCPU (hw/cpu.ts). */
 export interface NestedVcpu extends FaultingVcpu {
@@ -42,7 +43,8 @@ export function reenter(cpu: NestedVcpu): void {
   cpu.setClockActive(false);
   do {
     cpu.onWait?.();
-    Atomics.wait(w, cpu.stateIdx, Atomics.load(w, cpu.stateIdx), 1);
+    if (current !== null) current.yieldPoint();
+    else Atomics.wait(w, cpu.stateIdx, Atomics.load(w, cpu.stateIdx), 1);
   } while (!cpu.enter());
   cpu.setClockActive(true);
 }

@@ -15,6 +15,8 @@ import type { Machine } from '../memory/machine.js';
 import { pnAlign, pnCount } from '../mmu/geometry.js';
 import { COUNTER } from '../stats/counters.js';
 import type { HvContext, Shootdown } from '../hv/context.js';
+import { current } from '../sync/turnstile.js';
+import { COND } from '../sync/schedule-layout.js';
 import { TLB_GEN, TLB_GEN_P1_STALE, TLB_INVALID, TLB_LPID, TLB_TAG, tlbBase } from './tlb.js';
 
 export function vcpuCtl(m: Machine, v: number, field: number): number {
@@ -97,6 +99,7 @@ export function tlbieBroadcaster(): Shootdown {
   return (ctx: HvContext, lpid: number, pn: number, shift: number): void => {
     const m = ctx.m;
     const w = m.w;
+    current?.point('tlbie');
     Atomics.add(w, m.ctrl(CTRL.tlbEpoch), 1);
     if (shift < 0) return;
     const basePn = m.L.basePn;
@@ -128,6 +131,11 @@ function waitQuiescent(m: Machine, v: number): void {
   const i = vcpuCtl(m, v, VCPU_CTL.state);
   const snap = Atomics.load(w, i);
   if ((snap & VSTATE_IN_GUEST) === 0) return;
+  if (current !== null) {
+    // Controlled: v runs only when chosen; block until its word moves past `snap`.
+    current.blockUntil('tlbie-wait', COND.neMasked, i, snap & ~VSTATE_WAITING, ~VSTATE_WAITING);
+    return;
+  }
   Atomics.or(w, i, VSTATE_WAITING);
   for (;;) {
     const cur = Atomics.load(w, i);

@@ -14,6 +14,7 @@ import type { Machine } from '../memory/machine.js';
 import { COUNTER } from '../stats/counters.js';
 import { INV } from './names.js';
 import { NO_WINDOW, WINDOW } from './windows.js';
+import { current } from '../sync/turnstile.js';
 
 /** Which check produced a record (one per report method). */
 export const VIOLATION_KIND = {
@@ -177,6 +178,7 @@ export class ViolationReporter {
     Atomics.add(w, this.byInvIdx + inv, 1);
     if (window !== NO_WINDOW) Atomics.add(w, this.byWindowIdx + window, 1);
     this.counters[this.counterBase + COUNTER.violations]++;
+    current?.noteViolation(window === NO_WINDOW);
     // The verdict is in (stress --fail-fast): the vCPUs stop at their next safe point.
     const stopMode = Atomics.load(w, this.stopModeIdx);
     if (stopMode === 2 || (stopMode === 1 && window === NO_WINDOW)) Atomics.store(w, this.stopIdx, 1);

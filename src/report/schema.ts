@@ -9,6 +9,7 @@
  */
 import { arr, bool, count, counts, nullable, num, obj, ref, str, tally, withUnit, type Schema } from './schema-build.js';
 import { MODELED } from './schema-modeled.js';
+import { SCHEDULE_OR_NULL } from './schema-schedule.js';
 import { DOCUMENT_KINDS, SCHEMA_VERSION } from '../stats/document.js';
 import { FAULT_KIND_NAMES } from '../stats/kinds.js';
 import { LATENCY_KINDS } from '../stats/results.js';
@@ -234,6 +235,7 @@ const RUN_BODY: Record<string, Schema> = {
     }),
   ),
   modeled: MODELED,
+  schedule: SCHEDULE_OR_NULL('A controlled run\'s schedule (schedule.strategy), or null when the threads ran freely.'),
   violations: arr('The first 100 violations in detail.', ref('violation'), { maxItems: 100 }),
   timeSeries: obj('The run over time: one point per progress interval and one at the end.', {
     intervalMs: num('Spacing of the points (doubled, every other point dropped, when a long run would exceed 600 points); 0 when none were taken.', 'ms'),
@@ -267,6 +269,7 @@ const ROUND = obj('One stress round.', {
   exitStatus: EXIT,
   stoppedAtViolation: bool('Its vCPUs were stopped at its first failing violation (fail-fast).'),
   modeledNs: nullable(count('Its modeled duration (null without modeled time).', 'ns')),
+  schedule: nullable(str('Under a controlled schedule, how it ended; null when the threads ran freely.', { enum: ['completed', 'deadlock', 'livelock', 'failed', null] })),
 });
 
 const ESTIMATE = (d: string, unit: string): Schema =>
@@ -332,6 +335,7 @@ const STRESS_BODY: Record<string, Schema> = {
         violations: arr('Its first records, unexplained first.', ref('violation'), { maxItems: 5 }),
         replay: REPLAY,
         replayLine: str('The same as one shell line, beginning with nestsim.'),
+        schedule: SCHEDULE_OR_NULL('Under a controlled schedule: the round\'s schedule, the steps that led to the violation and the token that replays it; null when the threads ran freely.'),
       }),
     ],
   },

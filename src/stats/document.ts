@@ -7,6 +7,7 @@
  * changing one bumps the major. Documents of one major version merge and compare: same fields,
  * same units, same histogram bucket boundaries.
  */
+import type { ScheduleSection } from './schedule.js';
 import type { Detection } from './detection.js';
 import type { ThresholdResult } from './thresholds.js';
 import { existsSync, readFileSync, statSync } from 'node:fs';
@@ -19,7 +20,7 @@ import { TOOL_NAME, toolVersion } from './version.js';
 import type { RunBody, ViolationRecord } from './results.js';
 
 /** The version of the results contract these documents follow. */
-export const SCHEMA_VERSION = '1.2.0';
+export const SCHEMA_VERSION = '1.3.0';
 
 /** The commands that write a results document. */
 export const DOCUMENT_KINDS = ['run', 'stress', 'sweep'] as const;
@@ -149,6 +150,8 @@ export interface StressRound {
   stoppedAtViolation: boolean;
   /** Its modeled duration (ns), null without modeled time. */
   modeledNs: number | null;
+  /** Under a controlled schedule, how it ended (completed, deadlock, livelock); null when the threads ran freely. */
+  schedule: ScheduleSection['outcome'] | null;
 }
 
 /** The first violating round: its records and the `run` that repeats it. */
@@ -163,6 +166,8 @@ export interface FirstViolation {
   replay: string[];
   /** The same, as one shell line beginning with `nestsim`. */
   replayLine: string;
+  /** Under a controlled schedule: the round's schedule, its replay token and the steps that led to the violation; else null. */
+  schedule: ScheduleSection | null;
 }
 
 export interface StressBody {

@@ -12,6 +12,7 @@ import { FAULT_KIND_NAMES, REPORTED_FAULT_KINDS, STAGE_NAMES, faultCounterName, 
 import type { Histogram } from './histogram.js';
 import { histogramToJson, type LatencyHistogram } from './latency.js';
 import { buildModeled, type ModeledInput, type ModeledSection } from './modeled.js';
+import type { ScheduleSection } from './schedule.js';
 
 /** Modeled histograms travel beside the wall-clock ones under this prefix (vcpu-loop.ts). */
 export const MODELED_PREFIX = 'modeled.';
@@ -181,6 +182,8 @@ export interface RunBody {
   perVcpu: PerVcpu[];
   /** The run in modeled POWER9 time (cost.model; null when `none`). */
   modeled: ModeledSection | null;
+  /** A controlled run's schedule (schedule.strategy; null when the threads ran freely). */
+  schedule: ScheduleSection | null;
   /** The first MAX_VIOLATION_RECORDS violations in detail. */
   violations: ViolationRecord[];
   timeSeries: TimeSeries;
@@ -224,6 +227,8 @@ export interface ResultsInput {
   timeSeries?: TimeSeries;
   /** Modeled time (without the histograms, which come from `histograms` under MODELED_PREFIX); absent: `modeled` is null. */
   modeled?: Omit<ModeledInput, 'histograms'>;
+  /** A controlled run's schedule section; absent: `schedule` is null. */
+  schedule?: ScheduleSection;
 }
 
 /** events per second over `durationMs`, to 0.1; 0 for an empty interval. */
@@ -340,6 +345,7 @@ export function buildRunBody(input: ResultsInput): RunBody {
       mmuLockWaitNs: Math.round(block[COUNTER.mmuLockWaitNs] ?? 0),
     })),
     modeled: input.modeled !== undefined ? buildModeled({ ...input.modeled, histograms: modeledHist }) : null,
+    schedule: input.schedule ?? null,
     violations: input.violations.slice(0, MAX_VIOLATION_RECORDS).map((v) => ({ ...v })),
     timeSeries: input.timeSeries ?? { intervalMs: 0, points: [] },
   };

@@ -11,6 +11,8 @@
  * time. The clock is read only on the contended path (a timer call costs more than the lock).
  */
 import { performance } from 'node:perf_hooks';
+import { current } from './turnstile.js';
+import { COND } from './schedule-layout.js';
 
 /**
  * Spins before an `mmu_lock` waiter sleeps: about 20 µs (the kernel's spinlock never sleeps).
@@ -31,6 +33,7 @@ export const CONTENDED_UNTIMED = -1;
  * mmu_lock holds), so callers time only a sample of their waits.
  */
 export function lockWord(w: Int32Array, i: number, spins: number, timed = true): number {
+  if (current !== null) return controlledLock(w, i);
   if (Atomics.compareExchange(w, i, 0, 1) === 0) return 0;
   const t0 = timed ? performance.now() : 0;
   let s = 0;
@@ -42,12 +45,31 @@ export function lockWord(w: Int32Array, i: number, spins: number, timed = true):
   return timed ? Math.max(1, (performance.now() - t0) * 1e6) : CONTENDED_UNTIMED;
 }
 
+/**
+ * Under a controlled schedule: a schedule point before the attempt (another thread may take the
+ * lock first), then, while the lock is held, block until it is free (nobody sleeps on the word).
+ */
+function controlledLock(w: Int32Array, i: number): number {
+  const t = current!;
+  t.point('lock-acquire');
+  if (Atomics.compareExchange(w, i, 0, 1) === 0) return 0;
+  do t.blockUntil('lock-acquire', COND.eqMasked, i, 0, -1);
+  while (Atomics.compareExchange(w, i, 0, 1) !== 0);
+  return CONTENDED_UNTIMED;
+}
+
 /** Try once; true when acquired. */
 export function tryLockWord(w: Int32Array, i: number): boolean {
+  current?.point('lock-acquire');
   return Atomics.compareExchange(w, i, 0, 1) === 0;
 }
 
 export function unlockWord(w: Int32Array, i: number): void {
+  if (current !== null) {
+    Atomics.store(w, i, 0);
+    current.point('lock-release');
+    return;
+  }
   // 1 -> 0 means nobody sleeps; 2 -> 1 means sleepers: hand the word back and wake one.
   if (Atomics.sub(w, i, 1) !== 1) {
     Atomics.store(w, i, 0);

@@ -8,48 +8,15 @@
  */
 
 import { THRESHOLD_GRAMMAR, thresholdList } from '../stats/thresholds.js';
+import { MAX_PCT_DEPTH, SCHEDULES } from '../sync/schedule-layout.js';
 import { BASE_PAGE_SIZES, FIXES, MUTATIONS, PATTERNS, PROTOCOLS, RC_MODES, VCPU_MAPS } from './types.js';
 import { didYouMean } from './suggest.js';
 import { COST_ITEMS, COST_MODELS, DEFAULT_CPU_GHZ, DEFAULT_SKEW_CYCLES } from '../cost/model.js';
 import { DURATION_EXAMPLES, GiB, KiB, MiB, formatDuration, formatSize, parseDuration, parseSize } from './units.js';
 
-export const KEY_TYPES = ['int', 'number', 'size', 'duration', 'enum', 'bool', 'list-of-enum', 'list-of-threshold', 'mix-weight', 'count-or-duration', 'path'] as const;
-export type KeyType = (typeof KEY_TYPES)[number];
-
-/**
- * A checked value: numbers are bytes for sizes and ms for durations; a `count-or-duration` is a
- * number (a count) or a duration string normalised to `<ms>ms`.
- */
-export type KeyValue = number | string | boolean | readonly string[];
-
-export interface KeySpec {
-  /** Dotted YAML path, e.g. `hardware.tlb.entries`. */
-  readonly key: string;
-  /** Dotted path of the value in `ResolvedConfig`, e.g. `hardware.tlbEntries`. */
-  readonly field: string;
-  readonly type: KeyType;
-  /** Inclusive bounds (bytes for sizes, ms for durations) unless `minExclusive`. */
-  readonly min?: number;
-  readonly max?: number;
-  readonly minExclusive?: boolean;
-  /** A single value excluded from the range (zipf theta = 1 has no closed form). */
-  readonly notEqual?: number;
-  readonly powerOfTwo?: boolean;
-  /** Allowed values of an enum, or of each element of a list. */
-  readonly values?: readonly string[];
-  /**
-   * `count-or-duration` only: the field a duration goes to (in ms); `field` then gets 0, and a
-   * count leaves this one 0.
-   */
-  readonly durationField?: string;
-  /** Other spellings of the last path segment (the base page of a mix: `4K`, `64K`). */
-  readonly aliases?: readonly string[];
-  readonly default: KeyValue;
-  /** When the key is absent, it takes this other key's resolved value instead of `default`. */
-  readonly defaultFrom?: string;
-  readonly unit: string;
-  readonly doc: string;
-}
+import type { KeySpec, KeyValue } from './key-spec.js';
+export type { KeySpec, KeyType, KeyValue } from './key-spec.js';
+export { KEY_TYPES } from './key-spec.js';
 
 /** Smallest base page; every size is a multiple of it (and of the 64K page when that is the base). */
 export const MIN_PAGE_BYTES = 4 * KiB;
@@ -137,6 +104,9 @@ export const KEYS: readonly KeySpec[] = [
   actor('actors.host.dirtyLogToggle', 'actors.host.dirtyLogToggle', "dirty logging switched on or off on L1's main memslot (new memslot installed, ~0.2 ms SRCU grace, then the old one's mappings flushed), as KVM_SET_USER_MEMORY_REGION does it; run by vCPU 0"),
   { key: 'audit.perMillion', field: 'audit.perMillion', type: 'number', min: 0, max: 1_000_000, default: 0, unit: 'per 1,000,000 accesses', doc: 'stop-the-world audits (total over all vCPUs); 0 = only the final audit' },
   ratio('stress.pause', 'stress.pause', 0, 'probability that a faulting vCPU sleeps ~50 µs at each named point of the fault path (after translate, seq read, L1-table lookup; before commit), widening race windows; with nonatomic-rc or nonatomic-unmap on, both sides of their race with the hardware R/C update (hardware.l1Rc: auto) also sleep ~0.5 ms every time; a correct protocol stays clean under any schedule'),
+  { key: 'schedule.strategy', field: 'schedule.strategy', type: 'enum', values: SCHEDULES, default: 'free', unit: '', doc: 'how the vCPU threads interleave (docs/schedules.md): free runs them freely; random, pct and modeled run one at a time between named schedule points, the next chosen by a seeded chooser (uniformly, by PCT priorities, or the lowest modeled clock), so a run replays exactly from its seed; needs accesses > 0 and a warm-up in accesses; also --schedule' },
+  { key: 'schedule.depth', field: 'schedule.depth', type: 'int', min: 1, max: MAX_PCT_DEPTH, default: 3, unit: 'PCT depth', doc: 'pct: the bug depth d it targets (d - 1 priority change points); --schedule pct:D' },
+  { key: 'schedule.steps', field: 'schedule.steps', type: 'int', min: 0, max: 2 ** 30, default: 0, unit: 'schedule points', doc: 'pct: the run length k its change points are drawn from (0 = 32 x accesses x vcpus, about the points a racy run passes)' },
   { key: 'stats.accessSample', field: 'stats.accessSample', type: 'int', min: 1, max: 1 << 20, powerOfTwo: true, default: 1024, unit: 'accesses', doc: 'time one access in N per vCPU, on average (random gaps, so no periodic pattern aliases with the sample), for the access-latency histogram (two timer calls cost more than a TLB hit); counts stay exact' },
   { key: 'stats.faultSample', field: 'stats.faultSample', type: 'int', min: 1, max: 1 << 20, powerOfTwo: true, default: 16, unit: 'faults', doc: 'time one fault in N per vCPU, chosen at random (nested faults and L0 faults for L1\'s own accesses alike), for the per-kind latency histograms (1 = every fault); stages are timed on one timed fault in 8; counts stay exact' },
   { key: 'thresholds', field: 'thresholds', type: 'list-of-threshold', default: [], unit: '', doc: 'pass/fail checks on the results document, each "PATH OP VALUE[unit]" like "latencyNs.shadowInsert.p99 < 10us" or "modeled.faultsPerSec > 2e6" (docs/results.md, "Thresholds"); any failure exits 1; also --threshold EXPR' },
@@ -355,6 +325,16 @@ export const CROSS_CHECKS: readonly CrossCheck[] = [
       const [entries, ways] = [num(get, 'hardware.tlb.entries'), num(get, 'hardware.tlb.ways')];
       if (ways <= entries) return null;
       return blame === 'hardware.tlb.ways' ? `power of two <= hardware.tlb.entries (${entries})` : `at least hardware.tlb.ways (${ways})`;
+    },
+  },
+  {
+    // A controlled schedule replays from its seed: nothing may depend on the wall clock.
+    keys: ['accesses', 'warmup', 'schedule.strategy'],
+    check: (get, blame) => {
+      if (get('schedule.strategy') === 'free') return null;
+      if (num(get, 'accesses') === 0) return blame === 'accesses' ? `> 0 under schedule.strategy ${get('schedule.strategy') as string} (a controlled run is bounded by work)` : 'free, or a run bounded by accesses (> 0)';
+      if (typeof get('warmup') === 'string') return blame === 'warmup' ? 'a count of accesses under a controlled schedule (not a duration)' : 'free, or a warm-up given in accesses';
+      return null;
     },
   },
   {

@@ -24,6 +24,9 @@ export const STRESS_ROUND = 'stress round';
 /** Where stress sets `cost.skewCycles: 0` when the config does not set it. */
 export const STRESS_FREE_CLOCKS = 'stress: clocks run free';
 
+/** Where a controlled schedule sets `cost.skewCycles: 0` (one thread runs at a time: no skew to bound). */
+export const CONTROLLED_FREE_CLOCKS = 'schedule: one thread at a time';
+
 /** Options of `run` that set a key directly; every other key is replayed as `--set key=value`. */
 const DIRECT_FLAGS: Readonly<Record<string, string>> = { seed: 'seed', vcpus: 'vcpus', protocol: 'protocol', accesses: 'accesses', duration: 'duration' };
 /** List keys the command line appends to, one option per element. */

@@ -1,4 +1,5 @@
 import type { CostConfig } from '../cost/model.js';
+import type { Schedule } from '../sync/schedule-layout.js';
 /**
  * The resolved (validated, defaults filled, frozen) workload configuration.
  *
@@ -143,6 +144,14 @@ export interface ResolvedConfig {
   readonly stress: {
     /** Probability of a ~50 µs pause at each named point of the fault path (0 = none). */
     readonly pause: number;
+  };
+  /** How the vCPU threads interleave (sync/turnstile.ts). */
+  readonly schedule: {
+    readonly strategy: Schedule;
+    /** PCT: the bug depth d. */
+    readonly depth: number;
+    /** PCT: the run length k in schedule points (0 = accesses x vcpus). */
+    readonly steps: number;
   };
   readonly stats: {
     /** Time one access in N (per vCPU) for the access-latency histogram. Power of two. */

@@ -231,7 +231,7 @@ describe('conventions', () => {
     const h = nestsim('help', 'stress');
     expect(h.code).toBe(0);
     expect(h.stdout).toContain('--iterations N');
-    expectUsage(nestsim('help', 'bogus'), /help: expected one of run, stress, validate, sweep, trace, timings, compare, merge, found "bogus"/);
+    expectUsage(nestsim('help', 'bogus'), /help: expected one of run, stress, validate, sweep, trace, timings, compare, merge, replay, found "bogus"/);
   });
 
   it('sweep checks every value before running any (was: ran vcpus=1, then exit 2 and discarded it)', () => {

@@ -29,7 +29,7 @@ describe('nestsim CLI', () => {
   it('unknown command -> exit 2 with a one-line message', () => {
     const r = nestsim('frobnicate');
     expect(r.code).toBe(2);
-    expect(r.stderr.trim()).toBe('nestsim: unknown command "frobnicate" (expected run, stress, validate, sweep, trace, timings, compare or merge)');
+    expect(r.stderr.trim()).toBe('nestsim: unknown command "frobnicate" (expected run, stress, validate, sweep, trace, timings, compare, merge or replay)');
   });
 
   it('bad config value -> exit 2 naming file, line, column, key, expected and found', () => {

@@ -23,7 +23,7 @@ function configError(fn: () => unknown): ConfigError {
 
 const messageOf = (yaml: string): string => configError(() => parseConfig(yaml, FILE)).message;
 
-const ROOT_KEYS = 'seed, duration, accesses, warmup, vcpus, protocol, fixes, mutations, basePageSize, hardware, host, l1, guests, workload, actors, audit, stress, stats, thresholds, cost';
+const ROOT_KEYS = 'seed, duration, accesses, warmup, vcpus, protocol, fixes, mutations, basePageSize, hardware, host, l1, guests, workload, actors, audit, stress, schedule, stats, thresholds, cost';
 
 const DEFAULTS: ResolvedConfig = {
   file: '<inline>',
@@ -51,6 +51,7 @@ const DEFAULTS: ResolvedConfig = {
   },
   audit: { perMillion: 0 },
   stress: { pause: 0 },
+  schedule: { strategy: 'free', depth: 3, steps: 0 },
   stats: { accessSample: 1024, faultSample: 16 },
   // Every cost item's default cycles (the one table, cost/model.ts), with the sourced ones stated.
   thresholds: [],
