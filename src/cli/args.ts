@@ -35,8 +35,9 @@ const VALUE_OPTIONS: Readonly<Record<string, string>> = {
   shards: 'a number of shards',
   host: "a host's timings file",
   schedule: 'a schedule: free, random, pct, pct:DEPTH or modeled',
+  budget: 'a number of runs',
 };
-const BOOL_OPTIONS = new Set(['quiet', 'no-color', 'help', 'keys', 'debug', 'version', 'strict', 'fail-fast', 'no-fail-fast', 'markdown', 'allow-mixed']);
+const BOOL_OPTIONS = new Set(['shrink', 'quiet', 'no-color', 'help', 'keys', 'debug', 'version', 'strict', 'fail-fast', 'no-fail-fast', 'markdown', 'allow-mixed']);
 
 /** The options each command accepts; any other is refused (never silently ignored). */
 export const ACCEPTS: Readonly<Record<Command, ReadonlySet<string>>> = {
@@ -48,7 +49,7 @@ export const ACCEPTS: Readonly<Record<Command, ReadonlySet<string>>> = {
   timings: new Set(['level', 'host', 'output']),
   compare: new Set(['markdown', 'alpha']),
   merge: new Set(['json', 'html', 'allow-mixed', 'quiet']),
-  replay: new Set(['json', 'html', 'quiet', 'no-color']),
+  replay: new Set(['json', 'html', 'quiet', 'no-color', 'shrink', 'budget']),
 };
 /** Options every command takes. */
 export const GLOBAL_OPTIONS = new Set(['help', 'debug', 'version']);
@@ -82,6 +83,10 @@ config, 3 internal error, 130 interrupted (Ctrl-C; the results so far are printe
   file holding the token or such a document. Says whether the replay reproduced the first
   violation the token records and, for a token with its list of choices (choicesToken), the
   first decision it could no longer follow. Exit 0 reproduced, 1 not.
+
+  --shrink              search for a smaller run that still violates the same invariant (fewer
+                        accesses, vCPUs, actors, preemptions) and print its token
+  --budget N            at most N runs for --shrink (default 150)
 
   --json FILE           write the replay's run document; - for stdout
   --html FILE           write its HTML report

@@ -4,12 +4,16 @@
  * choices could no longer be followed (the code gained or lost a schedule point, say).
  */
 import { readFileSync, statSync } from 'node:fs';
-import { UsageError, parseArgs, type Parsed } from './args.js';
+import { UsageError, last, parseArgs, type Parsed } from './args.js';
+import { shrinkToken, type ShrinkResult, type ShrinkSize } from './shrink.js';
 import { configFrom } from './config-from.js';
-import { interruptOnSigint, outputsOf, stdoutTaken, useColor, writeDocument } from './outputs.js';
+import { interruptOnSigint, outputsOf, stdoutTaken, useColor, writeDocument, type Output } from './outputs.js';
 import { TOKEN_PREFIX, TokenError, configHash, decodeToken, describeChoice, renderTimeline, unpackChoices, type ExpectedViolation, type TokenData } from '../stats/schedule.js';
 import { packChoice, POINTS } from '../sync/schedule-layout.js';
 import type { RunDocument } from '../stats/document.js';
+
+/** Runs `--shrink` makes at most, unless told (`--budget`). */
+export const DEFAULT_SHRINK_BUDGET = 150;
 
 /** Exit status of a replay that did not reproduce what its token records. */
 export const EXIT_NOT_REPRODUCED = 1;
@@ -75,7 +79,7 @@ export async function replayToken(tokenText: string): Promise<ReplayOutcome> {
       command: ['replay', tokenText],
       // The first violation is all a replay compares: stop there.
       stopAtViolation: token.first !== null,
-      ...(token.choices !== undefined ? { scheduleChoices: unpackChoices(token.choices) } : {}),
+      ...(token.choices !== undefined ? { scheduleChoices: unpackChoices(token.choices), scheduleLenient: token.lenient === true } : {}),
     });
     const found = firstOf(out.doc);
     return { reproduced: same(token.first, found), expected: token.first, found, doc: out.doc, token, configChanged: configHash(cfg) !== token.config };
@@ -95,6 +99,7 @@ export async function cmdReplay(p: Parsed): Promise<number> {
     if (e instanceof TokenError) throw new UsageError(`replay: expected ${e.message}`);
     throw e;
   }
+  if (p.flags.has('shrink')) return await shrinkCommand(p, tokenFrom(p.file), text, json, html);
   const color = useColor(p, text);
   const paint = (code: number, s: string): string => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
   const s = r.doc.schedule!;
@@ -112,4 +117,30 @@ export async function cmdReplay(p: Parsed): Promise<number> {
   text.write(lines.join('\n') + '\n');
   await writeDocument(json, html, r.doc);
   return r.reproduced ? 0 : EXIT_NOT_REPRODUCED;
+}
+
+async function shrinkCommand(p: Parsed, token: string, text: NodeJS.WriteStream, json: Output | undefined, html: Output | undefined): Promise<number> {
+  const b = last(p, 'budget');
+  const budget = b === undefined ? DEFAULT_SHRINK_BUDGET : Number(b);
+  if (!Number.isInteger(budget) || budget < 1) throw new UsageError(`--budget: expected a number of runs >= 1, found "${b}"`);
+  const live = !p.flags.has('quiet') && process.stderr.isTTY === true;
+  let r: ShrinkResult;
+  try {
+    r = await shrinkToken(token, budget, live ? (n, what, kept) => process.stderr.write(`\rshrinking: run ${n}/${budget}: ${what}: ${kept ? 'still fails' : 'passes'}\x1b[K`) : undefined);
+  } catch (e) {
+    if (e instanceof TokenError) throw new UsageError(`replay --shrink: expected ${e.message}`);
+    throw e;
+  }
+  if (live) process.stderr.write('\r\x1b[K');
+  const size = (s: ShrinkSize): string => `${s.accesses} accesses per vCPU, ${s.vcpus} vCPUs, ${s.preemptions} preemptions, actors: ${s.actors.length > 0 ? s.actors.join(' ') : 'none'}`;
+  const lines = [
+    `shrunk in ${r.runs} runs, still ${show(firstOf(r.doc))}`,
+    `  from ${size(r.before)}`,
+    `  to   ${size(r.after)}`,
+  ];
+  if (!p.flags.has('quiet')) lines.push('', renderTimeline(r.doc.schedule!, r.doc.config.vcpus as number));
+  lines.push('', `replay it: nestsim replay ${r.token}`);
+  text.write(lines.join('\n') + '\n');
+  await writeDocument(json, html, r.doc);
+  return 0;
 }

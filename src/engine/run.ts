@@ -65,6 +65,8 @@ export interface RunOptions {
   stopAtViolation?: boolean;
   /** Under a controlled schedule: the packed choices to follow before its strategy takes over (a token's). */
   scheduleChoices?: Int32Array;
+  /** Follow those choices' threads whatever point each decision is at (a shrunk list). */
+  scheduleLenient?: boolean;
 }
 
 /** Consecutive `yield` steps of a controlled schedule that count as a livelock. */
@@ -156,7 +158,7 @@ export async function runSimulation(given: ResolvedConfig, opts: RunOptions = {}
           steps: pctSteps,
           maxIdle: MAX_IDLE_STEPS,
           logCapacity: SCHEDULE_LOG_CAPACITY,
-          ...(opts.scheduleChoices !== undefined ? { choices: opts.scheduleChoices } : {}),
+          ...(opts.scheduleChoices !== undefined ? { choices: opts.scheduleChoices, lenient: opts.scheduleLenient === true } : {}),
         });
   const wall0 = performance.now();
   // A trace is converted before the machine is built (a bad line is a usage error, exit 2).

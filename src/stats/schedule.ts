@@ -31,6 +31,8 @@ export interface TokenData {
   first: ExpectedViolation | null;
   /** Packed choices (schedule-layout.ts `packChoice`), deflated, base64url; absent: the strategy decides. */
   choices?: string;
+  /** Follow the choices' threads whatever point each decision is at (a shrunk list). */
+  lenient?: boolean;
 }
 
 export class TokenError extends Error {

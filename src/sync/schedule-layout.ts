@@ -34,7 +34,7 @@ export const C = {
   turn: 0, steps: 1, decisions: 2, switches: 3, arrived: 4, outcome: 5, prng: 6, strategy: 7,
   n: 8, idle: 9, maxIdle: 10, logLen: 11, logCap: 12, choicesLen: 13, divergedAt: 14, divergedWant: 15,
   divergedFound: 16, pctNext: 17, pctDepth: 18, preemptions: 19, trailLen: 20, stepsHi: 21,
-  frozenLen: 22, frozenKind: 23,
+  frozenLen: 22, frozenKind: 23, lenient: 24,
 } as const;
 export const HEAD = 32;
 export const PER = 8;
@@ -62,6 +62,11 @@ export interface ScheduleSpec {
   maxIdle: number;
   /** Packed choices (see `packChoice`) to follow before the strategy takes over. */
   choices?: Int32Array;
+  /**
+   * Follow the choices' threads whenever they can run, whatever point the decision is at (a
+   * shrunk list, whose edits shift the points); a mismatch is still reported as the divergence.
+   */
+  lenient?: boolean;
   /** Decisions the log keeps (the choice list a token can carry). */
   logCapacity: number;
 }
@@ -130,6 +135,7 @@ export function makeScheduleBuffer(n: number, spec: ScheduleSpec): SharedArrayBu
   c[C.logCap] = spec.logCapacity;
   c[C.choicesLen] = nChoices;
   c[C.divergedAt] = -1;
+  c[C.lenient] = spec.lenient === true ? 1 : 0;
   if (spec.choices) c.set(spec.choices, r.choices);
   if (spec.strategy === 'pct') {
     // Burckhardt et al.: distinct initial priorities d..d+n-1 in random order, and d - 1 change

@@ -195,13 +195,11 @@ export class Turnstile {
     if (d < c[C.choicesLen]) {
       const want = c[this.r.choices + d];
       const chosen = choiceChosen(want);
-      let ok = choiceYielder(want) === who && choicePoint(want) === pointId;
-      if (ok) {
-        ok = false;
-        for (let i = 0; i < m; i++) if (cand[i] === chosen) ok = true;
-      }
-      if (ok) next = chosen;
-      else if (c[C.divergedAt] < 0) {
+      const matches = choiceYielder(want) === who && choicePoint(want) === pointId;
+      let runnable = false;
+      for (let i = 0; i < m; i++) if (cand[i] === chosen) runnable = true;
+      if (runnable && (matches || c[C.lenient] !== 0)) next = chosen;
+      if ((!matches || !runnable) && c[C.divergedAt] < 0) {
         c[C.divergedAt] = d;
         c[C.divergedWant] = want;
         c[C.divergedFound] = packChoice(who, pointId, 0xff);
