@@ -27,7 +27,7 @@ export function tokenFrom(arg: string): string {
     text = readFileSync(arg, 'utf8');
   } catch (e) {
     if (e instanceof UsageError) throw e;
-    throw new UsageError(`replay: expected a schedule token (${TOKEN_PREFIX}...) or a file holding one, found "${arg}" (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`);
+    throw new UsageError(`replay: expected a schedule token (starting ${TOKEN_PREFIX}) or a file holding one, found "${arg}" (${(e as NodeJS.ErrnoException).code ?? 'unreadable'})`);
   }
   const t = text.trim();
   if (t.startsWith('{')) {

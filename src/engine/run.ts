@@ -156,6 +156,7 @@ export async function runSimulation(given: ResolvedConfig, opts: RunOptions = {}
           seed: cfg.seed,
           depth: cfg.schedule.depth,
           steps: pctSteps,
+          preempt: cfg.schedule.preempt,
           maxIdle: MAX_IDLE_STEPS,
           logCapacity: SCHEDULE_LOG_CAPACITY,
           ...(opts.scheduleChoices !== undefined ? { choices: opts.scheduleChoices, lenient: opts.scheduleLenient === true } : {}),

@@ -12,6 +12,7 @@ import { l1SetPartitionEntry, lpidOfSlot } from '../hv/guests.js';
 import { resetTlbs } from '../hw/tlb.js';
 import { markP1Survivors, tlbieBroadcaster } from '../hw/shootdown.js';
 import { pauseOutsideModeledTime } from '../hw/clock.js';
+import type { Turnstile } from '../sync/turnstile.js';
 
 /** Thresholds (0..65535) for "1 GiB" and "2 MiB" from a mix: P(1G) and P(2M | not 1G). */
 export function mixThresholds(mix: PageSizeMix): [number, number] {
@@ -112,6 +113,39 @@ function pauseHook(p: number, seed: number, vcpu: number, rcWindow: boolean): No
     x ^= x >>> 17;
     x ^= x << 5;
     if (x >>> 0 < limit) pauseOutsideModeledTime(ctx, cell, STRESS_PAUSE_MS);
+  };
+}
+
+/**
+ * Schedule steps a `stress.pause` lasts under a controlled schedule, per ms of the free-running
+ * sleep: the delayed thread runs after the others for that many steps (at a few µs of work per
+ * step, about what the sleep lets the others do).
+ */
+export const DELAY_STEPS_PER_PAUSE_MS = 200;
+
+/**
+ * The hook of a vCPU under a controlled schedule: each named point is a schedule point, and
+ * `stress.pause` becomes a delay (Turnstile.delay) decided as the free-running hook decides its
+ * sleeps (same points, same probability, a seeded per-vCPU stream), so the windows it holds open
+ * stay open while the other threads run.
+ */
+export function controlledHook(t: Turnstile, cfg: ResolvedConfig, vcpu: number): NonNullable<ContextOptions['hook']> {
+  const p = cfg.stress.pause;
+  if (p <= 0) return (point) => t.point(point);
+  const rcWindow = cfg.mutations.some((mu) => RC_WINDOW_MUTATIONS.includes(mu));
+  const limit = Math.round(p * 2 ** 32);
+  const pauseSteps = Math.round(STRESS_PAUSE_MS * DELAY_STEPS_PER_PAUSE_MS);
+  const rcwSteps = Math.round(STRESS_RCW_PAUSE_MS * DELAY_STEPS_PER_PAUSE_MS);
+  let x = (Math.imul(cfg.seed ^ 0x9e3779b9, 0x85ebca6b) ^ (vcpu + 2)) | 1;
+  return (point) => {
+    if (point === 'nonatomic-rmw' || (rcWindow && point === 'hw-rc-update')) t.delay(rcwSteps);
+    else {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      if (x >>> 0 < limit) t.delay(pauseSteps);
+    }
+    t.point(point);
   };
 }
 

@@ -20,7 +20,7 @@ import { MODELED_PREFIX } from '../stats/results.js';
 
 import { l1DataPage } from '../hv/l1-handler.js';
 import { slotOfLpid } from '../hv/guests.js';
-import { contextFor, guestOfVcpu } from './setup.js';
+import { contextFor, controlledHook, guestOfVcpu } from './setup.js';
 import { Duties } from './duties.js';
 import { auditPoint } from './barrier.js';
 import { ScheduleAbandoned, Turnstile, setCurrentTurnstile } from '../sync/turnstile.js';
@@ -63,7 +63,7 @@ export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
   const v = task.vcpu;
   // Under a controlled schedule, every named point of the fault path is a schedule point too.
   const turnstile = task.sched !== undefined ? new Turnstile(task.sched, v, m.w) : null;
-  const ctx = contextFor(m, cfg, v, v, turnstile !== null ? { hook: (p) => turnstile.point(p) } : undefined);
+  const ctx = contextFor(m, cfg, v, v, turnstile !== null ? { hook: controlledHook(turnstile, cfg, v) } : undefined);
   if (turnstile !== null) turnstile.clock = ctx;
   const w = m.w;
   Atomics.add(w, m.ctrl(CTRL.running), 1);

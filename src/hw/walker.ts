@@ -11,6 +11,7 @@
  * so it never leaves stray R/C bits in a cleared entry (the ISA allows them; they would change
  * nothing here). Nothing here allocates.
  */
+import { current } from '../sync/turnstile.js';
 import { COST, COST_CAT } from '../cost/model.js';
 import { CTRL } from '../memory/records.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_PRESENT, PAGE_PTE, PAGE_READ, PAGE_WRITE, PTE_RPN_MASK } from '../mmu/pte.js';
@@ -169,6 +170,8 @@ export class Walker {
       if (next === AFTER_FAULT.retryWait) {
         faults--; // waiting on an invalidation, not a livelock (see LIVELOCK_RETRIES)
         retries++;
+        // Controlled: what it waits for is another thread's to finish; that thread runs first.
+        current?.yieldPoint();
       } else if (next === AFTER_FAULT.emulated) return TRANSLATE_EMULATED;
       else if (next === AFTER_FAULT.failed) return TRANSLATE_FAILED;
     }

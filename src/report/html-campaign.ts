@@ -10,6 +10,7 @@ import { cdfPoints } from '../stats/latency.js';
 import { fmtCount, fmtInt, fmtMs, fmtNs, fmtPct, kindLabel, mostTimedFaultKind } from './table.js';
 import { card, columnChart, esc, lineChart, page, table, type Series } from './svg.js';
 import { configSection, headerMeta, nsAxis, violationList } from './html.js';
+import { scheduleHtml } from './html-schedule.js';
 
 const CLEAN = '#54a24b';
 const WINDOW = '#eeca3b';
@@ -50,7 +51,11 @@ export function renderStressHtml(doc: StressDocument): string {
   const firstSection =
     first === null
       ? '<p>No round failed.</p>'
-      : `<p>Round ${first.round} (seed ${first.seed}), ${fmtMs(first.atMs)} into the campaign. Replay it exactly:</p>
+      : first.schedule !== null
+        ? `<p>Round ${first.round} (seed ${first.seed}), ${fmtMs(first.atMs)} into the campaign.</p>
+${violationList(first.violations)}
+${scheduleHtml(first.schedule, doc.config.vcpus as number)}`
+        : `<p>Round ${first.round} (seed ${first.seed}), ${fmtMs(first.atMs)} into the campaign. Repeat it (the same seed on free-running threads, which may or may not race the same way):</p>
 <pre>${esc(first.replayLine)}</pre>
 ${violationList(first.violations)}`;
   const verdictCls = s.violatingRounds > 0 ? 'bad' : s.windowRounds > 0 ? 'warn' : 'ok';

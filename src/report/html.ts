@@ -4,6 +4,7 @@
  * fault kinds with their denominator, the checks, and the config as users write it. Sections
  * the stress and sweep reports share live here too.
  */
+import { scheduleHtml } from './html-schedule.js';
 import { KEYS, formatValue } from '../workload/keys.js';
 import { keyValueOf } from '../workload/config.js';
 import { FAULT_KINDS, LATENCY_KINDS, STAGE_KINDS, type LatencyHistogram, type LockStats, type RunBody, type SeriesPoint, type ViolationRecord } from '../stats/results.js';
@@ -227,7 +228,7 @@ ${c.faultsTotal > 0 ? barChart('fault-kinds', `Faults by outcome, as a share of 
 
 <h2>Per vCPU</h2>
 ${perVcpuSection(doc)}
-
+${doc.schedule !== null ? `\n<h2>Controlled schedule</h2>\n${scheduleHtml(doc.schedule, doc.config.vcpus as number)}\n` : ''}
 <h2>Counts</h2>
 ${table(['', 'count', '% of accesses'], [
   ['accesses', fmtInt(c.accesses), fmtPct(c.accesses, c.accesses)],

@@ -25,6 +25,7 @@ code,pre{font:12px ui-monospace,SFMono-Regular,Menlo,monospace}pre{background:#f
 figcaption{font-weight:600;font-size:13px;margin:0 0 4px}
 svg text{font:11px system-ui,sans-serif;fill:#1d232b}svg .axis{stroke:#c4cbd3;stroke-width:1}svg .grid{stroke:#eceff2;stroke-width:1}
 ol.viol li{margin-bottom:6px}.inv{color:#cf222e;font-weight:600}.win{color:#9a6700;font-weight:600}
+table.timeline td.pt{text-align:left;background:#f6f8fa}table.timeline td.idle{color:#c4cbd3}table.timeline tr.viol-step td{background:#ffebe9}
 dl.meta{display:grid;grid-template-columns:max-content auto;gap:2px 14px;margin:0}dl.meta dt{color:#5b6672}dl.meta dd{margin:0}
 `;
 

@@ -76,7 +76,7 @@ export function decodeToken(s: string): TokenData {
   const t = s.trim();
   if (!t.startsWith(TOKEN_PREFIX)) {
     const m = /^nsx(\d+)\./.exec(t);
-    throw new TokenError(m ? `a schedule token of format ${m[1]}, which this nestsim (format ${TOKEN_VERSION}) does not read` : `a schedule token (${TOKEN_PREFIX}...), found "${t.slice(0, 24)}${t.length > 24 ? '...' : ''}"`);
+    throw new TokenError(m ? `a schedule token of format ${m[1]}, which this nestsim (format ${TOKEN_VERSION}) does not read` : `a schedule token (starting ${TOKEN_PREFIX}), found "${t.slice(0, 24)}${t.length > 24 ? '...' : ''}"`);
   }
   let d: unknown;
   try {

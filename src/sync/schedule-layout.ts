@@ -34,11 +34,12 @@ export const C = {
   turn: 0, steps: 1, decisions: 2, switches: 3, arrived: 4, outcome: 5, prng: 6, strategy: 7,
   n: 8, idle: 9, maxIdle: 10, logLen: 11, logCap: 12, choicesLen: 13, divergedAt: 14, divergedWant: 15,
   divergedFound: 16, pctNext: 17, pctDepth: 18, preemptions: 19, trailLen: 20, stepsHi: 21,
-  frozenLen: 22, frozenKind: 23, lenient: 24,
+  frozenLen: 22, frozenKind: 23, lenient: 24, preempt: 25,
 } as const;
 export const HEAD = 32;
-export const PER = 8;
-export const P = { status: 0, kind: 1, idx: 2, val: 3, aux: 4, go: 5, prio: 6, lastPoint: 7 } as const;
+export const PER = 9;
+/** Per thread: state, block condition, wake-up word, PCT priority, last point, and the step a delay ends at. */
+export const P = { status: 0, kind: 1, idx: 2, val: 3, aux: 4, go: 5, prio: 6, lastPoint: 7, sleepUntil: 8 } as const;
 export const ST = { absent: 0, runnable: 1, blocked: 2, done: 3 } as const;
 /** The turn word once the schedule is abandoned (deadlock, livelock). */
 export const ABANDONED = -2;
@@ -58,6 +59,11 @@ export interface ScheduleSpec {
   depth: number;
   /** PCT: the step count k the change points are drawn from. */
   steps: number;
+  /**
+   * random: the probability that a decision draws the next thread at random (1: every one does);
+   * otherwise the running thread goes on, so a thread paused inside a window stays paused longer.
+   */
+  preempt?: number;
   /** Consecutive `yield` steps that count as a livelock. */
   maxIdle: number;
   /** Packed choices (see `packChoice`) to follow before the strategy takes over. */
@@ -136,6 +142,7 @@ export function makeScheduleBuffer(n: number, spec: ScheduleSpec): SharedArrayBu
   c[C.choicesLen] = nChoices;
   c[C.divergedAt] = -1;
   c[C.lenient] = spec.lenient === true ? 1 : 0;
+  c[C.preempt] = Math.round((spec.preempt ?? 1) * 65536);
   if (spec.choices) c.set(spec.choices, r.choices);
   if (spec.strategy === 'pct') {
     // Burckhardt et al.: distinct initial priorities d..d+n-1 in random order, and d - 1 change

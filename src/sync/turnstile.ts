@@ -72,6 +72,15 @@ export class Turnstile {
     this.step(id, false);
   }
 
+  /**
+   * Delay this thread: for the next `steps` steps the chooser runs the others whenever one can
+   * run (the controlled form of a `stress.pause` sleep: a window held open while others run).
+   */
+  delay(steps: number): void {
+    const c = this.c;
+    c[this.mine + P.sleepUntil] = c[C.steps] + steps;
+  }
+
   /** A thread polling for a change it cannot make itself: others run first when they can. */
   yieldPoint(): void {
     if (this.c[C.turn] === ABANDONED) throw new ScheduleAbandoned();
@@ -189,6 +198,13 @@ export class Turnstile {
       for (let i = 0; i < m; i++) if (cand[i] !== this.me) cand[k++] = cand[i];
       m = k;
     }
+    if (m > 1) {
+      // Delayed threads go after the others (all delayed: all stay candidates).
+      const now = c[C.steps];
+      let k = 0;
+      for (let i = 0; i < m; i++) if (c[this.r.per + cand[i] * PER + P.sleepUntil] <= now) cand[k++] = cand[i];
+      if (k > 0) m = k;
+    }
     if (m <= 1) return m === 1 ? cand[0] : -1;
     const d = c[C.decisions]++;
     let next = -1;
@@ -205,16 +221,21 @@ export class Turnstile {
         c[C.divergedFound] = packChoice(who, pointId, 0xff);
       }
     }
-    if (next < 0) next = this.strategyChoice(cand, m);
+    if (next < 0) next = this.strategyChoice(cand, m, who);
     if (d < c[C.logCap]) c[this.r.log + d] = packChoice(who, pointId, next);
     c[C.logLen] = Math.min(d + 1, c[C.logCap]);
     return next;
   }
 
-  private strategyChoice(cand: Int32Array, m: number): number {
+  private strategyChoice(cand: Int32Array, m: number, who: number): number {
     const c = this.c;
     const s = c[C.strategy];
-    if (s === STRATEGY_CODE.random) return cand[nextRandom(c) % m];
+    if (s === STRATEGY_CODE.random) {
+      if (c[C.preempt] < 65536 && (nextRandom(c) & 0xffff) >= c[C.preempt]) {
+        for (let i = 0; i < m; i++) if (cand[i] === who) return who;
+      }
+      return cand[nextRandom(c) % m];
+    }
     if (s === STRATEGY_CODE.pct) {
       let best = cand[0];
       for (let i = 1; i < m; i++) if (c[this.r.per + cand[i] * PER + P.prio] > c[this.r.per + best * PER + P.prio]) best = cand[i];

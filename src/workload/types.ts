@@ -150,8 +150,10 @@ export interface ResolvedConfig {
     readonly strategy: Schedule;
     /** PCT: the bug depth d. */
     readonly depth: number;
-    /** PCT: the run length k in schedule points (0 = accesses x vcpus). */
+    /** PCT: the run length k in schedule points (0 = 32 x accesses x vcpus). */
     readonly steps: number;
+    /** random: probability that a decision draws the next thread at random. */
+    readonly preempt: number;
   };
   readonly stats: {
     /** Time one access in N (per vCPU) for the access-latency histogram. Power of two. */

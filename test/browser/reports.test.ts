@@ -96,7 +96,7 @@ describe.runIf(chromium === undefined && inCi)('browser', () => {
 });
 
 describe.skipIf(chromium === undefined)(`HTML reports in headless Chromium${why === '' ? '' : ` (skipped: ${why})`}`, () => {
-  const files = { run: join(tmp, 'run.html'), stress: join(tmp, 'stress.html'), sweep: join(tmp, 'sweep.html') };
+  const files = { run: join(tmp, 'run.html'), stress: join(tmp, 'stress.html'), sweep: join(tmp, 'sweep.html'), controlled: join(tmp, 'controlled.html') };
 
   beforeAll(async () => {
     const cfg = join(tmp, 'small.yaml');
@@ -104,6 +104,7 @@ describe.skipIf(chromium === undefined)(`HTML reports in headless Chromium${why 
     nestsim('run', cfg, '--duration', '1s', '--html', files.run, '--quiet');
     nestsim('stress', join(ROOT, 'configs', 'stress.yaml'), '--vcpus', '1', '--mutation', 'skip-set-rc-check', '--set', 'accesses=4000', '--iterations', '4', '--no-fail-fast', '--html', files.stress, '--quiet');
     nestsim('sweep', cfg, '--set', 'workload.writeRatio=0,0.3,0.6', '--set', 'vcpus=1,2', '--accesses', '1500', '--html', files.sweep, '--quiet');
+    nestsim('stress', join(ROOT, 'configs', 'stress-controlled.yaml'), '--mutation', 'skip-rmap', '--iterations', '30', '--html', files.controlled, '--quiet');
     const { launch } = await import('puppeteer-core');
     browser = await launch({
       executablePath: chromium,
@@ -131,6 +132,38 @@ describe.skipIf(chromium === undefined)(`HTML reports in headless Chromium${why 
   it('sweep report: each figure against the swept keys draws', async () => {
     const seen = await open(files.sweep);
     expectDrawn(seen, ['sweep-accesses', 'sweep-faults', 'sweep-fault-ratio', 'sweep-modeled-faults', 'sweep-latency-p50', 'sweep-latency-p99', 'sweep-violations', 'sweep-latency-cdf']);
+  });
+
+  it('controlled stress report: the timeline to the first violation shows a column per vCPU, its points coloured, the violating step marked, and the replay token', async () => {
+    const seen = await open(files.controlled);
+    expect(seen.errors).toEqual([]);
+    expect(seen.requests).toEqual([]);
+    const page = await browser!.newPage();
+    await page.setViewport({ width: 1400, height: 1000 });
+    await page.goto(pathToFileURL(files.controlled).href, { waitUntil: 'load' });
+    const t = await page.$eval('table.timeline', (el) => {
+      const heads = [...el.querySelectorAll('thead th')].map((h) => h.textContent);
+      const points = [...el.querySelectorAll('td.pt')];
+      const last = el.querySelector('tr.viol-step');
+      const box = el.getBoundingClientRect();
+      return {
+        heads,
+        points: points.length,
+        coloured: points.filter((p) => getComputedStyle(p).borderLeftWidth === '4px' && getComputedStyle(p).borderLeftColor !== 'rgba(0, 0, 0, 0)').length,
+        marked: last === null ? '' : getComputedStyle(last.querySelector('td')!).backgroundColor,
+        width: box.width,
+        height: box.height,
+      };
+    });
+    const token = await page.$$eval('pre', (ps) => ps.map((p) => p.textContent ?? '').find((s) => s.startsWith('nestsim replay nsx1.')) ?? '');
+    await page.close();
+    expect(t.heads).toEqual(['step', 'vCPU 0', 'vCPU 1', 'vCPU 2', 'vCPU 3']);
+    expect(t.points).toBeGreaterThan(10);
+    expect(t.coloured).toBe(t.points);
+    expect(t.marked).toBe('rgb(255, 235, 233)');
+    expect(t.width).toBeGreaterThan(0);
+    expect(t.height).toBeGreaterThan(0);
+    expect(token).toMatch(/^nestsim replay nsx1\.[\w-]+$/);
   });
 
   it('with JavaScript off, every report still shows its tables and charts (nothing needs a script)', async () => {
