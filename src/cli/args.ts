@@ -49,7 +49,7 @@ export const ACCEPTS: Readonly<Record<Command, ReadonlySet<string>>> = {
   timings: new Set(['level', 'host', 'output']),
   compare: new Set(['markdown', 'alpha']),
   merge: new Set(['json', 'html', 'allow-mixed', 'quiet']),
-  replay: new Set(['json', 'html', 'quiet', 'no-color', 'shrink', 'budget']),
+  replay: new Set(['json', 'html', 'quiet', 'no-color', 'shrink', 'budget', 'output']),
 };
 /** Options every command takes. */
 export const GLOBAL_OPTIONS = new Set(['help', 'debug', 'version']);
@@ -87,6 +87,7 @@ config, 3 internal error, 130 interrupted (Ctrl-C; the results so far are printe
   --shrink              search for a smaller run that still violates the same invariant (fewer
                         accesses, vCPUs, actors, preemptions) and print its token
   --budget N            at most N runs for --shrink (default 150)
+  -o, --output FILE     --shrink: write the shrunk run's token to FILE (nestsim replay FILE replays it)
 
   --json FILE           write the replay's run document; - for stdout
   --html FILE           write its HTML report

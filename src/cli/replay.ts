@@ -7,7 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { UsageError, last, parseArgs, type Parsed } from './args.js';
 import { shrinkToken, type ShrinkResult, type ShrinkSize } from './shrink.js';
 import { configFrom } from './config-from.js';
-import { interruptOnSigint, outputsOf, stdoutTaken, useColor, writeDocument, type Output } from './outputs.js';
+import { interruptOnSigint, outputsOf, stdoutTaken, useColor, writeDocument, writeOutput, type Output } from './outputs.js';
 import { TOKEN_PREFIX, TokenError, configHash, decodeToken, describeChoice, renderTimeline, unpackChoices, type ExpectedViolation, type TokenData } from '../stats/schedule.js';
 import { packChoice, POINTS } from '../sync/schedule-layout.js';
 import type { RunDocument } from '../stats/document.js';
@@ -90,7 +90,8 @@ export async function replayToken(tokenText: string): Promise<ReplayOutcome> {
 
 export async function cmdReplay(p: Parsed): Promise<number> {
   if (p.file === undefined) throw new UsageError('replay: expected a schedule token, or a file holding one (a stress or run document of a controlled run), found none');
-  const [json, html] = outputsOf(p, 'json', 'html');
+  const [json, html, output] = outputsOf(p, 'json', 'html', 'output');
+  if (output !== undefined && !p.flags.has('shrink')) throw new UsageError('replay: expected -o FILE only with --shrink (it writes the shrunk token)');
   const text = stdoutTaken(json, html) ? process.stderr : process.stdout;
   let r: ReplayOutcome;
   try {
@@ -99,7 +100,7 @@ export async function cmdReplay(p: Parsed): Promise<number> {
     if (e instanceof TokenError) throw new UsageError(`replay: expected ${e.message}`);
     throw e;
   }
-  if (p.flags.has('shrink')) return await shrinkCommand(p, tokenFrom(p.file), text, json, html);
+  if (p.flags.has('shrink')) return await shrinkCommand(p, tokenFrom(p.file), text, json, html, output);
   const color = useColor(p, text);
   const paint = (code: number, s: string): string => (color ? `\x1b[${code}m${s}\x1b[0m` : s);
   const s = r.doc.schedule!;
@@ -119,7 +120,7 @@ export async function cmdReplay(p: Parsed): Promise<number> {
   return r.reproduced ? 0 : EXIT_NOT_REPRODUCED;
 }
 
-async function shrinkCommand(p: Parsed, token: string, text: NodeJS.WriteStream, json: Output | undefined, html: Output | undefined): Promise<number> {
+async function shrinkCommand(p: Parsed, token: string, text: NodeJS.WriteStream, json: Output | undefined, html: Output | undefined, output: Output | undefined): Promise<number> {
   const b = last(p, 'budget');
   const budget = b === undefined ? DEFAULT_SHRINK_BUDGET : Number(b);
   if (!Number.isInteger(budget) || budget < 1) throw new UsageError(`--budget: expected a number of runs >= 1, found "${b}"`);
@@ -139,7 +140,10 @@ async function shrinkCommand(p: Parsed, token: string, text: NodeJS.WriteStream,
     `  to   ${size(r.after)}`,
   ];
   if (!p.flags.has('quiet')) lines.push('', renderTimeline(r.doc.schedule!, r.doc.config.vcpus as number));
-  lines.push('', `replay it: nestsim replay ${r.token}`);
+  if (output !== undefined && output.path !== '-') {
+    writeOutput(output, r.token + '\n');
+    lines.push('', `replay it: nestsim replay ${output.path}`);
+  } else lines.push('', `replay it: nestsim replay ${r.token}`);
   text.write(lines.join('\n') + '\n');
   await writeDocument(json, html, r.doc);
   return 0;
