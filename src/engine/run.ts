@@ -11,7 +11,7 @@ import type { ResolvedConfig } from '../workload/types.js';
 import type { Machine } from '../memory/machine.js';
 import { COUNTER, COUNTER_COUNT, mergeCounters } from '../stats/counters.js';
 import { totalFaults } from '../stats/kinds.js';
-import { CTRL } from '../memory/records.js';
+import { CTRL, LOCK } from '../memory/records.js';
 import { Histogram } from '../stats/histogram.js';
 import { buildRunBody } from '../stats/results.js';
 import { computeLayout } from '../memory/layout.js';
@@ -67,6 +67,20 @@ export interface RunOptions {
   scheduleChoices?: Int32Array;
   /** Follow those choices' threads whatever point each decision is at (a shrunk list). */
   scheduleLenient?: boolean;
+}
+
+/** A lock's name by its word (a controlled run's timeline names the lock of a lock point). */
+function lockNames(m: Machine, guests: number): (word: number) => string | undefined {
+  const names = new Map<number, string>([
+    [m.lockIndex(LOCK.mmu), 'mmu_lock'],
+    [m.lockIndex(LOCK.host), 'host'],
+    [m.lockIndex(LOCK.hostTable), 'host-tables'],
+    [m.lockIndex(LOCK.l1Table), 'L1-tables'],
+    [m.lockIndex(LOCK.l1), 'L1'],
+    [m.lockIndex(LOCK.slots), 'slots_lock'],
+  ]);
+  for (let g = 0; g < guests; g++) names.set(m.tlbLockIndex(g), `tlb_lock[${g}]`);
+  return (word) => names.get(word);
 }
 
 /** Consecutive `yield` steps of a controlled schedule that count as a livelock. */
@@ -284,6 +298,7 @@ export async function runSimulation(given: ResolvedConfig, opts: RunOptions = {}
           argv: replayArgs(given),
           config: configHash(given),
           first: firstRecord !== undefined ? { invariant: firstRecord.invariant, vcpu: firstRecord.vcpu, message: firstRecord.message } : null,
+          nameOf: lockNames(m, cfg.guests.count),
         })
       : undefined;
   const body = buildRunBody({

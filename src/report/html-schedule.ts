@@ -23,7 +23,7 @@ export function scheduleHtml(s: ScheduleSection, vcpus: number): string {
     .map((e, i) => {
       const last = i === s.timeline.length - 1 && s.timelineAt === 'first-violation';
       const cells = Array.from({ length: vcpus }, (_, v) =>
-        v === e.vcpu ? `<td class="pt" style="border-left:4px solid ${COLOR.get(e.point) ?? '#bab0ac'}">${esc(e.point)}</td>` : '<td class="idle"></td>',
+        v === e.vcpu ? `<td class="pt" style="border-left:4px solid ${COLOR.get(e.point) ?? '#bab0ac'}">${esc(e.detail !== undefined ? `${e.point} ${e.detail}` : e.point)}</td>` : '<td class="idle"></td>',
       ).join('');
       return `<tr${last ? ' class="viol-step"' : ''}><td>${e.step}</td>${cells}</tr>`;
     })

@@ -105,8 +105,8 @@ export interface ScheduleSection {
   /** Each vCPU's last schedule point (where a deadlock or livelock left it). */
   lastPoints: string[];
   diverged: ScheduleResult['diverged'];
-  /** The steps before the first violation (or the run's last steps), oldest first. */
-  timeline: Array<{ step: number; vcpu: number; point: string }>;
+  /** The steps before the first violation (or the run's last steps), oldest first; `detail` names the lock of a lock point. */
+  timeline: Array<{ step: number; vcpu: number; point: string; detail?: string }>;
   timelineAt: 'first-violation' | 'end';
   /** `nestsim replay TOKEN` reruns this run's schedule. */
   token: string;
@@ -119,7 +119,18 @@ export const TIMELINE_STEPS = 64;
 
 export function scheduleSection(
   r: ScheduleResult,
-  o: { strategy: ScheduleSection['strategy']; seed: number; depth: number; steps: number; vcpus: number; argv: string[]; config: string; first: ExpectedViolation | null },
+  o: {
+    strategy: ScheduleSection['strategy'];
+    seed: number;
+    depth: number;
+    steps: number;
+    vcpus: number;
+    argv: string[];
+    config: string;
+    first: ExpectedViolation | null;
+    /** The name of the word a point is about (a lock's), if it has one. */
+    nameOf?: (word: number) => string | undefined;
+  },
 ): ScheduleSection {
   const base: TokenData = { v: TOKEN_VERSION, argv: o.argv, config: o.config, first: o.first };
   return {
@@ -133,7 +144,10 @@ export function scheduleSection(
     preemptions: r.preemptions,
     lastPoints: r.lastPoints,
     diverged: r.diverged,
-    timeline: r.trail.slice(-TIMELINE_STEPS),
+    timeline: r.trail.slice(-TIMELINE_STEPS).map((e) => {
+      const detail = e.arg >= 0 ? o.nameOf?.(e.arg) : undefined;
+      return { step: e.step, vcpu: e.vcpu, point: e.point, ...(detail !== undefined ? { detail } : {}) };
+    }),
     timelineAt: r.trailAt,
     token: encodeToken(base),
     choicesToken: r.truncated ? null : encodeToken({ ...base, choices: packChoices(r.choices) }),
@@ -144,11 +158,12 @@ export function scheduleSection(
 export function renderTimeline(s: Pick<ScheduleSection, 'timeline' | 'timelineAt'>, vcpus: number, rows = 24): string {
   const steps = s.timeline.slice(-rows);
   if (steps.length === 0) return '';
-  const width = Math.max(14, ...POINTS.map((p) => p.length)) + 1;
+  const label = (e: ScheduleSection['timeline'][number]): string => (e.detail !== undefined ? `${e.point} ${e.detail}` : e.point);
+  const width = Math.max(14, ...POINTS.map((p) => p.length), ...steps.map((e) => label(e).length)) + 1;
   const head = `${'step'.padStart(8)}  ${Array.from({ length: vcpus }, (_, v) => `vCPU ${v}`.padEnd(width)).join('')}`.trimEnd();
   const lines = [`schedule ${s.timelineAt === 'first-violation' ? 'up to the first violation' : 'at the end of the run'} (last ${steps.length} steps):`, head];
   for (const e of steps) {
-    const cols = Array.from({ length: vcpus }, (_, v) => (v === e.vcpu ? e.point : v < vcpus ? '.' : '').padEnd(width)).join('');
+    const cols = Array.from({ length: vcpus }, (_, v) => (v === e.vcpu ? label(e) : '.').padEnd(width)).join('');
     lines.push(`${String(e.step).padStart(8)}  ${cols}`.trimEnd());
   }
   return lines.join('\n');

@@ -51,7 +51,7 @@ export function lockWord(w: Int32Array, i: number, spins: number, timed = true):
  */
 function controlledLock(w: Int32Array, i: number): number {
   const t = current!;
-  t.point('lock-acquire');
+  t.point('lock-acquire', i);
   if (Atomics.compareExchange(w, i, 0, 1) === 0) return 0;
   do t.blockUntil('lock-acquire', COND.eqMasked, i, 0, -1);
   while (Atomics.compareExchange(w, i, 0, 1) !== 0);
@@ -60,14 +60,14 @@ function controlledLock(w: Int32Array, i: number): number {
 
 /** Try once; true when acquired. */
 export function tryLockWord(w: Int32Array, i: number): boolean {
-  current?.point('lock-acquire');
+  current?.point('lock-acquire', i);
   return Atomics.compareExchange(w, i, 0, 1) === 0;
 }
 
 export function unlockWord(w: Int32Array, i: number): void {
   if (current !== null) {
     Atomics.store(w, i, 0);
-    current.point('lock-release');
+    current.point('lock-release', i);
     return;
   }
   // 1 -> 0 means nobody sleeps; 2 -> 1 means sleepers: hand the word back and wake one.

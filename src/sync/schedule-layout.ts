@@ -102,9 +102,10 @@ export function regions(n: number, choices: number, logCap: number): Regions {
   const ch = pct + MAX_PCT_DEPTH;
   const log = ch + choices;
   const trail = log + logCap;
-  const words = trail + 2 * TRAIL_STEPS;
+  // Trail entries are two words: (point << 8) | thread, and the point's argument (a lock's word, or -1).
+  const words = trail + 4 * TRAIL_STEPS;
   // Whole 8-byte units: the buffer is viewed as Float64 too.
-  return { per, clocksF64: clockWord / 2, pct, choices: ch, log, trail, frozen: trail + TRAIL_STEPS, words: words + (words & 1) };
+  return { per, clocksF64: clockWord / 2, pct, choices: ch, log, trail, frozen: trail + 2 * TRAIL_STEPS, words: words + (words & 1) };
 }
 
 /** xorshift32 step on the control word (only the turn holder calls it). */
@@ -194,7 +195,7 @@ export interface ScheduleResult {
    * The steps (up to TRAIL_STEPS) that led to the first violation (the first unexplained one when
    * there is one), oldest first, or the run's last steps when none was reported.
    */
-  trail: Array<{ step: number; vcpu: number; point: PointName }>;
+  trail: Array<{ step: number; vcpu: number; point: PointName; arg: number }>;
   trailAt: 'first-violation' | 'end';
 }
 
@@ -209,8 +210,8 @@ export function readScheduleResult(sab: SharedArrayBuffer): ScheduleResult {
   const trailLen = frozen ? c[C.frozenLen] : c[C.trailLen];
   const trail: ScheduleResult['trail'] = [];
   for (let t = Math.max(0, trailLen - TRAIL_STEPS); t < trailLen; t++) {
-    const e = c[ring + (t % TRAIL_STEPS)];
-    trail.push({ step: t + 1, vcpu: e & 0xff, point: name(e >>> 8) });
+    const e = c[ring + 2 * (t % TRAIL_STEPS)];
+    trail.push({ step: t + 1, vcpu: e & 0xff, point: name(e >>> 8), arg: c[ring + 2 * (t % TRAIL_STEPS) + 1] });
   }
   const dAt = c[C.divergedAt];
   const want = c[C.divergedWant];

@@ -65,11 +65,11 @@ export class Turnstile {
     this.waitTurn();
   }
 
-  /** A schedule point: the chooser may give the turn to another thread. */
-  point(name: string): void {
+  /** A schedule point (`arg`: the word it is about, a lock's, or -1): the chooser may give the turn to another thread. */
+  point(name: string, arg = -1): void {
     const id = POINT_ID.get(name) ?? YIELD;
     if (this.c[C.turn] === ABANDONED) throw new ScheduleAbandoned();
-    this.step(id, false);
+    this.step(id, false, arg);
   }
 
   /**
@@ -98,7 +98,7 @@ export class Turnstile {
     c[b + P.val] = val;
     c[b + P.aux] = aux;
     c[b + P.status] = ST.blocked;
-    this.step(POINT_ID.get(name) ?? YIELD, false);
+    this.step(POINT_ID.get(name) ?? YIELD, false, idx);
     c[b + P.status] = ST.runnable;
   }
 
@@ -122,7 +122,7 @@ export class Turnstile {
     if (kind === 2 || (kind === 1 && !unexplained)) return;
     c[C.frozenKind] = unexplained ? 2 : 1;
     c[C.frozenLen] = c[C.trailLen];
-    c.copyWithin(this.r.frozen, this.r.trail, this.r.trail + TRAIL_STEPS);
+    c.copyWithin(this.r.frozen, this.r.trail, this.r.trail + 2 * TRAIL_STEPS);
   }
 
   /** This thread is done: the turn passes on for good. */
@@ -137,7 +137,7 @@ export class Turnstile {
     else Atomics.store(c, C.outcome, OUTCOMES.indexOf('completed'));
   }
 
-  private step(id: number, isYield: boolean): void {
+  private step(id: number, isYield: boolean, arg = -1): void {
     const c = this.c;
     c[this.mine + P.lastPoint] = id;
     if (this.clock !== null) this.f[this.r.clocksF64 + this.me] = this.clock.cyc;
@@ -147,7 +147,9 @@ export class Turnstile {
       c[C.steps] = 0;
     } else c[C.steps] = s;
     const t = c[C.trailLen]++;
-    c[this.r.trail + (t % TRAIL_STEPS)] = (id << 8) | this.me;
+    const at = this.r.trail + 2 * (t % TRAIL_STEPS);
+    c[at] = (id << 8) | this.me;
+    c[at + 1] = arg;
     if (isYield) {
       if (++c[C.idle] > c[C.maxIdle]) this.abandon('livelock');
     } else c[C.idle] = 0;
