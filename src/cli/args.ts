@@ -34,7 +34,7 @@ const VALUE_OPTIONS: Readonly<Record<string, string>> = {
   shard: 'a shard i/N (0-based)',
   shards: 'a number of shards',
   host: "a host's timings file",
-  schedule: 'a schedule: free, random, pct, pct:DEPTH or modeled',
+  schedule: 'a schedule: free, random, pct, pct:DEPTH, modeled or exhaustive:BOUND',
   budget: 'a number of runs',
 };
 const BOOL_OPTIONS = new Set(['shrink', 'quiet', 'no-color', 'help', 'keys', 'debug', 'version', 'strict', 'fail-fast', 'no-fail-fast', 'markdown', 'allow-mixed']);

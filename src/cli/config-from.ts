@@ -35,10 +35,10 @@ export function configFrom(p: Parsed): ResolvedConfig {
   if (p.flags.has('threshold')) o.threshold = p.flags.get('threshold')!;
   const schedule = last(p, 'schedule');
   if (schedule !== undefined) {
-    const m = /^(free|random|pct|modeled)(?::(\d+))?$/.exec(schedule);
-    if (m === null || (m[2] !== undefined && m[1] !== 'pct')) throw new UsageError(`--schedule: expected free, random, pct, pct:DEPTH or modeled, found "${schedule}"`);
+    const m = /^(free|random|pct|modeled|exhaustive)(?::(\d+))?$/.exec(schedule);
+    if (m === null || (m[2] !== undefined && m[1] !== 'pct' && m[1] !== 'exhaustive')) throw new UsageError(`--schedule: expected free, random, pct, pct:DEPTH, modeled or exhaustive:BOUND, found "${schedule}"`);
     o['schedule.strategy'] = m[1]!;
-    if (m[2] !== undefined) o['schedule.depth'] = m[2];
+    if (m[2] !== undefined) o[m[1] === 'pct' ? 'schedule.depth' : 'schedule.preemptions'] = m[2];
   }
   if (Object.keys(o).length > 0) cfg = applyOverrides(cfg, o, COMMAND_LINE);
   const implied: Record<string, string> = {};

@@ -103,6 +103,8 @@ export interface RunOutcome {
   machine: Machine;
   /** 0 clean (or only reproduced kernel windows), 1 an unexplained violation (any, when strict), EXIT_INTERRUPTED stopped by the signal. */
   exitCode: number;
+  /** A controlled run's schedule as the turnstile left it (choices and their candidates), else null. */
+  schedule: ScheduleResult | null;
 }
 
 /** Sum one counter over every worker block. */
@@ -343,7 +345,7 @@ export async function runSimulation(given: ResolvedConfig, opts: RunOptions = {}
   const exitCode = interrupted ? EXIT_INTERRUPTED : failing > 0 ? 1 : 0;
   const header = makeHeader('run', cfg, opts.command ?? replayArgs(cfg), startedAt);
   const doc: RunDocument = { ...header, exitStatus: exitCode, interrupted, ...body };
-  return { doc, machine: m, exitCode };
+  return { doc, machine: m, exitCode, schedule: schedResult };
 }
 
 /**

@@ -14,6 +14,7 @@ import { INVARIANTS } from '../invariants/names.js';
 import { renderTimeline } from '../stats/schedule.js';
 import type { Piscina } from 'piscina';
 import { EXIT_INTERRUPTED, makePool, runSimulation } from './run.js';
+import { PreemptionBoundedSearch } from './explore.js';
 
 export interface StressOptions {
   /** Stop starting rounds after this long (ms), unless `rounds` > 0. */
@@ -74,17 +75,31 @@ export async function runStress(given: ResolvedConfig, o: StressOptions): Promis
     firstViolation: null,
     detection: detectionOf([]),
     shard: o.shard !== undefined ? { index: o.shard.index, count: o.shard.count } : null,
+    exploration: null,
   };
+  // The exhaustive strategy: each round is the next schedule of a preemption-bounded search over
+  // one seed's run, not a new seed.
+  const search = cfg.schedule.strategy === 'exhaustive' ? new PreemptionBoundedSearch(cfg.schedule.preemptions) : null;
+  if (search !== null && o.shard !== undefined) throw new Error('an exhaustive search is one campaign: it cannot be cut into shards');
   const sum = doc.stress;
   try {
     for (let round = 0; ; round++) {
       if (o.signal?.aborted) break;
       if (o.rounds > 0 ? round >= o.rounds : round > 0 && performance.now() - t0 >= o.timeMs) break;
       if (o.shard !== undefined && round % o.shard.count !== o.shard.index) continue;
-      const seed = (cfg.seed + round) >>> 0;
-      const rc = applyOverrides(cfg, { seed: String(seed) }, STRESS_ROUND);
+      const prefix = search?.next();
+      if (search !== null && prefix === undefined) break;
+      const seed = search !== null ? cfg.seed : (cfg.seed + round) >>> 0;
+      const rc = search !== null ? cfg : applyOverrides(cfg, { seed: String(seed) }, STRESS_ROUND);
       const startMs = performance.now() - t0;
-      const out = await runSimulation(rc, { pool, strict: o.strict ?? false, stopAtViolation: o.stopAtFirst ?? false, ...(o.signal ? { signal: o.signal } : {}) });
+      const out = await runSimulation(rc, {
+        pool,
+        strict: o.strict ?? false,
+        stopAtViolation: o.stopAtFirst ?? false,
+        ...(o.signal ? { signal: o.signal } : {}),
+        ...(prefix !== undefined ? { scheduleChoices: prefix } : {}),
+      });
+      if (search !== null && prefix !== undefined && out.schedule !== null && !out.schedule.truncated) search.expand(prefix.length, out.schedule.choices, out.schedule.candidates);
       const d = out.doc;
       sum.rounds++;
       sum.accesses += d.counts.accesses;
@@ -139,6 +154,7 @@ export async function runStress(given: ResolvedConfig, o: StressOptions): Promis
     await pool.destroy();
   }
   sum.elapsedMs = Math.round((performance.now() - t0) * 10) / 10;
+  if (search !== null) doc.exploration = { preemptionBound: search.bound, schedules: search.schedules, exhausted: search.exhausted };
   // A round detects what it looks for when it fails (exit 1: an unexplained violation, any with --strict).
   doc.detection = detectionOf(doc.rounds.map((r) => ({ detected: r.exitStatus === 1, wallMs: r.durationMs, modeledNs: r.modeledNs })));
   doc.interrupted = o.signal?.aborted ?? false;
@@ -162,6 +178,8 @@ export function renderStress(doc: StressDocument, opts: { color: boolean; quiet:
     lines.push(v.violated > 0 ? red(row) : row);
   }
   lines.push('', `${r.accesses.toLocaleString('en-US')} accesses, ${r.faults.toLocaleString('en-US')} faults`);
+  const x = doc.exploration;
+  if (x !== null) lines.push(`exhaustive search: ${x.schedules.toLocaleString('en-US')} schedules with at most ${x.preemptionBound} preemptions, ${x.exhausted ? 'all of them' : 'more left (raise --iterations or --time)'}`);
   const det = doc.detection;
   if (det.rounds > 0) {
     const pc = (x: number): string => `${Math.round(x * 100)}%`;

@@ -7,7 +7,7 @@ import { arr, count, nullable, num, obj, str, type Schema } from './schema-build
 const POINT = (d: string): Schema => str(d, { enum: [...POINTS] });
 
 export const SCHEDULE: Schema = obj('A controlled run\'s schedule (docs/schedules.md): the vCPUs ran one at a time between named schedule points, the next chosen by the strategy.', {
-  strategy: str('How the next thread was chosen (schedule.strategy).', { enum: ['random', 'pct', 'modeled'] }),
+  strategy: str('How the next thread was chosen (schedule.strategy).', { enum: ['random', 'pct', 'modeled', 'exhaustive'] }),
   seed: count('The seed the choices derive from (the run\'s seed).', 'seed'),
   pct: {
     description: 'PCT only (null otherwise): its depth d, the step count k the d - 1 change points were drawn from, and the probability bound 1 / (n k^(d-1)) of finding a given depth-d bug in one run.',

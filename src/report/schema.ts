@@ -324,6 +324,17 @@ const STRESS_BODY: Record<string, Schema> = {
       }),
     ],
   },
+  exploration: {
+    description: 'Under schedule.strategy exhaustive: the preemption-bounded search (docs/schedules.md); null otherwise.',
+    oneOf: [
+      { type: 'null' },
+      obj('The search.', {
+        preemptionBound: count('schedule.preemptions: the most preemptions a schedule explored has.'),
+        schedules: count('Schedules run (one per round).'),
+        exhausted: bool('Every schedule within the bound was run (none was left when the campaign ended).'),
+      }),
+    ],
+  },
   firstViolation: {
     description: 'The first violating round, or null.',
     oneOf: [

@@ -202,6 +202,8 @@ export interface StressBody {
    * r % N == i), null for a whole one; a merged document lists the shards it holds and misses.
    */
   shard: { index: number; count: number } | { count: number; merged: number[]; missing: number[] } | null;
+  /** Under the exhaustive strategy: its preemption bound, the schedules run, and whether none is left; else null. */
+  exploration: { preemptionBound: number; schedules: number; exhausted: boolean } | null;
 }
 
 export type StressDocument = DocumentHeader & StressBody;

@@ -80,5 +80,6 @@ export function mergeStress(docs: readonly StressDocument[], files: readonly str
     firstViolation: firsts.length > 0 ? firsts.reduce((a, b) => (b.round < a.round ? b : a)) : null,
     detection: detectionOf(rounds.map((r) => ({ detected: r.exitStatus === 1, wallMs: r.durationMs, modeledNs: r.modeledNs }))),
     shard: { count, merged, missing },
+    exploration: null,
   };
 }

@@ -92,7 +92,7 @@ export function decodeToken(s: string): TokenData {
 }
 
 export interface ScheduleSection {
-  strategy: 'random' | 'pct' | 'modeled';
+  strategy: 'random' | 'pct' | 'modeled' | 'exhaustive';
   /** The seed its choices derive from (the run's seed). */
   seed: number;
   /** pct: depth d, the step count k its change points were drawn from, and the bound 1 / (n k^(d-1)) on finding a depth-d bug per run. */
@@ -149,7 +149,8 @@ export function scheduleSection(
       return { step: e.step, vcpu: e.vcpu, point: e.point, ...(detail !== undefined ? { detail } : {}) };
     }),
     timelineAt: r.trailAt,
-    token: encodeToken(base),
+    // An exhaustive search's run is its choice list (the seed alone gives the search's first run).
+    token: o.strategy === 'exhaustive' && !r.truncated ? encodeToken({ ...base, choices: packChoices(r.choices) }) : encodeToken(base),
     choicesToken: r.truncated ? null : encodeToken({ ...base, choices: packChoices(r.choices) }),
   };
 }

@@ -5,7 +5,7 @@
  */
 
 /** How the next thread is chosen; `free` is no control at all (threads run freely). */
-export const SCHEDULES = ['free', 'random', 'pct', 'modeled'] as const;
+export const SCHEDULES = ['free', 'random', 'pct', 'modeled', 'exhaustive'] as const;
 export type Schedule = (typeof SCHEDULES)[number];
 
 /** Named schedule points, in a fixed order: a point's index is how logs and tokens name it. */
@@ -89,6 +89,7 @@ export interface Regions {
   pct: number;
   choices: number;
   log: number;
+  cands: number;
   trail: number;
   /** The trail as it stood at the first violation (`Turnstile.noteViolation`). */
   frozen: number;
@@ -101,11 +102,13 @@ export function regions(n: number, choices: number, logCap: number): Regions {
   const pct = clockWord + 2 * n;
   const ch = pct + MAX_PCT_DEPTH;
   const log = ch + choices;
-  const trail = log + logCap;
+  // Each logged decision's candidates, a bit per thread (the exhaustive search branches on them).
+  const cands = log + logCap;
+  const trail = cands + logCap;
   // Trail entries are two words: (point << 8) | thread, and the point's argument (a lock's word, or -1).
   const words = trail + 4 * TRAIL_STEPS;
   // Whole 8-byte units: the buffer is viewed as Float64 too.
-  return { per, clocksF64: clockWord / 2, pct, choices: ch, log, trail, frozen: trail + 2 * TRAIL_STEPS, words: words + (words & 1) };
+  return { per, clocksF64: clockWord / 2, pct, choices: ch, log, cands, trail, frozen: trail + 2 * TRAIL_STEPS, words: words + (words & 1) };
 }
 
 /** xorshift32 step on the control word (only the turn holder calls it). */
@@ -126,7 +129,7 @@ function seedWord(seed: number, salt: number): number {
   return h === 0 ? 1 : h;
 }
 
-export const STRATEGY_CODE: Record<ScheduleSpec['strategy'], number> = { random: 1, pct: 2, modeled: 3 };
+export const STRATEGY_CODE: Record<ScheduleSpec['strategy'], number> = { random: 1, pct: 2, modeled: 3, exhaustive: 4 };
 
 /** A control buffer for `n` threads following `spec`; the coordinator makes it before the run. */
 export function makeScheduleBuffer(n: number, spec: ScheduleSpec): SharedArrayBuffer {
@@ -188,6 +191,8 @@ export interface ScheduleResult {
   lastPoints: PointName[];
   /** The decisions made, packed (`packChoice`); `truncated` when the log filled. */
   choices: Int32Array;
+  /** Each logged decision's candidates, a bit per thread. */
+  candidates: Int32Array;
   truncated: boolean;
   /** The first decision where a list of choices could not be followed, or null. */
   diverged: { decision: number; expected: { vcpu: number; point: PointName; chose: number }; found: { vcpu: number; point: PointName } } | null;
@@ -224,6 +229,7 @@ export function readScheduleResult(sab: SharedArrayBuffer): ScheduleResult {
     preemptions: c[C.preemptions],
     lastPoints: Array.from({ length: n }, (_, t) => name(c[r.per + t * PER + P.lastPoint])),
     choices: c.slice(r.log, r.log + c[C.logLen]),
+    candidates: c.slice(r.cands, r.cands + c[C.logLen]),
     truncated: c[C.decisions] > c[C.logCap],
     diverged:
       dAt < 0

@@ -224,7 +224,12 @@ export class Turnstile {
       }
     }
     if (next < 0) next = this.strategyChoice(cand, m, who);
-    if (d < c[C.logCap]) c[this.r.log + d] = packChoice(who, pointId, next);
+    if (d < c[C.logCap]) {
+      c[this.r.log + d] = packChoice(who, pointId, next);
+      let mask = 0;
+      for (let i = 0; i < m; i++) mask |= 1 << cand[i];
+      c[this.r.cands + d] = mask;
+    }
     c[C.logLen] = Math.min(d + 1, c[C.logCap]);
     return next;
   }
@@ -242,6 +247,12 @@ export class Turnstile {
       let best = cand[0];
       for (let i = 1; i < m; i++) if (c[this.r.per + cand[i] * PER + P.prio] > c[this.r.per + best * PER + P.prio]) best = cand[i];
       return best;
+    }
+    if (s === STRATEGY_CODE.exhaustive) {
+      // The search's default: no preemption (the running thread goes on while it can, else the
+      // lowest-numbered one); its explorer adds preemptions by choice lists.
+      for (let i = 0; i < m; i++) if (cand[i] === who) return who;
+      return cand[0];
     }
     // modeled: the lowest modeled clock runs next (ties: the lowest thread).
     let best = cand[0];

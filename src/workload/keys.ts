@@ -104,9 +104,10 @@ export const KEYS: readonly KeySpec[] = [
   actor('actors.host.dirtyLogToggle', 'actors.host.dirtyLogToggle', "dirty logging switched on or off on L1's main memslot (new memslot installed, ~0.2 ms SRCU grace, then the old one's mappings flushed), as KVM_SET_USER_MEMORY_REGION does it; run by vCPU 0"),
   { key: 'audit.perMillion', field: 'audit.perMillion', type: 'number', min: 0, max: 1_000_000, default: 0, unit: 'per 1,000,000 accesses', doc: 'stop-the-world audits (total over all vCPUs); 0 = only the final audit' },
   ratio('stress.pause', 'stress.pause', 0, 'probability that a faulting vCPU sleeps ~50 µs at each named point of the fault path (after translate, seq read, L1-table lookup; before commit), widening race windows; with nonatomic-rc or nonatomic-unmap on, both sides of their race with the hardware R/C update (hardware.l1Rc: auto) also sleep ~0.5 ms every time; a correct protocol stays clean under any schedule'),
-  { key: 'schedule.strategy', field: 'schedule.strategy', type: 'enum', values: SCHEDULES, default: 'free', unit: '', doc: 'how the vCPU threads interleave (docs/schedules.md): free runs them freely; random, pct and modeled run one at a time between named schedule points, the next chosen by a seeded chooser (uniformly, by PCT priorities, or the lowest modeled clock), so a run replays exactly from its seed; needs accesses > 0 and a warm-up in accesses; also --schedule' },
+  { key: 'schedule.strategy', field: 'schedule.strategy', type: 'enum', values: SCHEDULES, default: 'free', unit: '', doc: 'how the vCPU threads interleave (docs/schedules.md): free runs them freely; random, pct, modeled and exhaustive run one at a time between named schedule points, the next chosen by a seeded chooser (uniformly, by PCT priorities, the lowest modeled clock, or no preemption with stress searching every schedule within schedule.preemptions), so a run replays exactly; needs accesses > 0 and a warm-up in accesses; also --schedule' },
   { key: 'schedule.depth', field: 'schedule.depth', type: 'int', min: 1, max: MAX_PCT_DEPTH, default: 3, unit: 'PCT depth', doc: 'pct: the bug depth d it targets (d - 1 priority change points); --schedule pct:D' },
   ratio('schedule.preempt', 'schedule.preempt', 1, 'random: probability that a schedule point draws the next thread at random; otherwise the running thread goes on (smaller: longer runs, so a thread paused inside a race window stays paused while others run, as stress.pause does in free runs)'),
+  { key: 'schedule.preemptions', field: 'schedule.preemptions', type: 'int', min: 0, max: 8, default: 2, unit: 'preemptions', doc: 'exhaustive: stress explores every schedule with at most this many preemptions (switches away from a thread that could go on), depth first, one schedule per round; --schedule exhaustive:B' },
   { key: 'schedule.steps', field: 'schedule.steps', type: 'int', min: 0, max: 2 ** 30, default: 0, unit: 'schedule points', doc: 'pct: the run length k its change points are drawn from (0 = 32 x accesses x vcpus, about the points a racy run passes)' },
   { key: 'stats.accessSample', field: 'stats.accessSample', type: 'int', min: 1, max: 1 << 20, powerOfTwo: true, default: 1024, unit: 'accesses', doc: 'time one access in N per vCPU, on average (random gaps, so no periodic pattern aliases with the sample), for the access-latency histogram (two timer calls cost more than a TLB hit); counts stay exact' },
   { key: 'stats.faultSample', field: 'stats.faultSample', type: 'int', min: 1, max: 1 << 20, powerOfTwo: true, default: 16, unit: 'faults', doc: 'time one fault in N per vCPU, chosen at random (nested faults and L0 faults for L1\'s own accesses alike), for the per-kind latency histograms (1 = every fault); stages are timed on one timed fault in 8; counts stay exact' },
@@ -330,11 +331,12 @@ export const CROSS_CHECKS: readonly CrossCheck[] = [
   },
   {
     // A controlled schedule replays from its seed: nothing may depend on the wall clock.
-    keys: ['accesses', 'warmup', 'schedule.strategy'],
+    keys: ['accesses', 'warmup', 'vcpus', 'schedule.strategy'],
     check: (get, blame) => {
       if (get('schedule.strategy') === 'free') return null;
       if (num(get, 'accesses') === 0) return blame === 'accesses' ? `> 0 under schedule.strategy ${get('schedule.strategy') as string} (a controlled run is bounded by work)` : 'free, or a run bounded by accesses (> 0)';
       if (typeof get('warmup') === 'string') return blame === 'warmup' ? 'a count of accesses under a controlled schedule (not a duration)' : 'free, or a warm-up given in accesses';
+      if (get('schedule.strategy') === 'exhaustive' && num(get, 'vcpus') > 16) return blame === 'vcpus' ? 'at most 16 vCPUs under schedule.strategy exhaustive (a search for small configs)' : 'another strategy for more than 16 vCPUs';
       return null;
     },
   },

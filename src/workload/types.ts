@@ -154,6 +154,8 @@ export interface ResolvedConfig {
     readonly steps: number;
     /** random: probability that a decision draws the next thread at random. */
     readonly preempt: number;
+    /** exhaustive: the preemption bound of the search. */
+    readonly preemptions: number;
   };
   readonly stats: {
     /** Time one access in N (per vCPU) for the access-latency histogram. Power of two. */

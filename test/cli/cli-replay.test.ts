@@ -65,8 +65,8 @@ describe('nestsim replay', () => {
       [['replay', 'nsx1.!!!'], /replay: expected a schedule token, found one that is damaged/],
       [['replay', 'nsx9.abc'], /a schedule token of format 9, which this nestsim \(format 1\) does not read/],
       [['replay', join(tmp, 'missing.token')], /expected a schedule token \(starting nsx1\.\) or a file holding one, found ".*missing\.token" \(ENOENT\)/],
-      [['run', CONTROLLED, '--schedule', 'sometimes'], /--schedule: expected free, random, pct, pct:DEPTH or modeled, found "sometimes"/],
-      [['run', CONTROLLED, '--schedule', 'random:3'], /--schedule: expected free, random, pct, pct:DEPTH or modeled, found "random:3"/],
+      [['run', CONTROLLED, '--schedule', 'sometimes'], /--schedule: expected free, random, pct, pct:DEPTH, modeled or exhaustive:BOUND, found "sometimes"/],
+      [['run', CONTROLLED, '--schedule', 'random:3'], /--schedule: expected free, random, pct, pct:DEPTH, modeled or exhaustive:BOUND, found "random:3"/],
       [['run', CONTROLLED, '--accesses', '0', '--duration', '1s'], /accesses: .*> 0 under schedule.strategy random|bounded by accesses/],
     ];
     for (const [args, re] of cases) {

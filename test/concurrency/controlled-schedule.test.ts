@@ -77,4 +77,15 @@ describe('controlled schedules', () => {
     expect(() => applyOverrides(loadConfig(STRESS), { accesses: '0', duration: '1s', 'schedule.strategy': 'random' })).toThrow(/bounded by (work|accesses)/);
     expect(() => applyOverrides(loadConfig(STRESS), { warmup: '1s', 'schedule.strategy': 'pct' })).toThrow(/warm-up|count of accesses/);
   });
+
+  it('exhaustive: a tiny run of the intact protocol is searched to the end within one preemption, clean, the same way twice', async () => {
+    const cfg = applyOverrides(loadConfig(STRESS), { vcpus: '2', accesses: '8', 'guests.count': '1', 'schedule.strategy': 'exhaustive', 'schedule.preemptions': '1' });
+    const a = await runStress(cfg, { rounds: 3000, timeMs: 0 });
+    const b = await runStress(cfg, { rounds: 3000, timeMs: 0 });
+    expect(a.exploration).toEqual({ preemptionBound: 1, schedules: a.stress.rounds, exhausted: true });
+    expect(a.stress.rounds).toBeGreaterThan(10);
+    expect(a.stress.violatingRounds).toBe(0);
+    expect(b.exploration).toEqual(a.exploration);
+    expect(b.rounds.map((r) => [r.accesses, r.faults, r.violations])).toEqual(a.rounds.map((r) => [r.accesses, r.faults, r.violations]));
+  });
 });

@@ -10,6 +10,7 @@ import { Worker } from 'node:worker_threads';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { makeScheduleBuffer, packChoice, POINTS, readScheduleResult, type ScheduleSpec } from '../../src/sync/schedule-layout.js';
+import { PreemptionBoundedSearch } from '../../src/engine/explore.js';
 
 const DIST = join(__dirname, '..', '..', 'dist', 'src', 'sync');
 const url = (f: string): string => pathToFileURL(join(DIST, f)).href;
@@ -125,5 +126,27 @@ describe('turnstile', () => {
     // Depth 1: no change point; one thread takes both locks first, then the other: no deadlock.
     expect(r.result.outcome).toBe('completed');
     expect(r.result.preemptions).toBe(0);
+  });
+
+  it('exhaustive: bound 0 (no preemption) never deadlocks; bound 1 finds the deadlock, and the search ends', async () => {
+    const explore = async (bound: number): Promise<{ outcomes: string[]; schedules: number; exhausted: boolean }> => {
+      const search = new PreemptionBoundedSearch(bound);
+      const outcomes: string[] = [];
+      for (let prefix = search.next(); prefix !== undefined && outcomes.length < 200; prefix = search.next()) {
+        const r = await run(spec(1, { strategy: 'exhaustive', choices: prefix }));
+        expect(r.result.diverged, 'a prefix replays exactly').toBeNull();
+        outcomes.push(r.result.outcome);
+        search.expand(prefix.length, r.result.choices, r.result.candidates);
+      }
+      return { outcomes, schedules: search.schedules, exhausted: search.exhausted };
+    };
+    const none = await explore(0);
+    expect(none.exhausted).toBe(true);
+    expect(none.outcomes).not.toContain('deadlock');
+    const one = await explore(1);
+    expect(one.exhausted).toBe(true);
+    expect(one.schedules).toBeGreaterThan(none.schedules);
+    expect(one.outcomes).toContain('deadlock');
+    expect(one.outcomes).toContain('completed');
   });
 });

@@ -51,7 +51,7 @@ const DEFAULTS: ResolvedConfig = {
   },
   audit: { perMillion: 0 },
   stress: { pause: 0 },
-  schedule: { strategy: 'free', depth: 3, steps: 0, preempt: 1 },
+  schedule: { strategy: 'free', depth: 3, steps: 0, preempt: 1, preemptions: 2 },
   stats: { accessSample: 1024, faultSample: 16 },
   // Every cost item's default cycles (the one table, cost/model.ts), with the sourced ones stated.
   thresholds: [],
