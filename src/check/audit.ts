@@ -124,7 +124,9 @@ function auditShadowTree(ctx: HvContext, slot: number): number {
     const alignedPage = pageOfPn(ctx, pnAlign(gpaPn, ref.shift));
     let found = false;
     for (const [lp, pn] of rmapEntries(ctx, alignedPage)) if (lp === l1Lpid && pn === l2Pn) found = true;
-    if (!found) ctx.report.shadowWithoutRmap(l1Lpid, l2Pn, leaf, hp, p6);
+    // The list that should name it is the aligned page's: window P6 may have dropped that one.
+    const listP6 = alignedPage < ctx.L.l1Pages && (Atomics.load(w, ctx.L.windowTaintWord + alignedPage) & TAINT_P6) !== 0 ? WINDOW.P6 : p6;
+    if (!found) ctx.report.shadowWithoutRmap(l1Lpid, l2Pn, leaf, hp, listP6);
     // I3: the dirty and referenced chains.
     if ((leaf & PAGE_DIRTY) !== 0 && ((hp & PAGE_DIRTY) === 0 || (gl & PAGE_DIRTY) === 0)) {
       const p5 = (hp & PAGE_DIRTY) === 0 && (Atomics.load(w, ctx.L.windowTaintWord + pageOfPn(ctx, gpaPn)) & TAINT_P5) !== 0;

@@ -49,7 +49,12 @@ function unmapL1Leaf(ctx: HvContext, _table: RadixTable, i: number, gpaPn: numbe
  * leaves (they map other host pages): they stay mapped, untracked. Taint the page (TAINT_P6), so
  * what those leaves cause is told apart as P6's.
  */
-function l1Misaddressed(ctx: HvContext, hostPn: number): void {
+function l1Misaddressed(ctx: HvContext, hostPn: number, leafPn: number, shift: number): void {
+  // The leaf's own range: the shadow leaves built on it keep their rmap entries in its pages'
+  // lists, which the misaddressed removal does not reach; they outlive the leaf, P6's.
+  const own = pageOfPn(ctx, leafPn);
+  const ownPages = Math.max(1, pnCount(shift) / ctx.L.basePn);
+  for (let p = own; p < own + ownPages && p < ctx.L.l1Pages; p++) Atomics.or(ctx.w, ctx.L.windowTaintWord + p, TAINT_P6);
   const page = pageOfPn(ctx, hostPn);
   if (page >= ctx.L.l1Pages || ctx.m.memslotOf(page) < 0) return;
   if (Atomics.load(ctx.w, ctx.L.rmapHeadWord + page) === 0) return;

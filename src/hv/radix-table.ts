@@ -36,9 +36,10 @@ export interface RadixTable {
    */
   unmapLeaf: LeafUnmap;
   /**
-   * Window P6: create_pte's partial sub-tree free is about to unmap a leaf at `hostPn`, the leaf's
-   * host real address taken as a guest address. The table marks what that address damages (L0's
-   * table for L1: the rmap list of the L1 page with that number, when a memslot covers it).
+   * Window P6: create_pte's partial sub-tree free is about to unmap the leaf of guest page `pn`
+   * (size 2^`shift` bytes) at `hostPn`, the leaf's host real address taken as a guest address. The
+   * table marks what that damages (L0's table for L1: the rmap list of the L1 page with that
+   * number, when a memslot covers it, and the shadow leaves of `pn`'s range, which nothing removes).
    */
-  misaddressed: (ctx: HvContext, hostPn: number) => void;
+  misaddressed: (ctx: HvContext, hostPn: number, pn: number, shift: number) => void;
 }

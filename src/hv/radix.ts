@@ -71,7 +71,7 @@ function unmapFreeTableLocked(ctx: HvContext, table: RadixTable, dir: number, le
       if (ctx.fixed(FIX.p6)) table.unmapLeaf(ctx, table, base + k, pn, g.leafShift[level]);
       else {
         const hostPn = e & PTE_RPN_MASK;
-        table.misaddressed(ctx, hostPn);
+        table.misaddressed(ctx, hostPn, pn, g.leafShift[level]);
         table.unmapLeaf(ctx, table, base + k, hostPn, g.leafShift[level]);
       }
     } else {
