@@ -146,11 +146,12 @@ describe.skipIf(chromium === undefined)(`HTML reports in headless Chromium${why 
       const points = [...el.querySelectorAll('td.pt')];
       const last = el.querySelector('tr.viol-step');
       const box = el.getBoundingClientRect();
+      const style = (e: typeof el) => el.ownerDocument.defaultView!.getComputedStyle(e);
       return {
         heads,
         points: points.length,
-        coloured: points.filter((p) => getComputedStyle(p).borderLeftWidth === '4px' && getComputedStyle(p).borderLeftColor !== 'rgba(0, 0, 0, 0)').length,
-        marked: last === null ? '' : getComputedStyle(last.querySelector('td')!).backgroundColor,
+        coloured: points.filter((p) => style(p).borderLeftWidth === '4px' && style(p).borderLeftColor !== 'rgba(0, 0, 0, 0)').length,
+        marked: last === null ? '' : style(last.querySelector('td')!).backgroundColor,
         width: box.width,
         height: box.height,
       };
