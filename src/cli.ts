@@ -15,10 +15,11 @@ import { describeKeys } from './workload/keys.js';
 import { replayArgs } from './workload/overrides.js';
 import { DURATION_EXAMPLES, parseDuration } from './workload/units.js';
 import { ACCEPTS, COMMANDS, GLOBAL_OPTIONS, HELP, UsageError, last, parseArgs, type Command, type Parsed } from './cli/args.js';
-import { interruptOnSigint, outputsOf, stdoutTaken, useColor, writeDocument, writeOutput } from './cli/outputs.js';
+import { interruptOnSignal, outputsOf, stdoutTaken, useColor, writeDocument, writeOutput } from './cli/outputs.js';
 import type { ResolvedConfig } from './workload/types.js';
 import { EXIT_INTERRUPTED } from './util/exit.js';
-import { kindLabel, mostTimedFaultKind, renderTable } from './report/table.js';
+import { renderTable } from './report/table.js';
+import { renderSweep } from './report/sweep-table.js';
 import { renderProgress, renderStartupProgress, renderStressProgress } from './report/progress.js';
 import { toolVersion } from './stats/version.js';
 import { staleCommandWarning } from './util/paths.js';
@@ -40,7 +41,7 @@ async function cmdRun(p: Parsed): Promise<number> {
   const thresholds = await thresholdsFor(cfg, 'run');
   // The engine (worker pool, machine) and the report load only for the commands that use them.
   const { runSimulation } = await import('./engine/run.js');
-  const { signal, release } = interruptOnSigint();
+  const { signal, release } = interruptOnSignal();
   try {
     const out = await runSimulation(cfg, {
       signal,
@@ -79,7 +80,8 @@ async function applyThresholds(doc: AnyDocument, thresholds: readonly Threshold[
   doc.thresholds = evaluateThresholds(doc, thresholds);
   const failed = doc.thresholds.filter((r) => !r.pass);
   if (!p.flags.has('quiet')) text.write(renderThresholds(doc.thresholds, useColor(p, text)) + '\n');
-  else if (failed.length > 0) process.stderr.write(renderThresholds(failed, false));
+  // --quiet: the tally and the failures only, on stderr.
+  else if (failed.length > 0) process.stderr.write(renderThresholds(doc.thresholds, false, true));
   if (failed.length > 0 && doc.exitStatus === 0) doc.exitStatus = 1;
 }
 
@@ -135,61 +137,41 @@ async function cmdSweep(p: Parsed): Promise<number> {
     checkMachine(cfg);
     return cfg;
   });
-  // Rows are labelled by the swept keys (a fixed override is the same on every row).
-  const swept = axes.map((_, k) => k).filter((k) => axes[k].values.length > 1);
-  const shown = swept.length > 0 ? swept : axes.map((_, k) => k);
-  const label = (vals: readonly string[]): string => shown.map((k) => vals[k]).join(' ');
-  const width = Math.max(24, label(axes.map((a) => a.key)).length, ...points.map((v) => label(v).length));
+  const shard = (await import('./cli/documents.js')).shardOf(p, process.env);
   const text = stdoutTaken(json, html) ? process.stderr : process.stdout;
   const thresholds = await thresholdsFor(base, 'sweep');
   const doc: SweepDocument = {
     ...makeHeader('sweep', base, p.argv, startedAt),
     axes: axes.map((a) => ({ key: a.key, values: [...a.values] })),
     points: [],
+    shard: shard ?? null,
   };
   let worst = 0;
   const { runSimulation } = await import('./engine/run.js');
-  const { signal, release } = interruptOnSigint();
+  const { signal, release } = interruptOnSignal();
   try {
-    for (let i = 0; i < points.length && !signal.aborted; i++) {
+    // A shard runs the points p with p % count == index; each point's config (its seed included)
+    // is the grid's, so merged shards are the whole sweep.
+    const mine = points.map((_, i) => i).filter((i) => shard === undefined || i % shard.count === shard.index);
+    for (const [n, i] of mine.entries()) {
+      if (signal.aborted) break;
       const out = await runSimulation(configs[i], { signal, strict: p.flags.has('strict') });
       worst = out.exitCode === EXIT_INTERRUPTED ? EXIT_INTERRUPTED : Math.max(worst, out.exitCode);
       const d = out.doc;
       doc.points.push({ values: Object.fromEntries(axes.map((a, k) => [a.key, points[i][k]])), exitStatus: out.exitCode, replay: replayArgs(configs[i]), ...runBodyOf(d) });
       if (!p.flags.has('quiet')) {
-        process.stderr.write(`${axes.map((a, k) => `${a.key}=${points[i][k]}`).join(' ')}: done (${i + 1}/${points.length})\n`);
+        process.stderr.write(`${axes.map((a, k) => `${a.key}=${points[i][k]}`).join(' ')}: done (${n + 1}/${mine.length}${shard !== undefined ? ` of shard ${shard.index}/${shard.count}` : ''})\n`);
       }
     }
   } finally {
     release();
   }
-  text.write(sweepTable(doc, label, width) + '\n');
+  text.write(renderSweep(doc) + '\n');
   doc.interrupted = signal.aborted;
   doc.exitStatus = signal.aborted ? EXIT_INTERRUPTED : worst;
   await applyThresholds(doc, thresholds, text, p);
   await writeDocument(json, html, doc);
   return doc.exitStatus;
-}
-
-/**
- * The sweep's terminal table: one row per point, labelled by the swept keys. The latency columns
- * are those of the fault kind timed most often over the sweep, as in its HTML report (shadow
- * insert when none was timed), "-" at a point that timed none.
- */
-function sweepTable(doc: SweepDocument, label: (vals: readonly string[]) => string, width: number): string {
-  const kind = mostTimedFaultKind(doc.points) ?? 'shadowInsert';
-  const name = kind === 'shadowInsert' ? 'insert' : kindLabel(kind);
-  const col = Math.max(11, name.length + 4);
-  const ns = (v: number | undefined): string => (v !== undefined ? `${v}ns` : '-').padStart(col);
-  const rows = [`${label(doc.axes.map((a) => a.key)).padEnd(width)} ${'accesses/s'.padStart(14)} ${'faults/s'.padStart(14)} ${'modeled f/s'.padStart(14)} ${`${name} p50`.padStart(col)} ${`${name} p99`.padStart(col)} ${'violations'.padStart(10)}`];
-  for (const pt of doc.points) {
-    const lat = pt.latencyNs[kind];
-    const modeled = pt.modeled !== null && pt.modeled !== undefined ? Math.round(pt.modeled.faultsPerSec).toLocaleString('en-US') : '-';
-    rows.push(
-      `${label(doc.axes.map((a) => pt.values[a.key])).padEnd(width)} ${Math.round(pt.throughput.accessesPerSec).toLocaleString('en-US').padStart(14)} ${Math.round(pt.throughput.faultsPerSec).toLocaleString('en-US').padStart(14)} ${modeled.padStart(14)} ${ns(lat?.p50)} ${ns(lat?.p99)} ${String(pt.checks.violations).padStart(10)}`,
-    );
-  }
-  return rows.join('\n');
 }
 
 async function cmdStress(p: Parsed): Promise<number> {
@@ -219,7 +201,7 @@ async function cmdStress(p: Parsed): Promise<number> {
   // Start the workers first: they load the simulator while this thread loads the engine.
   const pool = (await import('./engine/pool.js')).makePool(cfg.vcpus);
   const { runStress, renderStress } = await import('./engine/stress.js');
-  const { signal, release } = interruptOnSigint();
+  const { signal, release } = interruptOnSignal();
   try {
     const doc = await runStress(cfg, {
       timeMs,

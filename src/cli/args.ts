@@ -44,7 +44,7 @@ export const ACCEPTS: Readonly<Record<Command, ReadonlySet<string>>> = {
   run: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'no-color', 'strict', 'threshold', 'schedule']),
   stress: new Set(['vcpus', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'time', 'iterations', 'quiet', 'no-color', 'strict', 'fail-fast', 'no-fail-fast', 'threshold', 'shard', 'shards', 'schedule']),
   validate: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'keys', 'threshold', 'schedule']),
-  sweep: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'strict', 'threshold', 'schedule']),
+  sweep: new Set(['vcpus', 'duration', 'accesses', 'seed', 'protocol', 'fix', 'mutation', 'set', 'json', 'html', 'quiet', 'strict', 'threshold', 'schedule', 'shard', 'shards']),
   trace: new Set(['output', 'tlb', 'quiet']),
   timings: new Set(['level', 'host', 'output']),
   compare: new Set(['markdown', 'alpha']),
@@ -65,7 +65,7 @@ Usage:
   nestsim trace -o FILE [--tlb N] -- <command...>   record a program's memory trace (Valgrind)
   nestsim timings <run.json> [--level l0|l1] [--host FILE]   modeled time as KVM's debugfs timings
   nestsim compare <base.json...> -- <new.json...> [--markdown]   per-figure deltas with their uncertainty
-  nestsim merge <shard.json|dir>... [--json FILE] [--html FILE]   the shards of a stress campaign, merged
+  nestsim merge <shard.json|dir>... [--json FILE] [--html FILE]   the shards of a stress or sweep campaign, merged
   nestsim replay <token|file>               rerun a controlled schedule exactly, from its token
   nestsim help <command>                    options of a command (also: nestsim <command> --help)
   nestsim --version                         the version (also -V)
@@ -95,13 +95,14 @@ config, 3 internal error, 130 interrupted (Ctrl-C; the results so far are printe
   --no-color            plain text`,
   merge: `Usage: nestsim merge <shard.json|dir>... [options]
 
-  The shards of a count-bounded stress campaign (stress --iterations R --shard i/N) merged into
-  the document the whole campaign would have written: rounds join in order, counts and outcome
-  tables add, detection is recomputed. Names the shards missing (their rounds are absent) and
-  refuses a shard present twice, another config, another major schema version or another git
+  The shards of a campaign merged into the document the whole campaign would have written: of a
+  count-bounded stress campaign (stress --iterations R --shard i/N), rounds join in order, counts
+  and outcome tables add, detection is recomputed; of a sweep (sweep ... --shard i/N), the points
+  join in grid order. Names the shards missing (their rounds or points are absent) and refuses a
+  shard present twice, another config or grid, another major schema version or another git
   commit.
 
-  --json FILE           write the merged stress document; - for stdout
+  --json FILE           write the merged document; - for stdout
   --html FILE           write its HTML report
   --allow-mixed         merge documents of different configs or commits anyway
   --quiet               only the summary line`,
@@ -187,6 +188,10 @@ config, 3 internal error, 130 interrupted (Ctrl-C; the results so far are printe
   --json FILE           write the sweep document (JSON: the axes and one run body per point); - for stdout
   --html FILE           write the HTML report (each figure against the swept keys); - for stdout
   --quiet               no per-value progress
+  --shard i/N           run shard i (from 0) of N of the grid: points p with p % N == i, in grid
+                        order (nestsim merge joins the shards); or from a Slurm array task or a
+                        Kubernetes indexed job with --shards N, as for stress
+  --shards N            the shard count for JOB_COMPLETION_INDEX
   Other options as for run.`,
   trace: `Usage: nestsim trace -o FILE [--tlb N] -- <command...>
 

@@ -7,7 +7,7 @@ import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { UsageError, last, type Parsed } from './args.js';
 import { outputsOf } from './outputs.js';
-import type { AnyDocument, RunDocument, StressDocument } from '../stats/document.js';
+import type { AnyDocument, RunDocument, StressDocument, SweepDocument } from '../stats/document.js';
 
 /** `nestsim timings`: a run document's modeled time as KVM's debugfs timings file (report/timings.ts). */
 export async function cmdTimings(p: Parsed): Promise<number> {
@@ -120,24 +120,29 @@ export function shardOf(p: Parsed, env: NodeJS.ProcessEnv): { index: number; cou
   return undefined;
 }
 
-/** `nestsim merge <shards...>` (stats/merge.ts). */
+/** `nestsim merge <shards...>` (stats/merge.ts): a stress or a sweep campaign's shards. */
 export async function cmdMerge(p: Parsed): Promise<number> {
-  if (p.file === undefined) throw new UsageError('merge: expected the shards\' stress documents (files or directories), found none');
+  if (p.file === undefined) throw new UsageError('merge: expected the shards\' documents (files or directories), found none');
   const { docs, files } = readDocuments([p.file, ...p.more]);
-  const { MergeError, mergeStress } = await import('../stats/merge.js');
-  let merged: StressDocument;
+  const { MergeError, mergeDocuments } = await import('../stats/merge.js');
+  let merged: StressDocument | SweepDocument;
   try {
-    merged = mergeStress(docs as StressDocument[], files, p.flags.has('allow-mixed'));
+    merged = mergeDocuments(docs, files, p.flags.has('allow-mixed'));
   } catch (e) {
     if (e instanceof MergeError) throw new UsageError(`merge: ${e.message}`);
     throw e;
   }
   const [json, html] = outputsOf(p, 'json', 'html');
   const text = (json?.path === '-' || html?.path === '-') ? process.stderr : process.stdout;
-  const { renderStress } = await import('../engine/stress.js');
   const shard = merged.shard as { count: number; merged: number[]; missing: number[] };
-  text.write(`merged ${shard.merged.length} of ${shard.count} shards${shard.missing.length > 0 ? `; MISSING shards ${shard.missing.join(', ')} (their rounds are absent)` : ''}\n`);
-  text.write(renderStress(merged, { color: false, quiet: p.flags.has('quiet') }) + '\n');
+  const absent = merged.kind === 'sweep' ? 'points' : 'rounds';
+  text.write(`merged ${shard.merged.length} of ${shard.count} shards${shard.missing.length > 0 ? `; MISSING shards ${shard.missing.join(', ')} (their ${absent} are absent)` : ''}\n`);
+  if (merged.kind === 'sweep') {
+    if (!p.flags.has('quiet')) text.write((await import('../report/sweep-table.js')).renderSweep(merged as SweepDocument) + '\n');
+  } else {
+    const { renderStress } = await import('../engine/stress.js');
+    text.write(renderStress(merged as StressDocument, { color: false, quiet: p.flags.has('quiet') }) + '\n');
+  }
   const { selfCheck, writeOutput } = await import('./outputs.js');
   await selfCheck(merged);
   if (json) writeOutput(json, JSON.stringify(merged, null, 2) + '\n');

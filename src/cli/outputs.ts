@@ -94,21 +94,29 @@ export function useColor(p: Parsed, stream: NodeJS.WriteStream): boolean {
 }
 
 /**
- * The first SIGINT aborts the returned signal (the run stops at its next safe point and keeps
- * what it did); a second one exits at once with EXIT_INTERRUPTED.
+ * The first SIGINT or SIGTERM (Ctrl-C; a batch scheduler's time limit or cancel, a pod being
+ * stopped) aborts the returned signal: the run stops at its next safe point and keeps what it
+ * did. A second one exits at once with EXIT_INTERRUPTED.
  */
-export function interruptOnSigint(): { signal: AbortSignal; release: () => void } {
+export function interruptOnSignal(): { signal: AbortSignal; release: () => void } {
   const ac = new AbortController();
-  const onSigint = (): void => {
+  const on = (name: NodeJS.Signals): void => {
     if (ac.signal.aborted) {
-      process.stderr.write('\nnestsim: interrupted again: aborting now\n');
+      process.stderr.write(`\nnestsim: ${name} again: aborting now\n`);
       process.exit(EXIT_INTERRUPTED);
     }
-    process.stderr.write('\nnestsim: interrupted: stopping at the next safe point (Ctrl-C again to abort)\n');
+    process.stderr.write(name === 'SIGINT' ? '\nnestsim: interrupted: stopping at the next safe point (Ctrl-C again to abort)\n' : `\nnestsim: ${name}: stopping at the next safe point and writing what ran\n`);
     ac.abort();
   };
-  process.on('SIGINT', onSigint);
-  return { signal: ac.signal, release: () => process.off('SIGINT', onSigint) };
+  process.on('SIGINT', on);
+  process.on('SIGTERM', on);
+  return {
+    signal: ac.signal,
+    release: () => {
+      process.off('SIGINT', on);
+      process.off('SIGTERM', on);
+    },
+  };
 }
 
 /** Set to `schema` (the test suite does), every document is validated against the shipped schema before it is written. */

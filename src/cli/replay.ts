@@ -7,7 +7,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { UsageError, last, parseArgs, type Parsed } from './args.js';
 import { shrinkToken, type ShrinkResult, type ShrinkSize } from './shrink.js';
 import { configFrom } from './config-from.js';
-import { interruptOnSigint, outputsOf, stdoutTaken, useColor, writeDocument, writeOutput, type Output } from './outputs.js';
+import { interruptOnSignal, outputsOf, stdoutTaken, useColor, writeDocument, writeOutput, type Output } from './outputs.js';
 import { TOKEN_PREFIX, TokenError, configHash, decodeToken, describeChoice, renderTimeline, unpackChoices, type ExpectedViolation, type TokenData } from '../stats/schedule.js';
 import { packChoice, POINTS } from '../sync/schedule-layout.js';
 import type { RunDocument } from '../stats/document.js';
@@ -72,7 +72,7 @@ export async function replayToken(tokenText: string): Promise<ReplayOutcome> {
   const cfg = configFrom(p);
   if (cfg.schedule.strategy === 'free') throw new TokenError('a token of a controlled run, found one whose config runs its threads freely');
   const { runSimulation } = await import('../engine/run.js');
-  const { signal, release } = interruptOnSigint();
+  const { signal, release } = interruptOnSignal();
   try {
     const out = await runSimulation(cfg, {
       signal,

@@ -26,3 +26,17 @@ export function tally(d: string, names: readonly string[], unit = 'count'): Sche
 }
 export const arr = (d: string, items: Schema, extra: Schema = {}): Schema => ({ type: 'array', description: d, items, ...extra });
 export const ref = (name: string, d?: string): Schema => ({ $ref: `#/$defs/${name}`, ...(d === undefined ? {} : { description: d }) });
+
+/** A document's shard (stress rounds or sweep points): null for a whole campaign, one shard, or a merge's shards held and missing. */
+export const shardSchema = (what: string): Schema => ({
+  description: `null for a whole campaign; the shard this document ran (--shard i/N: ${what} r with r % N == i); or, for nestsim merge, the shards it holds and the ones missing.`,
+  oneOf: [
+    { type: 'null' },
+    obj('One shard.', { index: count('Its index, from 0.', 'index'), count: { type: 'integer', minimum: 1, description: withUnit('Shards in the campaign.', 'count') } }),
+    obj('Merged shards.', {
+      count: { type: 'integer', minimum: 1, description: withUnit('Shards in the campaign.', 'count') },
+      merged: arr('The shard indices merged, in order.', count('A shard index.', 'index')),
+      missing: arr(`Shard indices no document held: their ${what} are absent.`, count('A shard index.', 'index')),
+    }),
+  ],
+});

@@ -7,7 +7,7 @@
  * Every field has a description; a field with a unit ends its description with `Unit: X.`, which
  * the field reference shows in its own column.
  */
-import { arr, bool, count, counts, nullable, num, obj, ref, str, tally, withUnit, type Schema } from './schema-build.js';
+import { arr, bool, count, counts, nullable, num, obj, ref, shardSchema, str, tally, withUnit, type Schema } from './schema-build.js';
 import { MODELED } from './schema-modeled.js';
 import { SCHEDULE_OR_NULL } from './schema-schedule.js';
 import { DOCUMENT_KINDS, SCHEMA_VERSION } from '../stats/document.js';
@@ -72,7 +72,7 @@ const HEADER: Record<string, Schema> = {
     },
   },
   exitStatus: EXIT,
-  interrupted: bool('Stopped by Ctrl-C before its end: the figures cover what was done.'),
+  interrupted: bool('Stopped by a signal (Ctrl-C, or SIGTERM from a scheduler) before its end: the figures cover what was done.'),
   thresholds: arr(
     "The config's thresholds (thresholds:, --threshold) and their verdicts, in order; empty when it has none. Any failed one makes the command exit 1.",
     obj('One threshold.', {
@@ -312,18 +312,7 @@ const STRESS_BODY: Record<string, Schema> = {
   },
   rounds: arr('Every round, in order.', ROUND),
   detection: DETECTION,
-  shard: {
-    description: 'null for a whole campaign; the shard this document ran (--shard i/N: rounds r with r % N == i); or, for nestsim merge, the shards it holds and the ones missing.',
-    oneOf: [
-      { type: 'null' },
-      obj('One shard.', { index: count('Its index, from 0.', 'index'), count: { type: 'integer', minimum: 1, description: withUnit('Shards in the campaign.', 'count') } }),
-      obj('Merged shards.', {
-        count: { type: 'integer', minimum: 1, description: withUnit('Shards in the campaign.', 'count') },
-        merged: arr('The shard indices merged, in order.', count('A shard index.', 'index')),
-        missing: arr('Shard indices no document held: their rounds are absent.', count('A shard index.', 'index')),
-      }),
-    ],
-  },
+  shard: shardSchema('rounds'),
   exploration: {
     description: 'Under schedule.strategy exhaustive: the preemption-bounded search (docs/schedules.md); null otherwise.',
     oneOf: [
@@ -366,6 +355,7 @@ const SWEEP_BODY: Record<string, Schema> = {
     },
     unevaluatedProperties: false,
   }),
+  shard: shardSchema('points'),
 };
 
 const body = (props: Record<string, Schema>, d: string): Schema => ({ type: 'object', description: d, required: Object.keys(props), properties: props });

@@ -159,7 +159,7 @@ function headerLines(doc: RunDocument, color: boolean): string[] {
   ];
   if (mutations.length > 0) lines.push(`mutations: ${mutations.join(', ')}`);
   lines.push(`node ${doc.host.node}, ${doc.host.cpus} cpus (${doc.host.cpuModel})`);
-  if (doc.interrupted) lines.push(paint('interrupted (Ctrl-C): the figures cover the run up to the stop', 'yellow', color));
+  if (doc.interrupted) lines.push(paint('interrupted (by a signal): the figures cover the run up to the stop', 'yellow', color));
   if (doc.run.endedInWarmup) lines.push(paint('the run ended during warm-up: nothing was measured (shorten warmup or lengthen duration)', 'yellow', color));
   if (doc.run.deadlineMs !== null && doc.run.overranMs > Math.max(100, doc.run.deadlineMs / 10)) {
     lines.push(paint(`overran its ${fmtMs(doc.run.deadlineMs)} deadline by ${fmtMs(doc.run.overranMs)} (audits or actors running long)`, 'yellow', color));

@@ -112,13 +112,14 @@ export function evaluateThresholds(doc: AnyDocument, thresholds: readonly Thresh
   });
 }
 
-/** The terminal lines: one per threshold, pass or fail, with the value found. */
-export function renderThresholds(results: readonly ThresholdResult[], color: boolean): string {
+/** The terminal lines: the tally, then one per threshold, pass or fail, with the value found (only the failed ones with `onlyFailed`). */
+export function renderThresholds(results: readonly ThresholdResult[], color: boolean, onlyFailed = false): string {
   if (results.length === 0) return '';
   const paint = (ok: boolean, s: string): string => (color ? `\x1b[${ok ? 32 : 31}m${s}\x1b[0m` : s);
   const failed = results.filter((r) => !r.pass).length;
   const lines = [`Thresholds  ${results.length - failed} passed, ${failed} failed`];
   for (const r of results) {
+    if (onlyFailed && r.pass) continue;
     const t = parseThreshold(r.expr);
     const unit = typeof t === 'string' ? null : fieldTimeUnit(t.path);
     const found = r.actual === null ? 'no value: nothing recorded' : `found ${+r.actual.toPrecision(6)}${unit !== null ? ` ${unit}` : ''}`;

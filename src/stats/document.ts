@@ -20,7 +20,7 @@ import { TOOL_NAME, toolVersion } from './version.js';
 import type { RunBody, ViolationRecord } from './results.js';
 
 /** The version of the results contract these documents follow. */
-export const SCHEMA_VERSION = '1.3.0';
+export const SCHEMA_VERSION = '1.4.0';
 
 /** The commands that write a results document. */
 export const DOCUMENT_KINDS = ['run', 'stress', 'sweep'] as const;
@@ -52,7 +52,7 @@ export interface DocumentHeader {
   config: ConfigRecord;
   /** The command's exit status (0 clean, 1 violation, 130 interrupted). */
   exitStatus: number;
-  /** Stopped by Ctrl-C before its end: the figures cover what was done. */
+  /** Stopped by a signal (Ctrl-C, or SIGTERM from a scheduler) before its end: the figures cover what was done. */
   interrupted: boolean;
   /** The config's thresholds and their verdicts (empty when it has none). */
   thresholds: ThresholdResult[];
@@ -201,12 +201,15 @@ export interface StressBody {
    * The shard of a count-bounded campaign this document ran (`--shard i/N`: rounds r with
    * r % N == i), null for a whole one; a merged document lists the shards it holds and misses.
    */
-  shard: { index: number; count: number } | { count: number; merged: number[]; missing: number[] } | null;
+  shard: Shard;
   /** Under the exhaustive strategy: its preemption bound, the schedules run, and whether none is left; else null. */
   exploration: { preemptionBound: number; schedules: number; exhausted: boolean } | null;
 }
 
 export type StressDocument = DocumentHeader & StressBody;
+
+/** The shard a document ran, or the shards a merged one holds and misses; null for a whole campaign. */
+export type Shard = { index: number; count: number } | { count: number; merged: number[]; missing: number[] } | null;
 
 /** One point of a sweep: the swept keys' values, its run's exit status and what it measured. */
 export type SweepPoint = { values: Record<string, string>; exitStatus: number; replay: string[] } & RunBody;
@@ -215,6 +218,11 @@ export interface SweepBody {
   /** Each `--set key=v1,v2,...`, in order; the grid is every combination, first axis slowest. */
   axes: Array<{ key: string; values: string[] }>;
   points: SweepPoint[];
+  /**
+   * The shard of the grid this document ran (`--shard i/N`: points p with p % N == i), null for a
+   * whole sweep; a merged document lists the shards it holds and misses.
+   */
+  shard: Shard;
 }
 
 export type SweepDocument = DocumentHeader & SweepBody;

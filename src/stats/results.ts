@@ -211,7 +211,7 @@ export interface ResultsInput {
   hostOom?: number;
   /** `host.overcommit` of the config. */
   overcommit?: boolean;
-  /** Stopped by SIGINT before the end (default false). */
+  /** Stopped by SIGINT or SIGTERM before the end (default false). */
   interrupted?: boolean;
   /** The configured wall-time bound in duration mode, null when bounded by accesses. */
   deadlineMs?: number | null;

@@ -112,22 +112,22 @@ describe('outputs: checked before the run, written whole', () => {
   });
 });
 
-describe('Ctrl-C keeps what was done', () => {
-  /** Start a command, send SIGINT `signals` times once it has run ~1 s, return its exit code and output. */
-  function interrupt(args: string[], signals: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
-    return new Promise((resolve) => {
-      const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d) => (stdout += d));
-      child.stderr.on('data', (d) => (stderr += d));
-      setTimeout(() => {
-        for (let k = 0; k < signals; k++) child.kill('SIGINT');
-      }, 1500);
-      child.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+/** Start a command, send `sig` `signals` times once it has run ~1.5 s, return its exit code and output. */
+function interrupt(args: string[], signals: number, sig: NodeJS.Signals = 'SIGINT'): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    setTimeout(() => {
+      for (let k = 0; k < signals; k++) child.kill(sig);
+    }, 1500);
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
 
+describe('Ctrl-C keeps what was done', () => {
   it('run: the first SIGINT stops at a safe point, audits, prints and writes the partial results (interrupted), exit 130', async () => {
     const out = join(tmp, 'interrupted.json');
     const r = await interrupt(['run', config('long.yaml', `${SMALL}duration: 60s\n`), '--json', out], 1);
@@ -136,7 +136,7 @@ describe('Ctrl-C keeps what was done', () => {
     expect(doc.interrupted).toBe(true);
     expect(doc.run.durationMs).toBeLessThan(60_000);
     expect(schemaProblems(doc)).toEqual([]);
-    expect(r.stdout).toContain('interrupted (Ctrl-C)');
+    expect(r.stdout).toContain('interrupted (by a signal)');
     expect(r.stdout).toContain('Throughput');
   });
 
@@ -150,6 +150,20 @@ describe('Ctrl-C keeps what was done', () => {
     const r = await interrupt(['stress', config('small.yaml', SMALL), '--time', '60s', '--set', 'duration=200ms'], 1);
     expect(r.code).toBe(130);
     expect(r.stdout).toMatch(/rounds in .* violating rounds \(interrupted: the last round was cut short\)/);
+  });
+});
+
+describe('SIGTERM (a Slurm time limit or scancel, a Kubernetes pod stopped) keeps what was done', () => {
+  it('stress --json: SIGTERM stops at a safe point and the document of the rounds so far is written, exit 130', async () => {
+    const out = join(tmp, 'sigterm.json');
+    const r = await interrupt(['stress', config('small.yaml', SMALL), '--iterations', '100000', '--set', 'duration=200ms', '--json', out], 1, 'SIGTERM');
+    expect(r.code).toBe(130);
+    expect(r.stderr).toContain('SIGTERM: stopping at the next safe point');
+    const doc = JSON.parse(readFileSync(out, 'utf8'));
+    expect(doc.interrupted).toBe(true);
+    expect(doc.stress.rounds).toBeGreaterThan(0);
+    expect(doc.stress.rounds).toBeLessThan(100000);
+    expect(schemaProblems(doc)).toEqual([]);
   });
 });
 

@@ -83,3 +83,58 @@ describe('nestsim merge', () => {
     expect(timed.stderr).toContain('--shard: expected a count-bounded campaign (--iterations R)');
   }, 120_000);
 });
+
+describe('nestsim merge of a sweep cut into shards', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'nestsim-merge-sweep-'));
+  const nestsim = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  // One vCPU per point: every point is deterministic, so the merge must equal the whole sweep.
+  const sweep = ['sweep', join(ROOT, 'configs', 'fault-storm.yaml'), '--vcpus', '1', '--accesses', '2000', '--set', 'seed=1,2,3', '--set', 'cost.exitCycles=4700,9400', '--quiet'];
+  const point = (p: Record<string, unknown>) => ({ values: p.values, exitStatus: p.exitStatus, replay: p.replay, counts: p.counts, modeled: p.modeled, checks: p.checks, invalidations: p.invalidations });
+
+  it('points p with p % N == i run in shard i; merged, the points are the whole grid in order, identical but for wall-clock figures', () => {
+    const dir = join(tmp, 'shards');
+    mkdirSync(dir);
+    for (const i of [2, 0, 1]) {
+      const r = nestsim(...sweep, '--shard', `${i}/3`, '--json', join(dir, `s${i}.json`));
+      expect(r.status, r.stderr).toBe(0);
+      const d = JSON.parse(readFileSync(join(dir, `s${i}.json`), 'utf8'));
+      expect(d.shard).toEqual({ index: i, count: 3 });
+      expect(d.points.length).toBe(2);
+      expect(schemaProblems(d)).toEqual([]);
+    }
+    const whole = join(tmp, 'whole.json');
+    expect(nestsim(...sweep, '--json', whole).status).toBe(0);
+    const out = join(tmp, 'merged.json');
+    const m = nestsim('merge', dir, '--json', out);
+    expect(m.status, m.stderr).toBe(0);
+    expect(m.stdout).toContain('merged 3 of 3 shards');
+    expect(m.stdout).toContain('seed cost.exitCycles');
+    const merged = JSON.parse(readFileSync(out, 'utf8'));
+    const w = JSON.parse(readFileSync(whole, 'utf8'));
+    expect(schemaProblems(merged)).toEqual([]);
+    expect(w.shard).toBeNull();
+    expect(merged.shard).toEqual({ count: 3, merged: [0, 1, 2], missing: [] });
+    expect(merged.axes).toEqual(w.axes);
+    expect(merged.points.map(point)).toEqual(w.points.map(point));
+
+    unlinkSync(join(dir, 's1.json'));
+    const part = nestsim('merge', dir, '--quiet');
+    expect(part.stdout).toContain('merged 2 of 3 shards; MISSING shards 1 (their points are absent)');
+  }, 120_000);
+
+  it('refuses a shard of another grid, and a stress shard beside a sweep shard', () => {
+    const a = join(tmp, 'a.json');
+    const b = join(tmp, 'b.json');
+    const c = join(tmp, 'c.json');
+    expect(nestsim(...sweep, '--shard', '0/2', '--json', a).status).toBe(0);
+    const other = sweep.map((x) => (x === 'seed=1,2,3' ? 'seed=1,2,4' : x));
+    expect(nestsim(...other, '--shard', '1/2', '--json', b).status).toBe(0);
+    const grid = nestsim('merge', a, b);
+    expect(grid.status).toBe(2);
+    expect(grid.stderr).toContain(`${b}: expected the grid of ${a} (seed=1,2,3 cost.exitCycles=4700,9400), found seed=1,2,4 cost.exitCycles=4700,9400`);
+    expect(nestsim('stress', join(ROOT, 'configs', 'stress.yaml'), '--iterations', '2', '--set', 'accesses=300', '--shard', '1/2', '--quiet', '--json', c).status).toBe(0);
+    const mixed = nestsim('merge', a, c);
+    expect(mixed.status).toBe(2);
+    expect(mixed.stderr).toContain(`${c}: expected a sweep document like ${a}, found a stress document`);
+  }, 120_000);
+});

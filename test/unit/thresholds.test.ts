@@ -140,5 +140,8 @@ describe('thresholds on the command line', () => {
     const r = nestsim('stress', join(ROOT, 'configs', 'stress.yaml'), '--iterations', '1', '--set', 'accesses=2000', '--quiet', '--threshold', 'stress.violatingRounds == 0', '--threshold', 'stress.rounds >= 2');
     expect(r.status).toBe(1);
     expect(r.stderr).toContain('FAIL  stress.rounds >= 2  (found 1)');
+    // --quiet shows the failures only, but the tally counts every threshold (was: "0 passed, 1 failed").
+    expect(r.stderr).toContain('Thresholds  1 passed, 1 failed');
+    expect(r.stderr).not.toContain('pass  stress.violatingRounds');
   });
 });
