@@ -15,7 +15,7 @@ import { describeKeys } from './workload/keys.js';
 import { replayArgs } from './workload/overrides.js';
 import { DURATION_EXAMPLES, parseDuration } from './workload/units.js';
 import { ACCEPTS, COMMANDS, GLOBAL_OPTIONS, HELP, UsageError, last, parseArgs, type Command, type Parsed } from './cli/args.js';
-import { interruptOnSignal, outputsOf, stdoutTaken, useColor, writeDocument, writeOutput } from './cli/outputs.js';
+import { applyThresholds, interruptOnSignal, outputsOf, stdoutTaken, useColor, writeDocument, writeOutput } from './cli/outputs.js';
 import type { ResolvedConfig } from './workload/types.js';
 import { EXIT_INTERRUPTED } from './util/exit.js';
 import { renderTable } from './report/table.js';
@@ -23,7 +23,7 @@ import { renderSweep } from './report/sweep-table.js';
 import { renderProgress, renderStartupProgress, renderStressProgress } from './report/progress.js';
 import { toolVersion } from './stats/version.js';
 import { staleCommandWarning } from './util/paths.js';
-import { makeHeader, runBodyOf, type AnyDocument, type DocumentKind, type SweepDocument } from './stats/document.js';
+import { makeHeader, runBodyOf, type DocumentKind, type SweepDocument } from './stats/document.js';
 import type { Threshold } from './stats/thresholds.js';
 
 /** Exit status of an internal error (a bug in nestsim, not in the input). */
@@ -71,18 +71,6 @@ async function thresholdsFor(cfg: ResolvedConfig, kind: DocumentKind): Promise<T
   const { thresholds, problem } = checkThresholds(cfg.thresholds, kind);
   if (problem !== undefined) throw configKeyError(cfg, 'thresholds', `a threshold on a number field of the ${kind} document (docs/results.md lists them)`, `"${problem.expr}": ${problem.why}`);
   return thresholds;
-}
-
-/** Judge `doc` by its thresholds: record the verdicts, print them, and fail a clean command (exit 1) on any failure. */
-async function applyThresholds(doc: AnyDocument, thresholds: readonly Threshold[], text: NodeJS.WriteStream, p: Parsed): Promise<void> {
-  if (thresholds.length === 0) return;
-  const { evaluateThresholds, renderThresholds } = await import('./report/thresholds.js');
-  doc.thresholds = evaluateThresholds(doc, thresholds);
-  const failed = doc.thresholds.filter((r) => !r.pass);
-  if (!p.flags.has('quiet')) text.write(renderThresholds(doc.thresholds, useColor(p, text)) + '\n');
-  // --quiet: the tally and the failures only, on stderr.
-  else if (failed.length > 0) process.stderr.write(renderThresholds(doc.thresholds, false, true));
-  if (failed.length > 0 && doc.exitStatus === 0) doc.exitStatus = 1;
 }
 
 async function cmdValidate(p: Parsed): Promise<number> {

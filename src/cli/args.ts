@@ -48,7 +48,7 @@ export const ACCEPTS: Readonly<Record<Command, ReadonlySet<string>>> = {
   trace: new Set(['output', 'tlb', 'quiet']),
   timings: new Set(['level', 'host', 'output']),
   compare: new Set(['markdown', 'alpha']),
-  merge: new Set(['json', 'html', 'allow-mixed', 'quiet']),
+  merge: new Set(['json', 'html', 'allow-mixed', 'quiet', 'threshold']),
   replay: new Set(['json', 'html', 'quiet', 'no-color', 'shrink', 'budget', 'output']),
 };
 /** Options every command takes. */
@@ -105,6 +105,8 @@ config, 3 internal error, 130 interrupted (Ctrl-C; the results so far are printe
   --json FILE           write the merged document; - for stdout
   --html FILE           write its HTML report
   --allow-mixed         merge documents of different configs or commits anyway
+  --threshold EXPR      judge the merged document (repeatable), beside the thresholds the shards'
+                        config gave, which are judged again on the whole: any failure exits 1
   --quiet               only the summary line`,
   compare: `Usage: nestsim compare <base.json|dir>... -- <new.json|dir>... [options]
 

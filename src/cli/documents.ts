@@ -74,16 +74,29 @@ function readDocuments(paths: readonly string[]): { docs: AnyDocument[]; files: 
 /** `nestsim compare <base...> -- <new...>` (report/compare.ts). */
 export async function cmdCompare(p: Parsed): Promise<number> {
   if (p.file === undefined) throw new UsageError('compare: expected base documents, then --, then new documents; found none');
-  if (p.rest.length === 0) throw new UsageError('compare: expected -- and the new documents after the base ones, found none');
-  const alphaText = last(p, 'alpha') ?? '0.05';
+  // Options may follow the new documents too (`compare a -- b --markdown`): -- only separates the sides.
+  const news: string[] = [];
+  let markdown = p.flags.has('markdown');
+  let alphaText = last(p, 'alpha') ?? '0.05';
+  for (let i = 0; i < p.rest.length; i++) {
+    const a = p.rest[i];
+    if (a === '--markdown') markdown = true;
+    else if (a === '--alpha' || a.startsWith('--alpha=')) {
+      const v = a === '--alpha' ? p.rest[++i] : a.slice('--alpha='.length);
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`--alpha: expected a significance level 0 < A < 1, found ${v === undefined ? 'nothing' : `"${v}"`}`);
+      alphaText = v;
+    } else if (a.startsWith('--')) throw new UsageError(`compare: expected one of its options (--markdown, --alpha A) or a document after --, found ${a}`);
+    else news.push(a);
+  }
+  if (news.length === 0) throw new UsageError('compare: expected -- and the new documents after the base ones, found none');
   const alpha = Number(alphaText);
   if (!(alpha > 0 && alpha < 1)) throw new UsageError(`--alpha: expected a significance level 0 < A < 1, found "${alphaText}"`);
   const { CompareError, compareDocuments, renderComparison } = await import('../report/compare.js');
   const base = readDocuments([p.file, ...p.more]).docs;
-  const next = readDocuments(p.rest).docs;
+  const next = readDocuments(news).docs;
   try {
     const rows = compareDocuments(base as Array<RunDocument | StressDocument>, next as Array<RunDocument | StressDocument>, alpha);
-    process.stdout.write(renderComparison(rows, alpha, p.flags.has('markdown')));
+    process.stdout.write(renderComparison(rows, alpha, markdown));
     return 0;
   } catch (e) {
     if (e instanceof CompareError) throw new UsageError(`compare: ${e.message}`);
@@ -142,6 +155,15 @@ export async function cmdMerge(p: Parsed): Promise<number> {
   } else {
     const { renderStress } = await import('../engine/stress.js');
     text.write(renderStress(merged as StressDocument, { color: false, quiet: p.flags.has('quiet') }) + '\n');
+  }
+  // The campaign's thresholds (the shards' config) and merge's own judge the whole, not a shard.
+  const exprs = [...((merged.config.thresholds as string[] | undefined) ?? []), ...(p.flags.get('threshold') ?? [])];
+  if (exprs.length > 0) {
+    const { checkThresholds } = await import('../report/thresholds.js');
+    const { thresholds, problem } = checkThresholds(exprs, merged.kind);
+    if (problem !== undefined) throw new UsageError(`--threshold "${problem.expr}": expected a threshold on a number field of the ${merged.kind} document (docs/results.md lists them), found ${problem.why}`);
+    const { applyThresholds } = await import('./outputs.js');
+    await applyThresholds(merged, thresholds, text as NodeJS.WriteStream, p);
   }
   const { selfCheck, writeOutput } = await import('./outputs.js');
   await selfCheck(merged);

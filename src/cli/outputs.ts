@@ -4,6 +4,7 @@
  * a temporary file in the same directory, then renamed over the target; `-` is stdout.
  */
 import type { AnyDocument } from '../stats/document.js';
+import type { Threshold } from '../stats/thresholds.js';
 import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { EXIT_INTERRUPTED } from '../util/exit.js';
@@ -146,4 +147,16 @@ export async function writeDocument(json: Output | undefined, html: Output | und
   await selfCheck(doc);
   if (json) writeOutput(json, JSON.stringify(doc, null, 2) + '\n');
   if (html) writeOutput(html, (await import('../report/report.js')).renderReport(doc));
+}
+
+/** Judge `doc` by its thresholds: record the verdicts, print them, and fail a clean command (exit 1) on any failure. */
+export async function applyThresholds(doc: AnyDocument, thresholds: readonly Threshold[], text: NodeJS.WriteStream, p: Parsed): Promise<void> {
+  if (thresholds.length === 0) return;
+  const { evaluateThresholds, renderThresholds } = await import('../report/thresholds.js');
+  doc.thresholds = evaluateThresholds(doc, thresholds);
+  const failed = doc.thresholds.filter((r) => !r.pass);
+  if (!p.flags.has('quiet')) text.write(renderThresholds(doc.thresholds, useColor(p, text)) + '\n');
+  // --quiet: the tally and the failures only, on stderr.
+  else if (failed.length > 0) process.stderr.write(renderThresholds(doc.thresholds, false, true));
+  if (failed.length > 0 && doc.exitStatus === 0) doc.exitStatus = 1;
 }

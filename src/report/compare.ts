@@ -95,7 +95,9 @@ export function compareDocuments(base: readonly (RunDocument | StressDocument)[]
     });
 }
 
-const num = (x: number): string => (Number.isNaN(x) ? '-' : Math.abs(x) >= 1e5 ? `${+(x / 1e6).toPrecision(4)}M` : `${+x.toPrecision(4)}`);
+// Large values as whole numbers with separators, so a mean and its spread read in one unit
+// (was "0.3447M ± 13.25": the mean in millions, the spread in ones).
+const num = (x: number): string => (Number.isNaN(x) ? '-' : Math.abs(x) >= 1e4 ? Math.round(x).toLocaleString('en-US') : `${+x.toPrecision(4)}`);
 const side = (s: Summary): string => (s.n === 0 ? '-' : s.n === 1 ? num(s.mean) : `${num(s.mean)} ± ${num(s.sd)} (n=${s.n})`);
 const pct = (c: number): string => (Number.isNaN(c) ? '-' : `${c >= 0 ? '+' : ''}${(c * 100).toFixed(1)}%`);
 const pText = (r: ComparedFigure): string => (r.test === null ? '-' : `${r.p < 0.001 ? '<0.001' : r.p.toFixed(3)} (${r.test === 'welch' ? 't' : 'U'})`);

@@ -17,6 +17,7 @@
 import { detectionOf } from './detection.js';
 import type { AnyDocument, StressDocument, SweepDocument } from './document.js';
 import { SCHEMA_VERSION } from './document.js';
+import { EXIT_INTERRUPTED } from '../util/exit.js';
 
 export class MergeError extends Error {
   override name = 'MergeError';
@@ -75,7 +76,8 @@ export function mergeSweep(docs: readonly SweepDocument[], files: readonly strin
   return {
     ...first,
     command: ['nestsim', 'merge', ...files],
-    exitStatus: Math.max(...docs.map((d) => d.exitStatus)),
+    // From the points, not the shards' own statuses: thresholds are judged again on the whole.
+    exitStatus: docs.some((d) => d.interrupted) ? EXIT_INTERRUPTED : Math.max(0, ...points.map((p) => p.exitStatus)),
     interrupted: docs.some((d) => d.interrupted),
     thresholds: [],
     points,
@@ -98,12 +100,14 @@ export function mergeStress(docs: readonly StressDocument[], files: readonly str
   }
   const firsts = docs.map((d) => d.firstViolation).filter((f) => f !== null);
   const sum = (f: (s: StressDocument['stress']) => number): number => docs.reduce((a, d) => a + f(d.stress), 0);
-  const exitStatus = Math.max(...docs.map((d) => d.exitStatus));
+  // From the rounds, not the shards' own statuses: thresholds are judged again on the whole.
+  const interrupted = docs.some((d) => d.interrupted);
+  const exitStatus = interrupted ? EXIT_INTERRUPTED : docs.some((d) => d.stress.violatingRounds > 0) ? 1 : 0;
   return {
     ...first,
     command: ['nestsim', 'merge', ...files],
     exitStatus,
-    interrupted: docs.some((d) => d.interrupted),
+    interrupted,
     thresholds: [],
     stress: {
       ...first.stress,

@@ -70,6 +70,9 @@ describe('comparing documents', () => {
     const text = renderComparison(rows, 0.05, true);
     expect(text).toMatch(/^\| figure \| base \| new \| change \| p \(Holm\) \| verdict \|$/m);
     expect(text).toContain('| modeled faults/s | 1000 ± 10 (n=3) | 800 ± 5 (n=3) | -20.0% |');
+    // Large means and their spread in one unit.
+    const big = renderComparison(compareDocuments([runDoc(344_712, 2000), runDoc(344_700, 2000), runDoc(344_730, 2000)], [runDoc(213_100, 2000), runDoc(213_090, 2000), runDoc(213_110, 2000)]), 0.05, true);
+    expect(big).toContain('| modeled faults/s | 344,714 ± 15.1 (n=3) | 213,100 ± 10 (n=3) |');
   });
 
   it('one document a side: the change without a test ("n/a")', () => {
@@ -106,6 +109,11 @@ describe('nestsim compare', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/^modeled faults\/s .* worse$/m);
     expect(r.stdout).toContain("Welch's t on document means");
+    // Options after the new documents apply too (was: --markdown read as a document, ENOENT).
+    const md = nestsim('compare', base, '--', next, '--markdown', '--alpha=0.01');
+    expect(md.status, md.stderr).toBe(0);
+    expect(md.stdout).toMatch(/^\| modeled faults\/s \|.*\| worse \|$/m);
+    expect(md.stdout).toContain('alpha 0.01');
   });
 
   it('bad input: exit 2 with what was expected, never a stack', () => {
@@ -117,6 +125,8 @@ describe('nestsim compare', () => {
       [['compare', notJson, '--', notJson], `${notJson}: expected a results document (JSON), found text that does not parse`],
       [['compare', join(tmp, 'none.json'), '--', notJson], 'cannot read it (ENOENT)'],
       [['compare', notJson, '--alpha', '2', '--', notJson], '--alpha: expected a significance level 0 < A < 1, found "2"'],
+      [['compare', notJson, '--', notJson, '--alpha'], '--alpha: expected a significance level 0 < A < 1, found nothing'],
+      [['compare', notJson, '--', notJson, '--html', 'x.html'], 'compare: expected one of its options (--markdown, --alpha A) or a document after --, found --html'],
     ];
     for (const [args, message] of cases) {
       const r = nestsim(...args);

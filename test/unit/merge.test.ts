@@ -138,3 +138,28 @@ describe('nestsim merge of a sweep cut into shards', () => {
     expect(mixed.stderr).toContain(`${c}: expected a sweep document like ${a}, found a stress document`);
   }, 120_000);
 });
+
+describe('nestsim merge judges the whole campaign by its thresholds', () => {
+  const tmp = mkdtempSync(join(tmpdir(), 'nestsim-merge-th-'));
+  const nestsim = (...args: string[]) => spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  it("the shards' thresholds are judged again on the merge, and merge's own --threshold too; a bad path is exit 2", () => {
+    const campaign = ['stress', join(ROOT, 'configs', 'stress.yaml'), '--iterations', '6', '--set', 'accesses=300', '--quiet', '--threshold', 'stress.rounds >= 4'];
+    for (const i of [0, 1]) {
+      // Each shard holds 3 rounds: its own threshold fails.
+      const r = nestsim(...campaign, '--shard', `${i}/2`, '--json', join(tmp, `s${i}.json`));
+      expect(r.status, r.stderr).toBe(1);
+      expect(r.stderr).toContain('FAIL  stress.rounds >= 4  (found 3)');
+    }
+    const out = join(tmp, 'merged.json');
+    const m = nestsim('merge', join(tmp, 's0.json'), join(tmp, 's1.json'), '--json', out);
+    expect(m.status, m.stdout + m.stderr).toBe(0);
+    expect(m.stdout).toContain('pass  stress.rounds >= 4  (found 6)');
+    expect(JSON.parse(readFileSync(out, 'utf8')).thresholds).toEqual([{ expr: 'stress.rounds >= 4', pass: true, actual: 6, at: null }]);
+    const f = nestsim('merge', join(tmp, 's0.json'), join(tmp, 's1.json'), '--threshold', 'stress.faults < 1');
+    expect(f.status).toBe(1);
+    expect(f.stdout).toContain('Thresholds  1 passed, 1 failed');
+    const bad = nestsim('merge', join(tmp, 's0.json'), join(tmp, 's1.json'), '--threshold', 'stress.nothing < 1');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--threshold "stress.nothing < 1": expected a threshold on a number field of the stress document');
+  }, 120_000);
+});
