@@ -49,11 +49,16 @@ function rmwHook(ctx: HvContext): void {
 export function rcUpdateLocked(ctx: HvContext, i: number, clr: number, set: number, l1Table: boolean): number {
   ctx.chargeItem(COST.pteUpdateCycles, COST_CAT.pte);
   current?.point('pte-update');
-  if (!ctx.has(MUT['nonatomic-rc'])) return pteUpdate(ctx.w, i, clr, set);
-  // M5: read, then write back; an R/C bit the hardware sets in between is overwritten.
-  const old = Atomics.load(ctx.w, i);
-  if (windowMayLoseC(ctx, l1Table, old, set)) rmwHook(ctx);
-  Atomics.store(ctx.w, i, (old | set) & ~clr);
+  let old: number;
+  if (!ctx.has(MUT['nonatomic-rc'])) old = pteUpdate(ctx.w, i, clr, set);
+  else {
+    // M5: read, then write back; an R/C bit the hardware sets in between is overwritten.
+    old = Atomics.load(ctx.w, i);
+    if (windowMayLoseC(ctx, l1Table, old, set)) rmwHook(ctx);
+    Atomics.store(ctx.w, i, (old | set) & ~clr);
+  }
+  // Controlled: the timeline shows the word before and after (one thread runs, so it is exact).
+  current?.pteValues('pte-update', old, Atomics.load(ctx.w, i));
   return old;
 }
 
@@ -61,10 +66,14 @@ export function rcUpdateLocked(ctx: HvContext, i: number, clr: number, set: numb
 export function unmapExchangeLocked(ctx: HvContext, i: number, l1Table: boolean): number {
   ctx.chargeItem(COST.pteUpdateCycles, COST_CAT.pte);
   current?.point('pte-update');
-  if (!ctx.has(MUT['nonatomic-unmap'])) return Atomics.exchange(ctx.w, i, 0);
-  // M6: read, then store 0; a C the hardware sets in between never reaches the dirty bitmap.
-  const old = Atomics.load(ctx.w, i);
-  if (windowMayLoseC(ctx, l1Table, old, 0)) rmwHook(ctx);
-  Atomics.store(ctx.w, i, 0);
+  let old: number;
+  if (!ctx.has(MUT['nonatomic-unmap'])) old = Atomics.exchange(ctx.w, i, 0);
+  else {
+    // M6: read, then store 0; a C the hardware sets in between never reaches the dirty bitmap.
+    old = Atomics.load(ctx.w, i);
+    if (windowMayLoseC(ctx, l1Table, old, 0)) rmwHook(ctx);
+    Atomics.store(ctx.w, i, 0);
+  }
+  current?.pteValues('pte-update', old, 0);
   return old;
 }

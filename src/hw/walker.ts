@@ -233,6 +233,8 @@ export class Walker {
       if (((nv ^ old) & PAGE_DIRTY) !== 0) this.ctx.hook?.('hw-rc-update', this.ctx);
       if (Atomics.compareExchange(w, i, old, nv) === old) {
         if (rg.hwRcCounter >= 0) this.ctx.count(rg.hwRcCounter);
+        // Controlled: the timeline shows the leaf before and after (when this was a point).
+        current?.pteValues('hw-rc-update', old, nv);
         return nv;
       }
     }

@@ -35,7 +35,7 @@ export const SCHEDULE: Schema = obj('A controlled run\'s schedule (docs/schedule
   },
   timeline: arr(
     'The steps before the first violation (the first unexplained one when there is one), or the run\'s last steps; oldest first, at most 64.',
-    obj('One step.', { step: count('Its number, from 1.', 'index'), vcpu: count('The thread that passed the point.', 'index'), point: POINT('The point.'), detail: str('What the point is about: the lock of a lock point (mmu_lock, tlb_lock[g], slots_lock, ...).') }, ['detail']),
+    obj('One step.', { step: count('Its number, from 1.', 'index'), vcpu: count('The thread that passed the point.', 'index'), point: POINT('The point.'), detail: str('What the point is about: the lock of a lock point (mmu_lock, tlb_lock[g], slots_lock, ...); for pte-update and hw-rc-update, the PTE before and after as 64-bit Power ISA values ("0x... -> 0x...").') }, ['detail']),
     { maxItems: 64 },
   ),
   timelineAt: str('Whether the timeline ends at the first violation or at the end of the run.', { enum: ['first-violation', 'end'] }),

@@ -11,6 +11,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { choiceChosen, choicePoint, choiceYielder, POINTS, type ScheduleResult } from '../sync/schedule-layout.js';
+import { hex64, pteToIsa } from '../mmu/pte.js';
 
 export const TOKEN_PREFIX = 'nsx1.';
 export const TOKEN_VERSION = 1;
@@ -145,7 +146,8 @@ export function scheduleSection(
     lastPoints: r.lastPoints,
     diverged: r.diverged,
     timeline: r.trail.slice(-TIMELINE_STEPS).map((e) => {
-      const detail = e.arg >= 0 ? o.nameOf?.(e.arg) : undefined;
+      // A lock point names its lock; a PTE update shows the word before and after, as ISA values.
+      const detail = e.pte !== null ? `${hex64(pteToIsa(e.pte.old))} -> ${hex64(pteToIsa(e.pte.new))}` : e.arg >= 0 ? o.nameOf?.(e.arg) : undefined;
       return { step: e.step, vcpu: e.vcpu, point: e.point, ...(detail !== undefined ? { detail } : {}) };
     }),
     timelineAt: r.trailAt,
@@ -155,17 +157,24 @@ export function scheduleSection(
   };
 }
 
-/** The timeline as a table: a row per step, a column per vCPU naming the point it passed. */
+/** Points whose detail is a PTE's word before and after (long): shown after the row, not in its column. */
+const PTE_POINTS: ReadonlySet<string> = new Set(['pte-update', 'hw-rc-update']);
+
+/**
+ * The timeline as a table: a row per step, a column per vCPU naming the point it passed (and its
+ * lock); a PTE update's word before and after follows the row.
+ */
 export function renderTimeline(s: Pick<ScheduleSection, 'timeline' | 'timelineAt'>, vcpus: number, rows = 24): string {
   const steps = s.timeline.slice(-rows);
   if (steps.length === 0) return '';
-  const label = (e: ScheduleSection['timeline'][number]): string => (e.detail !== undefined ? `${e.point} ${e.detail}` : e.point);
+  const label = (e: ScheduleSection['timeline'][number]): string => (e.detail !== undefined && !PTE_POINTS.has(e.point) ? `${e.point} ${e.detail}` : e.point);
   const width = Math.max(14, ...POINTS.map((p) => p.length), ...steps.map((e) => label(e).length)) + 1;
   const head = `${'step'.padStart(8)}  ${Array.from({ length: vcpus }, (_, v) => `vCPU ${v}`.padEnd(width)).join('')}`.trimEnd();
   const lines = [`schedule ${s.timelineAt === 'first-violation' ? 'up to the first violation' : 'at the end of the run'} (last ${steps.length} steps):`, head];
   for (const e of steps) {
     const cols = Array.from({ length: vcpus }, (_, v) => (v === e.vcpu ? label(e) : '.').padEnd(width)).join('');
-    lines.push(`${String(e.step).padStart(8)}  ${cols}`.trimEnd());
+    const pte = e.detail !== undefined && PTE_POINTS.has(e.point) ? `  ${e.detail}` : '';
+    lines.push(`${String(e.step).padStart(8)}  ${cols}${pte}`.trimEnd());
   }
   return lines.join('\n');
 }

@@ -47,6 +47,12 @@ export const ABANDONED = -2;
 export const MAX_PCT_DEPTH = 16;
 /** Steps the explanation keeps, most recent last. */
 export const TRAIL_STEPS = 256;
+/**
+ * Words per trail entry: (point << 8) | thread (with TRAIL_HAS_PTE when the next two hold a
+ * PTE's update), the point's argument (a lock's word, or -1), the PTE word before and after.
+ */
+export const TRAIL_WORDS = 4;
+export const TRAIL_HAS_PTE = 1 << 20;
 
 export const OUTCOMES = ['running', 'completed', 'deadlock', 'livelock', 'failed'] as const;
 export type ScheduleOutcomeName = (typeof OUTCOMES)[number];
@@ -105,10 +111,10 @@ export function regions(n: number, choices: number, logCap: number): Regions {
   // Each logged decision's candidates, a bit per thread (the exhaustive search branches on them).
   const cands = log + logCap;
   const trail = cands + logCap;
-  // Trail entries are two words: (point << 8) | thread, and the point's argument (a lock's word, or -1).
-  const words = trail + 4 * TRAIL_STEPS;
+  // The trail ring and its copy at the first violation, TRAIL_WORDS per entry.
+  const words = trail + 2 * TRAIL_WORDS * TRAIL_STEPS;
   // Whole 8-byte units: the buffer is viewed as Float64 too.
-  return { per, clocksF64: clockWord / 2, pct, choices: ch, log, cands, trail, frozen: trail + 2 * TRAIL_STEPS, words: words + (words & 1) };
+  return { per, clocksF64: clockWord / 2, pct, choices: ch, log, cands, trail, frozen: trail + TRAIL_WORDS * TRAIL_STEPS, words: words + (words & 1) };
 }
 
 /** xorshift32 step on the control word (only the turn holder calls it). */
@@ -200,7 +206,7 @@ export interface ScheduleResult {
    * The steps (up to TRAIL_STEPS) that led to the first violation (the first unexplained one when
    * there is one), oldest first, or the run's last steps when none was reported.
    */
-  trail: Array<{ step: number; vcpu: number; point: PointName; arg: number }>;
+  trail: Array<{ step: number; vcpu: number; point: PointName; arg: number; pte: { old: number; new: number } | null }>;
   trailAt: 'first-violation' | 'end';
 }
 
@@ -215,8 +221,10 @@ export function readScheduleResult(sab: SharedArrayBuffer): ScheduleResult {
   const trailLen = frozen ? c[C.frozenLen] : c[C.trailLen];
   const trail: ScheduleResult['trail'] = [];
   for (let t = Math.max(0, trailLen - TRAIL_STEPS); t < trailLen; t++) {
-    const e = c[ring + 2 * (t % TRAIL_STEPS)];
-    trail.push({ step: t + 1, vcpu: e & 0xff, point: name(e >>> 8), arg: c[ring + 2 * (t % TRAIL_STEPS) + 1] });
+    const at = ring + TRAIL_WORDS * (t % TRAIL_STEPS);
+    const e = c[at];
+    const pte = (e & TRAIL_HAS_PTE) !== 0 ? { old: c[at + 2], new: c[at + 3] } : null;
+    trail.push({ step: t + 1, vcpu: e & 0xff, point: name((e & ~TRAIL_HAS_PTE) >>> 8), arg: c[at + 1], pte });
   }
   const dAt = c[C.divergedAt];
   const want = c[C.divergedWant];

@@ -16,7 +16,7 @@
  * The interleavings explored are sequentially consistent ones (JS Atomics are); POWER's weaker
  * ordering is not modeled here (docs/schedules.md says which reorderings that leaves out).
  */
-import { C, COND, P, PER, POINT_ID, ST, ABANDONED, STRATEGY_CODE, TRAIL_STEPS, OUTCOMES, YIELD, choiceChosen, choicePoint, choiceYielder, nextRandom, packChoice, regions, type PointName, type Regions } from './schedule-layout.js';
+import { C, COND, P, PER, POINT_ID, ST, ABANDONED, STRATEGY_CODE, TRAIL_STEPS, TRAIL_WORDS, TRAIL_HAS_PTE, OUTCOMES, YIELD, choiceChosen, choicePoint, choiceYielder, nextRandom, packChoice, regions, type PointName, type Regions } from './schedule-layout.js';
 
 /** Thrown out of a schedule point once the schedule is abandoned: the thread's run ends there. */
 export class ScheduleAbandoned extends Error {
@@ -34,6 +34,8 @@ export class Turnstile {
   private readonly me: number;
   private readonly mine: number;
   private readonly cand: Int32Array;
+  /** The trail index of this thread's last step (pteValues writes into it), -1 before any. */
+  private lastStep = -1;
   /** Where the modeled strategy reads this thread's clock (its context). */
   clock: { readonly cyc: number } | null = null;
 
@@ -113,6 +115,22 @@ export class Turnstile {
   }
 
   /**
+   * The PTE update this thread's last step (a `point` named `name`) was about: its word before
+   * and after, shown in the timeline. Nothing when that step has left the trail ring or was
+   * another point.
+   */
+  pteValues(name: 'pte-update' | 'hw-rc-update', old: number, now: number): void {
+    const c = this.c;
+    const t = this.lastStep;
+    if (t < 0 || c[C.trailLen] - t > TRAIL_STEPS) return;
+    const at = this.r.trail + TRAIL_WORDS * (t % TRAIL_STEPS);
+    if (c[at] !== ((POINT_ID.get(name)! << 8) | this.me)) return;
+    c[at] |= TRAIL_HAS_PTE;
+    c[at + 2] = old;
+    c[at + 3] = now;
+  }
+
+  /**
    * A violation was just reported on this thread: keep the steps that led to it (once for the
    * first violation, and again for the first unexplained one if that comes later).
    */
@@ -122,7 +140,7 @@ export class Turnstile {
     if (kind === 2 || (kind === 1 && !unexplained)) return;
     c[C.frozenKind] = unexplained ? 2 : 1;
     c[C.frozenLen] = c[C.trailLen];
-    c.copyWithin(this.r.frozen, this.r.trail, this.r.trail + 2 * TRAIL_STEPS);
+    c.copyWithin(this.r.frozen, this.r.trail, this.r.trail + TRAIL_WORDS * TRAIL_STEPS);
   }
 
   /** This thread is done: the turn passes on for good. */
@@ -147,9 +165,10 @@ export class Turnstile {
       c[C.steps] = 0;
     } else c[C.steps] = s;
     const t = c[C.trailLen]++;
-    const at = this.r.trail + 2 * (t % TRAIL_STEPS);
+    const at = this.r.trail + TRAIL_WORDS * (t % TRAIL_STEPS);
     c[at] = (id << 8) | this.me;
     c[at + 1] = arg;
+    this.lastStep = t;
     if (isYield) {
       if (++c[C.idle] > c[C.maxIdle]) this.abandon('livelock');
     } else c[C.idle] = 0;

@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { makeScheduleBuffer, packChoice, POINTS, readScheduleResult, type ScheduleSpec } from '../../src/sync/schedule-layout.js';
 import { PreemptionBoundedSearch } from '../../src/engine/explore.js';
+import { Turnstile } from '../../src/sync/turnstile.js';
+import { renderTimeline, scheduleSection } from '../../src/stats/schedule.js';
+import { PAGE_DIRTY, PAGE_PRESENT, PAGE_PTE, PAGE_READ } from '../../src/mmu/pte.js';
 
 const DIST = join(__dirname, '..', '..', 'dist', 'src', 'sync');
 const url = (f: string): string => pathToFileURL(join(DIST, f)).href;
@@ -148,5 +151,40 @@ describe('turnstile', () => {
     expect(one.schedules).toBeGreaterThan(none.schedules);
     expect(one.outcomes).toContain('deadlock');
     expect(one.outcomes).toContain('completed');
+  });
+});
+
+describe('the timeline shows a PTE update as its word before and after', () => {
+  it('pte-update and hw-rc-update steps carry the PTE as 64-bit ISA values; values for another point are dropped', () => {
+    const sched = makeScheduleBuffer(1, spec(1));
+    const t = new Turnstile(sched, 0, new Int32Array(new SharedArrayBuffer(16)));
+    const leaf = PAGE_PRESENT | PAGE_PTE | PAGE_READ;
+    t.begin();
+    t.point('hw-rc-update');
+    t.pteValues('hw-rc-update', leaf, leaf | PAGE_DIRTY);
+    t.point('lock-acquire');
+    // Not the point it names: nothing is recorded on the lock step.
+    t.pteValues('pte-update', leaf, 0);
+    t.point('pte-update');
+    t.pteValues('pte-update', leaf | PAGE_DIRTY, 0);
+    t.end();
+    const r = readScheduleResult(sched);
+    const steps = r.trail.filter((e) => e.point !== 'start' && e.point !== 'end');
+    expect(steps.map((e) => [e.point, e.pte])).toEqual([
+      ['hw-rc-update', { old: leaf, new: leaf | PAGE_DIRTY }],
+      ['lock-acquire', null],
+      ['pte-update', { old: leaf | PAGE_DIRTY, new: 0 }],
+    ]);
+    const section = scheduleSection(r, { strategy: 'random', seed: 1, depth: 2, steps: 16, vcpus: 1, argv: [], config: 'x', first: null });
+    const details = section.timeline.filter((e) => e.point !== 'start' && e.point !== 'end').map((e) => e.detail);
+    // Valid, present, readable leaf: bit 63 (V), bit 62 (leaf), R; then C (bit 7) set; then cleared.
+    expect(details[0]).toMatch(/^0xc0000000000000[0-9a-f]{2} -> 0xc0000000000000[0-9a-f]{2}$/);
+    const [before, after] = details[0]!.split(' -> ').map((h) => BigInt(h));
+    expect(after! ^ before!).toBe(0x80n);
+    expect(details[1]).toBeUndefined();
+    expect(details[2]).toMatch(/ -> 0x0000000000000000$/);
+    // The terminal timeline keeps the column narrow and prints the values after the row.
+    const text = renderTimeline(section, 1);
+    expect(text).toMatch(/^\s+\d+\s+pte-update\s+0x[0-9a-f]{16} -> 0x0{16}$/m);
   });
 });
