@@ -2,7 +2,8 @@
  * Throughput and scaling: shipped workloads at 1, 2, 4 and 8 vCPUs (real worker threads):
  * tlb-hit (the hit path), default, fault-storm (the fault path), plus fault-storm with every vCPU
  * in ONE nested guest, which shows the kernel's per-guest tlb_lock serialising all of that
- * guest's faults (docs/performance.md). `runStatsCost` measures what recording
+ * guest's faults, and fault-storm with each vCPU in an L1 of its own (`l1.count`: no lock shared
+ * at all), with and without the cost model (docs/performance.md). `runStatsCost` measures what recording
  * statistics costs a fault.
  */
 import { join } from 'node:path';
@@ -36,11 +37,13 @@ export interface ThroughputRow {
  */
 export async function runThroughput(durationMs = 3000, vcpuCounts = [1, 2, 4, 8], repeats = 1): Promise<ThroughputRow[]> {
   const rows: ThroughputRow[] = [];
-  const cases: Array<{ file: string; label: string; single?: boolean }> = [
+  const cases: Array<{ file: string; label: string; single?: boolean; l1PerVcpu?: boolean; costNone?: boolean }> = [
     { file: 'tlb-hit.yaml', label: 'tlb-hit' },
     { file: 'default.yaml', label: 'default' },
     { file: 'fault-storm.yaml', label: 'fault-storm' },
     { file: 'fault-storm.yaml', label: 'fault-storm, one guest', single: true },
+    { file: 'fault-storm.yaml', label: 'fault-storm, an L1 per vCPU', l1PerVcpu: true },
+    { file: 'fault-storm.yaml', label: 'fault-storm, an L1 per vCPU, cost.model none', l1PerVcpu: true, costNone: true },
   ];
   for (const c of cases) {
     let base = 0;
@@ -50,7 +53,9 @@ export async function runThroughput(durationMs = 3000, vcpuCounts = [1, 2, 4, 8]
       // V x 0.3 s (docs/performance.md); the rates cover the measured time after it only.
       const warmupMs = 300 * vcpus;
       const overrides: Record<string, string> = { vcpus: String(vcpus), duration: `${durationMs + warmupMs}ms`, warmup: `${warmupMs}ms`, accesses: '0' };
-      overrides['guests.count'] = c.single ? '1' : String(Math.max(vcpus, c.label === 'default' ? 2 : 1));
+      overrides['guests.count'] = c.single || c.l1PerVcpu ? '1' : String(Math.max(vcpus, c.label === 'default' ? 2 : 1));
+      if (c.l1PerVcpu) overrides['l1.count'] = String(vcpus);
+      if (c.costNone) overrides['cost.model'] = 'none';
       const cfg = applyOverrides(loadConfig(join(packageRoot(), 'configs', c.file)), overrides, 'bench');
       const rateOf = (d: RunDocument): number => (c.label === 'tlb-hit' ? d.throughput.accessesPerSec : d.throughput.faultsPerSec);
       const docs: RunDocument[] = [];

@@ -20,8 +20,8 @@ import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_PTE, PAGE_READ, PAGE_WRITE, 
 import { pnAlign, pnCount } from '../mmu/geometry.js';
 import { UNIT_WORDS, WALK_OK, WalkResult, findLeaf, walkRadixTree } from '../mmu/tree.js';
 import { SWAP_SLOT_USED, backingFrame } from '../memory/host.js';
-import { CTRL, TLB_ENTRY_WORDS } from '../memory/records.js';
-import { L1_LPID, type HvContext } from '../hv/context.js';
+import { CTRL, L1CTRL, TLB_ENTRY_WORDS } from '../memory/records.js';
+import type { HvContext } from '../hv/context.js';
 import { GUEST, GUEST_LIVE, guestWord, lpidOfSlot, shadowPgdUnit } from '../hv/guests.js';
 import { L1_TABLE_PGD_UNIT, pageOfPn } from '../hv/radix.js';
 import { rmapEntries } from '../hv/rmap.js';
@@ -31,10 +31,22 @@ import { NO_WINDOW, TAINT_P5, TAINT_P6, WINDOW } from '../invariants/windows.js'
 import { LeafRef } from '../mmu/tree.js';
 
 export interface AuditOptions {
-  /** Total completed stores (sum of every worker's writesCompleted). */
-  writesCompleted: number;
-  /** Which L1 lpid each vCPU is in (for I7), -1 = none. */
+  /** Completed stores by L1 (the sum of the writesCompleted of its vCPUs' workers). */
+  writesCompleted: readonly number[];
+  /** Which guest slot each vCPU is in (for I7), -1 = none. */
   vcpuGuests?: readonly number[];
+}
+
+/**
+ * Completed stores by L1: each vCPU's count goes to its L1 (vCPU v runs in L1 v mod l1Count); a
+ * block past the vCPUs' (a test driving the protocol from one thread) to L1 0.
+ */
+export function writesByL1(ctx: HvContext): number[] {
+  const m = ctx.m;
+  const n = m.L.l1Count;
+  const out = new Array<number>(n).fill(0);
+  for (let wk = 0; wk < m.L.workers; wk++) out[wk < m.L.vcpus ? wk % n : 0] += m.f64[m.counterIndex(wk, COUNTER.writesCompleted)];
+  return out;
 }
 
 export interface AuditReport {
@@ -44,18 +56,26 @@ export interface AuditReport {
   violations: number;
 }
 
-/** Run every invariant check. Lock: none taken; the caller guarantees quiescence. */
+/**
+ * Run every invariant check, in every L1 (each through `ctx`'s sibling there, so each violation
+ * names its L1). Lock: none taken; the caller guarantees quiescence.
+ */
 export function audit(ctx: HvContext, o: AuditOptions): AuditReport {
   const before = Atomics.load(ctx.w, ctx.m.ctrl(CTRL.violationCount));
   ctx.count(COUNTER.audits);
   let shadowLeaves = 0;
-  for (let slot = 0; slot < ctx.L.guestCount; slot++) {
-    if (Atomics.load(ctx.w, guestWord(ctx, slot, GUEST.state)) !== GUEST_LIVE) continue;
-    shadowLeaves += auditShadowTree(ctx, slot);
+  let tlbEntries = 0;
+  let lostWrites = 0;
+  for (let k = 0; k < ctx.L.l1Count; k++) {
+    const c = ctx.forL1(k);
+    for (let slot = 0; slot < c.L.guestCount; slot++) {
+      if (Atomics.load(c.w, guestWord(c, slot, GUEST.state)) !== GUEST_LIVE) continue;
+      shadowLeaves += auditShadowTree(c, slot);
+    }
+    tlbEntries += auditTlbs(c);
+    lostWrites += auditWrites(c, o.writesCompleted[k] ?? 0);
+    if (o.vcpuGuests) auditRefcounts(c, o.vcpuGuests);
   }
-  const tlbEntries = auditTlbs(ctx);
-  const lostWrites = auditWrites(ctx, o.writesCompleted);
-  if (o.vcpuGuests) auditRefcounts(ctx, o.vcpuGuests);
   const after = Atomics.load(ctx.w, ctx.m.ctrl(CTRL.violationCount));
   return { shadowLeaves, tlbEntries, lostWrites, violations: after - before };
 }
@@ -149,7 +169,8 @@ function auditTlbs(ctx: HvContext): number {
     if (Atomics.load(w, guestWord(ctx, s, GUEST.state)) === GUEST_LIVE) slotOfShadow.set(w[guestWord(ctx, s, GUEST.shadowLpid)], s);
   }
   let n = 0;
-  for (let v = 0; v < L.vcpus; v++) {
+  // The TLBs of this L1's vCPUs (vCPU v runs in L1 v mod l1Count): their entries are its own.
+  for (let v = m.l1; v < L.vcpus; v += L.l1Count) {
     const base = tlbBase(m, v);
     for (let k = 0; k < L.tlbSets * L.tlbWays; k++) {
       const e = base + k * TLB_ENTRY_WORDS;
@@ -160,7 +181,7 @@ function auditTlbs(ctx: HvContext): number {
       const data = w[e + TLB_DATA];
       // An entry of L1's own lpid (hw/l1-direct.ts) caches a leaf of L0's table for L1; any other
       // lpid, a shadow leaf of the live guest with that shadow lpid. Shadow lpids start at 2.
-      const own = lpid === L1_LPID;
+      const own = lpid === ctx.l1Lpid;
       const slot = own ? undefined : slotOfShadow.get(lpid);
       const pn = vpn * L.basePn; // L2 (shadow) or L1 (own) 4 KiB page number
       const pgd = own ? L1_TABLE_PGD_UNIT : slot === undefined ? -1 : shadowPgdUnit(slot);
@@ -204,9 +225,15 @@ export function pageWrites(ctx: HvContext, page: number): number {
 function auditWrites(ctx: HvContext, completed: number): number {
   const w = ctx.w;
   const L = ctx.L;
-  let sum = Atomics.load(w, ctx.m.ctrl(CTRL.swappedWrites));
+  let sum = Atomics.load(w, ctx.m.l1ctrl(L1CTRL.swappedWrites));
   const used = Math.min(L.hostFrames, Atomics.load(w, ctx.m.ctrl(CTRL.hostBump)));
-  for (let f = 0; f < used; f++) if (Atomics.load(w, L.frameOwnerWord + f) !== 0) sum += Atomics.load(w, L.frameWritesWord + f);
+  // The frames that back a page of this L1 now (owner words of its pages: ownerOf).
+  const lo = ctx.m.ownerOf(0);
+  const hi = lo + L.l1Pages;
+  for (let f = 0; f < used; f++) {
+    const owner = Atomics.load(w, L.frameOwnerWord + f);
+    if (owner >= lo && owner < hi) sum += Atomics.load(w, L.frameWritesWord + f);
+  }
   const lost = completed - sum;
   // Stores through shadow leaves window P6 left untracked land in retired frames (counted there):
   // missing stores that many of those explain are P6's.
@@ -221,7 +248,7 @@ function auditRefcounts(ctx: HvContext, vcpuGuests: readonly number[]): void {
     if (Atomics.load(w, guestWord(ctx, s, GUEST.state)) !== GUEST_LIVE) continue;
     const inIdr = w[ctx.L.idrWord + s + 1] === s + 1 ? 1 : 0;
     let inside = 0;
-    for (let v = 0; v < vcpuGuests.length; v++) if (vcpuGuests[v] === s) inside++;
+    for (let v = ctx.m.l1; v < vcpuGuests.length; v += ctx.L.l1Count) if (vcpuGuests[v] === s) inside++;
     const ref = w[guestWord(ctx, s, GUEST.refcnt)];
     if (ref !== inIdr + inside) ctx.report.refcountMismatch(lpidOfSlot(s), ref, inIdr + inside);
   }

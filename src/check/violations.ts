@@ -62,6 +62,8 @@ export function decodeViolations(m: Machine): { records: ViolationRecord[]; byIn
       message: window ? `${rec.message} (window ${window} of the kernel as written, docs/model.md §7)` : rec.message,
       ...(window ? { window } : {}),
       vcpu: w[at + VIOLATION.vcpu],
+      // Which L1 it was found in, when there are several.
+      ...(m.L.l1Count > 1 ? { l1: w[at + VIOLATION.l1] } : {}),
       timeMs: w[at + VIOLATION.timeMs],
       ...rec.fields,
     });

@@ -10,13 +10,12 @@
 import type { ResolvedConfig } from '../workload/types.js';
 import type { Prng } from '../workload/prng.js';
 import { SLOT_MAIN } from '../memory/machine.js';
-import { COUNTER } from '../stats/counters.js';
 import type { HvContext } from '../hv/context.js';
 import { l1Clean, l1DestroyGuest, l1FlushLpid, l1Protect, l1Target, l1Unmap, l1UnmapRange, L1Target } from '../hv/l1-handler.js';
 import { radixFlushMemslot, harvestDirtyLog, hostMigrate, hostSwapOut, kvmAgeRadix, toggleDirtyLogging } from '../hv/notifier.js';
 import { pageOfPn } from '../hv/radix.js';
 import type { Cpu } from '../hw/cpu.js';
-import { audit, pageWrites } from '../check/audit.js';
+import { audit, pageWrites, writesByL1 } from '../check/audit.js';
 import { stopTheWorld } from './barrier.js';
 import { current } from '../sync/turnstile.js';
 import { NO_WINDOW, TAINT_P1, TAINT_P5, TAINT_P6, WINDOW } from '../invariants/windows.js';
@@ -243,10 +242,6 @@ export class Duties {
   private audit(): void {
     const ctx = this.ctx;
     const m = ctx.m;
-    stopTheWorld(m, () => {
-      let writes = 0;
-      for (let wk = 0; wk < m.L.workers; wk++) writes += m.f64[m.counterIndex(wk, COUNTER.writesCompleted)];
-      audit(ctx, { writesCompleted: writes });
-    });
+    stopTheWorld(m, () => audit(ctx, { writesCompleted: writesByL1(ctx) }));
   }
 }

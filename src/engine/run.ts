@@ -11,9 +11,10 @@ import type { ResolvedConfig } from '../workload/types.js';
 import type { Machine } from '../memory/machine.js';
 import { COUNTER, COUNTER_COUNT, mergeCounters } from '../stats/counters.js';
 import { totalFaults } from '../stats/kinds.js';
-import { CTRL, LOCK } from '../memory/records.js';
+import { CTRL } from '../memory/records.js';
 import { Histogram } from '../stats/histogram.js';
 import { buildRunBody } from '../stats/results.js';
+import { lockNames, perL1Of } from './l1-views.js';
 import { computeLayout } from '../memory/layout.js';
 import { convertTrace, type ConvertedTrace } from '../workload/trace.js';
 import { makeHeader, type RunDocument } from '../stats/document.js';
@@ -23,7 +24,7 @@ import { applyOverrides } from '../workload/config.js';
 import { abandonSchedule, makeScheduleBuffer, readScheduleResult, type ScheduleResult } from '../sync/schedule-layout.js';
 import { configHash, scheduleSection } from '../stats/schedule.js';
 import type { ProgressInput } from '../report/progress.js';
-import { audit } from '../check/audit.js';
+import { audit, writesByL1 } from '../check/audit.js';
 import { decodeViolations } from '../check/violations.js';
 import { contextFor, setupMachine } from './setup.js';
 import { runVcpu, type VcpuResult, type VcpuTask } from './vcpu-loop.js';
@@ -67,20 +68,6 @@ export interface RunOptions {
   scheduleChoices?: Int32Array;
   /** Follow those choices' threads whatever point each decision is at (a shrunk list). */
   scheduleLenient?: boolean;
-}
-
-/** A lock's name by its word (a controlled run's timeline names the lock of a lock point). */
-function lockNames(m: Machine, guests: number): (word: number) => string | undefined {
-  const names = new Map<number, string>([
-    [m.lockIndex(LOCK.mmu), 'mmu_lock'],
-    [m.lockIndex(LOCK.host), 'host'],
-    [m.lockIndex(LOCK.hostTable), 'host-tables'],
-    [m.lockIndex(LOCK.l1Table), 'L1-tables'],
-    [m.lockIndex(LOCK.l1), 'L1'],
-    [m.lockIndex(LOCK.slots), 'slots_lock'],
-  ]);
-  for (let g = 0; g < guests; g++) names.set(m.tlbLockIndex(g), `tlb_lock[${g}]`);
-  return (word) => names.get(word);
 }
 
 /** Consecutive `yield` steps of a controlled schedule that count as a livelock. */
@@ -276,8 +263,7 @@ export async function runSimulation(given: ResolvedConfig, opts: RunOptions = {}
   const schedResult: ScheduleResult | null = sched !== undefined ? readScheduleResult(sched) : null;
   const abandoned = schedResult !== null && schedResult.outcome !== 'completed';
   const coord = contextFor(m, cfg, -1, m.L.workers - 1);
-  const writes = sumCounter(m, COUNTER.writesCompleted);
-  const report = abandoned ? { lostWrites: 0 } : audit(coord, { writesCompleted: writes, vcpuGuests: [] });
+  const report = abandoned ? { lostWrites: 0 } : audit(coord, { writesCompleted: writesByL1(coord), vcpuGuests: [] });
 
   const merged = mergedCounters(m);
   series.add(durationMs, merged, results.some((r) => !r.warmupDone), true);
@@ -317,6 +303,7 @@ export async function runSimulation(given: ResolvedConfig, opts: RunOptions = {}
     overcommit: cfg.host.overcommit,
     lostWrites: report.lostWrites,
     perVcpu: Array.from({ length: cfg.vcpus }, (_, v) => m.counterBlock(v).slice(0, COUNTER_COUNT)),
+    perL1: perL1Of(m),
     interrupted,
     stoppedAtViolation,
     ...(trace !== undefined ? { trace: { file: cfg.workload.trace, format: trace.format, records: trace.records, accesses: trace.accesses, distinctPages: trace.distinctPages, foldedPages: trace.foldedPages } } : {}),

@@ -35,9 +35,11 @@ export function setupMachine(cfg: ResolvedConfig, workers?: number): Machine {
   w[m.ctrl(CTRL.l1Mix1G)] = l1a;
   w[m.ctrl(CTRL.l1Mix2M)] = l1b;
   resetTlbs(m);
-  // L1 registers its partition table and an entry for each of its nested guests.
-  const ctx = new HvContext(m, { vcpu: -1, worker: m.L.workers - 1 });
-  for (let s = 0; s < cfg.guests.count; s++) l1SetPartitionEntry(ctx, s, true);
+  // Each L1 registers its partition table and an entry for each of its nested guests.
+  for (let k = 0; k < m.L.l1Count; k++) {
+    const ctx = new HvContext(m.forL1(k), { vcpu: -1, worker: m.L.workers - 1 });
+    for (let s = 0; s < cfg.guests.count; s++) l1SetPartitionEntry(ctx, s, true);
+  }
   return m;
 }
 
@@ -149,9 +151,24 @@ export function controlledHook(t: Turnstile, cfg: ResolvedConfig, vcpu: number):
   };
 }
 
-/** L1 lpid of the guest vCPU `v` runs. */
+/** The L1 vCPU `v` runs in: round-robin over the L1s. */
+export function l1OfVcpu(cfg: ResolvedConfig, v: number): number {
+  return v % cfg.l1.count;
+}
+
+/** How many vCPUs run in L1 `k`. */
+export function vcpusOfL1(cfg: ResolvedConfig, k: number): number {
+  return Math.floor((cfg.vcpus - 1 - k) / cfg.l1.count) + 1;
+}
+
+/**
+ * L1 lpid of the guest vCPU `v` runs: among its L1's vCPUs (the j-th of n), by `guests.vcpuMap`
+ * over that L1's guests.
+ */
 export function guestOfVcpu(cfg: ResolvedConfig, v: number): number {
   const n = cfg.guests.count;
-  const slot = cfg.guests.vcpuMap === 'spread' ? v % n : Math.min(n - 1, Math.floor((v * n) / cfg.vcpus));
+  const j = Math.floor(v / cfg.l1.count);
+  const mine = vcpusOfL1(cfg, l1OfVcpu(cfg, v));
+  const slot = cfg.guests.vcpuMap === 'spread' ? j % n : Math.min(n - 1, Math.floor((j * n) / mine));
   return lpidOfSlot(slot);
 }

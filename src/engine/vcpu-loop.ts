@@ -20,7 +20,7 @@ import { MODELED_PREFIX } from '../stats/results.js';
 
 import { l1DataPage } from '../hv/l1-handler.js';
 import { slotOfLpid } from '../hv/guests.js';
-import { contextFor, controlledHook, guestOfVcpu } from './setup.js';
+import { contextFor, controlledHook, guestOfVcpu, l1OfVcpu } from './setup.js';
 import { Duties } from './duties.js';
 import { auditPoint } from './barrier.js';
 import { ScheduleAbandoned, Turnstile, setCurrentTurnstile } from '../sync/turnstile.js';
@@ -58,9 +58,10 @@ const CHECK_EVERY = 1024;
 
 /** Run one vCPU to completion on this thread. `machine` may be passed when already attached. */
 export function runVcpu(task: VcpuTask, machine?: Machine): VcpuResult {
-  const m = machine ?? attachMachine(task.sab, task.layout);
   const cfg = task.cfg;
   const v = task.vcpu;
+  // The vCPU's view of the machine: its L1's regions (and the shared ones).
+  const m = (machine ?? attachMachine(task.sab, task.layout)).forL1(l1OfVcpu(cfg, v));
   // Under a controlled schedule, every named point of the fault path is a schedule point too.
   const turnstile = task.sched !== undefined ? new Turnstile(task.sched, v, m.w) : null;
   const ctx = contextFor(m, cfg, v, v, turnstile !== null ? { hook: controlledHook(turnstile, cfg, v) } : undefined);

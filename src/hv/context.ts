@@ -8,7 +8,7 @@
  */
 import type { Machine } from '../memory/machine.js';
 import type { Layout } from '../memory/layout.js';
-import { CTRL, LOCK, TLB_LOCK_HOLDS } from '../memory/records.js';
+import { L1CTRL, LOCK, TLB_LOCK_HOLDS } from '../memory/records.js';
 import { ViolationReporter } from '../invariants/violations.js';
 import { geometryFor, type Geometry } from '../mmu/geometry.js';
 import type { PointName } from '../sync/schedule-layout.js';
@@ -32,10 +32,17 @@ export const FIX = Object.freeze({ p1: 1, p2: 2, p3: 4, p4: 8, p5: 16, p6: 32 } 
 export const FIX_ALL = 31;
 
 /**
- * L0's lpid for L1, which tags the TLB entries of L1's own accesses. Shadow lpids (guests.ts)
- * start at 2, so the two never collide.
+ * L0's lpid for L1 0, which tags the TLB entries of L1's own accesses. Shadow lpids (guests.ts)
+ * start at 2 and stay below L1_LPID_BASE, so no two collide.
  */
 export const L1_LPID = 1;
+/** L0's lpid for L1 k > 0 is L1_LPID_BASE + k (above every shadow lpid). */
+export const L1_LPID_BASE = 2_000_000;
+
+/** L0's lpid for L1 `k` (kvm->arch.lpid of that L1). */
+export function lpidOfL1(k: number): number {
+  return k === 0 ? L1_LPID : L1_LPID_BASE + k;
+}
 
 /** Broadcast TLB invalidation of (lpid, 4 KiB page number, page shift); shift 0 = whole lpid. */
 export type Shootdown = (ctx: HvContext, lpid: number, pn: number, shift: number) => void;
@@ -72,7 +79,8 @@ export interface ContextOptions {
 }
 
 /**
- * A lock's line (16 words; `modeledAcquire`): word 0 the lock, word 1 the count of modeled holds,
+ * A lock's line (16 words; `modeledAcquire`): word 0 the lock, word 1 the count of its holds
+ * (every release adds one, under the lock, with or without the cost model: `holdsOf`),
  * Float64 1 (words 2-3) the latest modeled release; for mmu_lock, Float64 2-7 its MMU_LOCK_HOLDS
  * [acquire, release] pairs (a tlb_lock's TLB_LOCK_HOLDS pairs are in the layout's `tlbHoldsWord`).
  */
@@ -107,6 +115,8 @@ export class HvContext {
   readonly counterBase: number;
   readonly vcpu: number;
   readonly worker: number;
+  /** L0's lpid for the L1 this context acts in (`m.l1`). */
+  readonly l1Lpid: number;
   readonly mut: number;
   readonly fix: number;
   readonly rcAuto: boolean;
@@ -149,13 +159,20 @@ export class HvContext {
   /** Modeled stage histograms (modeled ns; same stages as `stages`), recorded on every fault when the model is on. */
   readonly mstages: Histogram[] = STAGE_NAMES.map(() => new Histogram());
 
+  /** The options this context was built with (for its siblings in other L1s, `forL1`). */
+  private readonly opts: ContextOptions;
+  /** Its siblings by L1 (`forL1`), this one included. */
+  private siblings: HvContext[] | undefined;
+
   constructor(m: Machine, o: ContextOptions) {
+    this.opts = o;
     this.m = m;
     this.w = m.w;
     this.L = m.L;
     this.g = geometryFor(m.L.pageShift);
     this.vcpu = o.vcpu;
     this.worker = o.worker;
+    this.l1Lpid = lpidOfL1(m.l1);
     this.counters = m.f64;
     this.counterBase = m.counterIndex(o.worker, 0);
     let mut = 0;
@@ -174,6 +191,17 @@ export class HvContext {
     this.report = new ViolationReporter(m, o.vcpu, this.counters, this.counterBase);
     this.hook = o.hook;
     this.cost = new CostTables(o.cost, COUNTER_COUNT);
+  }
+
+  /**
+   * The same thread's context in L1 `k` (same counters, same protocol profile, that L1's machine
+   * view), for work that crosses L1s: the auditor checks every L1 through these. Built once.
+   */
+  forL1(k: number): HvContext {
+    if (k === this.m.l1) return this;
+    const s = (this.siblings ??= []);
+    s[this.m.l1] = this;
+    return (s[k] ??= Object.assign(new HvContext(this.m.forL1(k), this.opts), { siblings: s }));
   }
 
   has(mutationBit: number): boolean {
@@ -282,6 +310,7 @@ export class HvContext {
   mmuUnlock(): void {
     const li = this.m.lockIndex(LOCK.mmu);
     if (this.cost.on) this.modeledRelease(li, (li >>> 1) + HOLDS_F64, MMU_LOCK_HOLDS, this.mmuAcquired);
+    else this.w[li + HOLDS_COUNT_WORD] = (this.w[li + HOLDS_COUNT_WORD] + 1) | 0;
     unlockWord(this.w, li);
   }
 
@@ -316,6 +345,7 @@ export class HvContext {
   tlbUnlock(slot: number): void {
     const li = this.m.tlbLockIndex(slot);
     if (this.cost.on) this.modeledRelease(li, this.tlbHolds(slot), TLB_LOCK_HOLDS, this.tlbAcquired);
+    else this.w[li + HOLDS_COUNT_WORD] = (this.w[li + HOLDS_COUNT_WORD] + 1) | 0;
     unlockWord(this.w, li);
   }
 
@@ -323,7 +353,7 @@ export class HvContext {
 
   /** Read `mmu_invalidate_seq` (an atomic load is also the read barrier). */
   readSeq(): number {
-    return Atomics.load(this.w, this.m.ctrl(CTRL.mmuSeq));
+    return Atomics.load(this.w, this.m.l1ctrl(L1CTRL.mmuSeq));
   }
 
   /**
@@ -333,9 +363,18 @@ export class HvContext {
    */
   retrySeq(seq: number): boolean {
     const w = this.w;
-    if (w[this.m.ctrl(CTRL.mmuInProgress)] !== 0) return true;
-    return w[this.m.ctrl(CTRL.mmuSeq)] !== seq;
+    if (w[this.m.l1ctrl(L1CTRL.mmuInProgress)] !== 0) return true;
+    return w[this.m.l1ctrl(L1CTRL.mmuSeq)] !== seq;
   }
 }
 
 function noShootdown(): void {}
+
+/**
+ * Holds of the lock at word `li` (mmu_lock or a tlb_lock) since the machine was built, modulo
+ * 2^32: every release through HvContext adds one, so it counts that lock's acquisitions by every
+ * thread, whichever L1 the thread runs in.
+ */
+export function holdsOf(w: Int32Array, li: number): number {
+  return w[li + HOLDS_COUNT_WORD] >>> 0;
+}

@@ -12,7 +12,7 @@
 import { MEMSLOT_INVALID, MEMSLOT_READONLY } from '../memory/machine.js';
 import type { HvContext } from './context.js';
 import { handleSetRcLocked, book3sInstantiatePage, pageOfPn } from './radix.js';
-import { L1_TABLE } from './l1-table.js';
+import { l1TableOf } from './l1-table.js';
 import type { FaultScratch } from './scratch.js';
 import { EAGAIN, L1_FAULT_DSI, L1_FAULT_MMIO, RESUME_GUEST } from './outcome.js';
 import {
@@ -47,7 +47,7 @@ export function book3sRadixPageFault(ctx: HvContext, gpaPn: number, dsisr: numbe
   // 2. R/C the hardware would not set: set them in L0's table for L1 under mmu_lock.
   if ((dsisr & DSISR_SET_RC) !== 0) {
     ctx.mmuLock();
-    const done = handleSetRcLocked(ctx, L1_TABLE, gpaPn, write, s.l1Leaf);
+    const done = handleSetRcLocked(ctx, l1TableOf(ctx), gpaPn, write, s.l1Leaf);
     ctx.mmuUnlock();
     if (done) dsisr &= ~DSISR_SET_RC;
     if ((dsisr & (DSISR_BAD_FAULT_64S | DSISR_NOHPTE | DSISR_PROTFAULT | DSISR_SET_RC)) === 0) return RESUME_GUEST;
@@ -59,6 +59,6 @@ export function book3sRadixPageFault(ctx: HvContext, gpaPn: number, dsisr: numbe
   // here the kernel just resumes L1, which faults again): that too is a retry for the bound.
   const inst = s.inst;
   inst.hp = 0;
-  const r = book3sInstantiatePage(ctx, L1_TABLE, gpaPn, slotFlags, write, ro, inst);
+  const r = book3sInstantiatePage(ctx, l1TableOf(ctx), gpaPn, slotFlags, write, ro, inst);
   return r === 0 && inst.hp === 0 ? EAGAIN : r;
 }

@@ -8,7 +8,7 @@ import { MEMSLOT_LOG_DIRTY } from '../memory/machine.js';
 import { PTE_RPN_MASK, PAGE_DIRTY } from '../mmu/pte.js';
 import { pnAlign, pnCount } from '../mmu/geometry.js';
 import { LeafRef, findLeafLocked } from '../mmu/tree.js';
-import { L1_LPID, type HvContext } from './context.js';
+import type { HvContext } from './context.js';
 import { L1_TABLE_PGD_UNIT, markDirtyRange, pageOfPn } from './radix.js';
 import type { RadixTable } from './radix-table.js';
 import { removeNestRmapRangeLocked } from './rmap.js';
@@ -26,7 +26,7 @@ export function unmapL1PteLocked(ctx: HvContext, i: number, gpaPn: number, shift
   const old = unmapExchangeLocked(ctx, i, true);
   if (old >= 0) return old; // was not present
   const startPn = pnAlign(gpaPn, shift);
-  ctx.shootdown(ctx, L1_LPID, startPn, shift);
+  ctx.shootdown(ctx, ctx.l1Lpid, startPn, shift);
   const firstPage = pageOfPn(ctx, startPn);
   const nPages = Math.max(1, pnCount(shift) / ctx.L.basePn);
   const hostPn = (old & PTE_RPN_MASK) & ~(pnCount(shift) - 1);
@@ -70,12 +70,20 @@ function l1Misaddressed(ctx: HvContext, hostPn: number, leafPn: number, shift: n
 /** The lookup of `l1Misaddressed` (mmu_lock held: one at a time per thread). */
 const misaddressedRef = new LeafRef();
 
-/** L0's table for L1: one descriptor for every thread (it never changes). */
-export const L1_TABLE: Readonly<RadixTable> = Object.freeze({
-  pgdUnit: L1_TABLE_PGD_UNIT,
-  lpid: L1_LPID,
-  ownerLpid: 0,
-  isL1Table: true,
-  unmapLeaf: unmapL1Leaf,
-  misaddressed: l1Misaddressed,
-});
+/** L0's table for each L1 (index: the L1), built once per thread: it never changes. */
+const l1Tables: Array<Readonly<RadixTable>> = [];
+
+/** L0's table for the L1 `ctx` acts in (its tlbies name that L1's lpid). */
+export function l1TableOf(ctx: HvContext): Readonly<RadixTable> {
+  return (
+    l1Tables[ctx.m.l1] ??
+    (l1Tables[ctx.m.l1] = Object.freeze({
+      pgdUnit: L1_TABLE_PGD_UNIT,
+      lpid: ctx.l1Lpid,
+      ownerLpid: 0,
+      isL1Table: true,
+      unmapLeaf: unmapL1Leaf,
+      misaddressed: l1Misaddressed,
+    }))
+  );
+}

@@ -25,7 +25,7 @@ import { FAULT_KIND, FAULT_KIND_COUNTER, STAGE } from '../stats/kinds.js';
 import { performance } from 'node:perf_hooks';
 import { GUEST, guestWord, lpidOfSlot, shadowPgdUnit, updatePtblCache, guestAlive } from './guests.js';
 import { createPte, handleSetRcLocked, book3sInstantiatePage, findKvmSecondaryPteLocked, pageOfPn } from './radix.js';
-import { L1_TABLE } from './l1-table.js';
+import { l1TableOf } from './l1-table.js';
 import { shadowTableOf, unmapShadowPteLocked } from './shadow.js';
 import type { FaultScratch } from './scratch.js';
 import { EAGAIN, EFAULT, EINVAL, RESUME_GUEST, RESUME_HOST, RESUME_HOST_NV } from './outcome.js';
@@ -175,7 +175,7 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number, s
   const dirtyClears = p5 ? Atomics.load(w, ctx.L.dirtyClearSeqWord + gpaPage) : 0;
   ctx.hook?.('after-seq-read', ctx);
   ctx.mmuLock();
-  let hp = findKvmSecondaryPteLocked(ctx, L1_TABLE, gpaPn, s.hostLeaf);
+  let hp = findKvmSecondaryPteLocked(ctx, l1TableOf(ctx), gpaPn, s.hostLeaf);
   let hLevel = s.hostLeaf.level;
   ctx.mmuUnlock();
   if (timed) t = stage(ctx, STAGE.l0Lookup, t);
@@ -189,7 +189,7 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number, s
     // The kernel passes its own `pte` (the lookup copy) as the out-parameter: clear the reused
     // scratch so a vanished host entry (P3) keeps that copy, not an earlier fault's leaf.
     inst.hp = 0;
-    r = book3sInstantiatePage(ctx, L1_TABLE, gpaPn, slotFlags, write, ro, inst);
+    r = book3sInstantiatePage(ctx, l1TableOf(ctx), gpaPn, slotFlags, write, ro, inst);
     if (r === EAGAIN) {
       v.kind = FAULT_KIND.retried;
       return RESUME_GUEST;
@@ -357,7 +357,7 @@ export function handleNestedSetRc(ctx: HvContext, slot: number, nGpaPn: number, 
   const need = PAGE_ACCESSED | (store ? PAGE_DIRTY : 0);
   if (!ctx.has(MUT['skip-set-rc-check']) && (gl & need) !== need) return RESUME_HOST;
   ctx.mmuLock();
-  const ok1 = handleSetRcLocked(ctx, L1_TABLE, gpaPn, store, s.l1Leaf);
+  const ok1 = handleSetRcLocked(ctx, l1TableOf(ctx), gpaPn, store, s.l1Leaf);
   if (!ok1) {
     ctx.mmuUnlock();
     return EINVAL;

@@ -4,7 +4,7 @@
  * aging (kvm_age_radix), the dirty-log harvest (kvm_radix_test_clear_dirty) and the memslot
  * flush (kvmppc_radix_flush_memslot).
  */
-import { CTRL, LOCK } from '../memory/records.js';
+import { L1CTRL, LOCK } from '../memory/records.js';
 import { lockWord, unlockWord, MUTEX_SPINS } from '../sync/lock.js';
 import { MEMSLOT_LOG_DIRTY, SLOT, SLOT_MAIN } from '../memory/machine.js';
 import {
@@ -21,7 +21,7 @@ import { PAGE_ACCESSED, PAGE_DIRTY, PTE_RPN_MASK } from '../mmu/pte.js';
 import { pnAlign, pnCount } from '../mmu/geometry.js';
 import { LeafRef, findLeaf } from '../mmu/tree.js';
 import { COUNTER } from '../stats/counters.js';
-import { FIX, L1_LPID, MUT, type HvContext } from './context.js';
+import { FIX, MUT, type HvContext } from './context.js';
 import { L1_TABLE_PGD_UNIT, pageOfPn } from './radix.js';
 import { unmapL1PteLocked } from './l1-table.js';
 import { updateNestRmapRcListLocked } from './rmap.js';
@@ -31,13 +31,13 @@ import { current } from '../sync/turnstile.js';
 
 /** kvm_mmu_invalidate_begin. Lock: mmu_lock. */
 export function mmuInvalidateBeginLocked(ctx: HvContext): void {
-  Atomics.add(ctx.w, ctx.m.ctrl(CTRL.mmuInProgress), 1);
+  Atomics.add(ctx.w, ctx.m.l1ctrl(L1CTRL.mmuInProgress), 1);
 }
 
 /** kvm_mmu_invalidate_end: seq++ (then the barrier), in_progress--. Lock: mmu_lock. */
 export function mmuInvalidateEndLocked(ctx: HvContext): void {
-  Atomics.add(ctx.w, ctx.m.ctrl(CTRL.mmuSeq), 1);
-  Atomics.sub(ctx.w, ctx.m.ctrl(CTRL.mmuInProgress), 1);
+  Atomics.add(ctx.w, ctx.m.l1ctrl(L1CTRL.mmuSeq), 1);
+  Atomics.sub(ctx.w, ctx.m.l1ctrl(L1CTRL.mmuInProgress), 1);
 }
 
 /**
@@ -120,7 +120,7 @@ function moveBlock(ctx: HvContext, page: number, migrate: boolean): boolean {
         w[L.swapWritesWord + first + k] = c | SWAP_SLOT_USED;
         Atomics.store(w, L.backingWord + first + k, 0);
       }
-      Atomics.add(w, m.ctrl(CTRL.swappedWrites), writes);
+      Atomics.add(w, m.l1ctrl(L1CTRL.swappedWrites), writes);
     }
     m.freeFramesLocked(oldF0, order);
     notifierEnd(ctx);
@@ -188,10 +188,10 @@ export function radixTestClearDirty(ctx: HvContext, page: number): number {
     if ((leaf & PAGE_DIRTY) === 0) return 0;
     const shift = ref.shift;
     rcUpdateLocked(ctx, i, PAGE_DIRTY, 0, true); // M5: non-atomic
-    ctx.shootdown(ctx, L1_LPID, pnAlign(pn, shift), shift);
+    ctx.shootdown(ctx, ctx.l1Lpid, pnAlign(pn, shift), shift);
     const hostPn = (leaf & PTE_RPN_MASK) & ~(pnCount(shift) - 1);
     updateNestRmapRcListLocked(ctx, pageOfPn(ctx, pnAlign(pn, shift)), PAGE_DIRTY, 0, hostPn, shift);
-    if (ctx.fixed(FIX.p5)) Atomics.add(w, ctx.m.ctrl(CTRL.mmuSeq), 1);
+    if (ctx.fixed(FIX.p5)) Atomics.add(w, ctx.m.l1ctrl(L1CTRL.mmuSeq), 1);
     else {
       // Window P5: no seq bump. Count it on every page of the leaf, where a fault in flight can
       // see it (invariants/windows.ts).
@@ -279,7 +279,7 @@ function radixFlushMemslotLocked(ctx: HvContext, slot: number): void {
   ctx.mmuLock();
   // The main slot's top holds L1's own page tables, which L0 never maps for L1 here (pinned).
   unmapRadixLocked(ctx, base, slot === SLOT_MAIN ? Math.min(n, ctx.L.l1DataPages) : n);
-  if (!ctx.has(MUT['skip-memslot-seq'])) Atomics.add(ctx.w, ctx.m.ctrl(CTRL.mmuSeq), 1);
+  if (!ctx.has(MUT['skip-memslot-seq'])) Atomics.add(ctx.w, ctx.m.l1ctrl(L1CTRL.mmuSeq), 1);
   ctx.mmuUnlock();
 }
 
@@ -304,7 +304,7 @@ export function toggleDirtyLogging(ctx: HvContext, slot: number, onInstalled?: (
   try {
     const word = ctx.m.slotWord(slot, SLOT.flags);
     const on = (Atomics.xor(ctx.w, word, MEMSLOT_LOG_DIRTY) & MEMSLOT_LOG_DIRTY) === 0;
-    Atomics.store(ctx.w, ctx.m.ctrl(CTRL.dirtyLog), on ? 1 : 0);
+    Atomics.store(ctx.w, ctx.m.l1ctrl(L1CTRL.dirtyLog), on ? 1 : 0);
     onInstalled?.(on);
     // Controlled: the grace period is a schedule point (no wall clock decides anything there).
     if (current !== null) current.point('srcu-grace');

@@ -10,7 +10,7 @@
  * is the kernel's. Every function here expects mmu_lock held.
  */
 import { COST, COST_CAT } from '../cost/model.js';
-import { CTRL, RMAP_NODE_WORDS } from '../memory/records.js';
+import { CTRL, L1CTRL, RMAP_NODE_WORDS } from '../memory/records.js';
 import { COUNTER } from '../stats/counters.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_PTE, PTE_RPN_MASK } from '../mmu/pte.js';
 import { LeafRef, findLeaf } from '../mmu/tree.js';
@@ -31,13 +31,13 @@ function nodeWord(ctx: HvContext, node: number): number {
 
 function allocNodeLocked(ctx: HvContext): number {
   const w = ctx.w;
-  const freeI = ctx.m.ctrl(CTRL.rmapFree);
+  const freeI = ctx.m.l1ctrl(L1CTRL.rmapFree);
   const head = w[freeI];
   if (head !== 0) {
     w[freeI] = w[nodeWord(ctx, head - 1) + NODE_NEXT];
     return head - 1;
   }
-  const bumpI = ctx.m.ctrl(CTRL.rmapBump);
+  const bumpI = ctx.m.l1ctrl(L1CTRL.rmapBump);
   const n = w[bumpI];
   if (n >= ctx.L.rmapNodes) {
     w[ctx.m.ctrl(CTRL.rmapExhausted)]++;
@@ -55,13 +55,13 @@ function allocNodeLocked(ctx: HvContext): number {
  */
 export function rmapNodeAvailableLocked(ctx: HvContext): boolean {
   const w = ctx.w;
-  if (w[ctx.m.ctrl(CTRL.rmapFree)] !== 0 || w[ctx.m.ctrl(CTRL.rmapBump)] < ctx.L.rmapNodes) return true;
+  if (w[ctx.m.l1ctrl(L1CTRL.rmapFree)] !== 0 || w[ctx.m.l1ctrl(L1CTRL.rmapBump)] < ctx.L.rmapNodes) return true;
   w[ctx.m.ctrl(CTRL.rmapExhausted)]++;
   return false;
 }
 
 function freeNodeLocked(ctx: HvContext, node: number): void {
-  const freeI = ctx.m.ctrl(CTRL.rmapFree);
+  const freeI = ctx.m.l1ctrl(L1CTRL.rmapFree);
   ctx.w[nodeWord(ctx, node) + NODE_NEXT] = ctx.w[freeI];
   ctx.w[freeI] = node + 1;
 }

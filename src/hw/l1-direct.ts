@@ -16,7 +16,6 @@
  * L1's).
  */
 import { COUNTER } from '../stats/counters.js';
-import { L1_LPID } from '../hv/context.js';
 import { L1_TABLE_PGD_UNIT } from '../hv/radix.js';
 import { book3sRadixPageFault } from '../hv/l1-fault.js';
 import { EAGAIN, L1_FAULT_MMIO, RESUME_GUEST } from '../hv/outcome.js';
@@ -40,7 +39,7 @@ export interface FaultingVcpu {
 export function makeL1Regime(cpu: FaultingVcpu): Regime {
   const rg = new Regime(cpu.ctx.l1RcAuto, COUNTER.l1HwRcSets, -1, new L1DirectFaultHandler(cpu));
   rg.pgdUnit = L1_TABLE_PGD_UNIT;
-  rg.lpid = L1_LPID;
+  rg.lpid = cpu.ctx.l1Lpid;
   return rg;
 }
 

@@ -19,7 +19,7 @@ import { TLB_GEN_P1_STALE } from './tlb.js';
 export function storeMismatch(ctx: HvContext, lpid: number, frame: number, gen: number, now: number): void {
   if ((gen & TLB_GEN_P1_STALE) !== 0) {
     const owner = Atomics.load(ctx.w, ctx.L.frameOwnerWord + frame);
-    if (owner > 0) Atomics.or(ctx.w, ctx.L.windowTaintWord + owner - 1, TAINT_P1);
+    if (owner > 0) Atomics.or(ctx.w, ctx.m.ownerWord(ctx.L.windowTaintWord, owner), TAINT_P1);
     gen &= ~TLB_GEN_P1_STALE;
   }
   // TLB entries cache generations without P6's mark, so every store to a marked frame comes here.
@@ -37,6 +37,6 @@ export function storeMismatch(ctx: HvContext, lpid: number, frame: number, gen: 
 function storeToP6Frame(ctx: HvContext, frame: number): void {
   const L = ctx.L;
   const owner = Atomics.load(ctx.w, L.frameOwnerWord + frame);
-  const b = owner > 0 ? Atomics.load(ctx.w, L.backingWord + owner - 1) : 0;
+  const b = owner > 0 ? Atomics.load(ctx.w, ctx.m.ownerWord(L.backingWord, owner)) : 0;
   if (b === 0 || backingFrame(b) !== frame) Atomics.add(ctx.w, ctx.m.ctrl(CTRL.p6RetiredStores), 1);
 }

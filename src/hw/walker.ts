@@ -17,7 +17,7 @@ import { CTRL } from '../memory/records.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_PRESENT, PAGE_PTE, PAGE_READ, PAGE_WRITE, PTE_RPN_MASK } from '../mmu/pte.js';
 import { pnCount } from '../mmu/geometry.js';
 import { LeafRef, findLeaf } from '../mmu/tree.js';
-import { L1_LPID, type HvContext } from '../hv/context.js';
+import type { HvContext } from '../hv/context.js';
 import { DSISR_ISSTORE, DSISR_NOHPTE, DSISR_PROTFAULT, DSISR_SET_RC, SRR1_ISI_N_G_OR_CIP } from '../hv/regs.js';
 import { FRAME_GEN_P6 } from '../invariants/windows.js';
 
@@ -163,7 +163,7 @@ export class Walker {
         }
       } else dsisr |= DSISR_NOHPTE;
       if (++faults > LIVELOCK_FAULTS || retries > LIVELOCK_RETRIES) {
-        ctx.report.livelock(rg.lpid === L1_LPID, rg.lpid, pn, dsisr);
+        ctx.report.livelock(rg.lpid === ctx.l1Lpid, rg.lpid, pn, dsisr);
         return TRANSLATE_FAILED;
       }
       const next = rg.handler.handleFault(pn, type, dsisr);

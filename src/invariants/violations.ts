@@ -9,7 +9,7 @@
  * memory (records beyond it are counted, not kept). Addresses are 4 KiB page numbers.
  */
 import { performance } from 'node:perf_hooks';
-import { CTRL, VIOLATION, VIOLATION_SLOTS, VIOLATION_WORDS } from '../memory/records.js';
+import { CTRL, L1CTRL, VIOLATION, VIOLATION_SLOTS, VIOLATION_WORDS } from '../memory/records.js';
 import type { Machine } from '../memory/machine.js';
 import { COUNTER } from '../stats/counters.js';
 import { INV } from './names.js';
@@ -73,6 +73,9 @@ export class ViolationReporter {
   private readonly ringWord: number;
   private readonly stopModeIdx: number;
   private readonly stopIdx: number;
+  /** The L1 the reporter acts in (recorded with each violation) and its violation count's word. */
+  private readonly l1: number;
+  private readonly l1CountIdx: number;
   /** Wall-clock origin for record timestamps. */
   private readonly t0Ms = performance.now();
 
@@ -90,6 +93,8 @@ export class ViolationReporter {
     this.ringWord = m.L.violationsWord;
     this.stopModeIdx = m.ctrl(CTRL.stopOnViolation);
     this.stopIdx = m.ctrl(CTRL.stop);
+    this.l1 = m.l1;
+    this.l1CountIdx = m.l1ctrl(L1CTRL.violations);
   }
 
   // ---- I1 ---------------------------------------------------------------------------------------
@@ -176,6 +181,7 @@ export class ViolationReporter {
     const w = this.w;
     const n = Atomics.add(w, this.countIdx, 1);
     Atomics.add(w, this.byInvIdx + inv, 1);
+    Atomics.add(w, this.l1CountIdx, 1);
     if (window !== NO_WINDOW) Atomics.add(w, this.byWindowIdx + window, 1);
     this.counters[this.counterBase + COUNTER.violations]++;
     current?.noteViolation(window === NO_WINDOW);
@@ -194,5 +200,6 @@ export class ViolationReporter {
     w[at + VIOLATION.value2] = v2;
     w[at + VIOLATION.timeMs] = Math.round(performance.now() - this.t0Ms);
     w[at + VIOLATION.window] = window;
+    w[at + VIOLATION.l1] = this.l1;
   }
 }

@@ -13,7 +13,7 @@
  * page it backs + 1) and a generation that changes whenever the frame is retired, so a store that
  * lands in a frame that no longer backs its page is caught online (I5).
  */
-import { CTRL, LOCK } from './records.js';
+import { CTRL, L1CTRL } from './records.js';
 import { BACKING_BUSY, BACKING_FRAME_MASK, BACKING_ORDER_SHIFT, type Machine } from './machine.js';
 import { lockWord, unlockWord, MMU_LOCK_SPINS } from '../sync/lock.js';
 
@@ -51,11 +51,11 @@ export function backingOrder(b: number): number {
 }
 
 export function hostLock(m: Machine): void {
-  lockWord(m.w, m.lockIndex(LOCK.host), MMU_LOCK_SPINS);
+  lockWord(m.w, m.hostLockIndex(), MMU_LOCK_SPINS);
 }
 
 export function hostUnlock(m: Machine): void {
-  unlockWord(m.w, m.lockIndex(LOCK.host));
+  unlockWord(m.w, m.hostLockIndex());
 }
 
 /**
@@ -119,11 +119,11 @@ export function installBlockLocked(m: Machine, first: number, n: number, f0: num
       const slot = w[L.swapWritesWord + first + k];
       if ((slot & SWAP_SLOT_USED) !== 0) {
         swapped++;
-        Atomics.sub(w, m.ctrl(CTRL.swappedWrites), slot & ~SWAP_SLOT_USED);
+        Atomics.sub(w, m.l1ctrl(L1CTRL.swappedWrites), slot & ~SWAP_SLOT_USED);
       }
       Atomics.store(w, L.frameWritesWord + f, slot & ~SWAP_SLOT_USED);
     }
-    Atomics.store(w, L.frameOwnerWord + f, first + k + 1);
+    Atomics.store(w, L.frameOwnerWord + f, m.ownerOf(first + k));
   }
   // 2. Publish the backing words.
   for (let k = 0; k < n; k++) Atomics.store(w, L.backingWord + first + k, (order << BACKING_ORDER_SHIFT) | (f0 + k + 1));
@@ -143,7 +143,7 @@ export function installBlockLocked(m: Machine, first: number, n: number, f0: num
  */
 export function markBlockBusyLocked(m: Machine, first: number, n: number, busy: boolean): void {
   const w = m.w;
-  if (busy && Atomics.load(w, m.ctrl(CTRL.mmuInProgress)) === 0) {
+  if (busy && Atomics.load(w, m.l1ctrl(L1CTRL.mmuInProgress)) === 0) {
     throw new Error(`host block at L1 page ${first}: its entries cleared outside an MMU-notifier bracket (no invalidation in progress)`);
   }
   for (let k = 0; k < n; k++) {

@@ -14,7 +14,8 @@ import { TLB_LOCK_HOLDS } from './records.js';
 import type { ResolvedConfig } from '../workload/types.js';
 import {
   CTRL_WORDS,
-  GLOBAL_LOCKS,
+  L1CTRL_WORDS,
+  L1_LOCKS,
   GUEST_WORDS,
   LINE_WORDS,
   MAX_MEMSLOTS,
@@ -34,7 +35,7 @@ import { PAGE_BYTES_4K, PMD_SHIFT, PUD_SHIFT, bytesToPn } from '../mmu/geometry.
 import { formatSize } from '../workload/units.js';
 
 export const LAYOUT_MAGIC = 0x4e53_494d; // "NSIM"
-export const LAYOUT_VERSION = 5;
+export const LAYOUT_VERSION = 6;
 
 export interface Layout {
   readonly totalBytes: number;
@@ -42,10 +43,24 @@ export interface Layout {
   readonly basePn: number; // base page in 4 KiB units
   readonly vcpus: number;
   readonly workers: number; // counter blocks: vCPUs + 1 for the coordinator
-  readonly guestCount: number;
+  readonly guestCount: number; // per L1
+
+  /**
+   * Several L1s (`l1.count`): every region marked "per L1" below exists once per L1, the L1s'
+   * copies `l1Stride` words apart; a Layout describes one L1's view (`l1Index`), in which those
+   * fields point at that L1's copy and every other field at the one shared region
+   * (`layoutOfL1`). Sizes (`l1Pages`, `guestCount`, ...) are per L1.
+   */
+  readonly l1Count: number;
+  readonly l1Index: number;
+  readonly l1Stride: number;
 
   readonly ctrlWord: number;
-  readonly locksWord: number; // GLOBAL_LOCKS + guestCount lines
+  /** The host lock's line (shared by every L1: host frames and swap). */
+  readonly hostLockWord: number;
+  /** Per L1: its control block (L1CTRL). */
+  readonly l1CtrlWord: number;
+  readonly locksWord: number; // per L1: L1_LOCKS + guestCount lines
   /**
    * Per nested guest: the modeled [acquire, release] intervals (Float64 pairs) of its tlb_lock's
    * last TLB_LOCK_HOLDS holders (modeled time, hv/context.ts). Written and read only under the lock.
@@ -53,7 +68,11 @@ export interface Layout {
   readonly tlbHoldsWord: number;
 
 
-  /** Host table space (shadow tables and L0's table for L1), at host real address 0. */
+  /**
+   * Per L1: host table space (its shadow tables and L0's table for it), at host real address 0.
+   * Each L1 has a pool of its own: the L1s' units share host real addresses (simplified: the
+   * kernel takes table pages from one host allocator; nothing compares table addresses across L1s).
+   */
   readonly hostTablesWord: number;
   readonly hostTableUnits: number;
   readonly hostTableNextWord: number; // free-list links, one per unit
@@ -71,7 +90,7 @@ export interface Layout {
   readonly hostFrames: number;
   readonly frameWritesWord: number; // write counter per frame
   readonly frameGenWord: number; // generation per frame: bumped when retired
-  readonly frameOwnerWord: number; // l1 base-page index + 1 that the frame backs, 0 = free
+  readonly frameOwnerWord: number; // owner of the frame: l1Index * l1Pages + L1 base page + 1, 0 = free
   readonly frameNextWord: number; // free-list link
 
   /** L1 memory in base pages: main slot, readonly slot, then the MMIO hole (no slot). */
@@ -218,7 +237,9 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
   const tlbSets = cfg.hardware.tlbEntries / tlbWays;
 
   // Each region is taken once, here: its offset and its size in one place, recorded for the
-  // layout test and `--debug-layout` (`regions`).
+  // layout test and `--debug-layout` (`regions`). The shared regions first, then L1 0's own
+  // regions, then the other L1s' copies of them, `l1Stride` words apart.
+  const l1Count = cfg.l1.count;
   let w = 0;
   const regions: Array<[string, number, number]> = [];
   const take = (name: string, words: number, alignWords = LINE_WORDS): number => {
@@ -229,22 +250,28 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
     return at;
   };
   const ctrlWord = take('ctrl', CTRL_WORDS);
-  const locksWord = take('locks', (GLOBAL_LOCKS + guestCount) * LINE_WORDS);
+  const hostLockWord = take('hostLock', LINE_WORDS);
+  const vcpuCtlWord = take('vcpuCtl', vcpus * LINE_WORDS);
+  const violationsWord = take('violations', VIOLATION_SLOTS * VIOLATION_WORDS);
+  const frameWritesWord = take('frameWrites', hostFrames);
+  const frameGenWord = take('frameGen', hostFrames);
+  const frameOwnerWord = take('frameOwner', hostFrames);
+  const frameNextWord = take('frameNext', hostFrames);
+  const tlbWord = take('tlb', vcpus * tlbSets * tlbWays * TLB_ENTRY_WORDS);
+  // Per L1. The block starts and ends on a table unit, so every L1's tables stay unit-aligned.
+  w = roundUp(w, TABLE_UNIT_WORDS);
+  const l1Block = w;
+  const l1CtrlWord = take('l1Ctrl', L1CTRL_WORDS);
+  const locksWord = take('locks', (L1_LOCKS + guestCount) * LINE_WORDS);
   const tlbHoldsWord = take('tlbHolds', guestCount * TLB_LOCK_HOLDS * 4);
   const guestsWord = take('guests', guestCount * GUEST_WORDS);
   const idrWord = take('idr', MAX_NESTED_LPID);
   const memslotsWord = take('memslots', MAX_MEMSLOTS * MEMSLOT_WORDS);
-  const vcpuCtlWord = take('vcpuCtl', vcpus * LINE_WORDS);
-  const violationsWord = take('violations', VIOLATION_SLOTS * VIOLATION_WORDS);
   const hostTablesWord = take('hostTables', hostTableUnits * TABLE_UNIT_WORDS, TABLE_UNIT_WORDS);
   const hostTableNextWord = take('hostTableNext', hostTableUnits);
   const l1TablesWord = take('l1Tables', l1TableUnits * TABLE_UNIT_WORDS, TABLE_UNIT_WORDS);
   const l1TableNextWord = take('l1TableNext', l1TableUnits);
   const l1PtblWord = take('l1Ptbl', MAX_NESTED_LPID * PTBL_WORDS);
-  const frameWritesWord = take('frameWrites', hostFrames);
-  const frameGenWord = take('frameGen', hostFrames);
-  const frameOwnerWord = take('frameOwner', hostFrames);
-  const frameNextWord = take('frameNext', hostFrames);
   const backingWord = take('backing', l1Pages);
   const harvestSnapWord = take('harvestSnap', l1Pages);
   const windowTaintWord = take('windowTaint', l1Pages);
@@ -254,17 +281,23 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
   const rmapHeadWord = take('rmapHead', l1Pages);
   const dirtyWord = take('dirty', Math.ceil(l1Pages / 32));
   const rmapNodesWord = take('rmapNodes', rmapNodes * RMAP_NODE_WORDS);
-  const tlbWord = take('tlb', vcpus * tlbSets * tlbWays * TLB_ENTRY_WORDS);
+  w = roundUp(w, TABLE_UNIT_WORDS);
+  const l1Stride = w - l1Block;
+  if (l1Count > 1) {
+    regions.push([`L1 1..${l1Count - 1} (each as L1 0's, ${formatSize(l1Stride * 4)})`, w * 4, (w + (l1Count - 1) * l1Stride) * 4]);
+    w += (l1Count - 1) * l1Stride;
+  }
   const counterWords64 = roundUp(COUNTER_COUNT, 8);
   w = roundUp(w, LINE_WORDS);
   const countersByte = w * 4;
   const totalBytes = countersByte + workers * counterWords64 * 8;
   regions.push(['counters', countersByte, totalBytes]);
   if (totalBytes >= MAX_MACHINE_BYTES) {
+    const what = `${l1Count > 1 ? `${l1Count} L1s, each with ` : ''}${guestCount} nested guest(s) of ${formatSize(cfg.guests.memoryBytes)}`;
     throw new LayoutError(
-      'guests.count',
-      `a machine within ${formatSize(MAX_MACHINE_BYTES)} of shared memory (this one needs ${formatSize(roundUp(totalBytes, 1 << 20))}: ${guestCount} nested guest(s) of ${formatSize(cfg.guests.memoryBytes)} each reserve their tables, grants and rmap nodes)`,
-      String(guestCount),
+      l1Count > 1 ? 'l1.count' : 'guests.count',
+      `a machine within ${formatSize(MAX_MACHINE_BYTES)} of shared memory (this one needs ${formatSize(roundUp(totalBytes, 1 << 20))}: ${what} each reserve their tables, grants and rmap nodes)`,
+      String(l1Count > 1 ? l1Count : guestCount),
     );
   }
 
@@ -275,7 +308,12 @@ export function computeLayout(cfg: ResolvedConfig, workersOverride?: number): La
     vcpus,
     workers,
     guestCount,
+    l1Count,
+    l1Index: 0,
+    l1Stride,
     ctrlWord,
+    hostLockWord,
+    l1CtrlWord,
     locksWord,
     tlbHoldsWord,
     hostTablesWord,

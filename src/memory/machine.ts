@@ -11,7 +11,8 @@ import { PMD_SHIFT, PUD_SHIFT } from '../mmu/geometry.js';
 import type { TableSpace } from '../mmu/tree.js';
 import { lockWord, unlockWord, MMU_LOCK_SPINS } from '../sync/lock.js';
 import { LAYOUT_MAGIC, LAYOUT_VERSION, computeLayout, type Layout } from './layout.js';
-import { CTRL, LINE_WORDS, LOCK, GLOBAL_LOCKS, MEMSLOT_WORDS, PGD_UNITS, TABLE_UNIT_WORDS } from './records.js';
+import { layoutOfL1 } from './l1-layout.js';
+import { CTRL, L1CTRL, LINE_WORDS, LOCK, L1_LOCKS, MEMSLOT_WORDS, PGD_UNITS, TABLE_UNIT_WORDS } from './records.js';
 
 /** Memslot flags (kernel KVM_MEM_READONLY, KVM_MEM_LOG_DIRTY_PAGES, KVM_MEMSLOT_INVALID). */
 export const MEMSLOT_READONLY = 1;
@@ -39,13 +40,21 @@ export class Machine {
   readonly orderFrames: readonly [number, number, number];
   /** Highest order the host can hand out (2 if memory is a multiple of 1 GiB, else 1). */
   readonly topOrder: number;
+  /** Which L1 this view is of (`L.l1Index`); the shared regions are the same in every view. */
+  readonly l1: number;
+  /** Every L1's view of the machine, this one included (shared by all the views of one buffer). */
+  private readonly views: Machine[];
 
   constructor(
     readonly sab: SharedArrayBuffer,
     readonly L: Layout,
+    sibling?: Machine,
   ) {
-    this.w = new Int32Array(sab);
-    this.f64 = new Float64Array(sab);
+    this.w = sibling?.w ?? new Int32Array(sab);
+    this.f64 = sibling?.f64 ?? new Float64Array(sab);
+    this.l1 = L.l1Index;
+    this.views = sibling?.views ?? [];
+    this.views[this.l1] = this;
     const ps = L.pageShift;
     this.orderShift = [ps, PMD_SHIFT, PUD_SHIFT];
     this.orderFrames = [1, 2 ** (PMD_SHIFT - ps), 2 ** (PUD_SHIFT - ps)];
@@ -55,8 +64,8 @@ export class Machine {
       basePn: 0,
       units: L.hostTableUnits,
       nextWord: L.hostTableNextWord,
-      bumpCtrl: L.ctrlWord + CTRL.hostTableBump,
-      freeCtrl: L.ctrlWord + CTRL.hostTableFree,
+      bumpCtrl: L.l1CtrlWord + L1CTRL.hostTableBump,
+      freeCtrl: L.l1CtrlWord + L1CTRL.hostTableFree,
       lock: LOCK.hostTable,
       firstUnit: PGD_UNITS * (L.guestCount + 1),
     });
@@ -65,8 +74,8 @@ export class Machine {
       basePn: L.l1TableBasePn,
       units: L.l1TableUnits,
       nextWord: L.l1TableNextWord,
-      bumpCtrl: L.ctrlWord + CTRL.l1TableBump,
-      freeCtrl: L.ctrlWord + CTRL.l1TableFree,
+      bumpCtrl: L.l1CtrlWord + L1CTRL.l1TableBump,
+      freeCtrl: L.l1CtrlWord + L1CTRL.l1TableFree,
       lock: LOCK.l1Table,
       firstUnit: PGD_UNITS * L.guestCount,
     });
@@ -76,13 +85,46 @@ export class Machine {
     return this.L.ctrlWord + i;
   }
 
+  /** Word of this L1's control block entry `i` (L1CTRL). */
+  l1ctrl(i: number): number {
+    return this.L.l1CtrlWord + i;
+  }
+
+  /** L1 `k`'s view of this machine (the same buffer; built once, then shared). */
+  forL1(k: number): Machine {
+    return this.views[k] ?? new Machine(this.sab, layoutOfL1(this.L, k), this);
+  }
+
+  /**
+   * The frame owner word (`frameOwnerWord`) for base page `page` of this L1: unique over every
+   * L1, 0 meaning free.
+   */
+  ownerOf(page: number): number {
+    return this.l1 * this.L.l1Pages + page + 1;
+  }
+
+  /**
+   * Word `index` of the per-L1 array at `field` (a per-L1 Layout field of this view, such as
+   * `backingWord`) for the page a frame owner word names, in whichever L1 owns it.
+   */
+  ownerWord(field: number, owner: number): number {
+    const o = owner - 1;
+    const k = Math.floor(o / this.L.l1Pages);
+    return field + (k - this.l1) * this.L.l1Stride + (o - k * this.L.l1Pages);
+  }
+
+  /** The host lock's word (one for the whole host, whichever L1's view). */
+  hostLockIndex(): number {
+    return this.L.hostLockWord;
+  }
+
   lockIndex(line: number): number {
     return this.L.locksWord + line * LINE_WORDS;
   }
 
   /** Lock line of nested guest slot `g`'s tlb_lock. */
   tlbLockIndex(g: number): number {
-    return this.L.locksWord + (GLOBAL_LOCKS + g) * LINE_WORDS;
+    return this.L.locksWord + (L1_LOCKS + g) * LINE_WORDS;
   }
 
   /** Float64 index of counter `c` in worker block `worker`. */
@@ -232,28 +274,32 @@ export class Machine {
 export function createMachine(cfg: ResolvedConfig, workersOverride?: number): Machine {
   const L = computeLayout(cfg, workersOverride);
   const sab = new SharedArrayBuffer(L.totalBytes);
-  const m = new Machine(sab, L);
-  const w = m.w;
-  w[m.ctrl(CTRL.magic)] = LAYOUT_MAGIC;
-  w[m.ctrl(CTRL.version)] = LAYOUT_VERSION;
-  w[m.ctrl(CTRL.nextShadowLpid)] = 1;
-  w[m.hostSpace.bumpCtrl] = m.hostSpace.firstUnit;
-  w[m.l1Space.bumpCtrl] = m.l1Space.firstUnit;
-  w[m.ctrl(CTRL.hostFramesFree)] = L.hostFrames;
-  w[m.ctrl(CTRL.rmapBump)] = 1; // node 0 is never used: 0 means "none"
-  const main = SLOT_MAIN;
-  w[m.slotWord(main, SLOT.basePage)] = 0;
-  w[m.slotWord(main, SLOT.npages)] = L.l1MainPages;
-  w[m.slotWord(main, SLOT.flags)] = cfg.l1.dirtyLog ? MEMSLOT_LOG_DIRTY : 0;
-  w[m.slotWord(main, SLOT.used)] = 1;
-  w[m.ctrl(CTRL.dirtyLog)] = cfg.l1.dirtyLog ? 1 : 0;
-  if (L.l1Pages > L.l1MainPages) {
-    w[m.slotWord(SLOT_READONLY, SLOT.basePage)] = L.l1MainPages;
-    w[m.slotWord(SLOT_READONLY, SLOT.npages)] = L.l1Pages - L.l1MainPages;
-    w[m.slotWord(SLOT_READONLY, SLOT.flags)] = MEMSLOT_READONLY;
-    w[m.slotWord(SLOT_READONLY, SLOT.used)] = 1;
+  const m0 = new Machine(sab, L);
+  const w = m0.w;
+  w[m0.ctrl(CTRL.magic)] = LAYOUT_MAGIC;
+  w[m0.ctrl(CTRL.version)] = LAYOUT_VERSION;
+  w[m0.ctrl(CTRL.nextShadowLpid)] = 1;
+  w[m0.ctrl(CTRL.hostFramesFree)] = L.hostFrames;
+  // Each L1: its pools, its memslots, its dirty logging.
+  for (let k = 0; k < L.l1Count; k++) {
+    const m = m0.forL1(k);
+    w[m.hostSpace.bumpCtrl] = m.hostSpace.firstUnit;
+    w[m.l1Space.bumpCtrl] = m.l1Space.firstUnit;
+    w[m.l1ctrl(L1CTRL.rmapBump)] = 1; // node 0 is never used: 0 means "none"
+    const main = SLOT_MAIN;
+    w[m.slotWord(main, SLOT.basePage)] = 0;
+    w[m.slotWord(main, SLOT.npages)] = L.l1MainPages;
+    w[m.slotWord(main, SLOT.flags)] = cfg.l1.dirtyLog ? MEMSLOT_LOG_DIRTY : 0;
+    w[m.slotWord(main, SLOT.used)] = 1;
+    w[m.l1ctrl(L1CTRL.dirtyLog)] = cfg.l1.dirtyLog ? 1 : 0;
+    if (L.l1Pages > L.l1MainPages) {
+      w[m.slotWord(SLOT_READONLY, SLOT.basePage)] = L.l1MainPages;
+      w[m.slotWord(SLOT_READONLY, SLOT.npages)] = L.l1Pages - L.l1MainPages;
+      w[m.slotWord(SLOT_READONLY, SLOT.flags)] = MEMSLOT_READONLY;
+      w[m.slotWord(SLOT_READONLY, SLOT.used)] = 1;
+    }
   }
-  return m;
+  return m0;
 }
 
 /** Attach to a machine created elsewhere (worker side); fails loudly on a mismatch. */

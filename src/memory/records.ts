@@ -36,9 +36,9 @@ export const TLB_ENTRY_WORDS = 4;
  * check/violations.ts): the invariant, which check fired (`VIOLATION_KIND`), the reporting vCPU,
  * the lpid and 4 KiB page number concerned, three values whose meaning the kind names (PTE words,
  * generations, counts), the time since the reporter started, in ms, and the kernel window (1..6 =
- * P1..P6, 0 = none) whose own code path produced it.
+ * P1..P6, 0 = none) whose own code path produced it, and the L1 it was found in.
  */
-export const VIOLATION = { invariant: 0, kind: 1, vcpu: 2, lpid: 3, pn: 4, value0: 5, value1: 6, value2: 7, timeMs: 8, window: 9 } as const;
+export const VIOLATION = { invariant: 0, kind: 1, vcpu: 2, lpid: 3, pn: 4, value0: 5, value1: 6, value2: 7, timeMs: 8, window: 9, l1: 10 } as const;
 export const VIOLATION_WORDS = Object.keys(VIOLATION).length;
 export const VIOLATION_SLOTS = 64;
 
@@ -54,8 +54,6 @@ export const CTRL = {
   version: 1,
   /** Next shadow lpid to hand out. */
   nextShadowLpid: 2,
-  /** Dirty logging enabled on the main memslot (mirrors the slot flag, for actors). */
-  dirtyLog: 3,
   /**
    * Stores that landed in a frame retired from under a P6-tainted L1 page and not backing its
    * owner now (through a shadow leaf window P6 left untracked); written only on that path.
@@ -68,11 +66,6 @@ export const CTRL = {
   /** L1's leaf-size choice for L2 memory: thresholds (0..65535) for 1 GiB and 2 MiB leaves. */
   l1Mix1G: 8,
   l1Mix2M: 9,
-  // line 1: read by every fault, written only by invalidations (under mmu_lock)
-  /** kvm->mmu_invalidate_seq */
-  mmuSeq: 16,
-  /** kvm->mmu_invalidate_in_progress */
-  mmuInProgress: 17,
   // line 2: written by every broadcast invalidation; read by every hardware walk and quiescence
   /** Bumped by every broadcast invalidation before it scans the TLBs (see hw/shootdown.ts). */
   tlbEpoch: 32,
@@ -86,20 +79,9 @@ export const CTRL = {
   hostFramesFree: 52,
   /** Host memory allocation failures (GUP -EFAULT). */
   hostOom: 53,
-  /** The write counts held in swap slots (pages swapped out), in all: the audit's sum needs no page walk. */
-  swappedWrites: 54,
-  // line 4: host table unit allocator: bump and free-list head (unit + 1)
-  hostTableBump: 64,
-  hostTableFree: 65,
-  /** Table unit allocation failures. */
+  /** Host table unit allocation failures (any L1's pool). */
   tableExhausted: 66,
-  // line 5: L1 table unit allocator
-  l1TableBump: 80,
-  l1TableFree: 81,
-  // line 6: rmap node pool: bump and free head (node + 1); changed only under mmu_lock
-  rmapBump: 96,
-  rmapFree: 97,
-  /** Rmap node allocation failures (pool exhausted). */
+  /** Rmap node allocation failures (any L1's pool exhausted). */
   rmapExhausted: 98,
   // line 7: run control, read by every vCPU every few accesses, written rarely
   /** Run control: 1 = stop requested. */
@@ -139,23 +121,54 @@ export const CTRL = {
 export const CTRL_WORDS = 192;
 
 /**
+ * Named indices in each L1's own control block (layout `l1CtrlWord`, one per L1: what the kernel
+ * keeps in that L1's `struct kvm`), grouped into lines as CTRL is.
+ */
+export const L1CTRL = {
+  // line 0: read by every fault, written only by invalidations (under this L1's mmu_lock)
+  /** kvm->mmu_invalidate_seq */
+  mmuSeq: 0,
+  /** kvm->mmu_invalidate_in_progress */
+  mmuInProgress: 1,
+  /** Dirty logging enabled on the main memslot (mirrors the slot flag, for actors). */
+  dirtyLog: 2,
+  // line 1: this L1's host table unit pool (shadow tables, L0's table for it): bump and free head (unit + 1)
+  hostTableBump: 16,
+  hostTableFree: 17,
+  // line 2: this L1's table unit pool (its tables for its nested guests)
+  l1TableBump: 32,
+  l1TableFree: 33,
+  // line 3: this L1's rmap node pool: bump and free head (node + 1); changed only under its mmu_lock
+  rmapBump: 48,
+  rmapFree: 49,
+  // line 4: the write counts held in swap slots of this L1's pages, in all (the audit's sum needs no page walk)
+  swappedWrites: 64,
+  /** Violations found in this L1 (online or by an audit). */
+  violations: 65,
+} as const;
+export const L1CTRL_WORDS = 80;
+
+/**
  * Modeled holds a nested guest's tlb_lock remembers (layout `tlbHoldsWord`): its holds span whole
  * faults and all of a guest's vCPUs queue on it, so modeled queueing must see back about a skew
  * bound's worth of them.
  */
 export const TLB_LOCK_HOLDS = 32;
 
-/** Lock lines (index into the lock region). Per-guest tlb_locks follow these. */
+/**
+ * Lock lines of an L1 (index into its lock region). Its nested guests' tlb_locks follow these. The
+ * host lock, shared by every L1, has a line of its own (layout `hostLockWord`).
+ */
 export const LOCK = {
   mmu: 0,
-  host: 1,
+  // line 1 unused (the host lock's, before several L1s)
   hostTable: 2,
   l1Table: 3,
   l1: 4, // L1's own lock for its tables (L1 kernel's page-table lock)
   /** kvm->slots_lock (a mutex): memslot changes and KVM_GET_DIRTY_LOG never overlap. */
   slots: 5,
 } as const;
-export const GLOBAL_LOCKS = 6;
+export const L1_LOCKS = 6;
 
 /** VCPU_CTL.state bits: a shootdown waits (notify me); in guest mode (TLB live); quiescence count unit. */
 export const VSTATE_WAITING = 1;

@@ -55,7 +55,7 @@ export function violationList(records: readonly ViolationRecord[]): string {
       .filter((f): f is [string, string] => f[1] !== undefined)
       .map(([k, val]) => `${esc(k)} <code>${esc(val)}</code>`)
       .join(', ');
-    const who = v.vcpu < 0 ? 'coordinator/actor' : `vCPU ${v.vcpu}`;
+    const who = `${v.vcpu < 0 ? 'coordinator/actor' : `vCPU ${v.vcpu}`}${v.l1 !== undefined ? ` in L1 ${v.l1}` : ''}`;
     const win = v.window !== undefined ? ` <span class="win">(window ${esc(v.window)} of the kernel as written)</span>` : '';
     return `<li><span class="inv">${esc(v.invariant)}</span>${win} ${esc(who)} at ${esc(v.timeMs.toFixed(1))} ms: ${esc(v.message)}${detail === '' ? '' : `<br>${detail}`}</li>`;
   });
@@ -139,6 +139,20 @@ function perVcpuSection(body: RunBody): string {
   ];
   const rows = v.map((p) => [p.vcpu, fmtInt(p.accesses), fmtInt(p.faults), fmtInt(p.tlbMisses), fmtNs(p.mmuLockWaitNs)]);
   return `<div class="charts">${charts.join('\n')}</div>\n${table(['vCPU', 'accesses', 'faults', 'TLB misses', 'mmu_lock wait'], rows)}`;
+}
+
+/** Each L1's share, when there are several: faults per L1 and a table (documents before 1.5 have none). */
+function perL1Section(body: RunBody): string {
+  const l1s = body.perL1 ?? [];
+  if (l1s.length < 2) return '';
+  const chart = columnChart(
+    'l1-faults',
+    'Faults per L1',
+    l1s.map((p) => ({ label: String(p.l1), value: p.faults, color: '#4c78a8', title: `L1 ${p.l1} (vCPUs ${p.vcpus.join(', ')}): ${fmtInt(p.faults)} faults, ${fmtInt(p.mmuLockHolds)} holds of its mmu_lock` })),
+    { xLabel: 'L1', yLabel: 'faults', yFmt: fmtCount },
+  );
+  const rows = l1s.map((p) => [p.l1, p.vcpus.join(', '), fmtInt(p.accesses), fmtInt(p.faults), fmtInt(p.mmuLockAcquisitions), fmtInt(p.mmuLockHolds), fmtNs(p.mmuLockWaitNs), fmtInt(p.violations)]);
+  return `\n<h2>Per L1</h2>\n<div class="charts">${chart}</div>\n${table(['L1', 'vCPUs', 'accesses', 'faults', 'mmu_lock acquisitions', 'its mmu_lock held', 'mmu_lock wait', 'violations'], rows)}\n`;
 }
 
 function lockRow(name: string, l: LockStats): Cell[] {
@@ -228,7 +242,7 @@ ${c.faultsTotal > 0 ? barChart('fault-kinds', `Faults by outcome, as a share of 
 
 <h2>Per vCPU</h2>
 ${perVcpuSection(doc)}
-${doc.schedule !== null ? `\n<h2>Controlled schedule</h2>\n${scheduleHtml(doc.schedule, doc.config.vcpus as number)}\n` : ''}
+${perL1Section(doc)}${doc.schedule !== null ? `\n<h2>Controlled schedule</h2>\n${scheduleHtml(doc.schedule, doc.config.vcpus as number)}\n` : ''}
 <h2>Counts</h2>
 ${table(['', 'count', '% of accesses'], [
   ['accesses', fmtInt(c.accesses), fmtPct(c.accesses, c.accesses)],

@@ -9,6 +9,7 @@
  */
 import { arr, bool, count, counts, nullable, num, obj, ref, shardSchema, str, tally, withUnit, type Schema } from './schema-build.js';
 import { MODELED } from './schema-modeled.js';
+import { PER_L1 } from './schema-l1.js';
 import { SCHEDULE_OR_NULL } from './schema-schedule.js';
 import { DOCUMENT_KINDS, SCHEMA_VERSION } from '../stats/document.js';
 import { FAULT_KIND_NAMES } from '../stats/kinds.js';
@@ -114,6 +115,7 @@ const VIOLATION = obj(
     message: str('What the checker saw.'),
     window: str('The window of the kernel as written whose code path produced it, when one did.', { enum: [...KERNEL_WINDOWS] }),
     vcpu: { type: 'integer', minimum: -1, description: 'The vCPU that saw it; -1 the coordinator or an actor.' },
+    l1: count('The L1 it was found in (only with l1.count > 1).', 'index'),
     timeMs: num('When, from the start of the run.', 'ms'),
     lpid: count('The partition (L2 lpid, or 0 for L1).', 'lpid'),
     l2Ra: str('L2 real address, 0x hex.'),
@@ -121,7 +123,7 @@ const VIOLATION = obj(
     hostRa: str('Host real address, 0x hex.'),
     pte: { type: 'object', description: 'PTE values by role (shadow, l1, host), 0x-prefixed 64-bit hex.', additionalProperties: { type: 'string' } },
   },
-  ['window', 'lpid', 'l2Ra', 'l1Ra', 'hostRa', 'pte'],
+  ['window', 'l1', 'lpid', 'l2Ra', 'l1Ra', 'hostRa', 'pte'],
 );
 
 const INVALIDATION_DOCS: Readonly<Record<string, string>> = {
@@ -234,6 +236,7 @@ const RUN_BODY: Record<string, Schema> = {
       mmuLockWaitNs: count('Its wall time waiting for mmu_lock.', 'ns'),
     }),
   ),
+  perL1: PER_L1,
   modeled: MODELED,
   schedule: SCHEDULE_OR_NULL('A controlled run\'s schedule (schedule.strategy), or null when the threads ran freely.'),
   violations: arr('The first 100 violations in detail.', ref('violation'), { maxItems: 100 }),

@@ -284,6 +284,14 @@ function lockLines(doc: RunDocument, color: boolean): string[] {
   ];
 }
 
+/** Each L1's share (`perL1`), when there are several (documents before schema 1.5 have none). */
+function perL1Lines(doc: RunDocument, color: boolean): string[] {
+  const l1s = doc.perL1 ?? [];
+  if (l1s.length < 2) return [];
+  const rows = l1s.map((p) => [String(p.l1), p.vcpus.join(','), fmtInt(p.accesses), fmtInt(p.faults), fmtInt(p.mmuLockAcquisitions), fmtInt(p.mmuLockHolds), fmtPct(p.mmuLockContended, p.mmuLockAcquisitions), fmtNs(p.mmuLockWaitNs), fmtInt(p.violations)]);
+  return [heading('Per L1', color), ...grid(['L1', 'vCPUs', 'accesses', 'faults', 'mmu_lock acq', 'its holds', 'contended %', 'wait', 'violations'], rows, color)];
+}
+
 function actorLines(doc: RunDocument, color: boolean): string[] {
   const rows = Object.entries(doc.actors)
     .filter(([, n]) => n > 0)
@@ -334,7 +342,7 @@ function checkLines(doc: RunDocument, color: boolean): string[] {
     ].filter((s) => s !== '');
     const ptes = Object.entries(v.pte ?? {}).map(([role, val]) => `${role} pte ${val}`);
     lines.push(
-      `  ${paint(v.invariant, v.window ? 'yellow' : 'red', color)} ${v.vcpu < 0 ? 'coordinator/actor' : `vcpu ${v.vcpu}`} at ${v.timeMs.toFixed(1)} ms: ${v.message}` +
+      `  ${paint(v.invariant, v.window ? 'yellow' : 'red', color)} ${v.vcpu < 0 ? 'coordinator/actor' : `vcpu ${v.vcpu}`}${v.l1 !== undefined ? ` in L1 ${v.l1}` : ''} at ${v.timeMs.toFixed(1)} ms: ${v.message}` +
         (where.length + ptes.length > 0 ? ` [${[...where, ...ptes].join(', ')}]` : ''),
     );
   }
@@ -354,6 +362,7 @@ export function renderTable(doc: RunDocument, opts: TableOptions): string {
     latencyLines(doc, color),
     invalidationLines(doc, color),
     lockLines(doc, color),
+    perL1Lines(doc, color),
     actorLines(doc, color),
     checkLines(doc, color),
   ].filter((s) => s.length > 0);

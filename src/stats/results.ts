@@ -13,6 +13,7 @@ import type { Histogram } from './histogram.js';
 import { histogramToJson, type LatencyHistogram } from './latency.js';
 import { buildModeled, type ModeledInput, type ModeledSection } from './modeled.js';
 import type { ScheduleSection } from './schedule.js';
+import { buildPerL1, type PerL1, type PerL1Input } from './per-l1.js';
 
 /** Modeled histograms travel beside the wall-clock ones under this prefix (vcpu-loop.ts). */
 export const MODELED_PREFIX = 'modeled.';
@@ -41,6 +42,8 @@ export interface ViolationRecord {
   /** The window of the kernel as written whose code path produced it (`P1`...), when one did. */
   window?: string;
   vcpu: number;
+  /** The L1 it was found in (with `l1.count` > 1 only). */
+  l1?: number;
   timeMs: number;
   lpid?: number;
   l2Ra?: string;
@@ -180,6 +183,8 @@ export interface RunBody {
     l1Destroys: number;
   };
   perVcpu: PerVcpu[];
+  /** One entry per L1 (`l1.count`), in L1 order: its vCPUs' share and what its locks saw. */
+  perL1: PerL1[];
   /** The run in modeled POWER9 time (cost.model; null when `none`). */
   modeled: ModeledSection | null;
   /** A controlled run's schedule (schedule.strategy; null when the threads ran freely). */
@@ -205,6 +210,8 @@ export interface ResultsInput {
   lostWrites: number;
   /** One counter block per vCPU, in vCPU order. */
   perVcpu: Float64Array[];
+  /** What the machine says of each L1 (absent: one L1, nothing read from its locks). */
+  perL1?: PerL1Input[];
   /** Violations per kernel window (tagged by the window's code path). */
   byWindow?: Record<string, number>;
   /** Host page faults that found no memory (CTRL.hostOom). */
@@ -344,6 +351,7 @@ export function buildRunBody(input: ResultsInput): RunBody {
       tlbMisses: block[COUNTER.tlbMisses] ?? 0,
       mmuLockWaitNs: Math.round(block[COUNTER.mmuLockWaitNs] ?? 0),
     })),
+    perL1: buildPerL1(input.perL1 ?? [{ lpid: 1, mmuLockHolds: 0, tlbLockHolds: 0, violations: input.violations.length }], input.perVcpu),
     modeled: input.modeled !== undefined ? buildModeled({ ...input.modeled, histograms: modeledHist }) : null,
     schedule: input.schedule ?? null,
     violations: input.violations.slice(0, MAX_VIOLATION_RECORDS).map((v) => ({ ...v })),

@@ -69,14 +69,15 @@ export const KEYS: readonly KeySpec[] = [
   size('host.memory', 'host.memoryBytes', 4 * GiB, MIN_PAGE_BYTES, 'host real memory for data frames (at most 64G)'),
   ...mix('host.backing', 'host.backing', 'host backing of L1 memory', 1),
   { key: 'host.overcommit', field: 'host.overcommit', type: 'bool', default: false, unit: '', doc: 'the host may run out of memory for L1 (faults that find none count as hostOom); false: a run in which any does exits 1' },
+  { key: 'l1.count', field: 'l1.count', type: 'int', min: 1, max: 64, default: 1, unit: 'L1 guests', doc: "L1 guests on the host, each with its own mmu_lock, memslots, L0 table, invalidation sequence, nested guests, dirty log and actors (every other l1.* key and guests.count is per L1); vCPU v runs in L1 v mod l1.count; the host is shared" },
   size('l1.memory', 'l1.memoryBytes', 2 * GiB, MIN_PAGE_BYTES, 'L1 guest-real memory (one memslot), excluding the MMIO hole; may overcommit'),
   size('l1.readonly', 'l1.readonlyBytes', 0, 0, 'top part of l1.memory that is a READONLY memslot, < l1.memory'),
   size('l1.mmio', 'l1.mmioBytes', 0, 0, 'L1 gpa range after memory with no memslot (emulated MMIO); l1.memory + l1.mmio <= 64G'),
   ...mix('l1.pageSizes', 'l1.pageSizes', 'L1 mapping of L2 memory', 1),
   { key: 'l1.dirtyLog', field: 'l1.dirtyLog', type: 'bool', default: false, unit: '', doc: "L0 dirty-logs L1's main memslot from the start" },
-  { key: 'guests.count', field: 'guests.count', type: 'int', min: 1, max: 4096, default: 1, unit: 'nested guests', doc: 'nested guests (L2s)' },
+  { key: 'guests.count', field: 'guests.count', type: 'int', min: 1, max: 4096, default: 1, unit: 'nested guests', doc: 'nested guests (L2s) of each L1' },
   size('guests.memory', 'guests.memoryBytes', 256 * MiB, MIN_PAGE_BYTES, 'L2 guest-real memory of each nested guest'),
-  { key: 'guests.vcpuMap', field: 'guests.vcpuMap', type: 'enum', values: VCPU_MAPS, default: 'spread', unit: '', doc: 'spread: vCPU i in guest i % count; packed: consecutive vCPUs share a guest' },
+  { key: 'guests.vcpuMap', field: 'guests.vcpuMap', type: 'enum', values: VCPU_MAPS, default: 'spread', unit: '', doc: 'spread: vCPU i in guest i % count; packed: consecutive vCPUs share a guest (with l1.count > 1: over each L1\'s own vCPUs and guests)' },
   { key: 'workload.pattern', field: 'workload.pattern', type: 'enum', values: PATTERNS, default: 'uniform', unit: '', doc: 'page access pattern over the working set' },
   { key: 'workload.theta', field: 'workload.theta', type: 'number', min: 0, minExclusive: true, max: 10, notEqual: 1, default: 0.99, unit: '', doc: 'zipf skew' },
   { key: 'workload.hotFraction', field: 'workload.hotFraction', type: 'number', min: 0, minExclusive: true, max: 1, default: 0.1, unit: 'fraction', doc: 'hotset: fraction of the working set that is hot' },
@@ -338,6 +339,15 @@ export const CROSS_CHECKS: readonly CrossCheck[] = [
       if (typeof get('warmup') === 'string') return blame === 'warmup' ? 'a count of accesses under a controlled schedule (not a duration)' : 'free, or a warm-up given in accesses';
       if (get('schedule.strategy') === 'exhaustive' && num(get, 'vcpus') > 16) return blame === 'vcpus' ? 'at most 16 vCPUs under schedule.strategy exhaustive (a search for small configs)' : 'another strategy for more than 16 vCPUs';
       return null;
+    },
+  },
+  {
+    // Every L1 runs at least one vCPU (vCPUs go round-robin over the L1s).
+    keys: ['l1.count', 'vcpus'],
+    check: (get, blame) => {
+      const [n, v] = [num(get, 'l1.count'), num(get, 'vcpus')];
+      if (n <= v) return null;
+      return blame === 'l1.count' ? `at most vcpus (${v}): every L1 runs at least one vCPU` : `at least l1.count (${n}): every L1 runs at least one vCPU`;
     },
   },
   {

@@ -91,6 +91,7 @@ export interface ResolvedConfig {
     readonly overcommit: boolean; // the host may run out of memory for L1 (hostOom faults expected)
   };
   readonly l1: {
+    readonly count: number; // L1 guests on the host; every other l1 size and guests.count is per L1
     readonly memoryBytes: number; // L1 guest-real memory (one memslot), excluding MMIO hole
     readonly readonlyBytes: number; // of which this much at the top is a READONLY memslot
     readonly mmioBytes: number; // an L1 gpa range with no memslot (emulated MMIO), after memory

@@ -96,12 +96,13 @@ describe.runIf(chromium === undefined && inCi)('browser', () => {
 });
 
 describe.skipIf(chromium === undefined)(`HTML reports in headless Chromium${why === '' ? '' : ` (skipped: ${why})`}`, () => {
-  const files = { run: join(tmp, 'run.html'), stress: join(tmp, 'stress.html'), sweep: join(tmp, 'sweep.html'), controlled: join(tmp, 'controlled.html') };
+  const files = { run: join(tmp, 'run.html'), l1s: join(tmp, 'l1s.html'), stress: join(tmp, 'stress.html'), sweep: join(tmp, 'sweep.html'), controlled: join(tmp, 'controlled.html') };
 
   beforeAll(async () => {
     const cfg = join(tmp, 'small.yaml');
     writeFileSync(cfg, 'seed: 5\nvcpus: 2\nguests: {count: 2, memory: 16M}\nl1: {memory: 256M}\nhost: {memory: 512M}\nworkload: {workingSet: 2M}\n');
     nestsim('run', cfg, '--duration', '1s', '--html', files.run, '--quiet');
+    nestsim('run', cfg, '--set', 'l1.count=2', '--accesses', '3000', '--html', files.l1s, '--quiet');
     nestsim('stress', join(ROOT, 'configs', 'stress.yaml'), '--vcpus', '1', '--mutation', 'skip-set-rc-check', '--set', 'accesses=4000', '--iterations', '4', '--no-fail-fast', '--html', files.stress, '--quiet');
     nestsim('sweep', cfg, '--set', 'workload.writeRatio=0,0.3,0.6', '--set', 'vcpus=1,2', '--accesses', '1500', '--html', files.sweep, '--quiet');
     nestsim('stress', join(ROOT, 'configs', 'stress-controlled.yaml'), '--mutation', 'skip-rmap', '--iterations', '30', '--html', files.controlled, '--quiet');
@@ -122,6 +123,12 @@ describe.skipIf(chromium === undefined)(`HTML reports in headless Chromium${why 
   it('run report: latency CDFs, rates over time, fault kinds, per-vCPU and modeled-time charts all draw, no console error', async () => {
     const seen = await open(files.run);
     expectDrawn(seen, ['latency-cdf', 'latency-stages-cdf', 'throughput-time', 'faults-time', 'locks-time', 'violations-time', 'fault-kinds', 'vcpu-accesses', 'vcpu-faults', 'vcpu-lockwait', 'modeled-breakdown', 'modeled-vcpu-faults', 'modeled-cdf', 'modeled-stages-cdf']);
+  });
+
+  it('run report with two L1s: the per-L1 faults chart draws beside the per-vCPU ones', async () => {
+    const seen = await open(files.l1s);
+    expectDrawn(seen, ['vcpu-faults', 'l1-faults']);
+    expect(seen.charts.find((c) => c.name === 'l1-faults')!.drawnMarks).toBe(2);
   });
 
   it('stress report: rounds over time and the per-round charts draw', async () => {

@@ -30,7 +30,7 @@ import type { ResolvedConfig } from '../../src/workload/types.js';
 import { packageRoot, vcpuWorkerFile } from '../../src/util/paths.js';
 import { invalConfig } from '../scenario/inval-helpers.js';
 import { audit } from '../../src/check/audit.js';
-import { CTRL } from '../../src/memory/records.js';
+import { CTRL, L1CTRL } from '../../src/memory/records.js';
 import { INV } from '../../src/invariants/names.js';
 import { TAINT_P5, WINDOW } from '../../src/invariants/windows.js';
 import { rmapEntries } from '../../src/hv/rmap.js';
@@ -138,10 +138,10 @@ function leafValue(r: Rig, pgdUnit: number, pn: number): number {
 
 const shadowLeaf = (r: Rig, l2Pn: number): number => leafValue(r, shadowPgdUnit(r.slot), l2Pn);
 const hostLeaf = (r: Rig, page: number): number => leafValue(r, L1_TABLE_PGD_UNIT, page * r.m.L.basePn);
-const seq = (r: Rig): number => Atomics.load(r.m.w, r.m.ctrl(CTRL.mmuSeq));
+const seq = (r: Rig): number => Atomics.load(r.m.w, r.m.l1ctrl(L1CTRL.mmuSeq));
 const frameHostPn = (r: Rig, page: number): number => r.m.frameToHostPn(backingFrame(Atomics.load(r.m.w, r.m.L.backingWord + page)));
 const violationsOf = (r: Rig, inv: keyof typeof INV): number => r.m.w[r.m.ctrl(CTRL.violationByInvariant + INV[inv])];
-const runAudit = (r: Rig): void => void audit(r.ctx, { writesCompleted: 0 });
+const runAudit = (r: Rig): void => void audit(r.ctx, { writesCompleted: [0] });
 
 const A = 0x600;
 

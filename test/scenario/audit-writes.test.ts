@@ -7,7 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import { audit, pageWrites } from '../../src/check/audit.js';
 import { hostMigrate, hostSwapOut } from '../../src/hv/notifier.js';
-import { CTRL } from '../../src/memory/records.js';
+import { L1CTRL } from '../../src/memory/records.js';
 import { l1PageOf, makeInvalRig, touch, LOAD, STORE } from './inval-helpers.js';
 
 /** The sum the audit used to take: every L1 page's current count. */
@@ -29,12 +29,12 @@ describe('I5 audit: the frames and swap slots that exist, not the address space'
     for (const pn of pages) for (let k = 0; k < 3; k++) store(pn);
     const check = (): void => {
       expect(pageWalkSum(r)).toBe(stores);
-      expect(audit(r.host, { writesCompleted: stores }).lostWrites).toBe(0);
+      expect(audit(r.host, { writesCompleted: [stores] }).lostWrites).toBe(0);
     };
     check();
     expect(hostSwapOut(r.host, l1PageOf(r, pages[0]))).toBe(true);
     expect(hostSwapOut(r.host, l1PageOf(r, pages[1]))).toBe(true);
-    expect(r.w[r.m.ctrl(CTRL.swappedWrites)]).toBeGreaterThanOrEqual(6);
+    expect(r.w[r.m.l1ctrl(L1CTRL.swappedWrites)]).toBeGreaterThanOrEqual(6);
     check();
     // Swap-in by touching the page again (a load, then a store).
     expect(touch(r, pages[0], LOAD)).toBe(true);
@@ -44,6 +44,6 @@ describe('I5 audit: the frames and swap slots that exist, not the address space'
     store(pages[2]);
     check();
     // One store the machine never saw in guest memory: reported lost.
-    expect(audit(r.host, { writesCompleted: stores + 1 }).lostWrites).toBe(1);
+    expect(audit(r.host, { writesCompleted: [stores + 1] }).lostWrites).toBe(1);
   });
 });

@@ -14,7 +14,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InstantiateResult, book3sInstantiatePage } from '../../src/hv/radix.js';
-import { L1_TABLE } from '../../src/hv/l1-table.js';
+import { l1TableOf } from '../../src/hv/l1-table.js';
 import { L1_LPID } from '../../src/hv/context.js';
 import { hostMigrate } from '../../src/hv/notifier.js';
 import { audit } from '../../src/check/audit.js';
@@ -30,7 +30,7 @@ const BIG_L1 = { l1: { memory: '4G', dirtyLog: true }, host: { memory: '256M', b
 
 function instantiate(r: Rig, gpaPn: number): InstantiateResult {
   const out = new InstantiateResult();
-  expect(book3sInstantiatePage(r.ctx, L1_TABLE, gpaPn, r.m.slotFlags(SLOT_MAIN), true, false, out)).toBe(0);
+  expect(book3sInstantiatePage(r.ctx, l1TableOf(r.ctx), gpaPn, r.m.slotFlags(SLOT_MAIN), true, false, out)).toBe(0);
   return out;
 }
 
@@ -86,7 +86,7 @@ function setup(over: Record<string, unknown> = {}): Setup {
 
 /** Audit (stop-the-world check) and the violations it recorded, as [invariant, window] pairs. */
 function audited(r: Rig): Array<[string, string | undefined]> {
-  audit(r.actor, { writesCompleted: 0 });
+  audit(r.actor, { writesCompleted: [0] });
   return decodeViolations(r.m).records.filter((v) => v.invariant.startsWith('I1') || v.invariant.startsWith('I5')).map((v) => [v.invariant, v.window]);
 }
 
@@ -154,17 +154,17 @@ describe('P6 with fixes [p6]: the guest address', () => {
 describe('switching dirty logging, as KVM_SET_USER_MEMORY_REGION does', () => {
   it('toggleDirtyLogging: the flag flips, then the old mappings are flushed (every L1-table leaf gone, seq bumped)', async () => {
     const { toggleDirtyLogging } = await import('../../src/hv/notifier.js');
-    const { CTRL } = await import('../../src/memory/records.js');
+    const { L1CTRL } = await import('../../src/memory/records.js');
     const r = makeRig(BIG_L1);
     const gpa = dataGpaPn(r);
     instantiate(r, gpa);
     expect(hostLeafOf(r, gpa).level).toBe(0);
-    const seq = r.w[r.m.ctrl(CTRL.mmuSeq)];
+    const seq = r.w[r.m.l1ctrl(L1CTRL.mmuSeq)];
     let flagsAtInstall = -1;
     expect(toggleDirtyLogging(r.actor, SLOT_MAIN, () => (flagsAtInstall = r.m.slotFlags(SLOT_MAIN)))).toBe(false);
     expect(flagsAtInstall & MEMSLOT_LOG_DIRTY).toBe(0); // the new flags were in before the flush
     expect(hostLeafOf(r, gpa).value).toBe(0);
-    expect(r.w[r.m.ctrl(CTRL.mmuSeq)]).toBeGreaterThan(seq);
+    expect(r.w[r.m.l1ctrl(L1CTRL.mmuSeq)]).toBeGreaterThan(seq);
     // Off: the next fault maps the 2M block with one leaf; switched back on: flushed again.
     expect(instantiate(r, gpa).level).toBe(1);
     expect(toggleDirtyLogging(r.actor, SLOT_MAIN)).toBe(true);

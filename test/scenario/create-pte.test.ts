@@ -5,10 +5,10 @@
  * P4 (a merge of two different RPNs) with and without `fixes: [p4]`.
  */
 import { describe, expect, it } from 'vitest';
-import { CTRL } from '../../src/memory/records.js';
+import { L1CTRL } from '../../src/memory/records.js';
 import { createPte } from '../../src/hv/radix.js';
 import { EAGAIN, ENOMEM } from '../../src/hv/outcome.js';
-import { L1_TABLE } from '../../src/hv/l1-table.js';
+import { l1TableOf } from '../../src/hv/l1-table.js';
 import { shadowTableOf } from '../../src/hv/shadow.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_PTE, PAGE_READ, PAGE_WRITE, isDir, makeLeaf, pteRpn, pteToIsa } from '../../src/mmu/pte.js';
 import { LEVEL_PMD, LEVEL_PTE, LEVEL_PUD } from '../../src/mmu/geometry.js';
@@ -56,7 +56,7 @@ describe('create_pte: seq re-check and pre-allocation', () => {
   it('mmu_invalidate_seq moved since the fault read it -> -EAGAIN, nothing installed, pre-allocations freed', () => {
     const r = makeRig();
     const seq = r.ctx.readSeq();
-    Atomics.add(r.w, r.m.ctrl(CTRL.mmuSeq), 1); // an invalidation completed
+    Atomics.add(r.w, r.m.l1ctrl(L1CTRL.mmuSeq), 1); // an invalidation completed
     expect(shadowCreate(r, L2, makeLeaf(hostPn(r), RWXAD), LEVEL_PTE, PAGE, seq)).toBe(EAGAIN);
     expect(shadowOf(r, L2).value).toBe(0);
     expect(rmapOf(r, PAGE)).toEqual([]);
@@ -66,7 +66,7 @@ describe('create_pte: seq re-check and pre-allocation', () => {
   it('invalidation in progress (in_progress > 0) -> -EAGAIN', () => {
     const r = makeRig();
     const seq = r.ctx.readSeq();
-    Atomics.add(r.w, r.m.ctrl(CTRL.mmuInProgress), 1);
+    Atomics.add(r.w, r.m.l1ctrl(L1CTRL.mmuInProgress), 1);
     expect(shadowCreate(r, L2, makeLeaf(hostPn(r), RWXAD), LEVEL_PTE, PAGE, seq)).toBe(EAGAIN);
     expect(shadowOf(r, L2).value).toBe(0);
   });
@@ -216,13 +216,13 @@ describe('create_pte on L0 table for L1 (full unmap semantics)', () => {
     const r = makeRig();
     const gpa2m = 0x1000; // L1 page 0x1000, 2M aligned
     const host2m = hostPn(r, 0x400);
-    expect(createPte(r.ctx, L1_TABLE, gpa2m, makeLeaf(host2m, RWXAD), LEVEL_PMD, r.ctx.readSeq(), -1, 0)).toBe(0);
+    expect(createPte(r.ctx, l1TableOf(r.ctx), gpa2m, makeLeaf(host2m, RWXAD), LEVEL_PMD, r.ctx.readSeq(), -1, 0)).toBe(0);
     expect(hostLeafOf(r, gpa2m + 9)).toMatchObject({ level: 1, shift: 21 });
     expect(rmapOf(r, gpa2m)).toEqual([]); // L1-table inserts add no rmap entries
     // A shadow leaf for L2 page L2 built on host page host2m + 9, rmap at the aligned gfn.
     shadowCreate(r, L2, makeLeaf(host2m + 9, RWXAD), LEVEL_PTE, gpa2m);
     const small = makeLeaf(hostPn(r, 0x1234), RWXAD);
-    expect(createPte(r.ctx, L1_TABLE, gpa2m + 9, small, LEVEL_PTE, r.ctx.readSeq(), -1, 0)).toBe(0);
+    expect(createPte(r.ctx, l1TableOf(r.ctx), gpa2m + 9, small, LEVEL_PTE, r.ctx.readSeq(), -1, 0)).toBe(0);
     expect(hostLeafOf(r, gpa2m + 9)).toMatchObject({ value: small, level: 0 });
     expect(shadowOf(r, L2).value).toBe(0);
     expect(rmapOf(r, gpa2m)).toEqual([]); // the slot was taken whole

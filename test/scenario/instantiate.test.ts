@@ -7,13 +7,13 @@
  */
 import { describe, expect, it } from 'vitest';
 import { InstantiateResult, book3sInstantiatePage } from '../../src/hv/radix.js';
-import { L1_TABLE } from '../../src/hv/l1-table.js';
+import { l1TableOf } from '../../src/hv/l1-table.js';
 import { EAGAIN, EFAULT, RESUME_GUEST } from '../../src/hv/outcome.js';
 import { FAULT_KIND } from '../../src/stats/kinds.js';
 import { hostFaultIn, markBlockBusyLocked } from '../../src/memory/host.js';
 import { hostMigrate } from '../../src/hv/notifier.js';
 import { BACKING_BUSY, SLOT_MAIN, SLOT_READONLY } from '../../src/memory/machine.js';
-import { CTRL } from '../../src/memory/records.js';
+import { CTRL, L1CTRL } from '../../src/memory/records.js';
 import { PAGE_ACCESSED, PAGE_DIRTY, PAGE_EXEC, PAGE_READ, PAGE_WRITE, isPresent, makeLeaf, pteRpn, pteToIsa } from '../../src/mmu/pte.js';
 import { pteUpdate } from '../../src/mmu/tree.js';
 import {
@@ -36,7 +36,7 @@ const RWXAD = R_X_A | PAGE_WRITE | PAGE_DIRTY;
 
 function instantiate(r: Rig, gpaPn: number, write: boolean, ro = false, slot = ro ? SLOT_READONLY : SLOT_MAIN): { ret: number; out: InstantiateResult } {
   const out = new InstantiateResult();
-  const ret = book3sInstantiatePage(r.ctx, L1_TABLE, gpaPn, r.m.slotFlags(slot), write, ro, out);
+  const ret = book3sInstantiatePage(r.ctx, l1TableOf(r.ctx), gpaPn, r.m.slotFlags(slot), write, ro, out);
   return { ret, out };
 }
 
@@ -135,7 +135,7 @@ describe('instantiate_l1_page: failures', () => {
     const out = new InstantiateResult();
     out.hp = 0x1234;
     out.level = 2;
-    expect(book3sInstantiatePage(r.ctx, L1_TABLE, gpa, r.m.slotFlags(SLOT_MAIN), true, false, out)).toBe(0);
+    expect(book3sInstantiatePage(r.ctx, l1TableOf(r.ctx), gpa, r.m.slotFlags(SLOT_MAIN), true, false, out)).toBe(0);
     expect([out.hp, out.level]).toEqual([0x1234, 2]);
     expect(hostLeafOf(r, gpa).value).toBe(0);
   });
@@ -151,7 +151,7 @@ describe('instantiate_l1_page: failures', () => {
   it('invalidation in progress at the re-read (retry(seq2)) -> host entry treated as absent (0 as written, -EAGAIN fixed)', () => {
     for (const protocol of ['mainline', 'fixed'] as const) {
       const r = makeRig({ protocol });
-      Atomics.add(r.w, r.m.ctrl(CTRL.mmuInProgress), 1);
+      Atomics.add(r.w, r.m.l1ctrl(L1CTRL.mmuInProgress), 1);
       expect(instantiate(r, dataGpaPn(r), true).ret).toBe(protocol === 'fixed' ? EAGAIN : 0);
       expect(hostLeafOf(r, dataGpaPn(r)).value).toBe(0);
     }
@@ -226,7 +226,7 @@ describe('P3 with the host ordered as Linux orders it (entries cleared inside th
     const page = pageOf(r, dataGpaPn(r));
     expect(hostFaultIn(r.m, page)).not.toBe(0);
     expect(() => markBlockBusyLocked(r.m, page, 1, true)).toThrow(/outside an MMU-notifier bracket/);
-    Atomics.add(r.w, r.m.ctrl(CTRL.mmuInProgress), 1);
+    Atomics.add(r.w, r.m.l1ctrl(L1CTRL.mmuInProgress), 1);
     expect(() => markBlockBusyLocked(r.m, page, 1, true)).not.toThrow();
   });
 
@@ -238,7 +238,7 @@ describe('P3 with the host ordered as Linux orders it (entries cleared inside th
     const page = pageOf(r, gpa);
     expect(hostFaultIn(r.m, page)).not.toBe(0);
     // invalidate_range_start has begun KVM's invalidation; the host then clears its entry.
-    Atomics.add(r.w, r.m.ctrl(CTRL.mmuInProgress), 1);
+    Atomics.add(r.w, r.m.l1ctrl(L1CTRL.mmuInProgress), 1);
     markBlockBusyLocked(r.m, page, 1, true);
     expect(instantiate(r, gpa, true).ret).toBe(0); // P3: the vanished entry counts as success
     const { ret, v } = fault(r, l2, { store: true });
@@ -258,6 +258,6 @@ describe('P3 with the host ordered as Linux orders it (entries cleared inside th
     expect(hostMigrate(r.ctx, pageOf(r, gpa))).toBe(true);
     expect(shadowOf(r, l2).value).toBe(0);
     expect(hostLeafOf(r, gpa).value).toBe(0);
-    expect(r.w[r.m.ctrl(CTRL.mmuInProgress)]).toBe(0);
+    expect(r.w[r.m.l1ctrl(L1CTRL.mmuInProgress)]).toBe(0);
   });
 });

@@ -16,7 +16,7 @@ import { parseConfig } from '../../src/workload/config.js';
 import type { ResolvedConfig } from '../../src/workload/types.js';
 import { mergeConfig, type BaseRig } from './helpers.js';
 import { contextFor, setupMachine } from '../../src/engine/setup.js';
-import { CTRL, TLB_ENTRY_WORDS } from '../../src/memory/records.js';
+import { CTRL, L1CTRL, TLB_ENTRY_WORDS } from '../../src/memory/records.js';
 import { backingFrame } from '../../src/memory/host.js';
 import type { HvContext } from '../../src/hv/context.js';
 import { INV, type InvariantName } from '../../src/invariants/names.js';
@@ -172,11 +172,11 @@ export function idrSlot(r: InvalRig, l1Lpid: number): number {
 }
 
 export function mmuSeq(r: InvalRig): number {
-  return Atomics.load(r.w, r.m.ctrl(CTRL.mmuSeq));
+  return Atomics.load(r.w, r.m.l1ctrl(L1CTRL.mmuSeq));
 }
 
 export function mmuInProgress(r: InvalRig): number {
-  return Atomics.load(r.w, r.m.ctrl(CTRL.mmuInProgress));
+  return Atomics.load(r.w, r.m.l1ctrl(L1CTRL.mmuInProgress));
 }
 
 // ---- TLBs -----------------------------------------------------------------------------------------
@@ -242,7 +242,7 @@ export function violationTotal(r: InvalRig): number {
 
 /** The stop-the-world auditor (docs/model.md §6.3) on the quiescent machine. */
 export function runAudit(r: InvalRig): AuditReport {
-  return audit(r.host, { writesCompleted: counters(r)[COUNTER.writesCompleted] });
+  return audit(r.host, { writesCompleted: [counters(r)[COUNTER.writesCompleted]] });
 }
 
 /** Page-table units (below the PGD) guest `slot`'s shadow tree holds. */

@@ -17,11 +17,11 @@ import {
 } from '../../src/hv/regs.js';
 import { GUEST, guestWord, l1SetPartitionEntry } from '../../src/hv/guests.js';
 import { InstantiateResult, book3sInstantiatePage } from '../../src/hv/radix.js';
-import { L1_TABLE } from '../../src/hv/l1-table.js';
+import { l1TableOf } from '../../src/hv/l1-table.js';
 import { FAULT_KIND } from '../../src/stats/kinds.js';
 import { EFAULT, EINVAL, ENOMEM, RESUME_GUEST, RESUME_HOST, RESUME_HOST_NV } from '../../src/hv/outcome.js';
 import { hostMigrate } from '../../src/hv/notifier.js';
-import { CTRL } from '../../src/memory/records.js';
+import { CTRL, L1CTRL } from '../../src/memory/records.js';
 import { MEMSLOT_INVALID, SLOT, SLOT_MAIN } from '../../src/memory/machine.js';
 import {
   PAGE_ACCESSED,
@@ -278,7 +278,7 @@ describe('G. L0 mapping of the L1 page (seq read first)', () => {
     const l2 = dataL2Pn(r);
     const gpa = dataGpaPn(r);
     l1Map(r, l2, gpa);
-    expect(book3sInstantiatePage(r.ctx, L1_TABLE, gpa, r.m.slotFlags(SLOT_MAIN), true, false, new InstantiateResult())).toBe(0);
+    expect(book3sInstantiatePage(r.ctx, l1TableOf(r.ctx), gpa, r.m.slotFlags(SLOT_MAIN), true, false, new InstantiateResult())).toBe(0);
     const hp = hostLeafOf(r, gpa).value;
     const { ret, v } = fault(r, l2, { store: true });
     expect(ret).toBe(RESUME_GUEST);
@@ -292,7 +292,7 @@ describe('G. L0 mapping of the L1 page (seq read first)', () => {
     const l2 = dataL2Pn(r);
     const gpa = dataGpaPn(r);
     l1Map(r, l2, gpa);
-    expect(book3sInstantiatePage(r.ctx, L1_TABLE, gpa, r.m.slotFlags(SLOT_MAIN), false, false, new InstantiateResult())).toBe(0);
+    expect(book3sInstantiatePage(r.ctx, l1TableOf(r.ctx), gpa, r.m.slotFlags(SLOT_MAIN), false, false, new InstantiateResult())).toBe(0);
     const i = hostLeafOf(r, gpa).word;
     pteUpdate(r.w, i, PAGE_WRITE | PAGE_DIRTY, 0); // e.g. write-protected by the host
     const { ret, v } = fault(r, l2, { store: true });
@@ -321,7 +321,7 @@ describe('G. L0 mapping of the L1 page (seq read first)', () => {
     const l2 = dataL2Pn(r);
     const gpa = dataGpaPn(r);
     l1Map(r, l2, gpa);
-    book3sInstantiatePage(r.ctx, L1_TABLE, gpa, r.m.slotFlags(SLOT_MAIN), true, false, new InstantiateResult());
+    book3sInstantiatePage(r.ctx, l1TableOf(r.ctx), gpa, r.m.slotFlags(SLOT_MAIN), true, false, new InstantiateResult());
     r.hooks['after-l1-lookup'] = () => expect(hostMigrate(r.actor, pageOf(r, gpa))).toBe(true);
     const { ret, v } = fault(r, l2, { store: true });
     expect(ret).toBe(RESUME_GUEST);
@@ -335,7 +335,7 @@ describe('G. L0 mapping of the L1 page (seq read first)', () => {
     const l2 = dataL2Pn(r);
     const gpa = dataGpaPn(r);
     l1Map(r, l2, gpa);
-    book3sInstantiatePage(r.ctx, L1_TABLE, gpa, r.m.slotFlags(SLOT_MAIN), true, false, new InstantiateResult());
+    book3sInstantiatePage(r.ctx, l1TableOf(r.ctx), gpa, r.m.slotFlags(SLOT_MAIN), true, false, new InstantiateResult());
     r.hooks['after-seq-read'] = () => hostMigrate(r.actor, pageOf(r, gpa));
     const { v } = fault(r, l2, { store: true });
     expect(v.kind).toBe(FAULT_KIND.retried);
@@ -347,7 +347,7 @@ describe('G. L0 mapping of the L1 page (seq read first)', () => {
     const l2 = dataL2Pn(r);
     const gpa = dataGpaPn(r);
     l1Map(r, l2, gpa);
-    book3sInstantiatePage(r.ctx, L1_TABLE, gpa, r.m.slotFlags(SLOT_MAIN), true, false, new InstantiateResult());
+    book3sInstantiatePage(r.ctx, l1TableOf(r.ctx), gpa, r.m.slotFlags(SLOT_MAIN), true, false, new InstantiateResult());
     const oldHost = backingHostPn(r, pageOf(r, gpa));
     r.hooks['after-l1-lookup'] = () => hostMigrate(r.actor, pageOf(r, gpa));
     const { ret, v } = fault(r, l2, { store: true });
@@ -399,8 +399,8 @@ describe('J. commit: create_pte with the rmap entry', () => {
     const l2 = dataL2Pn(r);
     const gpa = dataGpaPn(r);
     l1Map(r, l2, gpa);
-    book3sInstantiatePage(r.ctx, L1_TABLE, gpa, r.m.slotFlags(SLOT_MAIN), true, false, new InstantiateResult());
-    r.w[r.m.ctrl(CTRL.rmapBump)] = r.m.L.rmapNodes; // node pool exhausted
+    book3sInstantiatePage(r.ctx, l1TableOf(r.ctx), gpa, r.m.slotFlags(SLOT_MAIN), true, false, new InstantiateResult());
+    r.w[r.m.l1ctrl(L1CTRL.rmapBump)] = r.m.L.rmapNodes; // node pool exhausted
     const { ret, v } = fault(r, l2, { store: true });
     expect(ret).toBe(RESUME_GUEST);
     expect(v.kind).toBe(FAULT_KIND.retried);
@@ -414,7 +414,7 @@ describe('J. commit: create_pte with the rmap entry', () => {
     const l2 = dataL2Pn(r);
     const gpa = dataGpaPn(r);
     l1Map(r, l2, gpa);
-    book3sInstantiatePage(r.ctx, L1_TABLE, gpa, r.m.slotFlags(SLOT_MAIN), true, false, new InstantiateResult());
+    book3sInstantiatePage(r.ctx, l1TableOf(r.ctx), gpa, r.m.slotFlags(SLOT_MAIN), true, false, new InstantiateResult());
     r.w[r.m.hostSpace.bumpCtrl] = r.m.hostSpace.units; // host table space exhausted
     r.w[r.m.hostSpace.freeCtrl] = 0;
     const { ret, v } = fault(r, l2, { store: true });

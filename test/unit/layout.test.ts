@@ -7,8 +7,9 @@
 import { describe, expect, it } from 'vitest';
 import { parseConfig } from '../../src/workload/config.js';
 import { computeLayout, layoutRegions, type Layout } from '../../src/memory/layout.js';
-import { GLOBAL_LOCKS, LINE_WORDS, TABLE_UNIT_WORDS } from '../../src/memory/records.js';
+import { L1_LOCKS, LINE_WORDS, TABLE_UNIT_WORDS } from '../../src/memory/records.js';
 import { createMachine } from '../../src/memory/machine.js';
+import { layoutOfL1 } from '../../src/memory/l1-layout.js';
 
 const LINE_BYTES = LINE_WORDS * 4;
 const TABLE_UNIT_BYTES = TABLE_UNIT_WORDS * 4;
@@ -24,6 +25,7 @@ const CONFIGS: Record<string, string> = {
   '64K base pages': 'basePageSize: 64K\nguests: { count: 3, memory: 512M }\nl1: { memory: 4G }',
   'many guests and vCPUs': 'vcpus: 16\nguests: { count: 64, memory: 16M }\nhardware: { tlb: { entries: 256, ways: 8 } }',
   'odd sizes': 'vcpus: 3\nguests: { count: 5, memory: 12K }\nl1: { memory: 100M, readonly: 4K, mmio: 4K }\nhost: { memory: 52K }',
+  'three L1s': 'vcpus: 5\nl1: { count: 3, memory: 64M, readonly: 4K }\nguests: { count: 2, memory: 16M }',
 };
 
 function checkLayout(L: Layout): void {
@@ -35,11 +37,13 @@ function checkLayout(L: Layout): void {
     // Aligned: every region starts on a word, word regions on a 64-byte line, tables on a unit.
     expect(start % 4, `${name} word-aligned`).toBe(0);
     expect(start % LINE_BYTES, `${name} line-aligned`).toBe(0);
-    if (name === 'hostTables' || name === 'l1Tables') expect(start % TABLE_UNIT_BYTES, `${name} unit-aligned`).toBe(0);
+    // Tables, and each L1's block of regions (which starts with l1Ctrl), on a table unit.
+    const unitAligned = name === 'hostTables' || name === 'l1Tables' || name === 'l1Ctrl' || name.startsWith('L1 ');
+    if (unitAligned) expect(start % TABLE_UNIT_BYTES, `${name} unit-aligned`).toBe(0);
     expect(end, `${name} non-negative size`).toBeGreaterThanOrEqual(start);
     // No overlap, and the gap is only alignment padding.
     expect(start, `${name} starts after ${prevName} ends`).toBeGreaterThanOrEqual(prevEnd);
-    const align = name === 'hostTables' || name === 'l1Tables' ? TABLE_UNIT_BYTES : LINE_BYTES;
+    const align = unitAligned || prevName === 'rmapNodes' ? TABLE_UNIT_BYTES : LINE_BYTES;
     expect(start - prevEnd, `padding before ${name}`).toBeLessThan(align);
     prevEnd = end;
     prevName = name;
@@ -62,9 +66,9 @@ describe('computeLayout / layoutRegions', () => {
     const L = computeLayout(parseConfig('guests: { count: 7 }'));
     const m = createMachine(parseConfig('guests: { count: 7 }'));
     const lines = new Set<number>();
-    for (let i = 0; i < GLOBAL_LOCKS; i++) lines.add(Math.floor((m.lockIndex(i) * 4) / LINE_BYTES));
+    for (let i = 0; i < L1_LOCKS; i++) lines.add(Math.floor((m.lockIndex(i) * 4) / LINE_BYTES));
     for (let g = 0; g < L.guestCount; g++) lines.add(Math.floor((m.tlbLockIndex(g) * 4) / LINE_BYTES));
-    expect(lines.size).toBe(GLOBAL_LOCKS + L.guestCount);
+    expect(lines.size).toBe(L1_LOCKS + L.guestCount);
     const locks = layoutRegions(L).find(([n]) => n === 'locks')!;
     for (const line of lines) {
       expect(line * LINE_BYTES).toBeGreaterThanOrEqual(locks[1]);
@@ -105,5 +109,36 @@ describe('computeLayout / layoutRegions', () => {
       expect((L.hostDataBasePn * 4096) % 2 ** 30).toBe(0);
       expect(L.hostDataBasePn + L.hostFrames * L.basePn).toBeLessThan(2 ** 25);
     }
+  });
+
+  it('several L1s: each L1 view has its own copy of every per-L1 region, disjoint from the others and from the shared ones', () => {
+    const cfg = parseConfig('vcpus: 4\nl1: { count: 3, memory: 64M }\nguests: { count: 2, memory: 16M }');
+    const L = computeLayout(cfg);
+    const m = createMachine(cfg);
+    const shared = layoutRegions(L).filter(([n]) => ['ctrl', 'hostLock', 'vcpuCtl', 'violations', 'frameWrites', 'frameGen', 'frameOwner', 'frameNext', 'tlb', 'counters'].includes(n));
+    const perL1 = layoutRegions(L).filter(([n]) => !shared.some(([s]) => s === n) && !n.startsWith('L1 '));
+    const seen: Array<[string, number, number]> = [];
+    for (let k = 0; k < 3; k++) {
+      const V = layoutOfL1(L, k);
+      expect(m.forL1(k).L).toEqual(V);
+      expect(V.l1Index).toBe(k);
+      for (const [name, start, end] of perL1) {
+        const field = `${name}Word` as keyof typeof V;
+        const d = (V[field] as number) * 4 - start;
+        expect(d, `${name} of L1 ${k}`).toBe(k * L.l1Stride * 4);
+        seen.push([`L1 ${k} ${name}`, start + d, end + d]);
+      }
+      // The shared regions are the same in every view.
+      expect(V.ctrlWord).toBe(L.ctrlWord);
+      expect(V.frameOwnerWord).toBe(L.frameOwnerWord);
+      expect(V.tlbWord).toBe(L.tlbWord);
+      expect(V.hostLockWord).toBe(L.hostLockWord);
+    }
+    const all = [...seen, ...shared.map(([n, a, b]) => [n, a, b] as [string, number, number])].sort((a, b) => a[1] - b[1]);
+    for (let i = 1; i < all.length; i++) expect(all[i]![1], `${all[i]![0]} after ${all[i - 1]![0]}`).toBeGreaterThanOrEqual(all[i - 1]![2]);
+    expect(all.at(-1)![2]).toBeLessThanOrEqual(L.totalBytes);
+    // A frame owner names its L1: owner words of different L1s' pages never coincide.
+    expect(m.forL1(1).ownerOf(0)).toBe(L.l1Pages + 1);
+    expect(m.forL1(2).ownerWord(m.forL1(2).L.backingWord, m.forL1(0).ownerOf(5))).toBe(L.backingWord + 5);
   });
 });

@@ -39,7 +39,7 @@ const DEFAULTS: ResolvedConfig = {
   basePageSize: '4K',
   hardware: { rc: 'fault', l1Rc: 'fault', tlbEntries: 64, tlbWays: 4 },
   host: { memoryBytes: 4 * 2 ** 30, backing: { base: 1, '2M': 0, '1G': 0 }, overcommit: false },
-  l1: { memoryBytes: 2 * 2 ** 30, readonlyBytes: 0, mmioBytes: 0, pageSizes: { base: 1, '2M': 0, '1G': 0 }, dirtyLog: false },
+  l1: { count: 1, memoryBytes: 2 * 2 ** 30, readonlyBytes: 0, mmioBytes: 0, pageSizes: { base: 1, '2M': 0, '1G': 0 }, dirtyLog: false },
   guests: { count: 1, memoryBytes: 256 * 2 ** 20, vcpuMap: 'spread' },
   workload: {
     pattern: 'uniform', theta: 0.99, hotFraction: 0.1, hotProbability: 0.9,
@@ -99,7 +99,7 @@ describe('parseConfig: defaults and values', () => {
     expect(cfg.mutations).toEqual(['skip-rmap']);
     expect(cfg.hardware).toEqual({ rc: 'auto', l1Rc: 'fault', tlbEntries: 128, tlbWays: 8 });
     expect(cfg.host).toEqual({ memoryBytes: 8 * 2 ** 30, backing: { base: 1, '2M': 3, '1G': 0 }, overcommit: false });
-    expect(cfg.l1).toEqual({ memoryBytes: 2 ** 30, readonlyBytes: 128 * 2 ** 20, mmioBytes: 64 * 2 ** 20, pageSizes: { base: 1, '2M': 0, '1G': 0.5 }, dirtyLog: true });
+    expect(cfg.l1).toEqual({ count: 1, memoryBytes: 2 ** 30, readonlyBytes: 128 * 2 ** 20, mmioBytes: 64 * 2 ** 20, pageSizes: { base: 1, '2M': 0, '1G': 0.5 }, dirtyLog: true });
     expect(cfg.guests).toEqual({ count: 4, memoryBytes: 512 * 2 ** 20, vcpuMap: 'packed' });
     expect(cfg.workload.workingSetBytes).toBe(512 * 2 ** 20); // follows guests.memory when absent
     expect(cfg.actors.l1.unmap).toBe(2.5);
