@@ -152,12 +152,27 @@ describe('modeled time: 8 vCPUs on 2 host cores still describe 8 POWER9 CPUs', (
     expect(mh.skewCycles.waits).toBeGreaterThan(0);
     for (const p of mh.perVcpu) expect(p.durationNs).toBeGreaterThan(0);
   }, 120_000);
+
+  it('8 vCPUs in 8 L1s (l1.count: 8, a nested guest each): at least 6x one vCPU per modeled second, and no modeled wait for any mmu_lock', async () => {
+    const one = modeled(await run({ ...STORM, vcpus: 1 }));
+    const doc = await run({ ...STORM, vcpus: 8, l1: { ...STORM.l1, count: 8 } });
+    const m = modeled(doc);
+    expect(validateDocument(doc)).toEqual([]);
+    expect(doc.perL1).toHaveLength(8);
+    expect(m.faultsPerSec / one.faultsPerSec).toBeGreaterThanOrEqual(6);
+    // Each mmu_lock and tlb_lock is one vCPU's alone: nothing queues in modeled time.
+    expect(m.lockWait.mmuLock.waitNs).toBe(0);
+    expect(m.lockWait.tlbLock.waitNs).toBe(0);
+  }, 120_000);
 });
 
 describe('modeled time: the host does not show', () => {
-  it('8 vCPUs in 8 nested guests, pinned to one host core and on all of them: modeled faults/s and percentiles agree', () => {
+  for (const [what, layout] of [
+    ['8 nested guests', ['--set', 'guests.count=8']],
+    ['8 L1s', ['--set', 'l1.count=8', '--set', 'guests.count=1']],
+  ] as const) it(`8 vCPUs in ${what}, pinned to one host core and on all of them: modeled faults/s and percentiles agree`, () => {
     const dir = mkdtempSync(join(tmpdir(), 'nestsim-pin-'));
-    const args = [CLI, 'run', join(ROOT, 'configs', 'fault-storm.yaml'), '--vcpus', '8', '--set', 'guests.count=8', '--accesses', '5000', '--quiet'];
+    const args = [CLI, 'run', join(ROOT, 'configs', 'fault-storm.yaml'), '--vcpus', '8', ...layout, '--accesses', '5000', '--quiet'];
     const runOn = (pin: boolean, out: string): RunDocument => {
       const r = pin ? spawnSync('taskset', ['-c', '0', process.execPath, ...args, '--json', out], { encoding: 'utf8' }) : spawnSync(process.execPath, [...args, '--json', out], { encoding: 'utf8' });
       expect(r.status, r.stderr).toBe(0);
