@@ -9,6 +9,11 @@
  * clock leads the slowest running vCPU's by more than cost.skewCycles sleeps until it no longer
  * does. It sleeps out of guest mode (a shootdown does not wait for it) and joins audits. Idle
  * vCPUs (not started, finished, waiting to re-enter a destroyed guest) hold no one back.
+ *
+ * The bound holds among the vCPUs of one L1 (`l1.count`): those are the ones that meet in modeled
+ * time, on their L1's mmu_lock and their guests' tlb_locks. vCPUs of different L1s share no lock
+ * with a modeled wait (the host lock and the frame allocator have none, and a tlbie of one L1's
+ * lpid drops no other L1's entries), so holding them together would cost wall time for nothing.
  */
 import { availableParallelism } from 'node:os';
 import { CLOCK_UNIT, CTRL, LINE_WORDS, VCPU_CTL } from '../memory/records.js';
@@ -52,13 +57,18 @@ export class VcpuClock {
   private readonly waitersIdx: number;
   private readonly stopIdx: number;
   private readonly vcpus: number;
+  /** The vCPUs this one keeps pace with: v = first, first + step, ... (its L1's). */
+  private readonly first: number;
+  private readonly step: number;
   /** SKEW_SPINS when the vCPU threads fit the processors, else 0. */
   private readonly spins: number;
 
   constructor(private readonly ctx: HvContext) {
     const m = ctx.m;
-    // A lone vCPU has no one to keep pace with: it publishes nothing.
-    this.on = ctx.cost.on && ctx.cost.skewCycles > 0 && ctx.vcpu >= 0 && m.L.vcpus > 1;
+    // A lone vCPU (in the machine, or in its L1) has no one to keep pace with: it publishes nothing.
+    this.first = m.l1;
+    this.step = m.L.l1Count;
+    this.on = ctx.cost.on && ctx.cost.skewCycles > 0 && ctx.vcpu >= 0 && m.L.vcpus > this.first + this.step;
     this.w = m.w;
     this.clockIdx = vcpuCtl(m, Math.max(0, ctx.vcpu), VCPU_CTL.clock);
     this.activeIdx = vcpuCtl(m, Math.max(0, ctx.vcpu), VCPU_CTL.clockActive);
@@ -96,15 +106,15 @@ export class VcpuClock {
   }
 
   /**
-   * How far (cycles) this clock leads the slowest other running vCPU's (negative when it trails
-   * all of them), or -Infinity when no other vCPU runs. Compared by wrapping difference.
+   * How far (cycles) this clock leads the slowest other running vCPU's of its L1 (negative when
+   * it trails all of them), or -Infinity when no other vCPU runs. Compared by wrapping difference.
    */
   lead(): number {
     const w = this.w;
     const own = (this.ctx.cyc / CLOCK_UNIT) | 0;
     const me = this.ctx.vcpu;
     let lead = -Infinity;
-    for (let v = 0; v < this.vcpus; v++) {
+    for (let v = this.first; v < this.vcpus; v += this.step) {
       if (v === me) continue;
       const base = this.clockIdx + (v - me) * LINE_WORDS;
       if (Atomics.load(w, base + (VCPU_CTL.clockActive - VCPU_CTL.clock)) === 0) continue;
