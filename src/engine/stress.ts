@@ -182,7 +182,9 @@ export function renderStress(doc: StressDocument, opts: { color: boolean; quiet:
   if (x !== null) lines.push(`exhaustive search: ${x.schedules.toLocaleString('en-US')} schedules with at most ${x.preemptionBound} preemptions, ${x.exhausted ? 'all of them' : 'more left (raise --iterations or --time)'}`);
   const det = doc.detection;
   if (det.rounds > 0) {
-    const pc = (x: number): string => `${Math.round(x * 100)}%`;
+    // Whole percents, but a share between 0 and 1% keeps two significant digits (a clean
+    // 10,000-round campaign's upper bound is 0.038%, not "0%").
+    const pc = (x: number): string => (x > 0 && x < 0.01 ? `${+(x * 100).toPrecision(2)}%` : `${Math.round(x * 100)}%`);
     const est = (e: { estimate: number | null; ci95: [number | null, number | null] }, scale: number, unit: string): string => {
       const f = (x: number): string => String(+(x / scale).toPrecision(3));
       return e.estimate === null ? `never (${unit})` : `${f(e.estimate)} ${unit} (${f(e.ci95[0]!)}-${e.ci95[1] === null ? 'unbounded' : f(e.ci95[1])})`;
