@@ -201,7 +201,13 @@ export class HvContext {
     if (k === this.m.l1) return this;
     const s = (this.siblings ??= []);
     s[this.m.l1] = this;
-    return (s[k] ??= Object.assign(new HvContext(this.m.forL1(k), this.opts), { siblings: s }));
+    let c = s[k];
+    if (c === undefined) {
+      c = new HvContext(this.m.forL1(k), this.opts);
+      c.siblings = s;
+      s[k] = c;
+    }
+    return c;
   }
 
   has(mutationBit: number): boolean {
