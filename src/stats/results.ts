@@ -183,7 +183,7 @@ export interface RunBody {
     l1Destroys: number;
   };
   perVcpu: PerVcpu[];
-  /** One entry per L1 (`l1.count`), in L1 order: its vCPUs' share and what its locks saw. */
+  /** One entry per L1 (`l1.count`), in L1 order: its vCPUs' share and what its locks saw (empty for a body built without a machine). */
   perL1: PerL1[];
   /** The run in modeled POWER9 time (cost.model; null when `none`). */
   modeled: ModeledSection | null;
@@ -210,7 +210,7 @@ export interface ResultsInput {
   lostWrites: number;
   /** One counter block per vCPU, in vCPU order. */
   perVcpu: Float64Array[];
-  /** What the machine says of each L1 (absent: one L1, nothing read from its locks). */
+  /** What the machine says of each L1 (absent: nothing was read from a machine, and `perL1` is empty). */
   perL1?: PerL1Input[];
   /** Violations per kernel window (tagged by the window's code path). */
   byWindow?: Record<string, number>;
@@ -351,7 +351,7 @@ export function buildRunBody(input: ResultsInput): RunBody {
       tlbMisses: block[COUNTER.tlbMisses] ?? 0,
       mmuLockWaitNs: Math.round(block[COUNTER.mmuLockWaitNs] ?? 0),
     })),
-    perL1: buildPerL1(input.perL1 ?? [{ lpid: 1, mmuLockHolds: 0, tlbLockHolds: 0, violations: input.violations.length }], input.perVcpu),
+    perL1: input.perL1 !== undefined ? buildPerL1(input.perL1, input.perVcpu) : [],
     modeled: input.modeled !== undefined ? buildModeled({ ...input.modeled, histograms: modeledHist }) : null,
     schedule: input.schedule ?? null,
     violations: input.violations.slice(0, MAX_VIOLATION_RECORDS).map((v) => ({ ...v })),
