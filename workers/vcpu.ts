@@ -1,9 +1,10 @@
 /**
- * Piscina worker entry: one simulated L2 vCPU. Thin: attaches to the shared machine and runs
- * the vCPU loop (src/engine/vcpu-loop.ts).
+ * Piscina worker entry: one vCPU thread, running one simulated L2 vCPU or several. Thin: attaches
+ * to the shared machine and runs the vCPUs (src/engine/vcpu-thread.ts).
  */
-import { runVcpu, type VcpuTask, type VcpuResult } from '../src/engine/vcpu-loop.js';
+import type { VcpuTask, VcpuResult } from '../src/engine/vcpu-loop.js';
+import { runVcpus } from '../src/engine/vcpu-thread.js';
 
-export default function vcpuWorker(task: VcpuTask): VcpuResult {
-  return runVcpu(task);
+export default function vcpuWorker(tasks: VcpuTask[]): VcpuResult[] {
+  return runVcpus(tasks);
 }

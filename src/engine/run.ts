@@ -26,8 +26,9 @@ import { configHash, scheduleSection } from '../stats/schedule.js';
 import type { ProgressInput } from '../report/progress.js';
 import { audit, writesByL1 } from '../check/audit.js';
 import { decodeViolations } from '../check/violations.js';
-import { contextFor, setupMachine } from './setup.js';
-import { runVcpu, type VcpuResult, type VcpuTask } from './vcpu-loop.js';
+import { contextFor, setupMachine, threadsFor, vcpusOfThread } from './setup.js';
+import type { VcpuResult, VcpuTask } from './vcpu-loop.js';
+import { runVcpus } from './vcpu-thread.js';
 
 /** Live figures for the progress line (the report's own input type). */
 export type ProgressSnapshot = ProgressInput;
@@ -50,6 +51,8 @@ export interface RunOptions {
   inline?: boolean;
   /** Reuse this worker pool (stress rounds) instead of starting one; it is left running. */
   pool?: Piscina;
+  /** Worker threads for the vCPUs (default `threadsFor(cfg)`); a given pool must have as many. */
+  threads?: number;
   /**
    * Aborting it stops the run at the vCPUs' next safe point (they check the stop word every
    * 1,024 accesses and after every duty); the final audit still runs and the document says
@@ -180,6 +183,8 @@ export async function runSimulation(given: ResolvedConfig, opts: RunOptions = {}
   };
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
+  // Inline, the vCPUs run one after the other on this thread, each alone.
+  const threads = opts.inline ? cfg.vcpus : Math.min(cfg.vcpus, opts.threads ?? threadsFor(cfg));
   const tasks: VcpuTask[] = [];
   for (let v = 0; v < cfg.vcpus; v++) {
     tasks.push({
@@ -189,6 +194,7 @@ export async function runSimulation(given: ResolvedConfig, opts: RunOptions = {}
       vcpu: v,
       accesses: cfg.accesses,
       durationMs: cfg.durationMs,
+      threads,
       ...(sched !== undefined ? { sched } : {}),
       // Every vCPU replays the trace from its own offset: an equal share of the records apart.
       ...(trace !== undefined ? { trace: { file: trace.file, records: trace.records, start: Math.floor((v * trace.records) / cfg.vcpus) } } : {}),
@@ -201,10 +207,10 @@ export async function runSimulation(given: ResolvedConfig, opts: RunOptions = {}
   if (opts.inline) {
     // One after the other on this thread: the gate is open from the start.
     Atomics.store(m.w, m.ctrl(CTRL.startGo), 1);
-    results = tasks.map((t) => runVcpu(t, m));
+    results = tasks.map((t) => runVcpus([t], m)[0]);
   } else {
-    const pool = opts.pool ?? makePool(cfg.vcpus);
-    const runs = tasks.map((t) => pool.run(t) as Promise<VcpuResult>);
+    const pool = opts.pool ?? makePool(threads);
+    const runs = Array.from({ length: threads }, (_, t) => pool.run(vcpusOfThread(cfg.vcpus, threads, t).map((v) => tasks[v])) as Promise<VcpuResult[]>);
     let settled = false;
     // A vCPU that fails ends the run: the others stop at their next safe point, and a controlled
     // schedule is abandoned (they may be waiting for a turn the failed one would have handed on).
@@ -246,7 +252,7 @@ export async function runSimulation(given: ResolvedConfig, opts: RunOptions = {}
       }
     }, Math.min(SERIES_INTERVAL_MS, every));
     try {
-      results = await all;
+      results = (await all).flat().sort((a, b) => a.vcpu - b.vcpu);
     } finally {
       clearInterval(timer);
       if (!opts.pool) await pool.destroy();
@@ -292,6 +298,7 @@ export async function runSimulation(given: ResolvedConfig, opts: RunOptions = {}
   const body = buildRunBody({
     seed: cfg.seed,
     vcpus: cfg.vcpus,
+    threads,
     durationMs,
     wallMs: performance.now() - wall0,
     counters: merged,

@@ -15,6 +15,7 @@ import { renderTimeline } from '../stats/schedule.js';
 import type { Piscina } from 'piscina';
 import { EXIT_INTERRUPTED, makePool, runSimulation } from './run.js';
 import { PreemptionBoundedSearch } from './explore.js';
+import { threadsFor } from './setup.js';
 
 export interface StressOptions {
   /** Stop starting rounds after this long (ms), unless `rounds` > 0. */
@@ -52,7 +53,7 @@ export async function runStress(given: ResolvedConfig, o: StressOptions): Promis
   // ahead in modeled time sleeps) and double a round's wall time on 2 cores, so rounds run with
   // free clocks unless the config sets the bound (docs/cost-model.md).
   const cfg = explicitSettings(given).some((s) => s.key === 'cost.skewCycles') ? given : applyOverrides(given, { 'cost.skewCycles': '0' }, STRESS_FREE_CLOCKS);
-  const pool = o.pool ?? makePool(cfg.vcpus);
+  const pool = o.pool ?? makePool(threadsFor(cfg, true));
   const t0 = performance.now();
   const doc: StressDocument = {
     ...makeHeader('stress', cfg, o.command ?? ['stress', cfg.file], startedAt),
@@ -94,6 +95,7 @@ export async function runStress(given: ResolvedConfig, o: StressOptions): Promis
       const startMs = performance.now() - t0;
       const out = await runSimulation(rc, {
         pool,
+        threads: threadsFor(rc, true),
         strict: o.strict ?? false,
         stopAtViolation: o.stopAtFirst ?? false,
         ...(o.signal ? { signal: o.signal } : {}),

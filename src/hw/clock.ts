@@ -63,7 +63,10 @@ export class VcpuClock {
   private readonly first: number;
   private readonly step: number;
   /** SKEW_SPIN_MS when the vCPU threads fit the processors, else 0. */
-  private readonly spinMs: number;
+  private spinMs: number;
+  /** vCPUs of this thread are v with v mod threads = mine (engine/vcpu-thread.ts): the thread keeps their order itself. */
+  private threads: number;
+  private mine: number;
 
   constructor(private readonly ctx: HvContext) {
     const m = ctx.m;
@@ -78,7 +81,16 @@ export class VcpuClock {
     this.waitersIdx = m.ctrl(CTRL.skewWaiters);
     this.stopIdx = m.ctrl(CTRL.stop);
     this.vcpus = m.L.vcpus;
+    this.threads = this.vcpus;
+    this.mine = Math.max(0, ctx.vcpu);
     this.spinMs = this.vcpus <= availableParallelism() ? SKEW_SPIN_MS : 0;
+  }
+
+  /** The run's vCPUs share `threads` threads: look only at other threads' vCPUs. */
+  setThreads(threads: number): void {
+    this.threads = Math.max(1, Math.min(this.vcpus, threads));
+    this.mine = Math.max(0, this.ctx.vcpu) % this.threads;
+    this.spinMs = this.threads <= availableParallelism() ? SKEW_SPIN_MS : 0;
   }
 
   /** Publish the clock (and wake vCPUs sleeping ahead of it). */
@@ -115,9 +127,11 @@ export class VcpuClock {
     const w = this.w;
     const own = (this.ctx.cyc / CLOCK_UNIT) | 0;
     const me = this.ctx.vcpu;
+    const threads = this.threads;
+    const mine = this.mine;
     let lead = -Infinity;
     for (let v = this.first; v < this.vcpus; v += this.step) {
-      if (v === me) continue;
+      if (v % threads === mine) continue; // itself, and the vCPUs its thread runs in turn
       const base = this.clockIdx + (v - me) * LINE_WORDS;
       if (Atomics.load(w, base + (VCPU_CTL.clockActive - VCPU_CTL.clock)) === 0) continue;
       const d = (own - Atomics.load(w, base)) | 0;

@@ -13,20 +13,19 @@
  * through the same per-vCPU counters and histograms. Nothing allocates per access.
  */
 import { performance } from 'node:perf_hooks';
-import { VCPU_CTL, VSTATE_IN_GUEST, VSTATE_QUIESCE } from '../memory/records.js';
+import { CLOCK_UNIT, VCPU_CTL, VSTATE_IN_GUEST, VSTATE_QUIESCE } from '../memory/records.js';
 import { VcpuClock } from './clock.js';
 import { COST, COST_CAT } from '../cost/model.js';
 import { PTE_RPN_MASK } from '../mmu/pte.js';
 import { GRANT_BITS, grantBase, reportUngrantedStore } from '../invariants/grants.js';
 import { COUNTER } from '../stats/counters.js';
-import { Histogram } from '../stats/histogram.js';
 import { MUT, STAGE_SAMPLE_EVERY, type HvContext } from '../hv/context.js';
 import { GUEST, getNested, guestWord, putNested, shadowPgdUnit, slotOfLpid, updatePtblCache } from '../hv/guests.js';
 import { countFault } from '../hv/nested-fault.js';
 import { L1Target, l1CountOut, l1PrepareEnter } from '../hv/l1-handler.js';
 import { FaultScratch } from '../hv/scratch.js';
 import { VcpuRegs } from '../hv/regs.js';
-import { FAULT_KIND_NAMES } from '../stats/kinds.js';
+import { CpuStats } from './cpu-stats.js';
 import { Tlb } from './tlb.js';
 import { storeMismatch } from './store-checks.js';
 import { vcpuCtl, vcpuTransition } from './shootdown.js';
@@ -52,14 +51,6 @@ export const PUBLISH_EVERY = 1024;
 /** Slots of `Cpu.local`: the per-access counters kept on the vCPU's side. */
 const LOCAL = { accesses: 0, loads: 1, stores: 2, fetches: 3, tlbHits: 4, tlbMisses: 5, writes: 6, l1Accesses: 7 } as const;
 const LOCAL_COUNTS = 8;
-
-/** Histograms a vCPU keeps (merged by the coordinator). */
-export class CpuStats {
-  readonly access = new Histogram();
-  readonly byKind: Histogram[] = FAULT_KIND_NAMES.map(() => new Histogram());
-  /** Modeled latency (modeled ns) per fault kind: every fault, when the cost model is on. */
-  readonly mByKind: Histogram[] = FAULT_KIND_NAMES.map(() => new Histogram());
-}
 
 export class Cpu implements NestedVcpu {
   readonly regs = new VcpuRegs();
@@ -90,6 +81,8 @@ export class Cpu implements NestedVcpu {
    * destroyed guest to empty): the vCPU loop joins stop-the-world audits from here.
    */
   onWait: (() => void) | undefined = undefined;
+  /** Sharing its thread (engine/vcpu-thread.ts): run another of its vCPUs while waiting to re-enter; false if none could run. */
+  runOther: (() => boolean) | undefined = undefined;
   /** Per-access counts not yet added to the shared counter block (see `publish`). */
   private readonly local = new Int32Array(LOCAL_COUNTS);
   /**
@@ -117,7 +110,7 @@ export class Cpu implements NestedVcpu {
    */
   private skewLimit: number;
   /** This vCPU's modeled clock in shared memory and the skew bound (hw/clock.ts). */
-  private readonly clock: VcpuClock;
+  readonly clock: VcpuClock;
   /** The modeled clock when the fault in progress began. */
   private faultCyc0 = 0;
 
@@ -218,10 +211,11 @@ export class Cpu implements NestedVcpu {
     l1CountOut(this.ctx, slotOfLpid(this.l1Lpid));
   }
 
-  /** Park at a safe point (audits, the end of a run). */
+  /** Park at a safe point (audits, the end of a run, set aside by its thread): out of guest mode, counts and clock published (a stale clock would hold the other threads back). */
   park(): void {
     this.leaveGuest();
     this.publish();
+    if (this.clock.on) this.clock.publish();
   }
 
   resume(): void {
@@ -372,6 +366,17 @@ export class Cpu implements NestedVcpu {
   setClockActive(on: boolean): void {
     this.clock.setActive(on);
     if (this.clock.on) this.skewLimit = 0; // check at the next access
+  }
+
+  /**
+   * Whether the next access would wait on the skew bound (its own cycles and the clock's rounding
+   * counted: when this says no, `clock.point` does not wait). A vCPU sharing its thread asks while
+   * another of the thread trails it, which then runs first: two threads each sleeping for a vCPU
+   * the other has set aside would never wake.
+   */
+  aheadOfBound(): boolean {
+    const ctx = this.ctx;
+    return ctx.cyc + this.accessCycles > this.skewLimit && this.clock.lead() + this.accessCycles + CLOCK_UNIT > ctx.cost.skewCycles;
   }
 
   /** Leave guest mode for a wait that must not hold shootdowns up; false if not in guest mode. */

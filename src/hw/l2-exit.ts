@@ -25,6 +25,8 @@ export interface NestedVcpu extends FaultingVcpu {
   enter(): boolean;
   /** Join audits while waiting. */
   onWait: (() => void) | undefined;
+  /** Run another vCPU of this thread while waiting; false when none could run. */
+  runOther: (() => boolean) | undefined;
   /** Take part in modeled time's skew bound, or not (an idle vCPU holds no other back). */
   setClockActive(on: boolean): void;
   /** Its VCPU_CTL.state word (a waiting vCPU sleeps on it). */
@@ -44,7 +46,7 @@ export function reenter(cpu: NestedVcpu): void {
   do {
     cpu.onWait?.();
     if (current !== null) current.yieldPoint();
-    else Atomics.wait(w, cpu.stateIdx, Atomics.load(w, cpu.stateIdx), 1);
+    else if (cpu.runOther === undefined || !cpu.runOther()) Atomics.wait(w, cpu.stateIdx, Atomics.load(w, cpu.stateIdx), 1);
   } while (!cpu.enter());
   cpu.setClockActive(true);
 }

@@ -104,6 +104,8 @@ export interface RunBody {
   run: {
     seed: number;
     vcpus: number;
+    /** Worker threads that ran the vCPUs (vCPU v on thread v mod threads). */
+    threads: number;
     durationMs: number;
     wallMs: number;
     /** The configured bound on the run's wall time (ms) in duration mode; null when bounded by `accesses`. */
@@ -197,6 +199,8 @@ export interface RunBody {
 export interface ResultsInput {
   seed: number;
   vcpus: number;
+  /** Worker threads that ran them (default: one per vCPU). */
+  threads?: number;
   /** Measured run time (the rates divide by it). */
   durationMs: number;
   /** Wall time of the whole command, setup and teardown included. */
@@ -275,6 +279,7 @@ export function buildRunBody(input: ResultsInput): RunBody {
     run: {
       seed: input.seed,
       vcpus: input.vcpus,
+      threads: input.threads ?? input.vcpus,
       durationMs: Math.round(input.durationMs * 10) / 10,
       wallMs: Math.round(input.wallMs * 10) / 10,
       deadlineMs: input.deadlineMs ?? null,

@@ -57,7 +57,8 @@ export const KEYS: readonly KeySpec[] = [
   { key: 'duration', field: 'durationMs', type: 'duration', min: 1, max: DAY_MS, default: 5000, unit: 'ms', doc: 'run length; ignored when accesses > 0' },
   { key: 'accesses', field: 'accesses', type: 'int', min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, unit: 'accesses per vCPU', doc: 'run length in accesses per vCPU; 0 = run for duration' },
   { key: 'warmup', field: 'warmupAccesses', durationField: 'warmupMs', type: 'count-or-duration', min: 0, max: Number.MAX_SAFE_INTEGER, default: 0, unit: 'accesses per vCPU, or a duration', doc: 'warm-up, not counted in the statistics: a number of accesses per vCPU, or a duration like 2s (counted within duration)' },
-  { key: 'vcpus', field: 'vcpus', type: 'int', min: 1, max: 256, default: 2, unit: '', doc: 'simulated vCPUs (worker threads)' },
+  { key: 'vcpus', field: 'vcpus', type: 'int', min: 1, max: 256, default: 2, unit: '', doc: 'simulated vCPUs' },
+  { key: 'threads', field: 'threads', type: 'int', min: 0, max: 256, default: 0, unit: 'host threads', doc: 'worker threads the vCPUs share (vCPU v on thread v mod threads, switched at access boundaries in modeled-time order); 0 = auto: as many as the host has processors (at most vcpus) for run and sweep, one per vCPU for stress and controlled schedules' },
   { key: 'protocol', field: 'protocol', type: 'enum', values: PROTOCOLS, default: 'mainline', unit: '', doc: 'mainline = the kernel as written (windows P1-P6 open); fixed = all closed' },
   { key: 'fixes', field: 'fixes', type: 'list-of-enum', values: FIXES, default: [], unit: '', doc: 'close single windows of docs/model.md §7 under mainline' },
   { key: 'mutations', field: 'mutations', type: 'list-of-enum', values: MUTATIONS, default: [], unit: '', doc: 'protocol ablations, each removes one protection (docs/model.md §6.4)' },
@@ -340,6 +341,12 @@ export const CROSS_CHECKS: readonly CrossCheck[] = [
       if (get('schedule.strategy') === 'exhaustive' && num(get, 'vcpus') > 16) return blame === 'vcpus' ? 'at most 16 vCPUs under schedule.strategy exhaustive (a search for small configs)' : 'another strategy for more than 16 vCPUs';
       return null;
     },
+  },
+  {
+    // A thread runs at least one vCPU.
+    keys: ['threads', 'vcpus'],
+    check: (get, blame) =>
+      num(get, 'threads') <= num(get, 'vcpus') ? null : blame === 'threads' ? `at most vcpus (${num(get, 'vcpus')}), or 0 for auto: every thread runs at least one vCPU` : `at least threads (${num(get, 'threads')})`,
   },
   {
     // Every L1 runs at least one vCPU (vCPUs go round-robin over the L1s).

@@ -70,6 +70,8 @@ export interface ResolvedConfig {
   /** Warm-up as a duration (ms) when `warmup` was given one; then `warmupAccesses` is 0. */
   readonly warmupMs: number;
   readonly vcpus: number;
+  /** Worker threads the vCPUs share (vCPU v on thread v mod threads); 0 = auto (engine/setup.ts `threadsFor`). */
+  readonly threads: number;
   readonly protocol: Protocol;
   readonly fixes: readonly Fix[];
   readonly mutations: readonly Mutation[];

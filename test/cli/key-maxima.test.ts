@@ -30,6 +30,8 @@ const WITH: Readonly<Record<string, { set: Record<string, string>; value?: strin
   'l1.mmio': { set: {}, value: '62G' },
   // every L1 runs at least one vCPU (l1.count <= vcpus)
   'l1.count': { set: { vcpus: '64' } },
+  // every thread runs at least one vCPU (threads <= vcpus)
+  threads: { set: { vcpus: '256' } },
   // L1's tables for 4096 guests of 256M take 2401M of L1's own memory
   'guests.count': { set: { 'l1.memory': '4G' } },
   // writeRatio + execRatio + mmioRatio <= 1

@@ -23,7 +23,7 @@ function configError(fn: () => unknown): ConfigError {
 
 const messageOf = (yaml: string): string => configError(() => parseConfig(yaml, FILE)).message;
 
-const ROOT_KEYS = 'seed, duration, accesses, warmup, vcpus, protocol, fixes, mutations, basePageSize, hardware, host, l1, guests, workload, actors, audit, stress, schedule, stats, thresholds, cost';
+const ROOT_KEYS = 'seed, duration, accesses, warmup, vcpus, threads, protocol, fixes, mutations, basePageSize, hardware, host, l1, guests, workload, actors, audit, stress, schedule, stats, thresholds, cost';
 
 const DEFAULTS: ResolvedConfig = {
   file: '<inline>',
@@ -33,6 +33,7 @@ const DEFAULTS: ResolvedConfig = {
   warmupAccesses: 0,
   warmupMs: 0,
   vcpus: 2,
+  threads: 0,
   protocol: 'mainline',
   fixes: [],
   mutations: [],
@@ -347,7 +348,7 @@ describe('key table', () => {
     const lines = md.trim().split('\n');
     expect(lines[0]).toBe('| key | type | default | unit | doc |');
     expect(lines).toHaveLength(KEYS.length + 2);
-    expect(md).toContain('| `vcpus` | integer 1..256 | 2 |  | simulated vCPUs (worker threads) |');
+    expect(md).toContain('| `vcpus` | integer 1..256 | 2 |  | simulated vCPUs |');
     expect(md).toContain('| `workload.workingSet` |');
     expect(md).toContain('= guests.memory');
   });

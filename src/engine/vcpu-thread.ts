@@ -1,0 +1,162 @@
+/**
+ * A vCPU thread: runs one simulated vCPU, or several in modeled-time order.
+ *
+ * With more vCPUs than host processors, one thread per vCPU leaves the operating system to
+ * choose who runs: a thread descheduled while it holds mmu_lock stalls every waiter (lock-holder
+ * preemption), and under a cost model the skew bound stalls every vCPU whose clock is ahead of a
+ * descheduled one. The run then crawls (docs/performance.md). So a run gives each thread several
+ * vCPUs (`threads`; vCPU v on thread v mod threads) and the thread switches between them at
+ * access boundaries, where a vCPU holds no lock, as the parallel simulator ZSim (ISCA 2013) runs
+ * many simulated cores on each host thread:
+ *
+ * - under a cost model it runs the vCPU whose modeled clock is lowest until it leads the next
+ *   lowest by `quantum` cycles (the threads' clocks stay together through the skew bound, which
+ *   therefore looks only at other threads' vCPUs);
+ * - without one, it takes them in turn, MUX_ACCESSES accesses each.
+ *
+ * A vCPU set aside is out of guest mode with its counts published, so a shootdown never waits
+ * for it and an audit finds it quiescent; the thread counts once in an audit (CTRL.running
+ * counts threads). A vCPU that must wait for another of its thread (L1 re-entering a guest whose
+ * old incarnation a set-aside vCPU still runs) runs the others from inside its wait.
+ */
+import { CTRL } from '../memory/records.js';
+import { attachMachine, type Machine } from '../memory/machine.js';
+import { STEP, VcpuRunner, type VcpuResult, type VcpuTask } from './vcpu-loop.js';
+
+/** Accesses a vCPU runs before its thread looks at the others (a bound on one turn either way). */
+export const MUX_ACCESSES = 256;
+
+/** Run `tasks` (vCPUs of one thread) to completion on this thread; results in task order. */
+export function runVcpus(tasks: readonly VcpuTask[], machine?: Machine): VcpuResult[] {
+  const m = machine ?? attachMachine(tasks[0].sab, tasks[0].layout);
+  const w = m.w;
+  const stopIdx = m.ctrl(CTRL.stop);
+  // Counted in before it counts ready at the start gate: an audit started once the gate opens
+  // must wait for this thread to park.
+  Atomics.add(w, m.ctrl(CTRL.running), 1);
+  let counted = true;
+  const leave = (): void => {
+    if (!counted) return;
+    counted = false;
+    Atomics.sub(w, m.ctrl(CTRL.running), 1);
+    // Wake an auditor waiting for this thread to park.
+    Atomics.notify(w, m.ctrl(CTRL.auditParked));
+  };
+  const results: VcpuResult[] = [];
+  try {
+    const runners = tasks.map((t) => new VcpuRunner(t, m));
+    // The start gate: every vCPU built before any runs, so the measured run (and its deadline)
+    // does not include the other threads' start-up (on a few cores, 16 workers loading the
+    // simulator take seconds). The coordinator opens it; Ctrl-C before that ends the run.
+    const goIdx = m.ctrl(CTRL.startGo);
+    while (Atomics.load(w, goIdx) === 0 && Atomics.load(w, stopIdx) === 0) Atomics.wait(w, goIdx, 0, 50);
+    for (const r of runners) r.begin();
+    if (runners.length === 1) {
+      const r = runners[0];
+      while (r.step(Infinity, Infinity) !== STEP.done) r.waitToEnter();
+      results.push(r.finish(leave));
+    } else {
+      const done = new Multiplexer(runners, stopIdx, w, leave).run();
+      for (const r of runners) results.push(done.get(r)!);
+    }
+  } finally {
+    leave();
+  }
+  return results;
+}
+
+/** Several vCPUs on one thread. */
+class Multiplexer {
+  private readonly results = new Map<VcpuRunner, VcpuResult>();
+  /** Could not enter their guest at their last turn (retried after a pause or another's progress). */
+  private readonly blocked = new Set<VcpuRunner>();
+  private readonly costOn: boolean;
+  /** Cycles a vCPU may lead the next one of its thread before the thread switches. */
+  private readonly quantum: number;
+  private turn = 0;
+
+  constructor(
+    private readonly runners: readonly VcpuRunner[],
+    private readonly stopIdx: number,
+    private readonly w: Int32Array,
+    /** Counts the thread out of audits (called by the last vCPU to finish). */
+    private readonly leave: () => void,
+  ) {
+    const cost = runners[0].ctx.cost;
+    this.costOn = cost.on;
+    this.quantum = muxQuantum(cost.skewCycles);
+    for (const r of runners) {
+      r.park();
+      r.cpu.runOther = () => this.runOne();
+    }
+  }
+
+  run(): Map<VcpuRunner, VcpuResult> {
+    while (this.results.size < this.runners.length) {
+      if (this.runOne()) continue;
+      // Every vCPU left is waiting to enter its guest: join audits and look again shortly.
+      const r = this.runners.find((x) => !x.done)!;
+      r.cpu.onWait?.();
+      r.park();
+      Atomics.wait(this.w, this.stopIdx, 0, 1);
+      this.blocked.clear();
+    }
+    return this.results;
+  }
+
+  /**
+   * Give one vCPU a turn; false when none could run. Also called from inside the wait of a vCPU
+   * on this thread's stack (that one, and any below it, are not taken).
+   */
+  private runOne(): boolean {
+    const r = this.pick();
+    if (r === null) return false;
+    const next = this.costOn ? this.nextClock(r) : Infinity;
+    r.onStack = true;
+    r.unpark();
+    let s: number;
+    try {
+      s = r.step(next + this.quantum, MUX_ACCESSES, next);
+    } finally {
+      r.onStack = false;
+    }
+    if (s === STEP.done) {
+      this.results.set(r, r.finish(this.results.size === this.runners.length - 1 ? this.leave : undefined));
+      this.blocked.clear();
+    } else {
+      r.park();
+      if (s === STEP.blocked) this.blocked.add(r);
+      else this.blocked.clear();
+    }
+    // A blocked turn is no progress: the caller sleeps before it looks again.
+    return s !== STEP.blocked;
+  }
+
+  /** The next vCPU to run: the lowest modeled clock, or the next in turn without a cost model. */
+  private pick(): VcpuRunner | null {
+    const rs = this.runners;
+    let best: VcpuRunner | null = null;
+    for (let k = 0; k < rs.length; k++) {
+      const r = rs[(this.turn + k) % rs.length];
+      if (r.done || r.onStack || this.blocked.has(r)) continue;
+      if (!this.costOn) {
+        this.turn = (this.turn + k + 1) % rs.length;
+        return r;
+      }
+      if (best === null || r.ctx.cyc < best.ctx.cyc) best = r;
+    }
+    return best;
+  }
+
+  /** The lowest clock among the vCPUs that could run after `r` (Infinity: none). */
+  private nextClock(r: VcpuRunner): number {
+    let lo = Infinity;
+    for (const x of this.runners) if (x !== r && !x.done && !x.onStack && x.ctx.cyc < lo) lo = x.ctx.cyc;
+    return lo;
+  }
+}
+
+/** The switch quantum: half the skew bound (or 5,000 cycles without one). */
+export function muxQuantum(skewCycles: number): number {
+  return skewCycles > 0 ? skewCycles / 2 : 5000;
+}
