@@ -9,7 +9,7 @@ import type { ResolvedConfig } from '../workload/types.js';
 import { Prng } from '../workload/prng.js';
 import { makeGenerator, type PageGenerator } from '../workload/generators.js';
 import { TraceReader } from '../workload/trace-reader.js';
-import { type Layout } from '../memory/layout.js';
+import type { VcpuResult, VcpuTask } from './vcpu-task.js';
 import { CTRL } from '../memory/records.js';
 import type { Machine } from '../memory/machine.js';
 import { COUNTER } from '../stats/counters.js';
@@ -25,36 +25,7 @@ import { Duties } from './duties.js';
 import { auditPoint } from './barrier.js';
 import { ScheduleAbandoned, Turnstile, setCurrentTurnstile } from '../sync/turnstile.js';
 
-export interface VcpuTask {
-  sab: SharedArrayBuffer;
-  layout: Layout;
-  cfg: ResolvedConfig;
-  vcpu: number;
-  /** Accesses to run (0 = for `durationMs`). */
-  accesses: number;
-  /** Run length (ms) when `accesses` is 0, from the start gate's opening. */
-  durationMs: number;
-  /** A converted trace to replay instead of the pattern (workload.trace): its file, records, and this vCPU's first record. */
-  trace?: { file: string; records: number; start: number };
-  /** A controlled schedule's control buffer (sync/turnstile.ts); absent: the threads run freely. */
-  sched?: SharedArrayBuffer;
-  /** Threads the run's vCPUs share (vCPU v on thread v mod threads); absent: one each. */
-  threads?: number;
-}
-
-export interface VcpuResult {
-  vcpu: number;
-  accesses: number;
-  /** Its measured time (ms): from its warm-up's end (the start gate without one) to its end; 0 if never measured. */
-  measuredMs: number;
-  /** Whether warm-up finished before the run ended (else every figure is zero). */
-  warmupDone: boolean;
-  /** Histogram data by latency kind (Float64Array); modeled ones under `modeled.<kind>`. */
-  histograms: Record<string, Float64Array>;
-  /** Its modeled clock (cycles) where its measured run began and where it ended (both 0 without a cost model). */
-  modeledStartCyc: number;
-  modeledEndCyc: number;
-}
+export type { VcpuTask, VcpuResult } from './vcpu-task.js';
 
 const CHECK_EVERY = 1024;
 
@@ -247,34 +218,55 @@ export class VcpuRunner {
       const duties = this.duties;
       const { writeT, execT, mmioT, mmioBase, hasMmio, l1T, l1Slot, timed } = this;
       const last = this.n + maxAccesses;
+      // The loop's state in locals (the hit path reads them every access), written back below.
       let n = this.n;
+      let total = this.total;
+      let warmup = this.warmup;
+      let l1Left = this.l1Left;
+      const timedWarmup = this.timedWarmup;
+      // One compare per access for the turn's bounds: the loop stops at `last` too, and the clock
+      // is looked at closer only once it passes the lower of the two clock bounds.
+      let end = Math.min(total, last);
+      const gate = Math.min(untilCyc, trailing);
+      /** The run ended early (stop word, deadline, the trace's end). */
+      let stopped = false;
       try {
-        for (; n < this.total; n++) {
-          if (n >= last || ctx.cyc > untilCyc || (ctx.cyc > trailing && cpu.aheadOfBound())) return STEP.ran;
+        for (; n < end; n++) {
+          if (ctx.cyc > gate && (ctx.cyc > untilCyc || cpu.aheadOfBound())) return STEP.ran;
           if ((n & (CHECK_EVERY - 1)) === 0) {
-            if (Atomics.load(w, stopIdx) !== 0) break;
-            if (this.warmup === Infinity && Date.now() >= this.warmupEndMs) {
-              this.warmup = n;
-              if (this.task.accesses > 0) this.total = n + this.task.accesses;
+            if (Atomics.load(w, stopIdx) !== 0) {
+              stopped = true;
+              break;
+            }
+            if (warmup === Infinity && Date.now() >= this.warmupEndMs) {
+              warmup = n;
+              if (this.task.accesses > 0) total = n + this.task.accesses;
+              end = Math.min(total, last);
               this.startMeasuring();
             }
             // In duration mode the deadline bounds warm-up too (a warm-up longer than the run ends it).
-            if (timed && Date.now() >= this.deadlineMs) break;
+            if (timed && Date.now() >= this.deadlineMs) {
+              stopped = true;
+              break;
+            }
           }
           if ((n & 15) === 0) this.seenAudit = auditPoint(m, cpu, this.seenAudit);
-          if (n === this.warmup && this.warmup > 0 && !this.timedWarmup) this.startMeasuring();
+          if (n === warmup && warmup > 0 && !timedWarmup) this.startMeasuring();
           if (trace !== null) {
             // A real program's access stream: page and type from the trace.
             const page = trace.next();
-            if (trace.done) break;
+            if (trace.done) {
+              stopped = true;
+              break;
+            }
             cpu.access(page * basePn, trace.type);
           } else {
             const r = prng.nextU32();
             // Branch-free type choice (`+(a < b)` is a flag set; a random 30% branch mispredicts
             // often enough to cost more than the rest of a TLB hit): ACCESS_STORE = 1, ACCESS_FETCH = 2.
             const type = +(r < writeT) | ((+(r >= writeT) & +(r < execT)) << 1);
-            if (l1T > 0 && (this.l1Left > 0 || prng.nextU32() < l1T)) {
-              this.l1Left = (this.l1Left > 0 ? this.l1Left : L1_BURST_ACCESSES) - 1;
+            if (l1T > 0 && (l1Left > 0 || prng.nextU32() < l1T)) {
+              l1Left = (l1Left > 0 ? l1Left : L1_BURST_ACCESSES) - 1;
               cpu.accessL1(l1DataPage(L, l1Slot, gen.next()) * basePn, type);
             } else {
               const page = hasMmio && r >= execT && r < mmioT ? mmioBase + prng.nextBelow(L.l2MmioPages) : gen.next();
@@ -287,12 +279,17 @@ export class VcpuRunner {
             // clock and the stop word after each batch, so neither a deadline nor a Ctrl-C waits.
             if ((timed && Date.now() >= this.deadlineMs) || Atomics.load(w, stopIdx) !== 0) {
               n++;
+              stopped = true;
               break;
             }
           }
         }
+        if (!stopped && n < total) return STEP.ran; // its turn's accesses ran
       } finally {
         this.n = n;
+        this.total = total;
+        this.warmup = warmup;
+        this.l1Left = l1Left;
       }
       cpu.exit();
     } catch (e) {
