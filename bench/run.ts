@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { runMicro } from './micro.js';
 import { runStatsCost, runThroughput, type ThroughputRow } from './throughput.js';
 import { runTraceReplay } from './trace-replay.js';
+import { runOversubscription } from './oversubscription.js';
 import { packageRoot } from '../src/util/paths.js';
 
 const args = new Set(process.argv.slice(2));
@@ -68,6 +69,12 @@ async function main(): Promise<void> {
     out.modelCost = mc;
     process.stdout.write(`\nWhat modeled time costs (fault-storm, wall-clock faults/s with cost.model none and power9; median of ${quick ? 1 : 3} interleaved pairs)\n`);
     process.stdout.write(table(['vCPUs', 'none faults/s', 'power9 faults/s', 'power9 / none', 'range'], mc.map((r) => [r.vcpus, r.noneFaultsPerSec, r.power9FaultsPerSec, `${r.ratio}x`, `${r.ratioMin}-${r.ratioMax}`])) + '\n');
+  }
+  if (!args.has('--micro-only')) {
+    const o = await runOversubscription(quick ? 1500 : 3000, quick ? 1 : 3);
+    out.oversubscription = o;
+    process.stdout.write(`\nMore vCPUs than processors (fault-storm, a nested guest per vCPU; threads: auto against one per vCPU; median of ${quick ? 1 : 3} passes, each case once per pass in turn)\n`);
+    process.stdout.write(table(['cost.model', 'threads', 'vCPUs', 'threads used', 'faults/s', 'of 2 vCPUs', 'range'], o.map((r) => [r.model, r.threads, r.vcpus, r.threadsUsed, r.faultsPerSec, `${r.vs2}x`, `${r.vs2Min}-${r.vs2Max}`])) + '\n');
   }
   if (!args.has('--micro-only')) {
     const t = await runTraceReplay(quick ? 500_000 : 2_000_000, quick ? 1 : 3);
