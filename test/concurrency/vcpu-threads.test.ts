@@ -13,6 +13,8 @@ import { runSimulation } from '../../src/engine/run.js';
 import { threadsFor, vcpusOfThread } from '../../src/engine/setup.js';
 import type { RunDocument } from '../../src/stats/document.js';
 import { schemaProblems } from '../helpers/schema.js';
+import { renderTable } from '../../src/report/table.js';
+import { renderRunHtml } from '../../src/report/html.js';
 
 /** Four vCPUs in two shared nested guests, every actor on (destroy too), audits often, protocol fixed. */
 const BUSY = {
@@ -66,6 +68,10 @@ describe('several vCPUs on one thread (threads)', () => {
         expectClean(doc, 4, BUSY.accesses);
         expect(doc.actors.l1Destroys, `threads ${threads}`).toBeGreaterThan(0);
         expect(doc.checks.audits, `threads ${threads}`).toBeGreaterThan(0);
+        // The document says how many threads ran them, and the reports say so when fewer than vCPUs.
+        expect(doc.run.threads).toBe(threads);
+        expect(renderTable(doc, { color: false }).split('\n')[0]).toContain(`vcpus 4 (on ${threads} threads)`);
+        expect(renderRunHtml(doc)).toContain(`4 vCPUs on ${threads} threads`);
       }
     }, 120_000);
   }
