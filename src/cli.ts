@@ -187,7 +187,8 @@ async function cmdStress(p: Parsed): Promise<number> {
   const text = stdoutTaken(json, html) ? process.stderr : process.stdout;
   const thresholds = await thresholdsFor(cfg, 'stress');
   // Start the workers first: they load the simulator while this thread loads the engine.
-  const pool = (await import('./engine/pool.js')).makePool(cfg.schedule.strategy !== 'free' || cfg.threads === 0 ? cfg.vcpus : Math.min(cfg.threads, cfg.vcpus));
+  const { makePool, threadsFor } = await import('./engine/pool.js');
+  const pool = makePool(threadsFor(cfg, true));
   const { runStress, renderStress } = await import('./engine/stress.js');
   const { signal, release } = interruptOnSignal();
   try {

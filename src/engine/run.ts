@@ -6,7 +6,7 @@
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Piscina } from 'piscina';
-import { makePool } from './pool.js';
+import { makePool, threadsFor, vcpusOfThread } from './pool.js';
 import type { ResolvedConfig } from '../workload/types.js';
 import type { Machine } from '../memory/machine.js';
 import { COUNTER, COUNTER_COUNT, mergeCounters } from '../stats/counters.js';
@@ -26,7 +26,7 @@ import { configHash, scheduleSection } from '../stats/schedule.js';
 import type { ProgressInput } from '../report/progress.js';
 import { audit, writesByL1 } from '../check/audit.js';
 import { decodeViolations } from '../check/violations.js';
-import { contextFor, setupMachine, threadsFor, vcpusOfThread } from './setup.js';
+import { contextFor, setupMachine } from './setup.js';
 import type { VcpuResult, VcpuTask } from './vcpu-loop.js';
 import { runVcpus } from './vcpu-thread.js';
 

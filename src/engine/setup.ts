@@ -3,7 +3,6 @@
  * L1's page-size choices, L1's partition table for its guests, invalid TLBs. Used by the
  * coordinator and by tests that drive the protocol from one thread.
  */
-import { availableParallelism } from 'node:os';
 import { MMU_LOCK_SPINS } from '../sync/lock.js';
 import { FIXES, type Mutation, type ResolvedConfig, type PageSizeMix } from '../workload/types.js';
 import { CTRL } from '../memory/records.js';
@@ -42,26 +41,6 @@ export function setupMachine(cfg: ResolvedConfig, workers?: number): Machine {
     for (let s = 0; s < cfg.guests.count; s++) l1SetPartitionEntry(ctx, s, true);
   }
   return m;
-}
-
-/**
- * Worker threads for a run's vCPUs: `threads` when set; under a controlled schedule one per vCPU
- * (the schedule itself decides who runs); else, for `auto`, one per vCPU where races are the
- * question (`perVcpu`: stress, whose oversubscribed threads are preempted mid-fault, widening
- * race windows as a busy host does), and otherwise no more than the host's processors, so no
- * vCPU thread is descheduled holding a lock (engine/vcpu-thread.ts).
- */
-export function threadsFor(cfg: ResolvedConfig, perVcpu = false): number {
-  if (cfg.schedule.strategy !== 'free') return cfg.vcpus;
-  if (cfg.threads > 0) return Math.min(cfg.threads, cfg.vcpus);
-  return perVcpu ? cfg.vcpus : Math.min(cfg.vcpus, availableParallelism());
-}
-
-/** The vCPUs thread `t` of `threads` runs: t, t + threads, ... */
-export function vcpusOfThread(vcpus: number, threads: number, t: number): number[] {
-  const out: number[] = [];
-  for (let v = t; v < vcpus; v += threads) out.push(v);
-  return out;
 }
 
 /**

@@ -15,7 +15,7 @@ import { renderTimeline } from '../stats/schedule.js';
 import type { Piscina } from 'piscina';
 import { EXIT_INTERRUPTED, makePool, runSimulation } from './run.js';
 import { PreemptionBoundedSearch } from './explore.js';
-import { threadsFor } from './setup.js';
+import { threadsFor } from './pool.js';
 
 export interface StressOptions {
   /** Stop starting rounds after this long (ms), unless `rounds` > 0. */

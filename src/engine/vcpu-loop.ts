@@ -80,7 +80,7 @@ export class VcpuRunner {
   private n = 0;
   private entered = false;
   /** Blocked at its first entry, its clock out of the skew bound. */
-  private idle = false;
+  idle = false;
   /** A controlled schedule abandoned (deadlock, livelock) ended the run where it stood. */
   private abandoned = false;
 

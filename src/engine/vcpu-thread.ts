@@ -93,7 +93,7 @@ class Multiplexer {
 
   run(): Map<VcpuRunner, VcpuResult> {
     while (this.results.size < this.runners.length) {
-      if (this.runOne()) continue;
+      if (this.runOne() || this.pick() !== null) continue;
       // Every vCPU left is waiting to enter its guest: join audits and look again shortly.
       const r = this.runners.find((x) => !x.done)!;
       r.cpu.onWait?.();
@@ -148,10 +148,10 @@ class Multiplexer {
     return best;
   }
 
-  /** The lowest clock among the vCPUs that could run after `r` (Infinity: none). */
+  /** The lowest clock among the vCPUs that could run after `r` (Infinity: none); one waiting to enter its guest has no say. */
   private nextClock(r: VcpuRunner): number {
     let lo = Infinity;
-    for (const x of this.runners) if (x !== r && !x.done && !x.onStack && x.ctx.cyc < lo) lo = x.ctx.cyc;
+    for (const x of this.runners) if (x !== r && !x.done && !x.onStack && !x.idle && x.ctx.cyc < lo) lo = x.ctx.cyc;
     return lo;
   }
 }

@@ -10,7 +10,7 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { ConfigError, parseConfig } from '../../src/workload/config.js';
 import { runSimulation } from '../../src/engine/run.js';
-import { threadsFor, vcpusOfThread } from '../../src/engine/setup.js';
+import { threadsFor, vcpusOfThread } from '../../src/engine/pool.js';
 import type { RunDocument } from '../../src/stats/document.js';
 import { schemaProblems } from '../helpers/schema.js';
 import { renderTable } from '../../src/report/table.js';
