@@ -24,7 +24,7 @@ import { attachMachine, type Machine } from '../memory/machine.js';
 import { STEP, VcpuRunner, type VcpuResult, type VcpuTask } from './vcpu-loop.js';
 
 /** Accesses a vCPU runs before its thread looks at the others (a bound on one turn either way). */
-export const MUX_ACCESSES = 256;
+const MUX_ACCESSES = 256;
 
 /** Run `tasks` (vCPUs of one thread) to completion on this thread; results in task order. */
 export function runVcpus(tasks: readonly VcpuTask[], machine?: Machine): VcpuResult[] {
@@ -157,6 +157,6 @@ class Multiplexer {
 }
 
 /** The switch quantum: half the skew bound (or 5,000 cycles without one). */
-export function muxQuantum(skewCycles: number): number {
+function muxQuantum(skewCycles: number): number {
   return skewCycles > 0 ? skewCycles / 2 : 5000;
 }

@@ -62,11 +62,11 @@ export class VcpuClock {
   /** The vCPUs this one keeps pace with: v = first, first + step, ... (its L1's). */
   private readonly first: number;
   private readonly step: number;
-  /** SKEW_SPIN_MS when the vCPU threads fit the processors, else 0. */
-  private spinMs: number;
+  /** SKEW_SPIN_MS when the vCPU threads fit the processors, else 0 (`setThreads`). */
+  private spinMs = 0;
   /** vCPUs of this thread are v with v mod threads = mine (engine/vcpu-thread.ts): the thread keeps their order itself. */
-  private threads: number;
-  private mine: number;
+  private threads = 1;
+  private mine = 0;
 
   constructor(private readonly ctx: HvContext) {
     const m = ctx.m;
@@ -81,12 +81,10 @@ export class VcpuClock {
     this.waitersIdx = m.ctrl(CTRL.skewWaiters);
     this.stopIdx = m.ctrl(CTRL.stop);
     this.vcpus = m.L.vcpus;
-    this.threads = this.vcpus;
-    this.mine = Math.max(0, ctx.vcpu);
-    this.spinMs = this.vcpus <= availableParallelism() ? SKEW_SPIN_MS : 0;
+    this.setThreads(this.vcpus);
   }
 
-  /** The run's vCPUs share `threads` threads: look only at other threads' vCPUs. */
+  /** The run's vCPUs share `threads` threads (one each unless told): look only at other threads' vCPUs. */
   setThreads(threads: number): void {
     this.threads = Math.max(1, Math.min(this.vcpus, threads));
     this.mine = Math.max(0, this.ctx.vcpu) % this.threads;

@@ -11,21 +11,14 @@ import { stringify } from 'yaml';
 import { ConfigError, parseConfig } from '../../src/workload/config.js';
 import { runSimulation } from '../../src/engine/run.js';
 import type { RunDocument } from '../../src/stats/document.js';
+import { EVERY_ACTOR } from '../helpers/busy.js';
 
 /** Two L1s of two vCPUs each, two nested guests per L1, every actor on, protocol fixed. */
 const TWO_L1S = {
+  ...EVERY_ACTOR,
   seed: 21,
-  vcpus: 4,
   accesses: 15000,
-  protocol: 'fixed',
-  guests: { count: 2, memory: '16M', vcpuMap: 'spread' },
-  l1: { count: 2, memory: '128M', readonly: '8M', dirtyLog: true, pageSizes: { '4K': 3, '2M': 1 } },
-  host: { memory: '512M', backing: { '4K': 2, '2M': 1 } },
-  workload: { pattern: 'uniform', writeRatio: 0.4, execRatio: 0.05, workingSet: '4M', l1Ratio: 0.1 },
-  actors: {
-    l1: { unmap: 2, protect: 2, clean: 2, rangeFlush: 0.5, lpidFlush: 0.1, destroy: 0.2 },
-    host: { migrate: 2, swap: 1, age: 2, harvest: 0.2, memslotFlush: 0.1 },
-  },
+  l1: { ...EVERY_ACTOR.l1, count: 2 },
   audit: { perMillion: 50 },
 };
 
