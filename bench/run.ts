@@ -3,7 +3,7 @@
  * bench/results/<date>.json with the machine, Node version and command.
  * Options: --quick (shorter runs), --micro-only, --throughput-only.
  */
-import { runModelCost } from './cost-model.js';
+import { runModelCost, runModelCostInProcess } from './cost-model.js';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
@@ -69,6 +69,9 @@ async function main(): Promise<void> {
     out.modelCost = mc;
     process.stdout.write(`\nWhat modeled time costs (fault-storm, wall-clock faults/s with cost.model none and power9; median of ${quick ? 1 : 3} interleaved pairs)\n`);
     process.stdout.write(table(['vCPUs', 'none faults/s', 'power9 faults/s', 'power9 / none', 'range'], mc.map((r) => [r.vcpus, r.noneFaultsPerSec, r.power9FaultsPerSec, `${r.ratio}x`, `${r.ratioMin}-${r.ratioMax}`])) + '\n');
+    const ip = runModelCostInProcess(quick ? 50_000 : 100_000, quick ? 7 : 15);
+    out.modelCostInProcess = ip;
+    process.stdout.write(`1 vCPU in one thread, the two machines in turn (${ip.rounds} rounds): none ${ip.noneNsPerAccess} ns/access, power9 ${ip.power9NsPerAccess} ns/access, power9 / none ${ip.ratio}x (${ip.ratioMin}-${ip.ratioMax})\n`);
   }
   if (!args.has('--micro-only')) {
     const o = await runOversubscription(quick ? 1500 : 3000, quick ? 1 : 3);

@@ -5,7 +5,8 @@
 import type { Machine } from '../memory/machine.js';
 import { L1CTRL, LOCK } from '../memory/records.js';
 import type { PerL1Input } from '../stats/per-l1.js';
-import { holdsOf, lpidOfL1 } from '../hv/context.js';
+import { lpidOfL1 } from '../hv/context.js';
+import { holdsOf } from '../hv/lock-time.js';
 
 /** A lock's name by its word (a controlled run's timeline names the lock of a lock point). */
 export function lockNames(m0: Machine, guests: number): (word: number) => string | undefined {

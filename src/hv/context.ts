@@ -12,6 +12,7 @@ import { L1CTRL, LOCK, TLB_LOCK_HOLDS } from '../memory/records.js';
 import { ViolationReporter } from '../invariants/violations.js';
 import { geometryFor, type Geometry } from '../mmu/geometry.js';
 import type { PointName } from '../sync/schedule-layout.js';
+import { HOLDS_COUNT_WORD, HOLDS_F64, LATEST_RELEASE_F64, MMU_LOCK_HOLDS, countHold, queueBehind, rememberHold } from './lock-time.js';
 import { CONTENDED_UNTIMED, lockWord, unlockWord, MMU_LOCK_SPINS, MUTEX_SPINS } from '../sync/lock.js';
 import { COUNTER } from '../stats/counters.js';
 import { MUTATIONS, type Fix, type Mutation, type RcMode } from '../workload/types.js';
@@ -78,21 +79,6 @@ export interface ContextOptions {
   cost?: CostConfig;
 }
 
-/**
- * A lock's line (16 words; `modeledAcquire`): word 0 the lock, word 1 the count of its holds
- * (every release adds one, under the lock, with or without the cost model: `holdsOf`),
- * Float64 1 (words 2-3) the latest modeled release; for mmu_lock, Float64 2-7 its MMU_LOCK_HOLDS
- * [acquire, release] pairs (a tlb_lock's TLB_LOCK_HOLDS pairs are in the layout's `tlbHoldsWord`).
- */
-const HOLDS_COUNT_WORD = 1;
-const LATEST_RELEASE_F64 = 1;
-const HOLDS_F64 = 2;
-/**
- * Modeled holds mmu_lock remembers: as many as fit its line, which its acquirer owns already (its
- * holds are short and it is taken several times a fault by every vCPU: a ring in other lines
- * cost 25% of fault-storm's rate at 2 vCPUs, measured).
- */
-export const MMU_LOCK_HOLDS = 3;
 
 /** One contended lock acquisition in this many is timed (see `HvContext.noteWait`). */
 export const LOCK_WAIT_SAMPLE = 4;
@@ -142,6 +128,8 @@ export class HvContext {
   readonly stages: Histogram[] = STAGE_NAMES.map(() => new Histogram());
   /** Whether the fault in progress times its stages (set by the caller, sampled). */
   sampleStages = false;
+  /** Whether the fault in progress records its modeled stages (set by the caller, one in MODELED_STAGE_SAMPLE). */
+  sampleModeledStages = false;
   /** This thread's mmu_lock acquisition count at its last 'nonatomic-rmw' hook (hv/pte-update.ts). */
   rmwHookHold = -1;
   /** Where this thread reports a broken invariant (the shared violation ring). */
@@ -156,6 +144,13 @@ export class HvContext {
   /** Modeled acquisition times of the mmu_lock and tlb_lock this thread holds. */
   private mmuAcquired = 0;
   private tlbAcquired = 0;
+  /** cost.lockCycles (0 without a cost model), charged by every modeled acquisition. */
+  private readonly lockCycles: number;
+  /**
+   * Whether modeled time queues on this L1's locks: a cost model is on and the L1 has other vCPUs.
+   * A lone vCPU's actors run on its own clock, so its locks never keep it waiting in modeled time.
+   */
+  private readonly sharedLocks: boolean;
   /** Modeled stage histograms (modeled ns; same stages as `stages`), recorded on every fault when the model is on. */
   readonly mstages: Histogram[] = STAGE_NAMES.map(() => new Histogram());
 
@@ -191,6 +186,8 @@ export class HvContext {
     this.report = new ViolationReporter(m, o.vcpu, this.counters, this.counterBase);
     this.hook = o.hook;
     this.cost = new CostTables(o.cost, COUNTER_COUNT);
+    this.lockCycles = this.cost.item[COST.lockCycles];
+    this.sharedLocks = this.cost.on && m.L.vcpus > m.l1 + m.L.l1Count;
   }
 
   /**
@@ -246,57 +243,21 @@ export class HvContext {
   }
 
   /**
-   * Modeled queueing on the lock at word `li`, which this thread now holds. The lock remembers the
-   * modeled [acquire, release] intervals of its last `cap` holders, from Float64 `holds`, and the
-   * latest release of any (written and read only under the lock, so the lock orders them). The
-   * acquirer takes the lock, in modeled time, at its arrival unless that falls inside a
-   * remembered hold, and then at that hold's end (again until it falls in none): queueing follows
-   * modeled time even when a thread that trails in modeled time reaches the lock later in wall
-   * time, as threads on fewer host cores than vCPUs do. Such an arrival, before the latest
-   * holder's modeled acquisition, counts as an inversion; holds older than the last `cap` are
-   * forgotten (an arrival that far back queues behind none of them). Returns the modeled
-   * acquisition time.
+   * Modeled time of an acquisition of the lock at word `li`, which this thread now holds: charge
+   * the acquire, and where other vCPUs share the lock, queue behind the remembered holds its
+   * arrival overlaps (hv/lock-time.ts). Returns the modeled acquisition time.
    */
-  private modeledAcquire(li: number, holds: number, cap: number, waitCounter: number, stage: number): number {
-    const f = this.m.f64;
+  private acquiredAt(li: number, holds: number, cap: number, waitCounter: number, stage: number): number {
     const arrive = this.cyc;
-    this.chargeItem(COST.lockCycles, COST_CAT.lock);
-    // Fast path: at or after every remembered hold's end (always, with one vCPU).
-    if (arrive >= f[(li >>> 1) + LATEST_RELEASE_F64]) return arrive;
-    const k = this.w[li + HOLDS_COUNT_WORD];
-    const n = k >= cap || k < 0 ? cap : k;
-    const b = this.counterBase;
-    if (n > 0 && arrive < f[holds + 2 * ((k + cap - 1) % cap)]) this.counters[b + COUNTER.lockInversions]++;
-    let t = arrive;
-    for (let pass = 0; pass < cap; pass++) {
-      let moved = false;
-      for (let j = 0; j < n; j++) {
-        const at = holds + 2 * j;
-        if (t >= f[at] && t < f[at + 1]) {
-          t = f[at + 1];
-          moved = true;
-        }
-      }
-      if (!moved) break;
-    }
-    if (t > arrive) {
-      this.counters[b + waitCounter] += t - arrive;
-      this.charge(COST_CAT.lockWait, t - arrive);
-      this.modeledStage(stage, t - arrive);
-    }
-    return t;
+    this.charge(COST_CAT.lock, this.lockCycles);
+    // Fast path: no one else takes it, or the arrival is at or after every remembered hold's end.
+    if (!this.sharedLocks || arrive >= this.m.f64[this.timeOf(li) + LATEST_RELEASE_F64]) return arrive;
+    return queueBehind(this, this.w, this.m.f64, li, holds, cap, waitCounter, stage, arrive);
   }
 
-  /** The release side of `modeledAcquire`: remember this hold, [acquired, now]. */
-  private modeledRelease(li: number, holds: number, cap: number, acquired: number): void {
-    const f = this.m.f64;
-    const k = this.w[li + HOLDS_COUNT_WORD];
-    const at = holds + 2 * ((k >>> 0) % cap);
-    f[at] = acquired;
-    f[at + 1] = this.cyc;
-    this.w[li + HOLDS_COUNT_WORD] = (k + 1) | 0;
-    const lr = (li >>> 1) + LATEST_RELEASE_F64;
-    if (this.cyc > f[lr]) f[lr] = this.cyc;
+  /** Float64 index of the lock line (hv/lock-time.ts) at word `li`. */
+  private timeOf(li: number): number {
+    return li >>> 1;
   }
 
   /** Float64 index of nested guest slot `slot`'s tlb_lock holds (layout `tlbHoldsWord`). */
@@ -310,13 +271,17 @@ export class HvContext {
     const waited = lockWord(this.w, li, this.mmuSpins, this.untimed[0] >= LOCK_WAIT_SAMPLE - 1);
     this.counters[this.counterBase + COUNTER.mmuLockAcq]++;
     if (waited !== 0) this.noteWait(0, COUNTER.mmuLockContended, STAGE.mmuLockWait, waited);
-    if (this.cost.on) this.mmuAcquired = this.modeledAcquire(li, (li >>> 1) + HOLDS_F64, MMU_LOCK_HOLDS, COUNTER.mmuLockModeledWait, STAGE.mmuLockWait);
+    if (this.cost.on) this.mmuAcquired = this.acquiredAt(li, this.timeOf(li) + HOLDS_F64, MMU_LOCK_HOLDS, COUNTER.mmuLockModeledWait, STAGE.mmuLockWait);
   }
 
   mmuUnlock(): void {
     const li = this.m.lockIndex(LOCK.mmu);
-    if (this.cost.on) this.modeledRelease(li, (li >>> 1) + HOLDS_F64, MMU_LOCK_HOLDS, this.mmuAcquired);
-    else this.w[li + HOLDS_COUNT_WORD] = (this.w[li + HOLDS_COUNT_WORD] + 1) | 0;
+    const w = this.w;
+    if (this.sharedLocks) {
+      const k = w[li + HOLDS_COUNT_WORD];
+      const t = this.timeOf(li);
+      rememberHold(w, this.m.f64, li, t, k, t + HOLDS_F64 + 2 * ((k >>> 0) % MMU_LOCK_HOLDS), this.mmuAcquired, this.cyc);
+    } else countHold(w, li);
     unlockWord(this.w, li);
   }
 
@@ -326,7 +291,7 @@ export class HvContext {
     const waited = lockWord(this.w, li, MUTEX_SPINS, this.untimed[1] >= LOCK_WAIT_SAMPLE - 1);
     this.counters[this.counterBase + COUNTER.tlbLockAcq]++;
     if (waited !== 0) this.noteWait(1, COUNTER.tlbLockContended, STAGE.tlbLockWait, waited);
-    if (this.cost.on) this.tlbAcquired = this.modeledAcquire(li, this.tlbHolds(slot), TLB_LOCK_HOLDS, COUNTER.tlbLockModeledWait, STAGE.tlbLockWait);
+    if (this.cost.on) this.tlbAcquired = this.acquiredAt(li, this.tlbHolds(slot), TLB_LOCK_HOLDS, COUNTER.tlbLockModeledWait, STAGE.tlbLockWait);
   }
 
   /**
@@ -350,8 +315,11 @@ export class HvContext {
 
   tlbUnlock(slot: number): void {
     const li = this.m.tlbLockIndex(slot);
-    if (this.cost.on) this.modeledRelease(li, this.tlbHolds(slot), TLB_LOCK_HOLDS, this.tlbAcquired);
-    else this.w[li + HOLDS_COUNT_WORD] = (this.w[li + HOLDS_COUNT_WORD] + 1) | 0;
+    const w = this.w;
+    if (this.sharedLocks) {
+      const k = w[li + HOLDS_COUNT_WORD];
+      rememberHold(w, this.m.f64, li, this.timeOf(li), k, this.tlbHolds(slot) + 2 * (k & (TLB_LOCK_HOLDS - 1)), this.tlbAcquired, this.cyc);
+    } else countHold(w, li);
     unlockWord(this.w, li);
   }
 
@@ -375,12 +343,3 @@ export class HvContext {
 }
 
 function noShootdown(): void {}
-
-/**
- * Holds of the lock at word `li` (mmu_lock or a tlb_lock) since the machine was built, modulo
- * 2^32: every release through HvContext adds one, so it counts that lock's acquisitions by every
- * thread, whichever L1 the thread runs in.
- */
-export function holdsOf(w: Int32Array, li: number): number {
-  return w[li + HOLDS_COUNT_WORD] >>> 0;
-}

@@ -102,8 +102,8 @@ export function nestedPageFaultBody(ctx: HvContext, v: VcpuRegs, slot: number, s
   const wr = s.walk;
   const timed = ctx.sampleStages;
   let t = timed ? performance.now() : 0;
-  // Modeled stages: every fault, from the modeled clock (no timer call).
-  const modeled = ctx.cost.on;
+  // Modeled stages: from the modeled clock (no timer call), on the faults the caller samples.
+  const modeled = ctx.sampleModeledStages;
   let mc = ctx.cyc;
   let r = translateAddrNested(ctx, v, slot, nGpaPn, dsisr, s);
   if (timed) t = stage(ctx, STAGE.l1Walk, t);

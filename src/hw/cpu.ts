@@ -19,6 +19,7 @@ import { COST, COST_CAT } from '../cost/model.js';
 import { PTE_RPN_MASK } from '../mmu/pte.js';
 import { GRANT_BITS, grantBase, reportUngrantedStore } from '../invariants/grants.js';
 import { COUNTER } from '../stats/counters.js';
+import { MODELED_STAGE_SAMPLE } from '../stats/kinds.js';
 import { MUT, STAGE_SAMPLE_EVERY, type HvContext } from '../hv/context.js';
 import { GUEST, getNested, guestWord, putNested, shadowPgdUnit, slotOfLpid, updatePtblCache } from '../hv/guests.js';
 import { countFault } from '../hv/nested-fault.js';
@@ -91,8 +92,9 @@ export class Cpu implements NestedVcpu {
    * sample cannot alias with a periodic access pattern as a fixed stride of N would.
    */
   private sampleIn = 1;
-  /** Timed faults so far; one in STAGE_SAMPLE_EVERY of them also times its stages. */
+  /** Timed faults so far (one in STAGE_SAMPLE_EVERY times its stages); all faults (one in MODELED_STAGE_SAMPLE records its modeled ones). */
   private timedFaults = 0;
+  private faults = 0;
   /**
    * Which faults are timed is drawn from this generator (an LCG, state only), not every Nth
    * fault: a fixed stride aliases with periodic fault sequences (first touches alternate
@@ -104,10 +106,7 @@ export class Cpu implements NestedVcpu {
   private readonly faultSampleBelow: number;
   /** Modeled cycles per access (cost.accessCycles; 0 without a cost model). */
   private readonly accessCycles: number;
-  /**
-   * The modeled clock past which this vCPU next checks its lead over the slowest running vCPU
-   * (`clockPoint`): Infinity without a cost model, so the hit path's check never fires.
-   */
+  /** The modeled clock past which this vCPU next checks its lead over the slowest running vCPU (`clock.point`; Infinity without a cost model: the hit path's check never fires). */
   private skewLimit: number;
   /** This vCPU's modeled clock in shared memory and the skew bound (hw/clock.ts). */
   readonly clock: VcpuClock;
@@ -346,6 +345,7 @@ export class Cpu implements NestedVcpu {
     this.sampleState = (Math.imul(this.sampleState, 1664525) + 1013904223) | 0;
     const timed = this.sampleState >>> 0 < this.faultSampleBelow;
     ctx.sampleStages = timed && (++this.timedFaults & (STAGE_SAMPLE_EVERY - 1)) === 0;
+    ctx.sampleModeledStages = ctx.cost.on && (this.faults++ & (MODELED_STAGE_SAMPLE - 1)) === 0;
     return timed ? performance.now() : -1;
   }
 

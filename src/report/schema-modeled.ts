@@ -26,11 +26,12 @@ export const MODELED: Schema = {
         ),
         latencyNs: {
           type: 'object',
-          description: "Modeled latency per fault kind (from the exit to L0's return, L0's part) and per stage, in modeled ns; every fault is recorded.",
+          description: "Modeled latency per fault kind (from the exit to L0's return, L0's part) and per stage, in modeled ns. Every fault records its kind's latency; one fault in stageSample records its stages (every fault before 1.7.0); every modeled lock wait records its wait stage.",
           required: [...MODELED_LATENCY_KINDS],
           properties: Object.fromEntries(MODELED_LATENCY_KINDS.map((k) => [k, ref('histogram')])),
           additionalProperties: ref('histogram'),
         },
+        stageSample: { type: 'integer', minimum: 1, description: 'One fault in this many recorded its modeled stages in latencyNs (a fixed stride: which faults is repeatable). Since 1.7.0.' },
         lockWait: obj('Modeled queueing on the locks.', {
           mmuLock: obj('mmu_lock.', { waitNs: count('Modeled time waiters queued for it.', 'ns'), share: num('That wait as a share of all vCPUs\' modeled time.', 'fraction') }),
           tlbLock: obj('The nested guests\' tlb_locks.', { waitNs: count('Modeled time waiters queued for them.', 'ns'), share: num('That wait as a share of all vCPUs\' modeled time.', 'fraction') }),

@@ -195,7 +195,10 @@ function modeledLines(doc: RunDocument, color: boolean): string[] {
     if (s === null) continue;
     rows.push([kindLabel(kind), fmtCount(s.count), fmtNs(s.mean), fmtNs(s.p50), fmtNs(s.p90), fmtNs(s.p99), fmtNs(s.max)]);
   }
-  if (rows.length > 0) lines.push(...grid(['modeled latency', 'count', 'mean', 'p50', 'p90', 'p99', 'max'], rows, color));
+  if (rows.length > 0) {
+    lines.push(...grid(['modeled latency', 'count', 'mean', 'p50', 'p90', 'p99', 'max'], rows, color));
+    lines.push(`  (every fault; stages on 1 fault in ${fmtInt(m.stageSample)}, lock-wait stages on every modeled wait)`);
+  }
   return lines;
 }
 

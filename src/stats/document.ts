@@ -20,7 +20,7 @@ import { TOOL_NAME, toolVersion } from './version.js';
 import type { RunBody, ViolationRecord } from './results.js';
 
 /** The version of the results contract these documents follow. */
-export const SCHEMA_VERSION = '1.6.0';
+export const SCHEMA_VERSION = '1.7.0';
 
 /** The commands that write a results document. */
 export const DOCUMENT_KINDS = ['run', 'stress', 'sweep'] as const;

@@ -35,6 +35,13 @@ export const FAULT_KIND_COUNTER: readonly number[] = Object.freeze(FAULT_KIND_NA
  * Stages inside a fault, timed separately on sampled faults to show where the time went, and the
  * lock waits (recorded when contended).
  */
+/**
+ * One fault in this many records its modeled stages (modeled time; every fault records its
+ * modeled latency, every modeled lock wait its wait stage). Sampled as the wall-clock stages are:
+ * recording each stage on every fault cost about 6% of fault-storm's rate with one vCPU
+ * (docs/cost-model.md, "What the accounting costs").
+ */
+export const MODELED_STAGE_SAMPLE = 8;
 export const STAGE_NAMES = ['l1Walk', 'l0Lookup', 'instantiate', 'shadowInsertCommit', 'tlbLockWait', 'mmuLockWait'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 export const STAGE = Object.freeze(Object.fromEntries(STAGE_NAMES.map((n, i) => [n, i])) as Record<StageName, number>);

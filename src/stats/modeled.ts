@@ -11,7 +11,7 @@
  */
 import { COST_CATEGORIES, type CostCategory, type CostModelName } from '../cost/model.js';
 import { COUNTER, COUNTER_COUNT, MC_BASE } from './counters.js';
-import { REPORTED_FAULT_KINDS, STAGE_NAMES, totalFaults } from './kinds.js';
+import { MODELED_STAGE_SAMPLE, REPORTED_FAULT_KINDS, STAGE_NAMES, totalFaults } from './kinds.js';
 import type { Histogram } from './histogram.js';
 import { histogramToJson, type LatencyHistogram } from './latency.js';
 
@@ -37,6 +37,8 @@ export interface ModeledSection {
   perVcpu: Array<{ vcpu: number; durationNs: number; accessesPerSec: number; faultsPerSec: number }>;
   /** Modeled latency per fault kind (exit to re-entry, L0's part) and per stage; null when none. */
   latencyNs: Record<string, LatencyHistogram | null>;
+  /** One fault in this many recorded its modeled stages (MODELED_STAGE_SAMPLE). */
+  stageSample: number;
   lockWait: {
     mmuLock: ModeledLock;
     tlbLock: ModeledLock;
@@ -103,6 +105,7 @@ export function buildModeled(input: ModeledInput): ModeledSection {
     faultsPerSec: Math.round(perVcpu.reduce((s, p) => s + p.faultsPerSec, 0) * 10) / 10,
     perVcpu,
     latencyNs,
+    stageSample: MODELED_STAGE_SAMPLE,
     lockWait: {
       mmuLock: lock(sum[COUNTER.mmuLockModeledWait]),
       tlbLock: lock(sum[COUNTER.tlbLockModeledWait]),

@@ -10,6 +10,7 @@ import { runSimulation } from '../../src/engine/run.js';
 import { createMachine } from '../../src/memory/machine.js';
 import { contextFor } from '../../src/engine/setup.js';
 import { COUNTER } from '../../src/stats/counters.js';
+import { LOCK } from '../../src/memory/records.js';
 import { COST_CATEGORIES, COST_ITEMS } from '../../src/cost/model.js';
 import type { RunDocument } from '../../src/stats/document.js';
 import { schemaProblems as validateDocument } from '../helpers/schema.js';
@@ -98,6 +99,20 @@ describe('modeled time: one vCPU is deterministic and fully accounted', () => {
     expect(mm.latencyNs.shadowInsert!.p50).toBeGreaterThan(mb.latencyNs.shadowInsert!.p50);
   });
 
+  it('every fault records its modeled latency; one fault in stageSample, by a fixed stride, its modeled stages', async () => {
+    const a = await run({ ...STORM, vcpus: 1 });
+    const m = modeled(a);
+    expect(m.stageSample).toBe(8);
+    // Every fault records its kind's modeled latency.
+    const kinds = Object.entries(a.counts.faults).filter(([, n]) => n > 0);
+    expect(kinds.length).toBeGreaterThan(1);
+    for (const [k, n] of kinds) expect(m.latencyNs[k]!.count, k).toBe(n);
+    // Every fault walks L1's table first: one in stageSample records that stage, by a fixed stride.
+    expect(m.latencyNs.l1Walk!.count).toBe(Math.ceil(a.counts.faultsTotal / m.stageSample));
+    expect(m.latencyNs.l0Lookup!.count).toBeGreaterThan(0);
+    expect(m.latencyNs.l0Lookup!.count).toBeLessThan(m.latencyNs.l1Walk!.count);
+  });
+
   it('cost.model none: no modeled section, no clock charged', async () => {
     const doc = await run({ ...STORM, vcpus: 1, cost: { model: 'none' } });
     expect(doc.modeled).toBeNull();
@@ -132,6 +147,32 @@ describe('modeled locks: queueing follows modeled time, not wall order', () => {
     expect(a.counters[a.counterBase + COUNTER.mmuLockModeledWait]).toBe(501);
     a.mmuUnlock();
   });
+});
+
+describe('modeled locks: only where another vCPU can take them', () => {
+  // The latest modeled release of the lock at word li (hv/lock-time.ts: Float64 1 of its line).
+  const latestRelease = (ctx: ReturnType<typeof contextFor>, li: number): number => ctx.m.f64[(li >>> 1) + 1];
+
+  for (const [what, over, shared] of [
+    ['a lone vCPU', { vcpus: 1 }, false],
+    ['one vCPU in each of 2 L1s', { vcpus: 2, l1: { count: 2 } }, false],
+    ['2 vCPUs in one L1', { vcpus: 2 }, true],
+  ] as const) {
+    it(`${what}: the acquire is charged; holds are remembered ${shared ? 'for the other vCPU' : 'by no one (no one else can queue)'}`, () => {
+      const cfg = parseConfig(stringify({ guests: { count: 1 }, ...over }), '<locks>');
+      const m = createMachine(cfg);
+      const a = contextFor(m, cfg, 0, 0);
+      const li = m.lockIndex(LOCK.mmu);
+      a.cyc = 1000;
+      a.mmuLock();
+      a.cyc = 2000;
+      a.mmuUnlock();
+      const lock = COST_ITEMS.find((c) => c.name === 'lockCycles')!.cycles;
+      expect(a.counters[a.counterBase + COUNTER.mcLock]).toBe(lock);
+      expect(a.counters[a.counterBase + COUNTER.mmuLockAcq]).toBe(1);
+      expect(latestRelease(a, li)).toBe(shared ? 2000 : 0);
+    });
+  }
 });
 
 describe('modeled time: 8 vCPUs on 2 host cores still describe 8 POWER9 CPUs', () => {

@@ -1,0 +1,99 @@
+/**
+ * Modeled time on mmu_lock and the tlb_locks: the bookkeeping in each lock's line that lets an
+ * acquirer queue, in modeled time, behind the holds that overlap its arrival (HvContext.mmuLock,
+ * tlbLock; docs/cost-model.md, "Locks").
+ *
+ * A lock's line (16 words): word 0 the lock, word 1 the count of its holds (every release adds
+ * one, under the lock, with or without the cost model: `holdsOf`), Float64 1 (words 2-3) the
+ * latest modeled release; for mmu_lock, Float64 2-7 its MMU_LOCK_HOLDS [acquire, release] pairs (a
+ * tlb_lock's TLB_LOCK_HOLDS pairs are in the layout's `tlbHoldsWord`). The modeled time shares
+ * the lock's line, which its holder has just taken: in a line of its own it cost more (fault-storm,
+ * 2 vCPUs in one L1, clocks free: 0.65x the rate without a cost model, 0.61-0.73 over 3 pairs,
+ * against 0.74x in the lock's line), a second line moving between the threads at every hand-over.
+ * Everything here is read and written under the lock itself, so the lock orders it.
+ */
+import { COUNTER } from '../stats/counters.js';
+import { COST_CAT } from '../cost/model.js';
+import { TLB_LOCK_HOLDS } from '../memory/records.js';
+
+export const HOLDS_COUNT_WORD = 1;
+/** Float64 offsets in a lock's line. */
+export const LATEST_RELEASE_F64 = 1;
+export const HOLDS_F64 = 2;
+/**
+ * Modeled holds mmu_lock remembers: as many as fit its line, which its acquirer owns already (its
+ * holds are short and it is taken several times a fault by every vCPU: a ring in other lines
+ * cost 25% of fault-storm's rate at 2 vCPUs, measured).
+ */
+export const MMU_LOCK_HOLDS = 3;
+
+/** What the queueing charges: the acquiring thread's clock and counters. */
+export interface LockClock {
+  readonly counters: Float64Array;
+  readonly counterBase: number;
+  charge(cat: number, cycles: number): void;
+  modeledStage(k: number, cycles: number): void;
+}
+
+/**
+ * An arrival at modeled time `arrive` before the lock's latest remembered release: the acquirer
+ * takes the lock at its arrival unless that falls inside a remembered hold, and then at that
+ * hold's end (again until it falls in none). Queueing follows modeled time even when a thread
+ * that trails in modeled time reaches the lock later in wall time, as threads on fewer host cores
+ * than vCPUs do. Such an arrival, before the latest holder's modeled acquisition, counts as an
+ * inversion; holds older than the last `cap` are forgotten (an arrival that far back queues
+ * behind none of them). Charges the wait; returns the modeled acquisition time.
+ */
+export function queueBehind(c: LockClock, w: Int32Array, f: Float64Array, li: number, holds: number, cap: number, waitCounter: number, stage: number, arrive: number): number {
+  const k = w[li + HOLDS_COUNT_WORD];
+  const n = k >= cap || k < 0 ? cap : k;
+  const b = c.counterBase;
+  if (n > 0 && arrive < f[holds + 2 * ((k + cap - 1) % cap)]) c.counters[b + COUNTER.lockInversions]++;
+  let t = arrive;
+  for (let pass = 0; pass < cap; pass++) {
+    let moved = false;
+    for (let j = 0; j < n; j++) {
+      const at = holds + 2 * j;
+      if (t >= f[at] && t < f[at + 1]) {
+        t = f[at + 1];
+        moved = true;
+      }
+    }
+    if (!moved) break;
+  }
+  if (t > arrive) {
+    c.counters[b + waitCounter] += t - arrive;
+    c.charge(COST_CAT.lockWait, t - arrive);
+    c.modeledStage(stage, t - arrive);
+  }
+  return t;
+}
+
+/**
+ * The release side: remember the hold [acquired, released] at Float64 `at` (the caller's ring
+ * slot: the hold count `k` modulo its ring size, a constant there), count the hold, and raise the
+ * latest release in the lock's line (Float64 `time`: the line's first).
+ */
+export function rememberHold(w: Int32Array, f: Float64Array, li: number, time: number, k: number, at: number, acquired: number, released: number): void {
+  f[at] = acquired;
+  f[at + 1] = released;
+  w[li + HOLDS_COUNT_WORD] = (k + 1) | 0;
+  if (released > f[time + LATEST_RELEASE_F64]) f[time + LATEST_RELEASE_F64] = released;
+}
+
+/** Count a hold without modeled time (no cost model, or no other vCPU shares the lock). */
+export function countHold(w: Int32Array, li: number): void {
+  w[li + HOLDS_COUNT_WORD] = (w[li + HOLDS_COUNT_WORD] + 1) | 0;
+}
+
+/**
+ * Holds of the lock at word `li` (mmu_lock or a tlb_lock) since the machine was built, modulo
+ * 2^32: every release through HvContext adds one, so it counts that lock's acquisitions by every
+ * thread, whichever L1 the thread runs in.
+ */
+export function holdsOf(w: Int32Array, li: number): number {
+  return w[li + HOLDS_COUNT_WORD] >>> 0;
+}
+
+// The tlb_locks' ring slot is the hold count masked (HvContext.tlbUnlock): its size must be a power of two.
+if ((TLB_LOCK_HOLDS & (TLB_LOCK_HOLDS - 1)) !== 0) throw new Error('TLB_LOCK_HOLDS must be a power of two');
