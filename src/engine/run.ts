@@ -6,7 +6,8 @@
 import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Piscina } from 'piscina';
-import { makePool, threadsFor, vcpusOfThread } from './pool.js';
+import { makePool } from './pool.js';
+import { placeVcpus, vcpusOfThread } from './vcpu-map.js';
 import type { ResolvedConfig } from '../workload/types.js';
 import type { Machine } from '../memory/machine.js';
 import { COUNTER, COUNTER_COUNT, mergeCounters } from '../stats/counters.js';
@@ -51,7 +52,7 @@ export interface RunOptions {
   inline?: boolean;
   /** Reuse this worker pool (stress rounds) instead of starting one; it is left running. */
   pool?: Piscina;
-  /** Worker threads for the vCPUs (default `threadsFor(cfg)`); a given pool must have as many. */
+  /** Worker threads for the vCPUs, vCPU v on thread v mod threads (default: engine/vcpu-map.ts `placeVcpus`); a given pool must have as many. */
   threads?: number;
   /**
    * Aborting it stops the run at the vCPUs' next safe point (they check the stop word every
@@ -184,7 +185,8 @@ export async function runSimulation(given: ResolvedConfig, opts: RunOptions = {}
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   // Inline, the vCPUs run one after the other on this thread, each alone.
-  const threads = opts.inline ? cfg.vcpus : Math.min(cfg.vcpus, opts.threads ?? threadsFor(cfg));
+  const place = placeVcpus(cfg, false, opts.inline ? cfg.vcpus : opts.threads);
+  const threads = place.threads;
   const tasks: VcpuTask[] = [];
   for (let v = 0; v < cfg.vcpus; v++) {
     tasks.push({
@@ -194,7 +196,7 @@ export async function runSimulation(given: ResolvedConfig, opts: RunOptions = {}
       vcpu: v,
       accesses: cfg.accesses,
       durationMs: cfg.durationMs,
-      threads,
+      threadOf: place.threadOf,
       ...(sched !== undefined ? { sched } : {}),
       // Every vCPU replays the trace from its own offset: an equal share of the records apart.
       ...(trace !== undefined ? { trace: { file: trace.file, records: trace.records, start: Math.floor((v * trace.records) / cfg.vcpus) } } : {}),
@@ -210,7 +212,7 @@ export async function runSimulation(given: ResolvedConfig, opts: RunOptions = {}
     results = tasks.map((t) => runVcpus([t], m)[0]);
   } else {
     const pool = opts.pool ?? makePool(threads);
-    const runs = Array.from({ length: threads }, (_, t) => pool.run(vcpusOfThread(cfg.vcpus, threads, t).map((v) => tasks[v])) as Promise<VcpuResult[]>);
+    const runs = Array.from({ length: threads }, (_, t) => pool.run(vcpusOfThread(place, t).map((v) => tasks[v])) as Promise<VcpuResult[]>);
     let settled = false;
     // A vCPU that fails ends the run: the others stop at their next safe point, and a controlled
     // schedule is abandoned (they may be waiting for a turn the failed one would have handed on).

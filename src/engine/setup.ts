@@ -13,6 +13,7 @@ import { resetTlbs } from '../hw/tlb.js';
 import { markP1Survivors, tlbieBroadcaster } from '../hw/shootdown.js';
 import { pauseOutsideModeledTime } from '../hw/clock.js';
 import type { Turnstile } from '../sync/turnstile.js';
+import { guestSlotOfVcpu } from './vcpu-map.js';
 
 /** Thresholds (0..65535) for "1 GiB" and "2 MiB" from a mix: P(1G) and P(2M | not 1G). */
 export function mixThresholds(mix: PageSizeMix): [number, number] {
@@ -151,24 +152,10 @@ export function controlledHook(t: Turnstile, cfg: ResolvedConfig, vcpu: number):
   };
 }
 
-/** The L1 vCPU `v` runs in: round-robin over the L1s. */
-export function l1OfVcpu(cfg: ResolvedConfig, v: number): number {
-  return v % cfg.l1.count;
-}
-
-/** How many vCPUs run in L1 `k`. */
-export function vcpusOfL1(cfg: ResolvedConfig, k: number): number {
-  return Math.floor((cfg.vcpus - 1 - k) / cfg.l1.count) + 1;
-}
-
 /**
- * L1 lpid of the guest vCPU `v` runs: among its L1's vCPUs (the j-th of n), by `guests.vcpuMap`
- * over that L1's guests.
+ * L1 lpid of the guest vCPU `v` runs: among its L1's vCPUs, by `guests.vcpuMap` over that L1's
+ * guests (engine/vcpu-map.ts).
  */
 export function guestOfVcpu(cfg: ResolvedConfig, v: number): number {
-  const n = cfg.guests.count;
-  const j = Math.floor(v / cfg.l1.count);
-  const mine = vcpusOfL1(cfg, l1OfVcpu(cfg, v));
-  const slot = cfg.guests.vcpuMap === 'spread' ? j % n : Math.min(n - 1, Math.floor((j * n) / mine));
-  return lpidOfSlot(slot);
+  return lpidOfSlot(guestSlotOfVcpu(cfg, v));
 }

@@ -15,8 +15,8 @@ export interface VcpuTask {
   trace?: { file: string; records: number; start: number };
   /** A controlled schedule's control buffer (sync/turnstile.ts); absent: the threads run freely. */
   sched?: SharedArrayBuffer;
-  /** Threads the run's vCPUs share (vCPU v on thread v mod threads); absent: one each. */
-  threads?: number;
+  /** Thread of each of the run's vCPUs (engine/vcpu-map.ts); absent: one each. */
+  threadOf?: readonly number[];
 }
 
 export interface VcpuResult {

@@ -5,7 +5,7 @@
  * choose who runs: a thread descheduled while it holds mmu_lock stalls every waiter (lock-holder
  * preemption), and under a cost model the skew bound stalls every vCPU whose clock is ahead of a
  * descheduled one. The run then crawls (docs/performance.md). So a run gives each thread several
- * vCPUs (`threads`; vCPU v on thread v mod threads) and the thread switches between them at
+ * vCPUs (`threads`; engine/vcpu-map.ts places them) and the thread switches between them at
  * access boundaries, where a vCPU holds no lock, as the parallel simulator ZSim (ISCA 2013) runs
  * many simulated cores on each host thread:
  *

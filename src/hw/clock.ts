@@ -64,8 +64,8 @@ export class VcpuClock {
   private readonly step: number;
   /** SKEW_SPIN_MS when the vCPU threads fit the processors, else 0 (`setThreads`). */
   private spinMs = 0;
-  /** vCPUs of this thread are v with v mod threads = mine (engine/vcpu-thread.ts): the thread keeps their order itself. */
-  private threads = 1;
+  /** Thread of each vCPU (engine/vcpu-map.ts), and this one's: a thread keeps its own vCPUs' order itself. */
+  private threadOf: readonly number[] = [];
   private mine = 0;
 
   constructor(private readonly ctx: HvContext) {
@@ -81,14 +81,15 @@ export class VcpuClock {
     this.waitersIdx = m.ctrl(CTRL.skewWaiters);
     this.stopIdx = m.ctrl(CTRL.stop);
     this.vcpus = m.L.vcpus;
-    this.setThreads(this.vcpus);
+    this.setThreads(undefined);
   }
 
-  /** The run's vCPUs share `threads` threads (one each unless told): look only at other threads' vCPUs. */
-  setThreads(threads: number): void {
-    this.threads = Math.max(1, Math.min(this.vcpus, threads));
-    this.mine = Math.max(0, this.ctx.vcpu) % this.threads;
-    this.spinMs = this.threads <= availableParallelism() ? SKEW_SPIN_MS : 0;
+  /** The threads the run's vCPUs are on (`threadOf[v]`; absent: one each): look only at other threads' vCPUs. */
+  setThreads(threadOf: readonly number[] | undefined): void {
+    this.threadOf = threadOf ?? Array.from({ length: this.vcpus }, (_, v) => v);
+    this.mine = this.threadOf[Math.max(0, this.ctx.vcpu)];
+    const threads = this.threadOf.reduce((a, t) => Math.max(a, t + 1), 1);
+    this.spinMs = threads <= availableParallelism() ? SKEW_SPIN_MS : 0;
   }
 
   /** Publish the clock (and wake vCPUs sleeping ahead of it). */
@@ -125,11 +126,11 @@ export class VcpuClock {
     const w = this.w;
     const own = (this.ctx.cyc / CLOCK_UNIT) | 0;
     const me = this.ctx.vcpu;
-    const threads = this.threads;
+    const threadOf = this.threadOf;
     const mine = this.mine;
     let lead = -Infinity;
     for (let v = this.first; v < this.vcpus; v += this.step) {
-      if (v % threads === mine) continue; // itself, and the vCPUs its thread runs in turn
+      if (threadOf[v] === mine) continue; // itself, and the vCPUs its thread runs in turn
       const base = this.clockIdx + (v - me) * LINE_WORDS;
       if (Atomics.load(w, base + (VCPU_CTL.clockActive - VCPU_CTL.clock)) === 0) continue;
       const d = (own - Atomics.load(w, base)) | 0;

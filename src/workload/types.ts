@@ -70,7 +70,7 @@ export interface ResolvedConfig {
   /** Warm-up as a duration (ms) when `warmup` was given one; then `warmupAccesses` is 0. */
   readonly warmupMs: number;
   readonly vcpus: number;
-  /** Worker threads the vCPUs share (vCPU v on thread v mod threads); 0 = auto (engine/pool.ts `threadsFor`). */
+  /** Worker threads the vCPUs share (vCPU v on thread v mod threads); 0 = auto (engine/vcpu-map.ts `placeVcpus`). */
   readonly threads: number;
   readonly protocol: Protocol;
   readonly fixes: readonly Fix[];

@@ -180,6 +180,8 @@ describe('modeled time: 8 vCPUs on 2 host cores still describe 8 POWER9 CPUs', (
     const one = modeled(await run({ ...STORM, vcpus: 1 }));
     const spread = await run({ ...STORM, vcpus: 8, guests: { ...STORM.guests, count: 8 } });
     const shared = await run({ ...STORM, vcpus: 8 });
+    // The same guest with its vCPUs over two threads (auto puts them on one).
+    const split = await run({ ...STORM, vcpus: 8, threads: 2 });
     const ms = modeled(spread);
     const mh = modeled(shared);
     expect(validateDocument(spread)).toEqual([]);
@@ -189,9 +191,15 @@ describe('modeled time: 8 vCPUs on 2 host cores still describe 8 POWER9 CPUs', (
     // One guest: every fault takes its tlb_lock; the modeled queueing on it is what the vCPUs lose.
     expect(mh.lockWait.tlbLock.share).toBeGreaterThan(0.1);
     expect(mh.faultsPerSec).toBeLessThan(ms.faultsPerSec);
-    // The skew bound held the clocks together: vCPUs slept rather than run ahead.
-    expect(mh.skewCycles.waits).toBeGreaterThan(0);
     for (const p of mh.perVcpu) expect(p.durationNs).toBeGreaterThan(0);
+    // One thread ran the guest's vCPUs in modeled-time order: no one waited on the skew bound.
+    expect(shared.run.threads).toBe(1);
+    expect(mh.skewCycles.waits).toBe(0);
+    // On two threads the bound held the clocks together (vCPUs slept rather than run ahead), and
+    // the tlb_lock still held them back.
+    expect(split.run.threads).toBe(2);
+    expect(modeled(split).skewCycles.waits).toBeGreaterThan(0);
+    expect(modeled(split).lockWait.tlbLock.share).toBeGreaterThan(0.1);
   }, 120_000);
 
   it('8 vCPUs in 8 L1s (l1.count: 8, a nested guest each): at least 6x one vCPU per modeled second, and no modeled wait for any mmu_lock', async () => {
@@ -213,8 +221,9 @@ describe('modeled time: the host does not show', () => {
   for (const [what, layout] of [
     ['8 nested guests', ['--set', 'guests.count=8']],
     ['8 L1s', ['--set', 'l1.count=8', '--set', 'guests.count=1']],
-    // One thread runs all eight in modeled-time order (threads: 1): exact even where they share pages.
-    ['one nested guest, on one thread', ['--set', 'guests.count=1', '--set', 'threads=1']],
+    // By default (threads: auto, a cost model on) one thread runs all eight in modeled-time order:
+    // exact even where they share pages.
+    ['one nested guest (one thread by default)', ['--set', 'guests.count=1']],
   ] as const) it(`8 vCPUs in ${what}, pinned to one host core and on all of them: modeled faults/s and percentiles agree`, () => {
     const dir = mkdtempSync(join(tmpdir(), 'nestsim-pin-'));
     const args = [CLI, 'run', join(ROOT, 'configs', 'fault-storm.yaml'), '--vcpus', '8', ...layout, '--accesses', '5000', '--quiet'];

@@ -11,7 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { ConfigError, parseConfig } from '../../src/workload/config.js';
 import { runSimulation } from '../../src/engine/run.js';
-import { threadsFor, vcpusOfThread } from '../../src/engine/pool.js';
+import { threadsFor } from '../../src/engine/pool.js';
+import { placeVcpus, vcpusOfThread } from '../../src/engine/vcpu-map.js';
 import type { RunDocument } from '../../src/stats/document.js';
 import { schemaProblems } from '../helpers/schema.js';
 import { EVERY_ACTOR } from '../helpers/busy.js';
@@ -44,15 +45,41 @@ function expectClean(doc: RunDocument, vcpus: number, accesses: number): void {
 
 describe('several vCPUs on one thread (threads)', () => {
   it('which vCPUs a thread runs: v mod threads; auto is one per processor for run, one per vCPU for stress and controlled runs', () => {
-    expect(vcpusOfThread(7, 3, 0)).toEqual([0, 3, 6]);
-    expect(vcpusOfThread(7, 3, 2)).toEqual([2, 5]);
     const cfg = (over: Record<string, unknown>) => parseConfig(stringify({ vcpus: 16, ...over }), '<t>');
+    const seven = placeVcpus(parseConfig(stringify({ vcpus: 7, threads: 3 }), '<t>'));
+    expect(vcpusOfThread(seven, 0)).toEqual([0, 3, 6]);
+    expect(vcpusOfThread(seven, 2)).toEqual([2, 5]);
     expect(threadsFor(cfg({ threads: 3 }))).toBe(3);
     expect(threadsFor(cfg({}), true)).toBe(16);
     expect(threadsFor(cfg({ schedule: { strategy: 'pct' }, accesses: 10 }))).toBe(16);
-    expect(threadsFor(cfg({}))).toBe(Math.min(16, availableParallelism()));
+    expect(threadsFor(cfg({ cost: { model: 'none' } }))).toBe(Math.min(16, availableParallelism()));
     expect(() => cfg({ threads: 17 })).toThrow(ConfigError);
     expect(() => cfg({ threads: 17 })).toThrow(/threads.*at most vcpus \(16\)/s);
+  });
+
+  it('auto under a cost model: the vCPUs of one nested guest share a thread, the guests go round-robin over at most one thread per processor', () => {
+    const cores = availableParallelism();
+    const cfg = (over: Record<string, unknown>) => parseConfig(stringify({ vcpus: 8, ...over }), '<t>');
+    // One guest: one thread, whatever the host.
+    const one = placeVcpus(cfg({ guests: { count: 1 } }));
+    expect(one.threads).toBe(1);
+    expect(vcpusOfThread(one, 0)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    // Two guests, spread (vCPU v in guest v mod 2): each guest's vCPUs together.
+    const two = placeVcpus(cfg({ guests: { count: 2, vcpuMap: 'spread' } }));
+    expect(two.threads).toBe(Math.min(2, cores));
+    for (let v = 0; v < 8; v++) expect(two.threadOf[v]).toBe(two.threadOf[v % 2]);
+    // Packed (vCPUs 0-3 in guest 0, 4-7 in guest 1): the same grouping by guest, not by vCPU.
+    const packed = placeVcpus(cfg({ guests: { count: 2, vcpuMap: 'packed' } }));
+    expect(packed.threadOf.slice(0, 4)).toEqual([0, 0, 0, 0]);
+    expect(new Set(packed.threadOf.slice(4)).size).toBe(1);
+    // A guest per vCPU: as without grouping, at most one thread per processor.
+    expect(placeVcpus(cfg({ guests: { count: 8 } })).threads).toBe(Math.min(8, cores));
+    // Guests of different L1s are different guests.
+    expect(placeVcpus(cfg({ guests: { count: 1 }, l1: { count: 2 } })).threads).toBe(Math.min(2, cores));
+    // Not under cost.model none, nor when threads is set, nor for stress or a controlled schedule.
+    expect(placeVcpus(cfg({ guests: { count: 1 }, cost: { model: 'none' } })).threads).toBe(Math.min(8, cores));
+    expect(placeVcpus(cfg({ guests: { count: 1 }, threads: 2 })).threadOf).toEqual([0, 1, 0, 1, 0, 1, 0, 1]);
+    expect(placeVcpus(cfg({ guests: { count: 1 } }), true).threads).toBe(8);
   });
 
   for (const model of ['power9', 'none'] as const) {

@@ -1,0 +1,77 @@
+/**
+ * Where each vCPU runs: its L1 (round-robin over `l1.count`), its nested guest (`guests.vcpuMap`
+ * over its L1's guests) and its worker thread. Pure functions of the config, in a module that
+ * loads nothing of the simulator, so the command line can size its worker pool before it loads
+ * the engine.
+ */
+import { availableParallelism } from 'node:os';
+import type { ResolvedConfig } from '../workload/types.js';
+
+/** The L1 vCPU `v` runs in: round-robin over the L1s. */
+export function l1OfVcpu(cfg: ResolvedConfig, v: number): number {
+  return v % cfg.l1.count;
+}
+
+/** How many vCPUs run in L1 `k`. */
+export function vcpusOfL1(cfg: ResolvedConfig, k: number): number {
+  return Math.floor((cfg.vcpus - 1 - k) / cfg.l1.count) + 1;
+}
+
+/** Slot of the nested guest vCPU `v` runs in its L1: among its L1's vCPUs (the j-th of n), by `guests.vcpuMap`. */
+export function guestSlotOfVcpu(cfg: ResolvedConfig, v: number): number {
+  const n = cfg.guests.count;
+  const j = Math.floor(v / cfg.l1.count);
+  const mine = vcpusOfL1(cfg, l1OfVcpu(cfg, v));
+  return cfg.guests.vcpuMap === 'spread' ? j % n : Math.min(n - 1, Math.floor((j * n) / mine));
+}
+
+/** Which worker thread runs each vCPU. */
+export interface Placement {
+  /** Worker threads. */
+  readonly threads: number;
+  /** Thread of each vCPU, by vCPU number; each thread runs at least one. */
+  readonly threadOf: readonly number[];
+}
+
+/**
+ * The run's worker threads and which vCPUs each runs:
+ * - `threads` set (or `given`, a caller's count): vCPU v on thread v mod threads;
+ * - under a controlled schedule, or `auto` where races are the question (`perVcpu`: stress,
+ *   whose oversubscribed threads are preempted mid-fault, widening race windows as a busy host
+ *   does): one thread per vCPU;
+ * - `auto` otherwise: no more threads than the host's processors, so no vCPU thread is
+ *   descheduled holding a lock (engine/vcpu-thread.ts). Under a cost model the vCPUs of one
+ *   nested guest share a thread: they meet on its tlb_lock at every fault, and on one thread their
+ *   modeled order is exact and no thread waits on another for it (docs/performance.md, "Several
+ *   vCPUs on one thread"). The guests go round-robin over the threads; without a cost model the
+ *   vCPUs do.
+ */
+export function placeVcpus(cfg: ResolvedConfig, perVcpu = false, given?: number): Placement {
+  const n = cfg.vcpus;
+  const roundRobin = (t: number): Placement => ({ threads: t, threadOf: Array.from({ length: n }, (_, v) => v % t) });
+  if (cfg.schedule.strategy !== 'free') return roundRobin(n);
+  if (given !== undefined) return roundRobin(Math.max(1, Math.min(given, n)));
+  if (cfg.threads > 0) return roundRobin(Math.min(cfg.threads, n));
+  if (perVcpu) return roundRobin(n);
+  const cores = availableParallelism();
+  if (cfg.cost.model === 'none') return roundRobin(Math.min(n, cores));
+  // Guests in order of their first vCPU; a thread per guest up to the processors.
+  const group = new Map<string, number>();
+  const groupOf = Array.from({ length: n }, (_, v) => {
+    const key = `${l1OfVcpu(cfg, v)}/${guestSlotOfVcpu(cfg, v)}`;
+    let g = group.get(key);
+    if (g === undefined) group.set(key, (g = group.size));
+    return g;
+  });
+  const threads = Math.min(group.size, cores);
+  return { threads, threadOf: groupOf.map((g) => g % threads) };
+}
+
+/** The vCPUs `p` puts on thread `t`, in vCPU order. */
+export function vcpusOfThread(p: Placement, t: number): number[] {
+  const out: number[] = [];
+  p.threadOf.forEach((th, v) => {
+    if (th === t) out.push(v);
+  });
+  return out;
+}
