@@ -151,7 +151,7 @@ export class HvContext {
    * A lone vCPU's actors run on its own clock, so its locks never keep it waiting in modeled time.
    */
   private readonly sharedLocks: boolean;
-  /** Modeled stage histograms (modeled ns; same stages as `stages`), recorded on every fault when the model is on. */
+  /** Modeled stage histograms (modeled ns; same stages as `stages`): a fault's stages when `sampleModeledStages`, every modeled lock wait. */
   readonly mstages: Histogram[] = STAGE_NAMES.map(() => new Histogram());
 
   /** The options this context was built with (for its siblings in other L1s, `forL1`). */
@@ -251,13 +251,8 @@ export class HvContext {
     const arrive = this.cyc;
     this.charge(COST_CAT.lock, this.lockCycles);
     // Fast path: no one else takes it, or the arrival is at or after every remembered hold's end.
-    if (!this.sharedLocks || arrive >= this.m.f64[this.timeOf(li) + LATEST_RELEASE_F64]) return arrive;
+    if (!this.sharedLocks || arrive >= this.m.f64[(li >>> 1) + LATEST_RELEASE_F64]) return arrive;
     return queueBehind(this, this.w, this.m.f64, li, holds, cap, waitCounter, stage, arrive);
-  }
-
-  /** Float64 index of the lock line (hv/lock-time.ts) at word `li`. */
-  private timeOf(li: number): number {
-    return li >>> 1;
   }
 
   /** Float64 index of nested guest slot `slot`'s tlb_lock holds (layout `tlbHoldsWord`). */
@@ -271,7 +266,7 @@ export class HvContext {
     const waited = lockWord(this.w, li, this.mmuSpins, this.untimed[0] >= LOCK_WAIT_SAMPLE - 1);
     this.counters[this.counterBase + COUNTER.mmuLockAcq]++;
     if (waited !== 0) this.noteWait(0, COUNTER.mmuLockContended, STAGE.mmuLockWait, waited);
-    if (this.cost.on) this.mmuAcquired = this.acquiredAt(li, this.timeOf(li) + HOLDS_F64, MMU_LOCK_HOLDS, COUNTER.mmuLockModeledWait, STAGE.mmuLockWait);
+    if (this.cost.on) this.mmuAcquired = this.acquiredAt(li, (li >>> 1) + HOLDS_F64, MMU_LOCK_HOLDS, COUNTER.mmuLockModeledWait, STAGE.mmuLockWait);
   }
 
   mmuUnlock(): void {
@@ -279,10 +274,9 @@ export class HvContext {
     const w = this.w;
     if (this.sharedLocks) {
       const k = w[li + HOLDS_COUNT_WORD];
-      const t = this.timeOf(li);
-      rememberHold(w, this.m.f64, li, t, k, t + HOLDS_F64 + 2 * ((k >>> 0) % MMU_LOCK_HOLDS), this.mmuAcquired, this.cyc);
+      rememberHold(w, this.m.f64, li, k, (li >>> 1) + HOLDS_F64 + 2 * ((k >>> 0) % MMU_LOCK_HOLDS), this.mmuAcquired, this.cyc);
     } else countHold(w, li);
-    unlockWord(this.w, li);
+    unlockWord(w, li);
   }
 
   /** Take nested guest slot g's tlb_lock (a sleeping mutex). */
@@ -318,9 +312,9 @@ export class HvContext {
     const w = this.w;
     if (this.sharedLocks) {
       const k = w[li + HOLDS_COUNT_WORD];
-      rememberHold(w, this.m.f64, li, this.timeOf(li), k, this.tlbHolds(slot) + 2 * (k & (TLB_LOCK_HOLDS - 1)), this.tlbAcquired, this.cyc);
+      rememberHold(w, this.m.f64, li, k, this.tlbHolds(slot) + 2 * (k & (TLB_LOCK_HOLDS - 1)), this.tlbAcquired, this.cyc);
     } else countHold(w, li);
-    unlockWord(this.w, li);
+    unlockWord(w, li);
   }
 
   // ---- mmu_invalidate_seq (§1.5) ---------------------------------------------------------

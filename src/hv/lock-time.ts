@@ -1,15 +1,15 @@
 /**
  * Modeled time on mmu_lock and the tlb_locks: the bookkeeping in each lock's line that lets an
  * acquirer queue, in modeled time, behind the holds that overlap its arrival (HvContext.mmuLock,
- * tlbLock; docs/cost-model.md, "Locks").
+ * tlbLock; docs/cost-model.md).
  *
  * A lock's line (16 words): word 0 the lock, word 1 the count of its holds (every release adds
  * one, under the lock, with or without the cost model: `holdsOf`), Float64 1 (words 2-3) the
  * latest modeled release; for mmu_lock, Float64 2-7 its MMU_LOCK_HOLDS [acquire, release] pairs (a
  * tlb_lock's TLB_LOCK_HOLDS pairs are in the layout's `tlbHoldsWord`). The modeled time shares
  * the lock's line, which its holder has just taken: in a line of its own it cost more (fault-storm,
- * 2 vCPUs in one L1, clocks free: 0.65x the rate without a cost model, 0.61-0.73 over 3 pairs,
- * against 0.74x in the lock's line), a second line moving between the threads at every hand-over.
+ * 2 vCPUs in one L1, clocks free: 0.63x-0.73x the rate without a cost model over 6 rounds, against
+ * 0.70x-0.78x in the lock's line), a second line moving between the threads at every hand-over.
  * Everything here is read and written under the lock itself, so the lock orders it.
  */
 import { COUNTER } from '../stats/counters.js';
@@ -72,13 +72,14 @@ export function queueBehind(c: LockClock, w: Int32Array, f: Float64Array, li: nu
 /**
  * The release side: remember the hold [acquired, released] at Float64 `at` (the caller's ring
  * slot: the hold count `k` modulo its ring size, a constant there), count the hold, and raise the
- * latest release in the lock's line (Float64 `time`: the line's first).
+ * lock's latest release.
  */
-export function rememberHold(w: Int32Array, f: Float64Array, li: number, time: number, k: number, at: number, acquired: number, released: number): void {
+export function rememberHold(w: Int32Array, f: Float64Array, li: number, k: number, at: number, acquired: number, released: number): void {
   f[at] = acquired;
   f[at + 1] = released;
   w[li + HOLDS_COUNT_WORD] = (k + 1) | 0;
-  if (released > f[time + LATEST_RELEASE_F64]) f[time + LATEST_RELEASE_F64] = released;
+  const lr = (li >>> 1) + LATEST_RELEASE_F64;
+  if (released > f[lr]) f[lr] = released;
 }
 
 /** Count a hold without modeled time (no cost model, or no other vCPU shares the lock). */

@@ -41,7 +41,7 @@ export const FAULT_KIND_COUNTER: readonly number[] = Object.freeze(FAULT_KIND_NA
  * recording each stage on every fault cost about 6% of fault-storm's rate with one vCPU
  * (docs/cost-model.md, "What the accounting costs").
  */
-export const MODELED_STAGE_SAMPLE = 8;
+export const MODELED_STAGE_SAMPLE = 8; // a power of two: the stride is a mask
 export const STAGE_NAMES = ['l1Walk', 'l0Lookup', 'instantiate', 'shadowInsertCommit', 'tlbLockWait', 'mmuLockWait'] as const;
 export type StageName = (typeof STAGE_NAMES)[number];
 export const STAGE = Object.freeze(Object.fromEntries(STAGE_NAMES.map((n, i) => [n, i])) as Record<StageName, number>);
