@@ -199,7 +199,7 @@ function modeledSection(body: RunBody): string {
     m.perVcpu.map((p) => ({ label: String(p.vcpu), value: p.faultsPerSec, color: '#54a24b', title: `vCPU ${p.vcpu}: ${fmtCount(p.faultsPerSec)} faults/s over ${fmtNs(p.durationNs)} modeled` })),
     { xLabel: 'vCPU', yLabel: 'faults / modeled s', yFmt: fmtCount },
   );
-  return `<p>${esc(m.model)} at ${m.cpuGHz} GHz: every event charged its cost in cycles onto its vCPU's modeled clock. ${fmtNs(m.durationNs)} of modeled time; modeled lock wait: mmu_lock ${(m.lockWait.mmuLock.share * 100).toFixed(1)}%, tlb_lock ${(m.lockWait.tlbLock.share * 100).toFixed(1)}% of vCPU time; ${fmtInt(m.lockWait.inversions)} acquisitions out of modeled order; skew bound ${fmtInt(m.skewCycles.bound)} cycles (largest lead seen ${fmtInt(m.skewCycles.observedMax)}, ${fmtInt(m.skewCycles.waits)} waits). Every fault records its modeled latency; one fault in ${fmtInt(m.stageSample)} its stages.</p>
+  return `<p>${esc(m.model)} at ${m.cpuGHz} GHz: every event charged its cost in cycles onto its vCPU's modeled clock. ${fmtNs(m.durationNs)} of modeled time; modeled lock wait: mmu_lock ${(m.lockWait.mmuLock.share * 100).toFixed(1)}%, tlb_lock ${(m.lockWait.tlbLock.share * 100).toFixed(1)}% of vCPU time; ${fmtInt(m.lockWait.inversions)} acquisitions out of modeled order; skew bound ${fmtInt(m.skewCycles.bound)} cycles (largest lead seen ${fmtInt(m.skewCycles.observedMax)}, ${fmtInt(m.skewCycles.waits)} waits). Every fault records its modeled latency; ${(m.stageSample ?? 1) > 1 ? `one fault in ${fmtInt(m.stageSample)}` : 'every fault'} its stages.</p>
 <div class="cards">
 ${card('modeled accesses / s', fmtCount(m.accessesPerSec))}
 ${card('modeled faults / s', fmtCount(m.faultsPerSec))}

@@ -197,7 +197,9 @@ function modeledLines(doc: RunDocument, color: boolean): string[] {
   }
   if (rows.length > 0) {
     lines.push(...grid(['modeled latency', 'count', 'mean', 'p50', 'p90', 'p99', 'max'], rows, color));
-    lines.push(`  (every fault; stages on 1 fault in ${fmtInt(m.stageSample)}, lock-wait stages on every modeled wait)`);
+    // Before schema 1.7.0 there was no stageSample: every fault recorded its stages.
+    const stages = (m.stageSample ?? 1) > 1 ? `stages on 1 fault in ${fmtInt(m.stageSample)}` : 'stages on every fault';
+    lines.push(`  (every fault; ${stages}, lock-wait stages on every modeled wait)`);
   }
   return lines;
 }

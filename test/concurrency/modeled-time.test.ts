@@ -19,6 +19,8 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CLI, ROOT } from '../helpers/cli.js';
+import { renderTable } from '../../src/report/table.js';
+import { renderRunHtml } from '../../src/report/html.js';
 
 type Plain = { [k: string]: unknown };
 
@@ -111,6 +113,18 @@ describe('modeled time: one vCPU is deterministic and fully accounted', () => {
     expect(m.latencyNs.l1Walk!.count).toBe(Math.ceil(a.counts.faultsTotal / m.stageSample));
     expect(m.latencyNs.l0Lookup!.count).toBeGreaterThan(0);
     expect(m.latencyNs.l0Lookup!.count).toBeLessThan(m.latencyNs.l1Walk!.count);
+  });
+
+  it('the reports say how modeled stages were sampled, and a document from before 1.7.0 (every fault) renders as such', async () => {
+    const doc = await run({ ...STORM, vcpus: 1, accesses: 2000 });
+    expect(renderTable(doc, { color: false })).toContain('stages on 1 fault in 8');
+    expect(renderRunHtml(doc)).toContain('one fault in 8 its stages');
+    const old = { ...doc, modeled: { ...modeled(doc) } } as Plain;
+    delete (old.modeled as Plain).stageSample;
+    const oldDoc = old as unknown as RunDocument;
+    expect(renderTable(oldDoc, { color: false })).toContain('stages on every fault');
+    expect(renderRunHtml(oldDoc)).toContain('every fault its stages');
+    expect(renderTable(oldDoc, { color: false })).not.toContain('undefined');
   });
 
   it('cost.model none: no modeled section, no clock charged', async () => {
