@@ -30,6 +30,11 @@ const median = (xs: number[]): number => {
   return s.length % 2 === 1 ? s[s.length >> 1] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+/** The median of per-pair ratios and their range, to 3 decimals. */
+function ratioSpread(ratios: number[]): { ratio: number; ratioMin: number; ratioMax: number } {
+  return { ratio: +median(ratios).toFixed(3), ratioMin: +Math.min(...ratios).toFixed(3), ratioMax: +Math.max(...ratios).toFixed(3) };
+}
+
 export async function runModelCost(durationMs = 2000, pairs = 3): Promise<ModelCostRow[]> {
   const rows: ModelCostRow[] = [];
   for (const vcpus of [1, 2]) {
@@ -51,9 +56,7 @@ export async function runModelCost(durationMs = 2000, pairs = 3): Promise<ModelC
       vcpus,
       noneFaultsPerSec: Math.round(median(none)),
       power9FaultsPerSec: Math.round(median(power9)),
-      ratio: +median(ratios).toFixed(3),
-      ratioMin: +Math.min(...ratios).toFixed(3),
-      ratioMax: +Math.max(...ratios).toFixed(3),
+      ...ratioSpread(ratios),
       pairs,
     });
   }
@@ -113,9 +116,7 @@ export function runModelCostInProcess(batch = 100_000, rounds = 15): ModelCostIn
   return {
     noneNsPerAccess: Math.round(median(a)),
     power9NsPerAccess: Math.round(median(b)),
-    ratio: +median(ratios).toFixed(3),
-    ratioMin: +Math.min(...ratios).toFixed(3),
-    ratioMax: +Math.max(...ratios).toFixed(3),
+    ...ratioSpread(ratios),
     rounds,
   };
 }
