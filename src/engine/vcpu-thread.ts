@@ -11,7 +11,8 @@
  *
  * - under a cost model it runs the vCPU whose modeled clock is lowest until it leads the next
  *   lowest by `quantum` cycles (the threads' clocks stay together through the skew bound, which
- *   therefore looks only at other threads' vCPUs);
+ *   therefore looks only at other threads' vCPUs), or for MUX_ACCESSES accesses when no two of
+ *   its vCPUs are in one L1 (`muxQuantum`);
  * - without one, it takes them in turn, MUX_ACCESSES accesses each.
  *
  * A vCPU set aside is out of guest mode with its counts published, so a shootdown never waits
@@ -84,7 +85,7 @@ class Multiplexer {
   ) {
     const cost = runners[0].ctx.cost;
     this.costOn = cost.on;
-    this.quantum = muxQuantum(cost.skewCycles);
+    this.quantum = muxQuantum(cost.skewCycles, runners.map((r) => r.ctx.m.l1));
     for (const r of runners) {
       r.park();
       r.cpu.runOther = () => this.runOne();
@@ -156,7 +157,16 @@ class Multiplexer {
   }
 }
 
-/** The switch quantum: half the skew bound (or 5,000 cycles without one). */
-function muxQuantum(skewCycles: number): number {
+/**
+ * The switch quantum of a thread running vCPUs of the L1s `l1s` (one entry per vCPU): half the
+ * skew bound (or 5,000 cycles without one) when two of them are in one L1, where their order in
+ * modeled time decides who queues behind whom on that L1's mmu_lock and its guests' tlb_locks.
+ * vCPUs of different L1s share no lock with a modeled wait (hw/clock.ts), so the order their
+ * thread runs them in changes no modeled figure: their turns are unbounded in cycles (MUX_ACCESSES
+ * accesses each). A turn of half the default bound is shorter than a fault, and switching vCPUs at
+ * every fault cost a third of the wall rate (docs/performance.md).
+ */
+export function muxQuantum(skewCycles: number, l1s: readonly number[]): number {
+  if (new Set(l1s).size === l1s.length) return Infinity;
   return skewCycles > 0 ? skewCycles / 2 : 5000;
 }

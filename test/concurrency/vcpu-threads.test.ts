@@ -13,6 +13,7 @@ import { ConfigError, parseConfig } from '../../src/workload/config.js';
 import { runSimulation } from '../../src/engine/run.js';
 import { threadsFor } from '../../src/engine/pool.js';
 import { placeVcpus, vcpusOfThread } from '../../src/engine/vcpu-map.js';
+import { muxQuantum } from '../../src/engine/vcpu-thread.js';
 import type { RunDocument } from '../../src/stats/document.js';
 import { schemaProblems } from '../helpers/schema.js';
 import { EVERY_ACTOR } from '../helpers/busy.js';
@@ -118,5 +119,32 @@ describe('several vCPUs on one thread (threads)', () => {
     expect(a.modeled!.lockWait.tlbLock.share).toBeGreaterThan(0.05);
     expect(a.modeled).toEqual(b.modeled);
     expect(a.counts).toEqual(b.counts);
+  }, 120_000);
+
+  it('vCPUs of different L1s take whole turns (no modeled lock between them): one thread gives the modeled figures of a thread each', async () => {
+    // A thread switches at every fault only where two of its vCPUs share an L1.
+    expect(muxQuantum(10_000, [0, 1, 2, 3])).toBe(Infinity);
+    expect(muxQuantum(10_000, [0, 1, 0])).toBe(5_000);
+    expect(muxQuantum(0, [2, 2])).toBe(5_000);
+    const storm = {
+      seed: 5,
+      vcpus: 8,
+      accesses: 6000,
+      warmup: 0,
+      guests: { count: 8, memory: '64M' },
+      l1: { count: 8, memory: '1G' },
+      host: { memory: '2G' },
+      workload: { pattern: 'sequential', writeRatio: 0, workingSet: '16M' },
+      actors: { l1: { lpidFlush: 0.5 } },
+    };
+    const one = await run({ ...storm, threads: 1 });
+    const each = await run({ ...storm, threads: 8 });
+    expectClean(one, 8, 6000);
+    expectClean(each, 8, 6000);
+    expect([one.run.threads, each.run.threads]).toEqual([1, 8]);
+    expect(one.counts.faults).toEqual(each.counts.faults);
+    expect(one.modeled!.latencyNs).toEqual(each.modeled!.latencyNs);
+    expect(Math.abs(one.modeled!.faultsPerSec / each.modeled!.faultsPerSec - 1)).toBeLessThan(1e-4);
+    expect(one.modeled!.lockWait.mmuLock.waitNs + one.modeled!.lockWait.tlbLock.waitNs).toBe(0);
   }, 120_000);
 });
