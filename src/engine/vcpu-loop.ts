@@ -55,7 +55,7 @@ export class VcpuRunner {
   /** Inside `step` (a thread never resumes a vCPU that is already on its stack). */
   onStack = false;
   private readonly task: VcpuTask;
-  private readonly cfg: ResolvedConfig;
+  readonly cfg: ResolvedConfig;
   private readonly m: Machine;
   private readonly prng: Prng;
   private readonly gen: PageGenerator;

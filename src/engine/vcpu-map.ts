@@ -40,10 +40,11 @@ export interface Placement {
  *   whose oversubscribed threads are preempted mid-fault, widening race windows as a busy host
  *   does): one thread per vCPU;
  * - `auto` otherwise: no more threads than the host's processors, so no vCPU thread is
- *   descheduled holding a lock (engine/vcpu-thread.ts). Under a cost model the vCPUs of one
- *   nested guest share a thread: they meet on its tlb_lock at every fault, and on one thread their
- *   modeled order is exact and no thread waits on another for it (docs/performance.md, "Several
- *   vCPUs on one thread"). The guests go round-robin over the threads; without a cost model the
+ *   descheduled holding a lock (engine/vcpu-thread.ts). Under a cost model the vCPUs of one L1
+ *   share a thread: they meet on its mmu_lock and their guests' tlb_locks, and on one thread
+ *   their modeled order is exact, the run repeats exactly, and no thread waits on another for it
+ *   (the skew bound, which two threads of one L1 paid for in wall time: docs/performance.md,
+ *   "One thread per L1"). The L1s go round-robin over the threads; without a cost model the
  *   vCPUs do.
  */
 export function placeVcpus(cfg: ResolvedConfig, perVcpu = false, given?: number): Placement {
@@ -55,16 +56,9 @@ export function placeVcpus(cfg: ResolvedConfig, perVcpu = false, given?: number)
   if (perVcpu) return roundRobin(n);
   const cores = availableParallelism();
   if (cfg.cost.model === 'none') return roundRobin(Math.min(n, cores));
-  // Guests in order of their first vCPU; a thread per guest up to the processors.
-  const group = new Map<string, number>();
-  const groupOf = Array.from({ length: n }, (_, v) => {
-    const key = `${l1OfVcpu(cfg, v)}/${guestSlotOfVcpu(cfg, v)}`;
-    let g = group.get(key);
-    if (g === undefined) group.set(key, (g = group.size));
-    return g;
-  });
-  const threads = Math.min(group.size, cores);
-  return { threads, threadOf: groupOf.map((g) => g % threads) };
+  // A thread per L1 up to the processors (vCPU v is in L1 v mod l1.count).
+  const threads = Math.min(cfg.l1.count, n, cores);
+  return { threads, threadOf: Array.from({ length: n }, (_, v) => l1OfVcpu(cfg, v) % threads) };
 }
 
 /** The vCPUs `p` puts on thread `t`, in vCPU order. */

@@ -12,7 +12,7 @@
  * - under a cost model it runs the vCPU whose modeled clock is lowest until it leads the next
  *   lowest by `quantum` cycles (the threads' clocks stay together through the skew bound, which
  *   therefore looks only at other threads' vCPUs), or for MUX_ACCESSES accesses when no two of
- *   its vCPUs are in one L1 (`muxQuantum`);
+ *   its vCPUs are in one nested guest and none keeps pace with another thread (`muxQuantum`);
  * - without one, it takes them in turn, MUX_ACCESSES accesses each.
  *
  * A vCPU set aside is out of guest mode with its counts published, so a shootdown never waits
@@ -23,6 +23,7 @@
 import { CTRL } from '../memory/records.js';
 import { attachMachine, type Machine } from '../memory/machine.js';
 import { STEP, VcpuRunner, type VcpuResult, type VcpuTask } from './vcpu-loop.js';
+import { guestSlotOfVcpu, l1OfVcpu } from './vcpu-map.js';
 
 /** Accesses a vCPU runs before its thread looks at the others (a bound on one turn either way). */
 const MUX_ACCESSES = 256;
@@ -85,7 +86,11 @@ class Multiplexer {
   ) {
     const cost = runners[0].ctx.cost;
     this.costOn = cost.on;
-    this.quantum = muxQuantum(cost.skewCycles, runners.map((r) => r.ctx.m.l1));
+    this.quantum = muxQuantum(
+      cost.skewCycles,
+      runners.map((r) => `${l1OfVcpu(r.cfg, r.v)}/${guestSlotOfVcpu(r.cfg, r.v)}`),
+      runners.some((r) => r.cpu.clock.on),
+    );
     for (const r of runners) {
       r.park();
       r.cpu.runOther = () => this.runOne();
@@ -158,15 +163,19 @@ class Multiplexer {
 }
 
 /**
- * The switch quantum of a thread running vCPUs of the L1s `l1s` (one entry per vCPU): half the
- * skew bound (or 5,000 cycles without one) when two of them are in one L1, where their order in
- * modeled time decides who queues behind whom on that L1's mmu_lock and its guests' tlb_locks.
- * vCPUs of different L1s share no lock with a modeled wait (hw/clock.ts), so the order their
- * thread runs them in changes no modeled figure: their turns are unbounded in cycles (MUX_ACCESSES
- * accesses each). A turn of half the default bound is shorter than a fault, and switching vCPUs at
- * every fault cost a third of the wall rate (docs/performance.md).
+ * The switch quantum of a thread running vCPUs of the nested guests `guests` (one key per vCPU:
+ * its L1 and guest slot), `paced` when one of them keeps pace with a vCPU of another thread (the
+ * skew bound, hw/clock.ts): half the skew bound (or 5,000 cycles without one) when two of them
+ * are in one nested guest, whose tlb_lock serialises their faults: who queues behind whom there
+ * is decided by their order in modeled time. Otherwise their turns are unbounded in cycles
+ * (MUX_ACCESSES accesses each): vCPUs of different L1s share no lock with a modeled wait, and
+ * vCPUs of different guests of one L1 meet only on its mmu_lock, whose modeled queueing between
+ * them the short turns did not capture either (docs/cost-model.md, "Where nestsim simplifies").
+ * A turn of half the default bound is shorter than a fault, and switching at every fault cost a
+ * third of the wall rate (docs/performance.md, "One thread per L1"). A thread paced by another
+ * keeps the short turns: its own spread would eat the bound's slack.
  */
-export function muxQuantum(skewCycles: number, l1s: readonly number[]): number {
-  if (new Set(l1s).size === l1s.length) return Infinity;
+export function muxQuantum(skewCycles: number, guests: readonly string[], paced: boolean): number {
+  if (!paced && new Set(guests).size === guests.length) return Infinity;
   return skewCycles > 0 ? skewCycles / 2 : 5000;
 }

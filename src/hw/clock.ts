@@ -50,8 +50,14 @@ export interface ClockHost {
 }
 
 export class VcpuClock {
-  /** Whether this vCPU keeps a shared clock (a cost model is on, a skew bound is set, and it is one of several vCPUs of the machine). */
-  readonly on: boolean;
+  /**
+   * Whether this vCPU keeps a shared clock: a cost model is on, a skew bound is set, and another
+   * vCPU of its L1 runs on another thread (`setThreads`; the vCPUs of one thread keep their order
+   * themselves, engine/vcpu-thread.ts).
+   */
+  on: boolean;
+  /** The same, whatever the threads: a cost model, a bound, and another vCPU in its L1. */
+  private readonly paced: boolean;
   private readonly w: Int32Array;
   private readonly clockIdx: number;
   private readonly activeIdx: number;
@@ -73,7 +79,7 @@ export class VcpuClock {
     // A lone vCPU (in the machine, or in its L1) has no one to keep pace with: it publishes nothing.
     this.first = m.l1;
     this.step = m.L.l1Count;
-    this.on = ctx.cost.on && ctx.cost.skewCycles > 0 && ctx.vcpu >= 0 && m.L.vcpus > this.first + this.step;
+    this.paced = this.on = ctx.cost.on && ctx.cost.skewCycles > 0 && ctx.vcpu >= 0 && m.L.vcpus > this.first + this.step;
     this.w = m.w;
     this.clockIdx = vcpuCtl(m, Math.max(0, ctx.vcpu), VCPU_CTL.clock);
     this.activeIdx = vcpuCtl(m, Math.max(0, ctx.vcpu), VCPU_CTL.clockActive);
@@ -88,6 +94,9 @@ export class VcpuClock {
   setThreads(threadOf: readonly number[] | undefined): void {
     this.threadOf = threadOf ?? Array.from({ length: this.vcpus }, (_, v) => v);
     this.mine = this.threadOf[Math.max(0, this.ctx.vcpu)];
+    let apart = false;
+    for (let v = this.first; v < this.vcpus; v += this.step) if (this.threadOf[v] !== this.mine) apart = true;
+    this.on = this.paced && apart;
     const threads = this.threadOf.reduce((a, t) => Math.max(a, t + 1), 1);
     this.spinMs = threads <= availableParallelism() ? SKEW_SPIN_MS : 0;
   }

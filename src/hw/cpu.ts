@@ -365,7 +365,7 @@ export class Cpu implements NestedVcpu {
   /** Take part in the skew bound (true) or stop holding the others back (false). */
   setClockActive(on: boolean): void {
     this.clock.setActive(on);
-    if (this.clock.on) this.skewLimit = 0; // check at the next access
+    this.skewLimit = this.clock.on ? 0 : Infinity; // check at the next access (never without a bound)
   }
 
   /**

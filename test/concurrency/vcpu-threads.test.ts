@@ -58,30 +58,48 @@ describe('several vCPUs on one thread (threads)', () => {
     expect(() => cfg({ threads: 17 })).toThrow(/threads.*at most vcpus \(16\)/s);
   });
 
-  it('auto under a cost model: the vCPUs of one nested guest share a thread, the guests go round-robin over at most one thread per processor', () => {
+  it('auto under a cost model: the vCPUs of one L1 share a thread, the L1s go round-robin over at most one thread per processor', () => {
     const cores = availableParallelism();
     const cfg = (over: Record<string, unknown>) => parseConfig(stringify({ vcpus: 8, ...over }), '<t>');
-    // One guest: one thread, whatever the host.
-    const one = placeVcpus(cfg({ guests: { count: 1 } }));
-    expect(one.threads).toBe(1);
-    expect(vcpusOfThread(one, 0)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-    // Two guests, spread (vCPU v in guest v mod 2): each guest's vCPUs together.
-    const two = placeVcpus(cfg({ guests: { count: 2, vcpuMap: 'spread' } }));
+    // One L1, however its vCPUs spread over its guests: one thread, whatever the host.
+    for (const guests of [{ count: 1 }, { count: 2, vcpuMap: 'spread' }, { count: 2, vcpuMap: 'packed' }, { count: 8 }]) {
+      const one = placeVcpus(cfg({ guests }));
+      expect(one.threads, JSON.stringify(guests)).toBe(1);
+      expect(vcpusOfThread(one, 0)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    }
+    // Two L1s (vCPU v in L1 v mod 2): each L1's vCPUs together, a thread each where there are two processors.
+    const two = placeVcpus(cfg({ guests: { count: 1 }, l1: { count: 2 } }));
     expect(two.threads).toBe(Math.min(2, cores));
     for (let v = 0; v < 8; v++) expect(two.threadOf[v]).toBe(two.threadOf[v % 2]);
-    // Packed (vCPUs 0-3 in guest 0, 4-7 in guest 1): the same grouping by guest, not by vCPU.
-    const packed = placeVcpus(cfg({ guests: { count: 2, vcpuMap: 'packed' } }));
-    expect(packed.threadOf.slice(0, 4)).toEqual([0, 0, 0, 0]);
-    expect(new Set(packed.threadOf.slice(4)).size).toBe(1);
-    // A guest per vCPU: as without grouping, at most one thread per processor.
-    expect(placeVcpus(cfg({ guests: { count: 8 } })).threads).toBe(Math.min(8, cores));
-    // Guests of different L1s are different guests.
-    expect(placeVcpus(cfg({ guests: { count: 1 }, l1: { count: 2 } })).threads).toBe(Math.min(2, cores));
+    // Eight L1s: at most one thread per processor, the L1s round-robin over them.
+    const eight = placeVcpus(cfg({ l1: { count: 8 } }));
+    expect(eight.threads).toBe(Math.min(8, cores));
+    expect(eight.threadOf).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((v) => v % eight.threads));
     // Not under cost.model none, nor when threads is set, nor for stress or a controlled schedule.
     expect(placeVcpus(cfg({ guests: { count: 1 }, cost: { model: 'none' } })).threads).toBe(Math.min(8, cores));
     expect(placeVcpus(cfg({ guests: { count: 1 }, threads: 2 })).threadOf).toEqual([0, 1, 0, 1, 0, 1, 0, 1]);
     expect(placeVcpus(cfg({ guests: { count: 1 } }), true).threads).toBe(8);
   });
+
+  it('one L1 with a nested guest per vCPU, default threads: one thread, whole turns, no skew wait, and the run repeats exactly', async () => {
+    const storm = {
+      seed: 9,
+      vcpus: 4,
+      accesses: 8000,
+      guests: { count: 4, memory: '64M' },
+      l1: { memory: '1G' },
+      workload: { pattern: 'sequential', writeRatio: 0, workingSet: '16M' },
+      actors: { l1: { lpidFlush: 0.5 } },
+    };
+    const a = await run(storm);
+    const b = await run(storm);
+    expectClean(a, 4, 8000);
+    expect(a.run.threads).toBe(1);
+    expect(a.modeled!.skewCycles.waits).toBe(0);
+    expect(a.modeled!.skewCycles.observedMax).toBe(0);
+    expect(a.modeled).toEqual(b.modeled);
+    expect(a.counts).toEqual(b.counts);
+  }, 120_000);
 
   for (const model of ['power9', 'none'] as const) {
     it(`4 vCPUs on 1 thread and on 2, every actor on (cost.model ${model}): every access runs, audits and guest destruction do not deadlock, clean`, async () => {
@@ -121,11 +139,13 @@ describe('several vCPUs on one thread (threads)', () => {
     expect(a.counts).toEqual(b.counts);
   }, 120_000);
 
-  it('vCPUs of different L1s take whole turns (no modeled lock between them): one thread gives the modeled figures of a thread each', async () => {
-    // A thread switches at every fault only where two of its vCPUs share an L1.
-    expect(muxQuantum(10_000, [0, 1, 2, 3])).toBe(Infinity);
-    expect(muxQuantum(10_000, [0, 1, 0])).toBe(5_000);
-    expect(muxQuantum(0, [2, 2])).toBe(5_000);
+  it('vCPUs of different L1s take whole turns (no lock with a modeled wait between them): one thread gives the modeled figures of a thread each', async () => {
+    // A thread switches at every fault only where two of its vCPUs share a nested guest, or one is paced by another thread.
+    expect(muxQuantum(10_000, ['0/0', '1/0', '2/0', '3/0'], false)).toBe(Infinity);
+    expect(muxQuantum(10_000, ['0/0', '0/1', '0/2'], false)).toBe(Infinity);
+    expect(muxQuantum(10_000, ['0/0', '1/0', '0/0'], false)).toBe(5_000);
+    expect(muxQuantum(10_000, ['0/0', '1/0'], true)).toBe(5_000);
+    expect(muxQuantum(0, ['2/1', '2/1'], false)).toBe(5_000);
     const storm = {
       seed: 5,
       vcpus: 8,
