@@ -1,6 +1,7 @@
 /**
  * What modeled time costs the simulator: fault-storm at 1 and 2 vCPUs with `cost.model: none`
- * and `power9`, run in interleaved pairs (none, power9, none, power9, ...) so the shared machine's
+ * and `power9` (threads auto: under power9 the 2 vCPUs, one L1's, share a thread), and 2 vCPUs
+ * on one thread under both (the accounting alone, apart from the parallelism), run in interleaved pairs (none, power9, none, power9, ...) so the shared machine's
  * drift hits both alike; the row is the median of the per-pair ratios of wall-clock faults/s,
  * with their range (docs/cost-model.md, "What the accounting costs").
  */
@@ -15,6 +16,8 @@ import { packageRoot } from '../src/util/paths.js';
 
 export interface ModelCostRow {
   vcpus: number;
+  /** `threads` for both runs: 0 auto, 1 one thread. */
+  threads: number;
   /** Median wall-clock faults/s without and with the cost model. */
   noneFaultsPerSec: number;
   power9FaultsPerSec: number;
@@ -37,12 +40,12 @@ function ratioSpread(ratios: number[]): { ratio: number; ratioMin: number; ratio
 
 export async function runModelCost(durationMs = 2000, pairs = 3): Promise<ModelCostRow[]> {
   const rows: ModelCostRow[] = [];
-  for (const vcpus of [1, 2]) {
+  for (const [vcpus, threads] of [[1, 0], [2, 0], [2, 1]]) {
     const warmupMs = 300 * vcpus;
     const cfgFor = (model: string) =>
       applyOverrides(
         loadConfig(join(packageRoot(), 'configs', 'fault-storm.yaml')),
-        { vcpus: String(vcpus), duration: `${durationMs + warmupMs}ms`, warmup: `${warmupMs}ms`, accesses: '0', 'cost.model': model },
+        { vcpus: String(vcpus), threads: String(threads), duration: `${durationMs + warmupMs}ms`, warmup: `${warmupMs}ms`, accesses: '0', 'cost.model': model },
         'bench',
       );
     const none: number[] = [];
@@ -54,6 +57,7 @@ export async function runModelCost(durationMs = 2000, pairs = 3): Promise<ModelC
     const ratios = power9.map((p, i) => p / none[i]);
     rows.push({
       vcpus,
+      threads,
       noneFaultsPerSec: Math.round(median(none)),
       power9FaultsPerSec: Math.round(median(power9)),
       ...ratioSpread(ratios),

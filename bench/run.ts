@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     const mc = await runModelCost(quick ? 1000 : 2000, quick ? 1 : 3);
     out.modelCost = mc;
     process.stdout.write(`\nWhat modeled time costs (fault-storm, wall-clock faults/s with cost.model none and power9; median of ${quick ? 1 : 3} interleaved pairs)\n`);
-    process.stdout.write(table(['vCPUs', 'none faults/s', 'power9 faults/s', 'power9 / none', 'range'], mc.map((r) => [r.vcpus, r.noneFaultsPerSec, r.power9FaultsPerSec, `${r.ratio}x`, `${r.ratioMin}-${r.ratioMax}`])) + '\n');
+    process.stdout.write(table(['vCPUs', 'none faults/s', 'power9 faults/s', 'power9 / none', 'range'], mc.map((r) => [r.threads === 1 ? `${r.vcpus}, one thread` : r.vcpus, r.noneFaultsPerSec, r.power9FaultsPerSec, `${r.ratio}x`, `${r.ratioMin}-${r.ratioMax}`])) + '\n');
     const ip = runModelCostInProcess(quick ? 50_000 : 100_000, quick ? 7 : 15);
     out.modelCostInProcess = ip;
     process.stdout.write(`1 vCPU in one thread, the two machines in turn (${ip.rounds} rounds): none ${ip.noneNsPerAccess} ns/access, power9 ${ip.power9NsPerAccess} ns/access, power9 / none ${ip.ratio}x (${ip.ratioMin}-${ip.ratioMax})\n`);
