@@ -1,9 +1,10 @@
 /**
  * What modeled time costs the simulator: fault-storm at 1 and 2 vCPUs with `cost.model: none`
  * and `power9` (threads auto: under power9 the 2 vCPUs, one L1's, share a thread), and 2 vCPUs
- * on one thread under both (the accounting alone, apart from the parallelism), run in interleaved pairs (none, power9, none, power9, ...) so the shared machine's
- * drift hits both alike; the row is the median of the per-pair ratios of wall-clock faults/s,
- * with their range (docs/cost-model.md, "What the accounting costs").
+ * on one thread under both (the accounting alone, apart from the parallelism), run in
+ * interleaved pairs (none, power9, none, power9, ...) so the shared machine's drift hits both
+ * alike; the row is the median of the per-pair ratios of wall-clock faults/s, with their range
+ * (docs/cost-model.md, "What the accounting costs").
  */
 import { join } from 'node:path';
 import { applyOverrides, loadConfig, parseConfig } from '../src/workload/config.js';

@@ -29,6 +29,14 @@ const BUSY = {
   audit: { perMillion: 100 },
 };
 
+/** fault-storm in small: sequential reads over 16M while L1 flushes its guest's LPID now and then. */
+const STORM = {
+  accesses: 8000,
+  l1: { memory: '1G' },
+  workload: { pattern: 'sequential', writeRatio: 0, workingSet: '16M' },
+  actors: { l1: { lpidFlush: 0.5 } },
+};
+
 async function run(over: Record<string, unknown>): Promise<RunDocument> {
   const { doc, exitCode } = await runSimulation(parseConfig(stringify(over), '<threads>'));
   expect(doc.violations).toEqual([]);
@@ -82,15 +90,7 @@ describe('several vCPUs on one thread (threads)', () => {
   });
 
   it('one L1 with a nested guest per vCPU, default threads: one thread, whole turns, no skew wait, and the run repeats exactly', async () => {
-    const storm = {
-      seed: 9,
-      vcpus: 4,
-      accesses: 8000,
-      guests: { count: 4, memory: '64M' },
-      l1: { memory: '1G' },
-      workload: { pattern: 'sequential', writeRatio: 0, workingSet: '16M' },
-      actors: { l1: { lpidFlush: 0.5 } },
-    };
+    const storm = { ...STORM, seed: 9, vcpus: 4, guests: { count: 4, memory: '64M' } };
     const a = await run(storm);
     const b = await run(storm);
     expectClean(a, 4, 8000);
@@ -117,16 +117,7 @@ describe('several vCPUs on one thread (threads)', () => {
   }
 
   it('one thread keeps its vCPUs in modeled-time order: no skew wait, and the same seeded run gives identical modeled figures', async () => {
-    const storm = {
-      seed: 3,
-      vcpus: 4,
-      threads: 1,
-      accesses: 8000,
-      guests: { count: 1, memory: '64M' },
-      l1: { memory: '1G' },
-      workload: { pattern: 'sequential', writeRatio: 0, workingSet: '16M' },
-      actors: { l1: { lpidFlush: 0.5 } },
-    };
+    const storm = { ...STORM, seed: 3, vcpus: 4, threads: 1, guests: { count: 1, memory: '64M' } };
     const a = await run(storm);
     const b = await run(storm);
     expectClean(a, 4, 8000);
@@ -146,17 +137,7 @@ describe('several vCPUs on one thread (threads)', () => {
     expect(muxQuantum(10_000, ['0/0', '1/0', '0/0'], false)).toBe(5_000);
     expect(muxQuantum(10_000, ['0/0', '1/0'], true)).toBe(5_000);
     expect(muxQuantum(0, ['2/1', '2/1'], false)).toBe(5_000);
-    const storm = {
-      seed: 5,
-      vcpus: 8,
-      accesses: 6000,
-      warmup: 0,
-      guests: { count: 8, memory: '64M' },
-      l1: { count: 8, memory: '1G' },
-      host: { memory: '2G' },
-      workload: { pattern: 'sequential', writeRatio: 0, workingSet: '16M' },
-      actors: { l1: { lpidFlush: 0.5 } },
-    };
+    const storm = { ...STORM, seed: 5, vcpus: 8, accesses: 6000, warmup: 0, guests: { count: 8, memory: '64M' }, l1: { count: 8, memory: '1G' }, host: { memory: '2G' } };
     const one = await run({ ...storm, threads: 1 });
     const each = await run({ ...storm, threads: 8 });
     expectClean(one, 8, 6000);
