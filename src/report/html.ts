@@ -286,6 +286,6 @@ export function renderRunHtml(doc: RunDocument): string {
   const file = typeof doc.config.file === 'string' ? doc.config.file : '(inline config)';
   return page(
     `nestsim run: ${file}`,
-    `<p class="sub">${esc(`${doc.run.vcpus} vCPUs${doc.run.threads < doc.run.vcpus ? ` on ${doc.run.threads} threads` : ''} · seed ${doc.run.seed} · protocol ${String(doc.config.protocol)} · ${fmtMs(doc.run.durationMs)} measured (${fmtMs(doc.run.wallMs)} wall)`)}</p>\n${runSections(doc)}`,
+    `<p class="sub">${esc(`${doc.run.vcpus} vCPUs${doc.run.threads < doc.run.vcpus ? ` on ${doc.run.threads} thread${doc.run.threads === 1 ? '' : 's'}` : ''} · seed ${doc.run.seed} · protocol ${String(doc.config.protocol)} · ${fmtMs(doc.run.durationMs)} measured (${fmtMs(doc.run.wallMs)} wall)`)}</p>\n${runSections(doc)}`,
   );
 }

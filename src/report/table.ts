@@ -153,7 +153,7 @@ function headerLines(doc: RunDocument, color: boolean): string[] {
   const mutations = configList(doc, 'mutations');
   const lines = [
     `${paint(`${doc.tool.name} ${doc.tool.version}`, 'bold', color)}  ${file}  ` +
-      `vcpus ${doc.run.vcpus}${doc.run.threads < doc.run.vcpus ? ` (on ${doc.run.threads} threads)` : ''}  seed ${doc.run.seed}  protocol ${protocol}` +
+      `vcpus ${doc.run.vcpus}${doc.run.threads < doc.run.vcpus ? ` (on ${doc.run.threads} thread${doc.run.threads === 1 ? '' : 's'})` : ''}  seed ${doc.run.seed}  protocol ${protocol}` +
       (fixes.length > 0 ? ` (fixes ${fixes.join(',')})` : '') +
       `  duration ${fmtMs(doc.run.durationMs)} (wall ${fmtMs(doc.run.wallMs)})`,
   ];
