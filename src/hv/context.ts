@@ -12,7 +12,7 @@ import { L1CTRL, LOCK, TLB_LOCK_HOLDS } from '../memory/records.js';
 import { ViolationReporter } from '../invariants/violations.js';
 import { geometryFor, type Geometry } from '../mmu/geometry.js';
 import type { PointName } from '../sync/schedule-layout.js';
-import { HOLDS_COUNT_WORD, HOLDS_F64, LATEST_RELEASE_F64, MMU_LOCK_HOLDS, countHold, queueBehind, rememberHold } from './lock-time.js';
+import { HOLDS_COUNT_WORD, HOLDS_F64, LATEST_RELEASE_F64, MMU_LOCK_HOLDS, countHold, fitHold, queueBehind, rememberHold } from './lock-time.js';
 import { CONTENDED_UNTIMED, lockWord, unlockWord, MMU_LOCK_SPINS, MUTEX_SPINS } from '../sync/lock.js';
 import { COUNTER } from '../stats/counters.js';
 import { MUTATIONS, type Fix, type Mutation, type RcMode } from '../workload/types.js';
@@ -273,10 +273,22 @@ export class HvContext {
     const li = this.m.lockIndex(LOCK.mmu);
     const w = this.w;
     if (this.sharedLocks) {
+      const holds = (li >>> 1) + HOLDS_F64;
+      const at = this.fitted(li, holds, MMU_LOCK_HOLDS, COUNTER.mmuLockModeledWait, STAGE.mmuLockWait, this.mmuAcquired);
       const k = w[li + HOLDS_COUNT_WORD];
-      rememberHold(w, this.m.f64, li, k, (li >>> 1) + HOLDS_F64 + 2 * ((k >>> 0) % MMU_LOCK_HOLDS), this.mmuAcquired, this.cyc);
+      rememberHold(w, this.m.f64, li, k, holds + 2 * ((k >>> 0) % MMU_LOCK_HOLDS), at, this.cyc);
     } else countHold(w, li);
     unlockWord(w, li);
+  }
+
+  /**
+   * The modeled acquisition time of the hold being released, acquired at `acquired`: moved past
+   * the remembered holds it would overlap when it began before the latest of them ended
+   * (hv/lock-time.ts, `fitHold`).
+   */
+  private fitted(li: number, holds: number, cap: number, waitCounter: number, stage: number, acquired: number): number {
+    if (acquired >= this.m.f64[(li >>> 1) + LATEST_RELEASE_F64]) return acquired;
+    return fitHold(this, this.w, this.m.f64, li, holds, cap, waitCounter, stage, acquired, this.cyc);
   }
 
   /** Take nested guest slot g's tlb_lock (a sleeping mutex). */
@@ -311,8 +323,10 @@ export class HvContext {
     const li = this.m.tlbLockIndex(slot);
     const w = this.w;
     if (this.sharedLocks) {
+      const holds = this.tlbHolds(slot);
+      const at = this.fitted(li, holds, TLB_LOCK_HOLDS, COUNTER.tlbLockModeledWait, STAGE.tlbLockWait, this.tlbAcquired);
       const k = w[li + HOLDS_COUNT_WORD];
-      rememberHold(w, this.m.f64, li, k, this.tlbHolds(slot) + 2 * (k & (TLB_LOCK_HOLDS - 1)), this.tlbAcquired, this.cyc);
+      rememberHold(w, this.m.f64, li, k, holds + 2 * (k & (TLB_LOCK_HOLDS - 1)), at, this.cyc);
     } else countHold(w, li);
     unlockWord(w, li);
   }

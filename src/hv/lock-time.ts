@@ -70,6 +70,38 @@ export function queueBehind(c: LockClock, w: Int32Array, f: Float64Array, li: nu
 }
 
 /**
+ * Before remembering a hold [acquired, released] that began before the lock's latest remembered
+ * release: keep it from overlapping any remembered hold, which it can (two holders at once in
+ * modeled time) when a hold remembered earlier in wall time starts inside it: the acquirer's
+ * arrival fell in a gap (`queueBehind`) too short for its hold. The hold moves past each hold it
+ * overlaps until it fits a gap; the move is charged as a wait for the lock. Returns the modeled
+ * acquisition time.
+ */
+export function fitHold(c: LockClock, w: Int32Array, f: Float64Array, li: number, holds: number, cap: number, waitCounter: number, stage: number, acquired: number, released: number): number {
+  const k = w[li + HOLDS_COUNT_WORD];
+  const n = k >= cap || k < 0 ? cap : k;
+  const h = released - acquired;
+  let s = acquired;
+  for (let pass = 0; pass < cap; pass++) {
+    let moved = false;
+    for (let j = 0; j < n; j++) {
+      const at = holds + 2 * j;
+      if (s < f[at + 1] && s + h > f[at]) {
+        s = f[at + 1];
+        moved = true;
+      }
+    }
+    if (!moved) break;
+  }
+  if (s > acquired) {
+    c.counters[c.counterBase + waitCounter] += s - acquired;
+    c.charge(COST_CAT.lockWait, s - acquired);
+    c.modeledStage(stage, s - acquired);
+  }
+  return s;
+}
+
+/**
  * The release side: remember the hold [acquired, released] at Float64 `at` (the caller's ring
  * slot: the hold count `k` modulo its ring size, a constant there), count the hold, and raise the
  * lock's latest release.

@@ -161,6 +161,36 @@ describe('modeled locks: queueing follows modeled time, not wall order', () => {
     expect(a.counters[a.counterBase + COUNTER.mmuLockModeledWait]).toBe(501);
     a.mmuUnlock();
   });
+
+  it('two holds never overlap in modeled time: a hold whose arrival fell in a gap too short for it moves past the next hold', () => {
+    const cfg = parseConfig(stringify({ vcpus: 2, guests: { count: 1 } }), '<locks>');
+    const m = createMachine(cfg);
+    const [a, b] = [0, 1].map((v) => contextFor(m, cfg, v, v));
+    const li = m.lockIndex(LOCK.mmu);
+    // a holds [1000, 1100] and then [1300, 1400].
+    for (const [from, to] of [[1000, 1100], [1300, 1400]]) {
+      a.cyc = from;
+      a.mmuLock();
+      a.cyc = to;
+      a.mmuUnlock();
+    }
+    // b arrives at 1100, in the gap: it takes the lock there, without a wait...
+    b.cyc = 1100;
+    b.mmuLock();
+    expect(b.counters[b.counterBase + COUNTER.mmuLockModeledWait]).toBe(0);
+    // ...but holds it 400 cycles, which [1100, 1500] cannot: its hold moves to [1400, 1800].
+    b.cyc = 1500;
+    b.mmuUnlock();
+    expect(b.counters[b.counterBase + COUNTER.mmuLockModeledWait]).toBe(300);
+    expect(b.cyc).toBe(1800);
+    expect(b.m.f64[(li >>> 1) + 1]).toBe(1800); // the latest modeled release (hv/lock-time.ts)
+    // A hold that fits its gap stays where it is.
+    a.cyc = 1810;
+    a.mmuLock();
+    a.cyc = 1900;
+    a.mmuUnlock();
+    expect(a.cyc).toBe(1900);
+  });
 });
 
 describe('modeled locks: only where another vCPU can take them', () => {
