@@ -132,7 +132,7 @@ class Multiplexer {
     } else {
       r.park();
       if (s === STEP.blocked) this.blocked.add(r);
-      else this.blocked.clear();
+      else if (this.blocked.size > 0) this.blocked.clear();
     }
     // A blocked turn is no progress: the caller sleeps before it looks again.
     return s !== STEP.blocked;
@@ -141,10 +141,11 @@ class Multiplexer {
   /** The next vCPU to run: the lowest modeled clock, or the next in turn without a cost model. */
   private pick(): VcpuRunner | null {
     const rs = this.runners;
+    const anyBlocked = this.blocked.size > 0;
     let best: VcpuRunner | null = null;
     for (let k = 0; k < rs.length; k++) {
-      const r = rs[(this.turn + k) % rs.length];
-      if (r.done || r.onStack || this.blocked.has(r)) continue;
+      const r = rs[this.costOn ? k : (this.turn + k) % rs.length];
+      if (r.done || r.onStack || (anyBlocked && this.blocked.has(r))) continue;
       if (!this.costOn) {
         this.turn = (this.turn + k + 1) % rs.length;
         return r;
