@@ -46,9 +46,8 @@ export interface LockClock {
  */
 export function queueBehind(c: LockClock, w: Int32Array, f: Float64Array, li: number, holds: number, cap: number, waitCounter: number, stage: number, arrive: number): number {
   const k = w[li + HOLDS_COUNT_WORD];
-  const n = k >= cap || k < 0 ? cap : k;
-  const b = c.counterBase;
-  if (n > 0 && arrive < f[holds + 2 * ((k + cap - 1) % cap)]) c.counters[b + COUNTER.lockInversions]++;
+  const n = remembered(k, cap);
+  if (n > 0 && arrive < f[holds + 2 * ((k + cap - 1) % cap)]) c.counters[c.counterBase + COUNTER.lockInversions]++;
   let t = arrive;
   for (let pass = 0; pass < cap; pass++) {
     let moved = false;
@@ -61,11 +60,7 @@ export function queueBehind(c: LockClock, w: Int32Array, f: Float64Array, li: nu
     }
     if (!moved) break;
   }
-  if (t > arrive) {
-    c.counters[b + waitCounter] += t - arrive;
-    c.charge(COST_CAT.lockWait, t - arrive);
-    c.modeledStage(stage, t - arrive);
-  }
+  if (t > arrive) chargeWait(c, waitCounter, stage, t - arrive);
   return t;
 }
 
@@ -78,8 +73,7 @@ export function queueBehind(c: LockClock, w: Int32Array, f: Float64Array, li: nu
  * acquisition time.
  */
 export function fitHold(c: LockClock, w: Int32Array, f: Float64Array, li: number, holds: number, cap: number, waitCounter: number, stage: number, acquired: number, released: number): number {
-  const k = w[li + HOLDS_COUNT_WORD];
-  const n = k >= cap || k < 0 ? cap : k;
+  const n = remembered(w[li + HOLDS_COUNT_WORD], cap);
   const h = released - acquired;
   let s = acquired;
   for (let pass = 0; pass < cap; pass++) {
@@ -93,12 +87,20 @@ export function fitHold(c: LockClock, w: Int32Array, f: Float64Array, li: number
     }
     if (!moved) break;
   }
-  if (s > acquired) {
-    c.counters[c.counterBase + waitCounter] += s - acquired;
-    c.charge(COST_CAT.lockWait, s - acquired);
-    c.modeledStage(stage, s - acquired);
-  }
+  if (s > acquired) chargeWait(c, waitCounter, stage, s - acquired);
   return s;
+}
+
+/** How many of a lock's `cap` ring slots hold a remembered hold, after `k` holds (modulo 2^32). */
+function remembered(k: number, cap: number): number {
+  return k >= cap || k < 0 ? cap : k;
+}
+
+/** Charge a modeled wait of `cycles` for a lock: its wait counter, the clock (lockWait) and its stage. */
+function chargeWait(c: LockClock, waitCounter: number, stage: number, cycles: number): void {
+  c.counters[c.counterBase + waitCounter] += cycles;
+  c.charge(COST_CAT.lockWait, cycles);
+  c.modeledStage(stage, cycles);
 }
 
 /**
