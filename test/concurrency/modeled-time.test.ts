@@ -135,14 +135,19 @@ describe('modeled time: one vCPU is deterministic and fully accounted', () => {
 });
 
 describe('modeled locks: queueing follows modeled time, not wall order', () => {
+  /** `ctx` takes mmu_lock at modeled time `from` and releases it at `to`. */
+  const hold = (ctx: ReturnType<typeof contextFor>, from: number, to: number): void => {
+    ctx.cyc = from;
+    ctx.mmuLock();
+    ctx.cyc = to;
+    ctx.mmuUnlock();
+  };
+
   it('an arrival inside a hold waits for its end; an earlier arrival (an inversion) does not wait for a later hold', () => {
     const cfg = parseConfig(stringify({ vcpus: 3, guests: { count: 1 } }), '<locks>');
     const m = createMachine(cfg);
     const [a, b, c] = [0, 1, 2].map((v) => contextFor(m, cfg, v, v));
-    a.cyc = 1000;
-    a.mmuLock();
-    a.cyc = 2000;
-    a.mmuUnlock();
+    hold(a, 1000, 2000);
     // b arrives at 1500, inside a's hold [1000, 2000]: it takes the lock at 2000.
     b.cyc = 1500;
     b.mmuLock();
@@ -168,12 +173,8 @@ describe('modeled locks: queueing follows modeled time, not wall order', () => {
     const [a, b] = [0, 1].map((v) => contextFor(m, cfg, v, v));
     const li = m.lockIndex(LOCK.mmu);
     // a holds [1000, 1100] and then [1300, 1400].
-    for (const [from, to] of [[1000, 1100], [1300, 1400]]) {
-      a.cyc = from;
-      a.mmuLock();
-      a.cyc = to;
-      a.mmuUnlock();
-    }
+    hold(a, 1000, 1100);
+    hold(a, 1300, 1400);
     // b arrives at 1100, in the gap: it takes the lock there, without a wait...
     b.cyc = 1100;
     b.mmuLock();
@@ -185,10 +186,7 @@ describe('modeled locks: queueing follows modeled time, not wall order', () => {
     expect(b.cyc).toBe(1800);
     expect(b.m.f64[(li >>> 1) + 1]).toBe(1800); // the latest modeled release (hv/lock-time.ts)
     // A hold that fits its gap stays where it is.
-    a.cyc = 1810;
-    a.mmuLock();
-    a.cyc = 1900;
-    a.mmuUnlock();
+    hold(a, 1810, 1900);
     expect(a.cyc).toBe(1900);
   });
 });
