@@ -230,9 +230,17 @@ function auditWrites(ctx: HvContext, completed: number): number {
   // The frames that back a page of this L1 now (owner words of its pages: ownerOf).
   const lo = ctx.m.ownerOf(0);
   const hi = lo + L.l1Pages;
-  for (let f = 0; f < used; f++) {
-    const owner = Atomics.load(w, L.frameOwnerWord + f);
-    if (owner >= lo && owner < hi) sum += Atomics.load(w, L.frameWritesWord + f);
+  // Only the frames some block was ever handed out of: not past the bump pointer, nor in the
+  // uncarved rest of a split block (a first 4K page splits a whole 1G block). Plain reads: every
+  // writer is parked, and the barrier's atomics order their stores before this.
+  const gaps = [ctx.m.uncarvedFrames(0), ctx.m.uncarvedFrames(1), { from: used, to: used }].sort((a, b) => a.from - b.from);
+  let f = 0;
+  for (const gap of gaps) {
+    for (const end = Math.min(gap.from, used); f < end; f++) {
+      const owner = w[L.frameOwnerWord + f];
+      if (owner >= lo && owner < hi) sum += w[L.frameWritesWord + f];
+    }
+    f = Math.max(f, gap.to);
   }
   const lost = completed - sum;
   // Stores through shadow leaves window P6 left untracked land in retired frames (counted there):

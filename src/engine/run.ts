@@ -7,7 +7,7 @@ import { cpus } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import type { Piscina } from 'piscina';
 import { makePool } from './pool.js';
-import { placeVcpus, vcpusOfThread } from './vcpu-map.js';
+import { placeVcpus, runsHere, vcpusOfThread } from './vcpu-map.js';
 import type { ResolvedConfig } from '../workload/types.js';
 import type { Machine } from '../memory/machine.js';
 import { COUNTER, COUNTER_COUNT, mergeCounters } from '../stats/counters.js';
@@ -187,6 +187,7 @@ export async function runSimulation(given: ResolvedConfig, opts: RunOptions = {}
   // Inline, the vCPUs run one after the other on this thread, each alone.
   const place = placeVcpus(cfg, false, opts.inline ? cfg.vcpus : opts.threads);
   const threads = place.threads;
+  const here = opts.inline !== true && opts.pool === undefined && runsHere(cfg, threads);
   const tasks: VcpuTask[] = [];
   for (let v = 0; v < cfg.vcpus; v++) {
     tasks.push({
@@ -210,6 +211,11 @@ export async function runSimulation(given: ResolvedConfig, opts: RunOptions = {}
     // One after the other on this thread: the gate is open from the start.
     Atomics.store(m.w, m.ctrl(CTRL.startGo), 1);
     results = tasks.map((t) => runVcpus([t], m)[0]);
+  } else if (here) {
+    // All of them on this thread, as the one worker would run them.
+    Atomics.store(m.w, m.ctrl(CTRL.startGo), 1);
+    t0 = performance.now();
+    results = runVcpus(tasks, m);
   } else {
     const pool = opts.pool ?? makePool(threads);
     const runs = Array.from({ length: threads }, (_, t) => pool.run(vcpusOfThread(place, t).map((v) => tasks[v])) as Promise<VcpuResult[]>);

@@ -2,7 +2,8 @@
  * The life of one simulated L2 vCPU: generate accesses, run them through the processor model,
  * run actor duties scheduled by work done (so a seeded 1-vCPU run is deterministic), and take
  * part in stop-the-world audits. A thread runs one vCPU or several (engine/vcpu-thread.ts), on a
- * worker (workers/vcpu.ts) or, for tests and `--vcpus 1`, on the calling thread.
+ * worker (workers/vcpu.ts) or, for small runs (engine/vcpu-map.ts, `runsHere`) and tests, on the
+ * calling thread.
  */
 import { performance } from 'node:perf_hooks';
 import type { ResolvedConfig } from '../workload/types.js';

@@ -61,6 +61,25 @@ export function placeVcpus(cfg: ResolvedConfig, perVcpu = false, given?: number)
   return { threads, threadOf: Array.from({ length: n }, (_, v) => l1OfVcpu(cfg, v) % threads) };
 }
 
+/**
+ * Accesses (over all vCPUs) up to which a run whose vCPUs share one thread runs them on the
+ * coordinator's thread instead of a worker (`runsHere`). A worker costs about 0.1 s before its
+ * first access (Node's bootstrap, then the simulator's code); 4,096 faults of cold code take
+ * 0.2-0.25 s, still 0.05 s less than on a worker (docs/performance.md, "Small runs").
+ */
+export const HERE_MAX_ACCESSES = 4096;
+
+/**
+ * Whether a run's vCPUs run on the coordinator's thread: one thread would run them all anyway
+ * (`placement`), it is bounded by a little work (`HERE_MAX_ACCESSES`, no timed warm-up) and runs
+ * freely. The same vCPUs run the same way, multiplexed as on a worker; the coordinator only does
+ * nothing else meanwhile (no progress, no time series sample, Ctrl-C seen at the end), which a run
+ * this short does not miss.
+ */
+export function runsHere(cfg: ResolvedConfig, threads: number): boolean {
+  return threads === 1 && cfg.schedule.strategy === 'free' && cfg.accesses > 0 && cfg.warmupMs === 0 && cfg.accesses * cfg.vcpus <= HERE_MAX_ACCESSES;
+}
+
 /** The vCPUs `p` puts on thread `t`, in vCPU order. */
 export function vcpusOfThread(p: Placement, t: number): number[] {
   const out: number[] = [];

@@ -194,35 +194,53 @@ export class Machine {
 
   /**
    * Allocate a naturally aligned block of 2^order-sized frames; returns the first frame or -1.
-   * Splits larger blocks; never coalesces (freed huge blocks stay split: no compaction).
-   * Caller holds the host lock.
+   * Takes a freed block first, then the next piece of the last larger block split for this order
+   * (carved one piece per call), then splits a larger block or takes one from the bump pointer.
+   * Never coalesces (freed huge blocks stay split: no compaction). Caller holds the host lock.
    */
   allocFramesLocked(order: number): number {
     const w = this.w;
     const L = this.L;
+    const size = this.orderFrames[order];
     const headIdx = this.ctrl(CTRL.hostFree0 + order);
     const head = w[headIdx];
     if (head !== 0) {
       const f = head - 1;
       w[headIdx] = w[L.frameNextWord + f];
-      w[this.ctrl(CTRL.hostFramesFree)] -= this.orderFrames[order];
+      w[this.ctrl(CTRL.hostFramesFree)] -= size;
       return f;
     }
     if (order < this.topOrder) {
-      const big = this.allocFramesLocked(order + 1);
-      if (big < 0) return -1;
-      // Keep the first piece, free the rest onto this order's list.
-      const n = this.orderFrames[order + 1] / this.orderFrames[order];
-      const step = this.orderFrames[order];
-      for (let k = n - 1; k >= 1; k--) this.freeFramesLocked(big + k * step, order);
-      return big;
+      const nextIdx = this.ctrl(CTRL.hostCarve0Next + 2 * order);
+      const endIdx = nextIdx + 1;
+      let f = w[nextIdx];
+      if (f >= w[endIdx]) {
+        // Split a larger block: its first piece now, the rest as this order's carve.
+        const big = this.allocFramesLocked(order + 1);
+        if (big < 0) return -1;
+        w[this.ctrl(CTRL.hostFramesFree)] += this.orderFrames[order + 1];
+        f = big;
+        w[endIdx] = big + this.orderFrames[order + 1];
+      }
+      w[nextIdx] = f + size;
+      w[this.ctrl(CTRL.hostFramesFree)] -= size;
+      return f;
     }
-    const size = this.orderFrames[order];
     const bump = w[this.ctrl(CTRL.hostBump)];
     if (bump + size > L.hostFrames) return -1;
     w[this.ctrl(CTRL.hostBump)] = bump + size;
     w[this.ctrl(CTRL.hostFramesFree)] -= size;
     return bump;
+  }
+
+  /**
+   * Frames [from, to) of the host's data that no block has been handed out of yet: past the bump
+   * pointer, or in the uncarved rest of a split block (an audit skips them). Caller holds the host
+   * lock or the machine is quiescent.
+   */
+  uncarvedFrames(order: number): { from: number; to: number } {
+    const nextIdx = this.ctrl(CTRL.hostCarve0Next + 2 * order);
+    return { from: this.w[nextIdx], to: Math.max(this.w[nextIdx], this.w[nextIdx + 1]) };
   }
 
   /** Return a block to its order's free list. Caller holds the host lock. */

@@ -79,6 +79,14 @@ export const CTRL = {
   hostFramesFree: 52,
   /** Host memory allocation failures (GUP -EFAULT). */
   hostOom: 53,
+  /**
+   * The rest of the last block split for orders 0 and 1, not yet handed out: [next, end) in
+   * frames. A split carves from it one piece at a time instead of listing all 511 at once.
+   */
+  hostCarve0Next: 54,
+  hostCarve0End: 55,
+  hostCarve1Next: 56,
+  hostCarve1End: 57,
   /** Host table unit allocation failures (any L1's pool). */
   tableExhausted: 66,
   /** Rmap node allocation failures (any L1's pool exhausted). */

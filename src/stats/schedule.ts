@@ -7,7 +7,7 @@
  * optionally the explicit list of choices, each named by the thread at the point, the point and
  * the thread chosen. `nestsim replay` needs nothing else.
  */
-import { createHash } from 'node:crypto';
+import { hashHex } from '../util/lazy.js';
 import { readFileSync } from 'node:fs';
 import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { choiceChosen, choicePoint, choiceYielder, POINTS, type ScheduleResult } from '../sync/schedule-layout.js';
@@ -46,7 +46,7 @@ export class TokenError extends Error {
  */
 export function configHash(cfg: { file: string }): string {
   try {
-    return createHash('sha256').update(readFileSync(cfg.file)).digest('hex').slice(0, 12);
+    return hashHex('sha256', readFileSync(cfg.file)).slice(0, 12);
   } catch {
     return '';
   }

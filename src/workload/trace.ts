@@ -14,7 +14,7 @@
  * near 0x400000, heap, stack near 0x1fff000000) lands compactly in the guest, in touch order.
  */
 import { createReadStream, closeSync, openSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { createHash } from 'node:crypto';
+import { hashHex } from '../util/lazy.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createGunzip } from 'node:zlib';
@@ -131,7 +131,7 @@ export async function convertTrace(path: string, target: TraceTarget): Promise<C
   const key = JSON.stringify([path, st.size, st.mtimeMs, target]);
   const hit = converted.get(key);
   if (hit !== undefined) return hit;
-  const file = join(tmpdir(), `nestsim-trace-${process.pid}-${createHash('sha1').update(key).digest('hex').slice(0, 12)}.bin`);
+  const file = join(tmpdir(), `nestsim-trace-${process.pid}-${hashHex('sha1', key).slice(0, 12)}.bin`);
   const fd = openSync(file, 'w');
   const out = new ReplayWriter(fd);
   const placed = new Map<number, number>();

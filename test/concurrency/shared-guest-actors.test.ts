@@ -186,7 +186,8 @@ describe('the shipped default workload under the fixed protocol', () => {
 
 describe('start-up progress', () => {
   it('reports vCPU threads ready of all while they start, never going back, ending with all ready', async () => {
-    const cfg = config({ ...SHARED_GUEST, vcpus: 4, accesses: 200, actors: {}, audit: { perMillion: 0 } });
+    // Two worker threads: a run this small on one thread would run on the coordinator's, no thread to wait for.
+    const cfg = config({ ...SHARED_GUEST, vcpus: 4, threads: 2, accesses: 200, actors: {}, audit: { perMillion: 0 } });
     const calls: Array<[number, number, number]> = [];
     const { doc } = await runSimulation(cfg, { progressMs: 1, onStartup: (ready, total, ms) => calls.push([ready, total, ms]) });
     expect(doc.counts.accesses).toBe(4 * 200);

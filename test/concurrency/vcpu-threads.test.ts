@@ -11,8 +11,8 @@ import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { ConfigError, parseConfig } from '../../src/workload/config.js';
 import { runSimulation } from '../../src/engine/run.js';
-import { threadsFor } from '../../src/engine/pool.js';
-import { placeVcpus, vcpusOfThread } from '../../src/engine/vcpu-map.js';
+import { makePool, threadsFor } from '../../src/engine/pool.js';
+import { HERE_MAX_ACCESSES, placeVcpus, runsHere, vcpusOfThread } from '../../src/engine/vcpu-map.js';
 import { muxQuantum } from '../../src/engine/vcpu-thread.js';
 import type { RunDocument } from '../../src/stats/document.js';
 import { schemaProblems } from '../helpers/schema.js';
@@ -148,5 +148,32 @@ describe('several vCPUs on one thread (threads)', () => {
     expect(one.modeled!.latencyNs).toEqual(each.modeled!.latencyNs);
     expect(Math.abs(one.modeled!.faultsPerSec / each.modeled!.faultsPerSec - 1)).toBeLessThan(1e-4);
     expect(one.modeled!.lockWait.mmuLock.waitNs + one.modeled!.lockWait.tlbLock.waitNs).toBe(0);
+  }, 120_000);
+
+  it('a small run of one thread runs on the coordinator\'s thread, exactly as its worker would', async () => {
+    const small = { ...STORM, seed: 4, vcpus: 2, accesses: 1500, guests: { count: 2, memory: '64M' } };
+    const here = (over: Record<string, unknown>): boolean => {
+      const cfg = parseConfig(stringify({ ...small, ...over }), '<here>');
+      return runsHere(cfg, placeVcpus(cfg).threads);
+    };
+    expect(here({})).toBe(true);
+    expect(here({ accesses: HERE_MAX_ACCESSES / 2 })).toBe(true);
+    // Not: more work, a second thread, a run bounded by time, a timed warm-up, a controlled schedule.
+    expect(here({ accesses: HERE_MAX_ACCESSES / 2 + 1 })).toBe(false);
+    expect(here({ threads: 2 })).toBe(false);
+    expect(here({ accesses: 0, duration: '50ms' })).toBe(false);
+    expect(here({ warmup: '10ms' })).toBe(false);
+    expect(here({ schedule: { strategy: 'pct' } })).toBe(false);
+    const onHere = await run(small);
+    const pool = makePool(1);
+    try {
+      const { doc: onWorker } = await runSimulation(parseConfig(stringify(small), '<threads>'), { pool });
+      expectClean(onHere, 2, 1500);
+      expect(onHere.run.threads).toBe(1);
+      expect(onHere.counts).toEqual(onWorker.counts);
+      expect(onHere.modeled).toEqual(onWorker.modeled);
+    } finally {
+      await pool.destroy();
+    }
   }, 120_000);
 });

@@ -1,0 +1,16 @@
+/**
+ * CommonJS `require` for what a command loads only on the path that needs it: a package or a Node
+ * builtin whose load would otherwise land on every command's start. A static import is loaded
+ * before the first line runs, and ES module imports of builtins build a facade of all their
+ * exports (`node:fs`'s pulls in the streams): for a run that ends in milliseconds, start-up is
+ * most of the command (docs/performance.md, "Small runs").
+ */
+import { createRequire } from 'node:module';
+
+export const requireLazily = createRequire(import.meta.url);
+
+/** The hex digest of `data` under `algorithm` (node:crypto, loaded at the first call). */
+export function hashHex(algorithm: string, data: string | Uint8Array): string {
+  const { createHash } = requireLazily('node:crypto') as typeof import('node:crypto');
+  return createHash(algorithm).update(data).digest('hex');
+}
