@@ -7,9 +7,8 @@
  * optionally the explicit list of choices, each named by the thread at the point, the point and
  * the thread chosen. `nestsim replay` needs nothing else.
  */
-import { hashHex } from '../util/lazy.js';
+import { hashHex, zlib } from '../util/lazy.js';
 import { readFileSync } from 'node:fs';
-import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { choiceChosen, choicePoint, choiceYielder, POINTS, type ScheduleResult } from '../sync/schedule-layout.js';
 import { hex64, pteToIsa } from '../mmu/pte.js';
 
@@ -53,13 +52,13 @@ export function configHash(cfg: { file: string }): string {
 }
 
 export function packChoices(choices: Int32Array): string {
-  return deflateRawSync(Buffer.from(choices.buffer, choices.byteOffset, choices.byteLength)).toString('base64url');
+  return zlib().deflateRawSync(Buffer.from(choices.buffer, choices.byteOffset, choices.byteLength)).toString('base64url');
 }
 
 export function unpackChoices(s: string): Int32Array {
   let bytes: Buffer;
   try {
-    bytes = inflateRawSync(Buffer.from(s, 'base64url'));
+    bytes = zlib().inflateRawSync(Buffer.from(s, 'base64url'));
   } catch {
     throw new TokenError('the token\'s choice list is damaged (it does not inflate)');
   }
@@ -70,7 +69,7 @@ export function unpackChoices(s: string): Int32Array {
 }
 
 export function encodeToken(d: TokenData): string {
-  return TOKEN_PREFIX + deflateRawSync(Buffer.from(JSON.stringify(d))).toString('base64url');
+  return TOKEN_PREFIX + zlib().deflateRawSync(Buffer.from(JSON.stringify(d))).toString('base64url');
 }
 
 export function decodeToken(s: string): TokenData {
@@ -81,7 +80,7 @@ export function decodeToken(s: string): TokenData {
   }
   let d: unknown;
   try {
-    d = JSON.parse(inflateRawSync(Buffer.from(t.slice(TOKEN_PREFIX.length), 'base64url')).toString('utf8'));
+    d = JSON.parse(zlib().inflateRawSync(Buffer.from(t.slice(TOKEN_PREFIX.length), 'base64url')).toString('utf8'));
   } catch {
     throw new TokenError('a schedule token, found one that is damaged (it does not decode; was it cut short?)');
   }

@@ -14,3 +14,8 @@ export function hashHex(algorithm: string, data: string | Uint8Array): string {
   const { createHash } = requireLazily('node:crypto') as typeof import('node:crypto');
   return createHash(algorithm).update(data).digest('hex');
 }
+
+/** node:zlib, loaded at the first call (schedule tokens, gzip traces). */
+export function zlib(): typeof import('node:zlib') {
+  return requireLazily('node:zlib') as typeof import('node:zlib');
+}

@@ -14,10 +14,9 @@
  * near 0x400000, heap, stack near 0x1fff000000) lands compactly in the guest, in touch order.
  */
 import { createReadStream, closeSync, openSync, readSync, statSync, unlinkSync, writeSync } from 'node:fs';
-import { hashHex } from '../util/lazy.js';
+import { hashHex, zlib } from '../util/lazy.js';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createGunzip } from 'node:zlib';
 import type { Readable } from 'node:stream';
 import { ConfigError } from './config.js';
 
@@ -57,7 +56,7 @@ function openTrace(path: string): Readable {
   const n = readSync(fd, magic, 0, 2, 0);
   closeSync(fd);
   const raw = createReadStream(path);
-  return n === 2 && magic[0] === 0x1f && magic[1] === 0x8b ? raw.pipe(createGunzip()) : raw;
+  return n === 2 && magic[0] === 0x1f && magic[1] === 0x8b ? raw.pipe(zlib().createGunzip()) : raw;
 }
 
 /** Appends (type, page, count) pairs to the replay file in chunks, merging repeats. */
