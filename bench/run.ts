@@ -11,6 +11,7 @@ import { runMicro } from './micro.js';
 import { runStatsCost, runThroughput, type ThroughputRow } from './throughput.js';
 import { runTraceReplay } from './trace-replay.js';
 import { runOversubscription } from './oversubscription.js';
+import { runCommands } from './commands.js';
 import { packageRoot } from '../src/util/paths.js';
 
 const args = new Set(process.argv.slice(2));
@@ -84,6 +85,12 @@ async function main(): Promise<void> {
     out.traceReplay = t;
     process.stdout.write(`\nTrace replay (configs/trace-sort.yaml, 1 vCPU) against a uniform pattern over the same ${t.distinctPages} pages, store share ${t.storeShare}, fetch share ${t.fetchShare}; median of ${t.pairs} interleaved pairs\n`);
     process.stdout.write(table(['trace accesses/s', 'synthetic accesses/s', 'trace / synthetic'], [[t.traceAccessesPerSec, t.syntheticAccessesPerSec, `${t.ratio}x`]]) + '\n');
+  }
+  if (!args.has('--micro-only')) {
+    const c = runCommands(quick ? 1 : 3);
+    out.commands = c;
+    process.stdout.write(`\nWhole commands, timed from outside (median of ${quick ? 1 : 3} passes, each case once per pass in turn; stress: 5 seeds a pass)\n`);
+    process.stdout.write(table(['case', 'median', 'range', 'runs', 'command'], c.map((r) => [r.name, `${r.median} ${r.unit}`, `${r.min}-${r.max}`, r.runs, r.command])) + '\n');
   }
   const dir = join(packageRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
