@@ -185,9 +185,10 @@ export async function runSimulation(given: ResolvedConfig, opts: RunOptions = {}
   if (opts.signal?.aborted) onAbort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
   // Inline, the vCPUs run one after the other on this thread, each alone.
-  const place = placeVcpus(cfg, false, opts.inline ? cfg.vcpus : opts.threads);
+  // A small run (with `threads` auto or 1) runs its vCPUs on this thread, multiplexed as one worker would.
+  const here = opts.inline !== true && opts.pool === undefined && opts.threads === undefined && runsHere(cfg);
+  const place = placeVcpus(cfg, false, opts.inline ? cfg.vcpus : here ? 1 : opts.threads);
   const threads = place.threads;
-  const here = opts.inline !== true && opts.pool === undefined && runsHere(cfg, threads);
   const tasks: VcpuTask[] = [];
   for (let v = 0; v < cfg.vcpus; v++) {
     tasks.push({

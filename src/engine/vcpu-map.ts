@@ -40,12 +40,11 @@ export interface Placement {
  *   whose oversubscribed threads are preempted mid-fault, widening race windows as a busy host
  *   does): one thread per vCPU;
  * - `auto` otherwise: no more threads than the host's processors, so no vCPU thread is
- *   descheduled holding a lock (engine/vcpu-thread.ts). Under a cost model the vCPUs of one L1
- *   share a thread: they meet on its mmu_lock and their guests' tlb_locks, and on one thread
- *   their modeled order is exact, the run repeats exactly, and no thread waits on another for it
- *   (the skew bound, which two threads of one L1 paid for in wall time: docs/performance.md,
- *   "One thread per L1"). The L1s go round-robin over the threads; without a cost model the
- *   vCPUs do.
+ *   descheduled holding a lock (engine/vcpu-thread.ts). Under a cost model the vCPUs of one
+ *   nested guest share a thread: every fault of each takes the guest's tlb_lock, and on one
+ *   thread their modeled order there is exact, the run repeats exactly, and no thread waits on
+ *   another for it (the skew bound, hw/clock.ts, which paces only a guest's vCPUs). The guests
+ *   go round-robin over the threads; without a cost model the vCPUs do.
  */
 export function placeVcpus(cfg: ResolvedConfig, perVcpu = false, given?: number): Placement {
   const n = cfg.vcpus;
@@ -56,28 +55,48 @@ export function placeVcpus(cfg: ResolvedConfig, perVcpu = false, given?: number)
   if (perVcpu) return roundRobin(n);
   const cores = availableParallelism();
   if (cfg.cost.model === 'none') return roundRobin(Math.min(n, cores));
-  // A thread per L1 up to the processors (vCPU v is in L1 v mod l1.count).
-  const threads = Math.min(cfg.l1.count, n, cores);
-  return { threads, threadOf: Array.from({ length: n }, (_, v) => l1OfVcpu(cfg, v) % threads) };
+  // A thread per nested guest up to the processors, the guests numbered by their first vCPU.
+  const group = new Map<string, number>();
+  const guestOf = Array.from({ length: n }, (_, v) => {
+    const key = guestKey(cfg, v);
+    if (!group.has(key)) group.set(key, group.size);
+    return group.get(key)!;
+  });
+  const threads = Math.min(group.size, cores);
+  return { threads, threadOf: guestOf.map((g) => g % threads) };
+}
+
+/** The nested guest vCPU `v` runs in, as a key unique over the L1s. */
+export function guestKey(cfg: ResolvedConfig, v: number): string {
+  return `${l1OfVcpu(cfg, v)}/${guestSlotOfVcpu(cfg, v)}`;
+}
+
+/** The other vCPUs of vCPU `v`'s nested guest (those it keeps modeled pace with: hw/clock.ts). */
+export function guestMates(cfg: ResolvedConfig, v: number): number[] {
+  const key = guestKey(cfg, v);
+  const out: number[] = [];
+  for (let u = 0; u < cfg.vcpus; u++) if (u !== v && guestKey(cfg, u) === key) out.push(u);
+  return out;
 }
 
 /**
- * Accesses (over all vCPUs) up to which a run whose vCPUs share one thread runs them on the
- * coordinator's thread instead of a worker (`runsHere`). A worker costs about 0.1 s before its
- * first access (Node's bootstrap, then the simulator's code); 4,096 faults of cold code take
- * 0.2-0.25 s, still 0.05 s less than on a worker (docs/performance.md, "Small runs").
+ * Accesses (over all vCPUs) up to which a run may run its vCPUs on the coordinator's thread
+ * instead of workers (`runsHere`). A worker costs about 0.1 s before its first access (Node's
+ * bootstrap, then the simulator's code); 4,096 faults of cold code take 0.2-0.25 s, still 0.05 s
+ * less than on a worker (docs/performance.md, "Small runs").
  */
 export const HERE_MAX_ACCESSES = 4096;
 
 /**
- * Whether a run's vCPUs run on the coordinator's thread: one thread would run them all anyway
- * (`placement`), it is bounded by a little work (`HERE_MAX_ACCESSES`, no timed warm-up) and runs
- * freely. The same vCPUs run the same way, multiplexed as on a worker; the coordinator only does
- * nothing else meanwhile (no progress, no time series sample, Ctrl-C seen at the end), which a run
- * this short does not miss.
+ * Whether a run's vCPUs run on the coordinator's thread, all of them multiplexed as one worker
+ * would run them: it is bounded by a little work (`HERE_MAX_ACCESSES`, no timed warm-up), runs
+ * freely, and leaves the threads to nestsim (`threads` auto) or asks for one. Its wall-clock
+ * figures would be start-up and cold code on any thread; its modeled ones are a thread's exact
+ * order. The coordinator does nothing else meanwhile (no progress, no time series sample, Ctrl-C
+ * seen at the end), which a run this short does not miss.
  */
-export function runsHere(cfg: ResolvedConfig, threads: number): boolean {
-  return threads === 1 && cfg.schedule.strategy === 'free' && cfg.accesses > 0 && cfg.warmupMs === 0 && cfg.accesses * cfg.vcpus <= HERE_MAX_ACCESSES;
+export function runsHere(cfg: ResolvedConfig): boolean {
+  return cfg.threads <= 1 && cfg.schedule.strategy === 'free' && cfg.accesses > 0 && cfg.warmupMs === 0 && cfg.accesses * cfg.vcpus <= HERE_MAX_ACCESSES;
 }
 
 /** The vCPUs `p` puts on thread `t`, in vCPU order. */

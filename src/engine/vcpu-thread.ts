@@ -23,7 +23,7 @@
 import { CTRL } from '../memory/records.js';
 import { attachMachine, type Machine } from '../memory/machine.js';
 import { STEP, VcpuRunner, type VcpuResult, type VcpuTask } from './vcpu-loop.js';
-import { guestSlotOfVcpu, l1OfVcpu } from './vcpu-map.js';
+import { guestKey } from './vcpu-map.js';
 
 /** Accesses a vCPU runs before its thread looks at the others (a bound on one turn either way). */
 const MUX_ACCESSES = 256;
@@ -88,7 +88,7 @@ class Multiplexer {
     this.costOn = cost.on;
     this.quantum = muxQuantum(
       cost.skewCycles,
-      runners.map((r) => `${l1OfVcpu(r.cfg, r.v)}/${guestSlotOfVcpu(r.cfg, r.v)}`),
+      runners.map((r) => guestKey(r.cfg, r.v)),
       runners.some((r) => r.cpu.clock.on),
     );
     for (const r of runners) {
@@ -171,9 +171,9 @@ class Multiplexer {
  * is decided by their order in modeled time. Otherwise their turns are unbounded in cycles
  * (MUX_ACCESSES accesses each): vCPUs of different L1s share no lock with a modeled wait, and
  * vCPUs of different guests of one L1 meet only on its mmu_lock, whose modeled queueing between
- * them the short turns did not capture either (docs/cost-model.md, "Where nestsim simplifies").
- * A turn of half the default bound is shorter than a fault, and switching at every fault cost a
- * third of the wall rate (docs/performance.md, "One thread per L1"). A thread paced by another
+ * them is not kept (docs/cost-model.md, "Where nestsim simplifies"). A turn of half the default
+ * bound is shorter than a fault, and switching at every fault cost a third of the wall rate
+ * (docs/performance.md, "One thread per L1"). A thread paced by another
  * keeps the short turns: its own spread would eat the bound's slack.
  */
 export function muxQuantum(skewCycles: number, guests: readonly string[], paced: boolean): number {

@@ -10,10 +10,13 @@
  * does. It sleeps out of guest mode (a shootdown does not wait for it) and joins audits. Idle
  * vCPUs (not started, finished, waiting to re-enter a destroyed guest) hold no one back.
  *
- * The bound holds among the vCPUs of one L1 (`l1.count`): those are the ones that meet in modeled
- * time, on their L1's mmu_lock and their guests' tlb_locks. vCPUs of different L1s share no lock
- * with a modeled wait (the host lock and the frame allocator have none, and a tlbie of one L1's
- * lpid drops no other L1's entries), so holding them together would cost wall time for nothing.
+ * The bound holds among the vCPUs of one nested guest: every fault of each takes the guest's
+ * tlb_lock for most of its handling, so who queues behind whom there is most of what their
+ * modeled time says. vCPUs of different guests of one L1 meet only on its mmu_lock, whose holds
+ * are short (a few per cent of a fault even at 16 vCPUs); their clocks run free of each other,
+ * and the lock's modeled queueing between them is lax (docs/cost-model.md, "Where nestsim
+ * simplifies"): a bound there cost a third of the wall rate for a wait it barely changed. vCPUs
+ * of different L1s share no lock with a modeled wait at all.
  */
 import { availableParallelism } from 'node:os';
 import { CLOCK_UNIT, CTRL, LINE_WORDS, VCPU_CTL } from '../memory/records.js';
@@ -52,12 +55,12 @@ export interface ClockHost {
 export class VcpuClock {
   /**
    * Whether this vCPU keeps a shared clock: a cost model is on, a skew bound is set, and another
-   * vCPU of its L1 runs on another thread (`setThreads`; the vCPUs of one thread keep their order
-   * themselves, engine/vcpu-thread.ts).
+   * vCPU of its nested guest runs on another thread (`setThreads`; the vCPUs of one thread keep
+   * their order themselves, engine/vcpu-thread.ts).
    */
-  on: boolean;
-  /** The same, whatever the threads: a cost model, a bound, and another vCPU in its L1. */
-  private readonly paced: boolean;
+  on = false;
+  /** A cost model and a bound are on, for a vCPU (not the coordinator). */
+  private readonly bounded: boolean;
   private readonly w: Int32Array;
   private readonly clockIdx: number;
   private readonly activeIdx: number;
@@ -65,21 +68,14 @@ export class VcpuClock {
   private readonly waitersIdx: number;
   private readonly stopIdx: number;
   private readonly vcpus: number;
-  /** The vCPUs this one keeps pace with: v = first, first + step, ... (its L1's). */
-  private readonly first: number;
-  private readonly step: number;
+  /** The vCPUs this one keeps pace with: the others of its nested guest (`setThreads`). */
+  private mates: readonly number[] = [];
   /** SKEW_SPIN_MS when the vCPU threads fit the processors, else 0 (`setThreads`). */
   private spinMs = 0;
-  /** Thread of each vCPU (engine/vcpu-map.ts), and this one's: a thread keeps its own vCPUs' order itself. */
-  private threadOf: readonly number[] = [];
-  private mine = 0;
 
   constructor(private readonly ctx: HvContext) {
     const m = ctx.m;
-    // A lone vCPU (in the machine, or in its L1) has no one to keep pace with: it publishes nothing.
-    this.first = m.l1;
-    this.step = m.L.l1Count;
-    this.paced = this.on = ctx.cost.on && ctx.cost.skewCycles > 0 && ctx.vcpu >= 0 && m.L.vcpus > this.first + this.step;
+    this.bounded = ctx.cost.on && ctx.cost.skewCycles > 0 && ctx.vcpu >= 0;
     this.w = m.w;
     this.clockIdx = vcpuCtl(m, Math.max(0, ctx.vcpu), VCPU_CTL.clock);
     this.activeIdx = vcpuCtl(m, Math.max(0, ctx.vcpu), VCPU_CTL.clockActive);
@@ -87,17 +83,22 @@ export class VcpuClock {
     this.waitersIdx = m.ctrl(CTRL.skewWaiters);
     this.stopIdx = m.ctrl(CTRL.stop);
     this.vcpus = m.L.vcpus;
-    this.setThreads(undefined);
+    this.setThreads(undefined, []);
   }
 
-  /** The threads the run's vCPUs are on (`threadOf[v]`; absent: one each): look only at other threads' vCPUs. */
-  setThreads(threadOf: readonly number[] | undefined): void {
-    this.threadOf = threadOf ?? Array.from({ length: this.vcpus }, (_, v) => v);
-    this.mine = this.threadOf[Math.max(0, this.ctx.vcpu)];
-    let apart = false;
-    for (let v = this.first; v < this.vcpus; v += this.step) if (this.threadOf[v] !== this.mine) apart = true;
-    this.on = this.paced && apart;
-    const threads = this.threadOf.reduce((a, t) => Math.max(a, t + 1), 1);
+  /**
+   * The threads the run's vCPUs are on (`threadOf[v]`; absent: one each), and the other vCPUs of
+   * this one's nested guest (engine/vcpu-map.ts, `guestMates`): it keeps pace with those of them
+   * on other threads. A vCPU alone in its guest, or with all of its guest on its thread, publishes
+   * nothing and never waits.
+   */
+  setThreads(threadOf: readonly number[] | undefined, mates: readonly number[]): void {
+    // A thread keeps its own vCPUs' order itself.
+    const of = threadOf ?? Array.from({ length: this.vcpus }, (_, v) => v);
+    const mine = of[Math.max(0, this.ctx.vcpu)];
+    this.mates = mates.filter((v) => of[v] !== mine);
+    this.on = this.bounded && this.mates.length > 0;
+    const threads = of.reduce((a, t) => Math.max(a, t + 1), 1);
     this.spinMs = threads <= availableParallelism() ? SKEW_SPIN_MS : 0;
   }
 
@@ -128,18 +129,18 @@ export class VcpuClock {
   }
 
   /**
-   * How far (cycles) this clock leads the slowest other running vCPU's of its L1 (negative when
-   * it trails all of them), or -Infinity when no other vCPU runs. Compared by wrapping difference.
+   * How far (cycles) this clock leads the slowest other running vCPU's of its guest on another
+   * thread (negative when it trails all of them), or -Infinity when none runs. Compared by
+   * wrapping difference.
    */
   lead(): number {
     const w = this.w;
     const own = (this.ctx.cyc / CLOCK_UNIT) | 0;
     const me = this.ctx.vcpu;
-    const threadOf = this.threadOf;
-    const mine = this.mine;
+    const mates = this.mates;
     let lead = -Infinity;
-    for (let v = this.first; v < this.vcpus; v += this.step) {
-      if (threadOf[v] === mine) continue; // itself, and the vCPUs its thread runs in turn
+    for (let k = 0; k < mates.length; k++) {
+      const v = mates[k];
       const base = this.clockIdx + (v - me) * LINE_WORDS;
       if (Atomics.load(w, base + (VCPU_CTL.clockActive - VCPU_CTL.clock)) === 0) continue;
       const d = (own - Atomics.load(w, base)) | 0;

@@ -161,7 +161,7 @@ const RUN_BODY: Record<string, Schema> = {
   run: obj('How the run went.', {
     seed: count('Seed of every random choice.', 'seed'),
     vcpus: { type: 'integer', minimum: 1, description: withUnit('Simulated L2 vCPUs.', 'count') },
-    threads: { type: 'integer', minimum: 1, description: withUnit('Threads that ran them (key threads: vCPU v on thread v mod threads; auto under a cost model, an L1\'s vCPUs on one thread). Worker threads, except that a small run of one thread runs on the coordinator\'s own. Since 1.6.0.', 'count') },
+    threads: { type: 'integer', minimum: 1, description: withUnit('Threads that ran them (key threads: vCPU v on thread v mod threads; auto under a cost model, a nested guest\'s vCPUs on one thread). Worker threads, except that a small run runs all its vCPUs on the coordinator\'s own. Since 1.6.0.', 'count') },
     durationMs: num('Measured time, which the rates divide by: from the start gate (every vCPU built) to the end; with a warm-up, the vCPUs\' mean time from their warm-up\'s end.', 'ms'),
     wallMs: num('Wall time of the whole run, setup and teardown included.', 'ms'),
     deadlineMs: nullable(num('The configured bound on the run in duration mode; null when bounded by accesses.', 'ms')),

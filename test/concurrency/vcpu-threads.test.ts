@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import { ConfigError, parseConfig } from '../../src/workload/config.js';
 import { runSimulation } from '../../src/engine/run.js';
 import { makePool, threadsFor } from '../../src/engine/pool.js';
-import { HERE_MAX_ACCESSES, placeVcpus, runsHere, vcpusOfThread } from '../../src/engine/vcpu-map.js';
+import { HERE_MAX_ACCESSES, guestMates, placeVcpus, runsHere, vcpusOfThread } from '../../src/engine/vcpu-map.js';
 import { muxQuantum } from '../../src/engine/vcpu-thread.js';
 import type { RunDocument } from '../../src/stats/document.js';
 import { schemaProblems } from '../helpers/schema.js';
@@ -66,39 +66,53 @@ describe('several vCPUs on one thread (threads)', () => {
     expect(() => cfg({ threads: 17 })).toThrow(/threads.*at most vcpus \(16\)/s);
   });
 
-  it('auto under a cost model: the vCPUs of one L1 share a thread, the L1s go round-robin over at most one thread per processor', () => {
+  it('auto under a cost model: the vCPUs of one nested guest share a thread, the guests go round-robin over at most one thread per processor', () => {
     const cores = availableParallelism();
     const cfg = (over: Record<string, unknown>) => parseConfig(stringify({ vcpus: 8, ...over }), '<t>');
-    // One L1, however its vCPUs spread over its guests: one thread, whatever the host.
-    for (const guests of [{ count: 1 }, { count: 2, vcpuMap: 'spread' }, { count: 2, vcpuMap: 'packed' }, { count: 8 }]) {
-      const one = placeVcpus(cfg({ guests }));
-      expect(one.threads, JSON.stringify(guests)).toBe(1);
-      expect(vcpusOfThread(one, 0)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
-    }
-    // Two L1s (vCPU v in L1 v mod 2): each L1's vCPUs together, a thread each where there are two processors.
+    // One guest: one thread, whatever the host.
+    const one = placeVcpus(cfg({ guests: { count: 1 } }));
+    expect(one.threads).toBe(1);
+    expect(vcpusOfThread(one, 0)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    // Two guests of one L1: spread puts vCPU v in guest v mod 2, packed the first four in guest 0.
+    const spread = placeVcpus(cfg({ guests: { count: 2, vcpuMap: 'spread' } }));
+    expect(spread.threads).toBe(Math.min(2, cores));
+    for (let v = 0; v < 8; v++) expect(spread.threadOf[v]).toBe(spread.threadOf[v % 2]);
+    const packed = placeVcpus(cfg({ guests: { count: 2, vcpuMap: 'packed' } }));
+    for (let v = 0; v < 8; v++) expect(packed.threadOf[v]).toBe(packed.threadOf[v < 4 ? 0 : 4]);
+    // The vCPUs a vCPU keeps modeled pace with: the others of its guest.
+    expect(guestMates(cfg({ guests: { count: 2, vcpuMap: 'spread' } }), 2)).toEqual([0, 4, 6]);
+    expect(guestMates(cfg({ guests: { count: 8 } }), 3)).toEqual([]);
+    // Two L1s (vCPU v in L1 v mod 2), one guest each: each L1's vCPUs together.
     const two = placeVcpus(cfg({ guests: { count: 1 }, l1: { count: 2 } }));
     expect(two.threads).toBe(Math.min(2, cores));
     for (let v = 0; v < 8; v++) expect(two.threadOf[v]).toBe(two.threadOf[v % 2]);
-    // Eight L1s: at most one thread per processor, the L1s round-robin over them.
-    const eight = placeVcpus(cfg({ l1: { count: 8 } }));
-    expect(eight.threads).toBe(Math.min(8, cores));
-    expect(eight.threadOf).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((v) => v % eight.threads));
+    // A guest per vCPU (one L1 or eight): at most one thread per processor, the guests round-robin over them.
+    for (const over of [{ guests: { count: 8 } }, { l1: { count: 8 } }]) {
+      const eight = placeVcpus(cfg(over));
+      expect(eight.threads).toBe(Math.min(8, cores));
+      expect(eight.threadOf).toEqual([0, 1, 2, 3, 4, 5, 6, 7].map((v) => v % eight.threads));
+    }
     // Not under cost.model none, nor when threads is set, nor for stress or a controlled schedule.
     expect(placeVcpus(cfg({ guests: { count: 1 }, cost: { model: 'none' } })).threads).toBe(Math.min(8, cores));
     expect(placeVcpus(cfg({ guests: { count: 1 }, threads: 2 })).threadOf).toEqual([0, 1, 0, 1, 0, 1, 0, 1]);
     expect(placeVcpus(cfg({ guests: { count: 1 } }), true).threads).toBe(8);
   });
 
-  it('one L1 with a nested guest per vCPU, default threads: one thread, whole turns, no skew wait, and the run repeats exactly', async () => {
+  it('one L1 with a nested guest per vCPU, default threads: a thread per guest up to the processors, whole turns, no skew wait, mmu_lock charged but not queued, and the run repeats', async () => {
     const storm = { ...STORM, seed: 9, vcpus: 4, guests: { count: 4, memory: '64M' } };
     const a = await run(storm);
     const b = await run(storm);
     expectClean(a, 4, 8000);
-    expect(a.run.threads).toBe(1);
+    expect(a.run.threads).toBe(Math.min(4, availableParallelism()));
+    // The guests' clocks run free of each other: nothing to wait for.
     expect(a.modeled!.skewCycles.waits).toBe(0);
     expect(a.modeled!.skewCycles.observedMax).toBe(0);
-    expect(a.modeled).toEqual(b.modeled);
+    // mmu_lock between guests: its cost charged, no modeled queueing (docs/cost-model.md).
+    expect(a.modeled!.lockWait.mmuLock.waitNs).toBe(0);
+    expect(a.modeled!.breakdown.lock).toBeGreaterThan(0);
+    // The same events; modeled time the same but for the lax order of L1's flushes of another guest.
     expect(a.counts).toEqual(b.counts);
+    expect(Math.abs(a.modeled!.faultsPerSec / b.modeled!.faultsPerSec - 1)).toBeLessThan(1e-4);
   }, 120_000);
 
   for (const model of ['power9', 'none'] as const) {
@@ -150,15 +164,13 @@ describe('several vCPUs on one thread (threads)', () => {
     expect(one.modeled!.lockWait.mmuLock.waitNs + one.modeled!.lockWait.tlbLock.waitNs).toBe(0);
   }, 120_000);
 
-  it('a small run of one thread runs on the coordinator\'s thread, exactly as its worker would', async () => {
+  it('a small run runs its vCPUs on the coordinator\'s thread, exactly as one worker would', async () => {
     const small = { ...STORM, seed: 4, vcpus: 2, accesses: 1500, guests: { count: 2, memory: '64M' } };
-    const here = (over: Record<string, unknown>): boolean => {
-      const cfg = parseConfig(stringify({ ...small, ...over }), '<here>');
-      return runsHere(cfg, placeVcpus(cfg).threads);
-    };
+    const here = (over: Record<string, unknown>): boolean => runsHere(parseConfig(stringify({ ...small, ...over }), '<here>'));
     expect(here({})).toBe(true);
+    expect(here({ threads: 1 })).toBe(true);
     expect(here({ accesses: HERE_MAX_ACCESSES / 2 })).toBe(true);
-    // Not: more work, a second thread, a run bounded by time, a timed warm-up, a controlled schedule.
+    // Not: more work, threads asked for, a run bounded by time, a timed warm-up, a controlled schedule.
     expect(here({ accesses: HERE_MAX_ACCESSES / 2 + 1 })).toBe(false);
     expect(here({ threads: 2 })).toBe(false);
     expect(here({ accesses: 0, duration: '50ms' })).toBe(false);
@@ -167,9 +179,9 @@ describe('several vCPUs on one thread (threads)', () => {
     const onHere = await run(small);
     const pool = makePool(1);
     try {
-      const { doc: onWorker } = await runSimulation(parseConfig(stringify(small), '<threads>'), { pool });
+      const { doc: onWorker } = await runSimulation(parseConfig(stringify({ ...small, threads: 1 }), '<threads>'), { pool });
       expectClean(onHere, 2, 1500);
-      expect(onHere.run.threads).toBe(1);
+      expect([onHere.run.threads, onWorker.run.threads]).toEqual([1, 1]);
       expect(onHere.counts).toEqual(onWorker.counts);
       expect(onHere.modeled).toEqual(onWorker.modeled);
     } finally {
