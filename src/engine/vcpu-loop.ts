@@ -22,7 +22,7 @@ import { MODELED_PREFIX } from '../stats/results.js';
 import { l1DataPage } from '../hv/l1-handler.js';
 import { slotOfLpid } from '../hv/guests.js';
 import { contextFor, controlledHook, guestOfVcpu } from './setup.js';
-import { guestMates, l1OfVcpu } from './vcpu-map.js';
+import { l1OfVcpu, paceMates } from './vcpu-map.js';
 import { Duties } from './duties.js';
 import { auditPoint } from './barrier.js';
 import { ScheduleAbandoned, Turnstile, setCurrentTurnstile } from '../sync/turnstile.js';
@@ -99,7 +99,7 @@ export class VcpuRunner {
     if (turnstile !== null) turnstile.clock = ctx;
     const cpu = (this.cpu = new Cpu(ctx, guestOfVcpu(cfg, v)));
     // The skew bound skips the vCPUs of its own thread: the thread keeps their order itself.
-    cpu.clock.setThreads(task.threadOf, guestMates(cfg, v));
+    cpu.clock.setThreads(task.threadOf, paceMates(cfg, v));
     const prng = (this.prng = new Prng(cfg.seed, v + 1));
     const L = m.L;
     const pageBytes = 2 ** L.pageShift;

@@ -41,10 +41,11 @@ export interface Placement {
  *   does): one thread per vCPU;
  * - `auto` otherwise: no more threads than the host's processors, so no vCPU thread is
  *   descheduled holding a lock (engine/vcpu-thread.ts). Under a cost model the vCPUs of one
- *   nested guest share a thread: every fault of each takes the guest's tlb_lock, and on one
- *   thread their modeled order there is exact, the run repeats exactly, and no thread waits on
- *   another for it (the skew bound, hw/clock.ts, which paces only a guest's vCPUs). The guests
- *   go round-robin over the threads; without a cost model the vCPUs do.
+ *   pace group share a thread (`paceKey`: a nested guest, or an L1 whose memory the host's
+ *   actors work on): every fault of a guest's vCPUs takes its tlb_lock, and on one thread their
+ *   modeled order there is exact, the run repeats exactly, and no thread waits on another for it
+ *   (the skew bound, hw/clock.ts, which paces only a group's vCPUs). The groups go round-robin
+ *   over the threads; without a cost model the vCPUs do.
  */
 export function placeVcpus(cfg: ResolvedConfig, perVcpu = false, given?: number): Placement {
   const n = cfg.vcpus;
@@ -55,15 +56,34 @@ export function placeVcpus(cfg: ResolvedConfig, perVcpu = false, given?: number)
   if (perVcpu) return roundRobin(n);
   const cores = availableParallelism();
   if (cfg.cost.model === 'none') return roundRobin(Math.min(n, cores));
-  // A thread per nested guest up to the processors, the guests numbered by their first vCPU.
+  // A thread per pace group (`paceKey`) up to the processors, the groups numbered by their first vCPU.
   const group = new Map<string, number>();
-  const guestOf = Array.from({ length: n }, (_, v) => {
-    const key = guestKey(cfg, v);
+  const groupOf = Array.from({ length: n }, (_, v) => {
+    const key = paceKey(cfg, v);
     if (!group.has(key)) group.set(key, group.size);
     return group.get(key)!;
   });
   const threads = Math.min(group.size, cores);
-  return { threads, threadOf: guestOf.map((g) => g % threads) };
+  return { threads, threadOf: groupOf.map((g) => g % threads) };
+}
+
+/**
+ * Whether the host works on L1 memory (any `actors.host` rate): migration, swap, aging, dirty-log
+ * harvest and memslot flushes change what every nested guest of the L1 maps, so its guests'
+ * vCPUs then meet in modeled time beyond mmu_lock.
+ */
+export function hostActorsOn(cfg: ResolvedConfig): boolean {
+  return Object.values(cfg.actors.host).some((rate) => rate > 0);
+}
+
+/**
+ * The vCPUs that keep modeled pace with each other (hw/clock.ts) and share a thread by default
+ * under a cost model: a nested guest's, whose faults queue on its tlb_lock; the whole L1's when
+ * the host's actors work on its memory (`hostActorsOn`), so that their effects on the other
+ * guests land in one modeled order and the run repeats exactly.
+ */
+export function paceKey(cfg: ResolvedConfig, v: number): string {
+  return hostActorsOn(cfg) ? String(l1OfVcpu(cfg, v)) : guestKey(cfg, v);
 }
 
 /** The nested guest vCPU `v` runs in, as a key unique over the L1s. */
@@ -71,11 +91,11 @@ export function guestKey(cfg: ResolvedConfig, v: number): string {
   return `${l1OfVcpu(cfg, v)}/${guestSlotOfVcpu(cfg, v)}`;
 }
 
-/** The other vCPUs of vCPU `v`'s nested guest (those it keeps modeled pace with: hw/clock.ts). */
-export function guestMates(cfg: ResolvedConfig, v: number): number[] {
-  const key = guestKey(cfg, v);
+/** The other vCPUs of vCPU `v`'s pace group (`paceKey`): those it keeps modeled pace with (hw/clock.ts). */
+export function paceMates(cfg: ResolvedConfig, v: number): number[] {
+  const key = paceKey(cfg, v);
   const out: number[] = [];
-  for (let u = 0; u < cfg.vcpus; u++) if (u !== v && guestKey(cfg, u) === key) out.push(u);
+  for (let u = 0; u < cfg.vcpus; u++) if (u !== v && paceKey(cfg, u) === key) out.push(u);
   return out;
 }
 

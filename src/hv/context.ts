@@ -147,19 +147,16 @@ export class HvContext {
   /** cost.lockCycles (0 without a cost model), charged by every modeled acquisition. */
   private readonly lockCycles: number;
   /**
-   * Whether modeled time queues on this L1's locks: a cost model is on and the L1 has other vCPUs.
-   * A lone vCPU's actors run on its own clock, so its locks never keep it waiting in modeled time.
+   * Whether modeled time queues on this L1's locks (mmu_lock and its guests' tlb_locks): a cost
+   * model is on and two of the L1's vCPUs share a nested guest (more vCPUs than guests). A guest's
+   * tlb_lock is taken only by its own vCPUs and by L1's actors on their behalf, on their clocks; so
+   * with a guest per vCPU each tlb_lock has one clock. Between vCPUs of different guests, whose
+   * clocks run free of each other or take whole turns of a thread, mmu_lock's remembered holds are
+   * another clock's and queue nothing that means anything. Either way each hold is charged its
+   * cost and queues behind none (docs/cost-model.md, "Where nestsim simplifies"): the bookkeeping
+   * in the locks' lines cost 20% of fault-storm's wall rate at 2 vCPUs on two threads.
    */
-  private readonly sharedLocks: boolean;
-  /**
-   * Whether mmu_lock's modeled queueing is kept: shared locks, and two of the L1's vCPUs in one
-   * nested guest (more vCPUs than guests), whose clocks keep pace. Between vCPUs of different
-   * guests, whose clocks run free of each other or take whole turns of a thread, the remembered
-   * holds are another clock's and queue nothing that means anything: each hold is charged its
-   * cost and queues behind none (docs/cost-model.md, "Where nestsim simplifies"); the bookkeeping
-   * in the lock's line cost 20% of fault-storm's wall rate at 2 vCPUs.
-   */
-  private readonly mmuTimed: boolean;
+  private readonly locksTimed: boolean;
   /** Modeled stage histograms (modeled ns; same stages as `stages`): a fault's stages when `sampleModeledStages`, every modeled lock wait. */
   readonly mstages: Histogram[] = STAGE_NAMES.map(() => new Histogram());
 
@@ -196,9 +193,8 @@ export class HvContext {
     this.hook = o.hook;
     this.cost = new CostTables(o.cost, COUNTER_COUNT);
     this.lockCycles = this.cost.item[COST.lockCycles];
-    this.sharedLocks = this.cost.on && m.L.vcpus > m.l1 + m.L.l1Count;
     const l1Vcpus = Math.floor((m.L.vcpus - 1 - m.l1) / m.L.l1Count) + 1;
-    this.mmuTimed = this.sharedLocks && l1Vcpus > m.L.guestCount;
+    this.locksTimed = this.cost.on && l1Vcpus > m.L.guestCount;
   }
 
   /**
@@ -277,13 +273,13 @@ export class HvContext {
     const waited = lockWord(this.w, li, this.mmuSpins, this.untimed[0] >= LOCK_WAIT_SAMPLE - 1);
     this.counters[this.counterBase + COUNTER.mmuLockAcq]++;
     if (waited !== 0) this.noteWait(0, COUNTER.mmuLockContended, STAGE.mmuLockWait, waited);
-    if (this.cost.on) this.mmuAcquired = this.acquiredAt(this.mmuTimed, li, (li >>> 1) + HOLDS_F64, MMU_LOCK_HOLDS, COUNTER.mmuLockModeledWait, STAGE.mmuLockWait);
+    if (this.cost.on) this.mmuAcquired = this.acquiredAt(this.locksTimed, li, (li >>> 1) + HOLDS_F64, MMU_LOCK_HOLDS, COUNTER.mmuLockModeledWait, STAGE.mmuLockWait);
   }
 
   mmuUnlock(): void {
     const li = this.m.lockIndex(LOCK.mmu);
     const w = this.w;
-    if (this.mmuTimed) {
+    if (this.locksTimed) {
       const holds = (li >>> 1) + HOLDS_F64;
       const at = this.fitted(li, holds, MMU_LOCK_HOLDS, COUNTER.mmuLockModeledWait, STAGE.mmuLockWait, this.mmuAcquired);
       const k = w[li + HOLDS_COUNT_WORD];
@@ -308,7 +304,7 @@ export class HvContext {
     const waited = lockWord(this.w, li, MUTEX_SPINS, this.untimed[1] >= LOCK_WAIT_SAMPLE - 1);
     this.counters[this.counterBase + COUNTER.tlbLockAcq]++;
     if (waited !== 0) this.noteWait(1, COUNTER.tlbLockContended, STAGE.tlbLockWait, waited);
-    if (this.cost.on) this.tlbAcquired = this.acquiredAt(this.sharedLocks, li, this.tlbHolds(slot), TLB_LOCK_HOLDS, COUNTER.tlbLockModeledWait, STAGE.tlbLockWait);
+    if (this.cost.on) this.tlbAcquired = this.acquiredAt(this.locksTimed, li, this.tlbHolds(slot), TLB_LOCK_HOLDS, COUNTER.tlbLockModeledWait, STAGE.tlbLockWait);
   }
 
   /**
@@ -333,7 +329,7 @@ export class HvContext {
   tlbUnlock(slot: number): void {
     const li = this.m.tlbLockIndex(slot);
     const w = this.w;
-    if (this.sharedLocks) {
+    if (this.locksTimed) {
       const holds = this.tlbHolds(slot);
       const at = this.fitted(li, holds, TLB_LOCK_HOLDS, COUNTER.tlbLockModeledWait, STAGE.tlbLockWait, this.tlbAcquired);
       const k = w[li + HOLDS_COUNT_WORD];

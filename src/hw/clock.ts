@@ -13,10 +13,11 @@
  * The bound holds among the vCPUs of one nested guest: every fault of each takes the guest's
  * tlb_lock for most of its handling, so who queues behind whom there is most of what their
  * modeled time says. vCPUs of different guests of one L1 meet only on its mmu_lock, whose holds
- * are short (a few per cent of a fault even at 16 vCPUs); their clocks run free of each other,
- * and the lock's modeled queueing between them is lax (docs/cost-model.md, "Where nestsim
- * simplifies"): a bound there cost a third of the wall rate for a wait it barely changed. vCPUs
- * of different L1s share no lock with a modeled wait at all.
+ * are short (a few per cent of a fault even at 16 vCPUs), and through the host's work on L1
+ * memory. Without host actors their clocks run free of each other (a bound there cost a third
+ * of the wall rate for a wait it barely changed; docs/cost-model.md, "Where nestsim
+ * simplifies"); with them the whole L1 keeps pace (engine/vcpu-map.ts, `paceKey`). vCPUs of
+ * different L1s share no lock with a modeled wait at all.
  */
 import { availableParallelism } from 'node:os';
 import { CLOCK_UNIT, CTRL, LINE_WORDS, VCPU_CTL } from '../memory/records.js';
@@ -55,7 +56,7 @@ export interface ClockHost {
 export class VcpuClock {
   /**
    * Whether this vCPU keeps a shared clock: a cost model is on, a skew bound is set, and another
-   * vCPU of its nested guest runs on another thread (`setThreads`; the vCPUs of one thread keep
+   * vCPU of its pace group runs on another thread (`setThreads`; the vCPUs of one thread keep
    * their order themselves, engine/vcpu-thread.ts).
    */
   on = false;
@@ -68,7 +69,7 @@ export class VcpuClock {
   private readonly waitersIdx: number;
   private readonly stopIdx: number;
   private readonly vcpus: number;
-  /** The vCPUs this one keeps pace with: the others of its nested guest (`setThreads`). */
+  /** The vCPUs this one keeps pace with: the others of its pace group on other threads (`setThreads`). */
   private mates: readonly number[] = [];
   /** SKEW_SPIN_MS when the vCPU threads fit the processors, else 0 (`setThreads`). */
   private spinMs = 0;
@@ -88,9 +89,9 @@ export class VcpuClock {
 
   /**
    * The threads the run's vCPUs are on (`threadOf[v]`; absent: one each), and the other vCPUs of
-   * this one's nested guest (engine/vcpu-map.ts, `guestMates`): it keeps pace with those of them
-   * on other threads. A vCPU alone in its guest, or with all of its guest on its thread, publishes
-   * nothing and never waits.
+   * this one's pace group (engine/vcpu-map.ts, `paceMates`: its nested guest's, or its L1's):
+   * it keeps pace with those of them on other threads. A vCPU alone in its group, or with all of
+   * it on its thread, publishes nothing and never waits.
    */
   setThreads(threadOf: readonly number[] | undefined, mates: readonly number[]): void {
     // A thread keeps its own vCPUs' order itself.
@@ -129,8 +130,8 @@ export class VcpuClock {
   }
 
   /**
-   * How far (cycles) this clock leads the slowest other running vCPU's of its guest on another
-   * thread (negative when it trails all of them), or -Infinity when none runs. Compared by
+   * How far (cycles) this clock leads the slowest other running vCPU's of its pace group on
+   * another thread (negative when it trails all of them), or -Infinity when none runs. Compared by
    * wrapping difference.
    */
   lead(): number {

@@ -12,7 +12,7 @@ import { stringify } from 'yaml';
 import { ConfigError, parseConfig } from '../../src/workload/config.js';
 import { runSimulation } from '../../src/engine/run.js';
 import { makePool, threadsFor } from '../../src/engine/pool.js';
-import { HERE_MAX_ACCESSES, guestMates, placeVcpus, runsHere, vcpusOfThread } from '../../src/engine/vcpu-map.js';
+import { HERE_MAX_ACCESSES, paceMates, placeVcpus, runsHere, vcpusOfThread } from '../../src/engine/vcpu-map.js';
 import { muxQuantum } from '../../src/engine/vcpu-thread.js';
 import type { RunDocument } from '../../src/stats/document.js';
 import { schemaProblems } from '../helpers/schema.js';
@@ -66,7 +66,7 @@ describe('several vCPUs on one thread (threads)', () => {
     expect(() => cfg({ threads: 17 })).toThrow(/threads.*at most vcpus \(16\)/s);
   });
 
-  it('auto under a cost model: the vCPUs of one nested guest share a thread, the guests go round-robin over at most one thread per processor', () => {
+  it('auto under a cost model: the vCPUs of one nested guest share a thread (of one L1 under host actors), the groups go round-robin over at most one thread per processor', () => {
     const cores = availableParallelism();
     const cfg = (over: Record<string, unknown>) => parseConfig(stringify({ vcpus: 8, ...over }), '<t>');
     // One guest: one thread, whatever the host.
@@ -80,8 +80,16 @@ describe('several vCPUs on one thread (threads)', () => {
     const packed = placeVcpus(cfg({ guests: { count: 2, vcpuMap: 'packed' } }));
     for (let v = 0; v < 8; v++) expect(packed.threadOf[v]).toBe(packed.threadOf[v < 4 ? 0 : 4]);
     // The vCPUs a vCPU keeps modeled pace with: the others of its guest.
-    expect(guestMates(cfg({ guests: { count: 2, vcpuMap: 'spread' } }), 2)).toEqual([0, 4, 6]);
-    expect(guestMates(cfg({ guests: { count: 8 } }), 3)).toEqual([]);
+    expect(paceMates(cfg({ guests: { count: 2, vcpuMap: 'spread' } }), 2)).toEqual([0, 4, 6]);
+    expect(paceMates(cfg({ guests: { count: 8 } }), 3)).toEqual([]);
+    // With the host's actors working on L1 memory, which every guest of the L1 maps: the whole L1,
+    // on one thread, as a unit.
+    const hosted = cfg({ guests: { count: 8 }, actors: { host: { migrate: 1 } } });
+    expect(placeVcpus(hosted).threads).toBe(1);
+    expect(paceMates(hosted, 3)).toEqual([0, 1, 2, 4, 5, 6, 7]);
+    const hosted2 = cfg({ guests: { count: 4 }, l1: { count: 2 }, actors: { host: { age: 5 } } });
+    expect(placeVcpus(hosted2).threads).toBe(Math.min(2, cores));
+    expect(paceMates(hosted2, 2)).toEqual([0, 4, 6]);
     // Two L1s (vCPU v in L1 v mod 2), one guest each: each L1's vCPUs together.
     const two = placeVcpus(cfg({ guests: { count: 1 }, l1: { count: 2 } }));
     expect(two.threads).toBe(Math.min(2, cores));
