@@ -103,7 +103,7 @@ export function paceMates(cfg: ResolvedConfig, v: number): number[] {
  * Accesses (over all vCPUs) up to which a run may run its vCPUs on the coordinator's thread
  * instead of workers (`runsHere`). A worker costs about 0.1 s before its first access (Node's
  * bootstrap, then the simulator's code); 4,096 faults of cold code take 0.2-0.25 s, still 0.05 s
- * less than on a worker (docs/performance.md, "Small runs").
+ * less than on a worker (docs/performance.md, "Small runs on the coordinator's thread").
  */
 export const HERE_MAX_ACCESSES = 4096;
 
