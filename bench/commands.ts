@@ -35,11 +35,10 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[xs.length
 
 interface Case {
   name: string;
-  argv: string[];
+  /** The command's arguments to node; several pool their figures into one row (the stress seeds). */
+  runs: string[][];
   exit: number;
   unit: 's' | 'MiB';
-  /** Several commands whose figures pool into one row (the stress seeds). */
-  variants?: string[][];
 }
 
 export function runCommands(passes = 3): CommandRow[] {
@@ -50,17 +49,17 @@ export function runCommands(passes = 3): CommandRow[] {
   const big = ['--set', 'l1.memory=64G', '--set', 'l1.mmio=0', '--set', 'workload.mmioRatio=0', '--set', 'host.memory=64G'];
   const stress = (s: number): string[] => ['stress', 'configs/stress.yaml', '--mutation', 'skip-tlb-flush', '--seed', String(s), '--quiet'];
   const cases: Case[] = [
-    { name: 'Node itself (node -e "")', argv: ['-e', ''], exit: 0, unit: 's' },
-    { name: 'one-access run, 1G L1', argv: [cli, ...oneAccess], exit: 0, unit: 's' },
-    { name: 'one-access run, 64G L1 and host', argv: [cli, ...oneAccess, ...big], exit: 0, unit: 's' },
-    { name: 'stress verdict, skip-tlb-flush, seeds 1-5', argv: [cli, ...stress(1)], variants: [1, 2, 3, 4, 5].map((s) => [cli, ...stress(s)]), exit: 1, unit: 's' },
-    { name: 'peak memory, 4,096 guests of 256M', argv: [rss, 'run', 'configs/default.yaml', '--set', 'guests.count=4096', '--set', 'guests.memory=256M', '--set', 'l1.memory=4G', '--accesses', '20000', '--quiet'], exit: 0, unit: 'MiB' },
-    { name: 'peak memory, 64G L1 with 16G guests', argv: [rss, 'run', 'configs/default.yaml', ...big, '--set', 'guests.memory=16G', '--accesses', '20000', '--quiet'], exit: 0, unit: 'MiB' },
+    { name: 'Node itself (node -e "")', runs: [['-e', '']], exit: 0, unit: 's' },
+    { name: 'one-access run, 1G L1', runs: [[cli, ...oneAccess]], exit: 0, unit: 's' },
+    { name: 'one-access run, 64G L1 and host', runs: [[cli, ...oneAccess, ...big]], exit: 0, unit: 's' },
+    { name: 'stress verdict, skip-tlb-flush, seeds 1-5', runs: [1, 2, 3, 4, 5].map((s) => [cli, ...stress(s)]), exit: 1, unit: 's' },
+    { name: 'peak memory, 4,096 guests of 256M', runs: [[rss, 'run', 'configs/default.yaml', '--set', 'guests.count=4096', '--set', 'guests.memory=256M', '--set', 'l1.memory=4G', '--accesses', '20000', '--quiet']], exit: 0, unit: 'MiB' },
+    { name: 'peak memory, 64G L1 with 16G guests', runs: [[rss, 'run', 'configs/default.yaml', ...big, '--set', 'guests.memory=16G', '--accesses', '20000', '--quiet']], exit: 0, unit: 'MiB' },
   ];
   const figures = cases.map(() => [] as number[]);
   for (let p = 0; p < passes; p++) {
     for (const [i, c] of cases.entries()) {
-      for (const argv of c.variants ?? [c.argv]) {
+      for (const argv of c.runs) {
         const t = performance.now();
         const r = spawnSync(process.execPath, argv, { cwd: root, encoding: 'utf8' });
         const s = (performance.now() - t) / 1000;
@@ -76,10 +75,12 @@ export function runCommands(passes = 3): CommandRow[] {
   }
   return cases.map((c, i) => {
     const xs = figures[i];
-    const shown = c.argv[0] === cli || c.argv[0] === rss ? ['nestsim', ...c.argv.slice(1)] : ['node', ...c.argv.map((a) => (a === '' ? '""' : a))];
+    // The first run's command, as typed (the seeds of several runs as S).
+    const [first] = c.runs;
+    const shown = first[0] === cli || first[0] === rss ? ['nestsim', ...first.slice(1)] : ['node', ...first.map((a) => (a === '' ? '""' : a))];
     return {
       name: c.name,
-      command: shown.join(' ').replace('--seed 1', '--seed S'),
+      command: shown.join(' ').replace(/--seed \d+/, c.runs.length > 1 ? '--seed S' : '$&'),
       median: +median(xs).toFixed(3),
       min: +Math.min(...xs).toFixed(3),
       max: +Math.max(...xs).toFixed(3),

@@ -153,8 +153,8 @@ export class HvContext {
    * with a guest per vCPU each tlb_lock has one clock. Between vCPUs of different guests, whose
    * clocks run free of each other or take whole turns of a thread, mmu_lock's remembered holds are
    * another clock's and queue nothing that means anything. Either way each hold is charged its
-   * cost and queues behind none (docs/cost-model.md, "Where nestsim simplifies"): the bookkeeping
-   * in the locks' lines cost 20% of fault-storm's wall rate at 2 vCPUs on two threads.
+   * cost and queues behind none (docs/cost-model.md, "Where nestsim simplifies"): mmu_lock's
+   * bookkeeping in its line alone cost 20% of fault-storm's wall rate at 2 vCPUs on two threads.
    */
   private readonly locksTimed: boolean;
   /** Modeled stage histograms (modeled ns; same stages as `stages`): a fault's stages when `sampleModeledStages`, every modeled lock wait. */

@@ -1,9 +1,8 @@
 /**
  * CommonJS `require` for what a command loads only on the path that needs it: a package or a Node
- * builtin whose load would otherwise land on every command's start. A static import is loaded
- * before the first line runs, and ES module imports of builtins build a facade of all their
- * exports (`node:fs`'s pulls in the streams): for a run that ends in milliseconds, start-up is
- * most of the command (docs/performance.md, "Nothing loaded that the command does not use").
+ * builtin whose load would otherwise land on every command's start, since a static import is
+ * loaded before the first line runs. For a run that ends in milliseconds, start-up is most of the
+ * command (docs/performance.md, "Nothing loaded that the command does not use").
  */
 import { createRequire } from 'node:module';
 
