@@ -9,6 +9,7 @@ import { closeSync, openSync, readFileSync, renameSync, statSync, unlinkSync, wr
 import { basename, dirname, join } from 'node:path';
 import { EXIT_INTERRUPTED } from '../util/exit.js';
 import { packageRoot } from '../util/paths.js';
+import { requireLazily } from '../util/lazy.js';
 import { UsageError, last, type Parsed } from './args.js';
 
 /** Where an output goes: a file (checked writable before the run) or stdout (`-`). */
@@ -133,7 +134,8 @@ let validate: ((doc: unknown) => string[]) | undefined;
 export async function selfCheck(doc: unknown): Promise<void> {
   if (process.env[SELF_CHECK_ENV] !== 'schema') return;
   if (validate === undefined) {
-    const { Ajv2020 } = await import('ajv/dist/2020.js');
+    // CommonJS, so require(): the bundled command line runs as a script, where import() has no loader
+    const { Ajv2020 } = requireLazily('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
     const schema: unknown = JSON.parse(readFileSync(join(packageRoot(), 'schema', 'results.schema.json'), 'utf8'));
     const check = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true }).compile(schema as object);
     validate = (d) => (check(d) ? [] : (check.errors ?? []).map((e) => `${e.instancePath || '(document)'} ${e.message ?? ''} ${JSON.stringify(e.params)}`));

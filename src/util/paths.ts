@@ -24,15 +24,17 @@ export function packageRoot(): string {
 }
 
 /**
- * The compiled vCPU worker (built into dist/ by `npm ci`/`npm run build`): its one-file bundle
- * when that is at least as new as the compiled module (it loads several times faster), else the
- * compiled module itself.
+ * The compiled vCPU worker (built into dist/ by `npm ci`/`npm run build`): the loader of its
+ * one-file bundle when that bundle is at least as new as the compiled module (it starts several
+ * times faster, from V8's code cache: src/util/code-cache.ts), else the compiled module itself.
  */
 export function vcpuWorkerFile(): string {
-  const f = join(packageRoot(), 'dist', 'workers', 'vcpu.js');
+  const dir = join(packageRoot(), 'dist', 'workers');
+  const f = join(dir, 'vcpu.js');
   if (!existsSync(f)) throw new Error(`${f} is missing: run \`npm run build\` first`);
-  const bundle = join(packageRoot(), 'dist', 'workers', 'vcpu.bundle.js');
-  if (existsSync(bundle) && statSync(bundle).mtimeMs >= statSync(f).mtimeMs) return bundle;
+  const boot = join(dir, 'vcpu-boot.js');
+  const bundle = join(dir, 'vcpu.bundle.cjs');
+  if (existsSync(boot) && existsSync(bundle) && statSync(bundle).mtimeMs >= statSync(f).mtimeMs) return boot;
   return f;
 }
 
