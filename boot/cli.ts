@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `nestsim` command (package.json's `bin`, built to dist/bin/cli.js): starts the command line's
+ * The `nestsim` command (package.json's `bin`, built to dist/bin/cli.js as CommonJS): starts the command line's
  * one-file bundle beside it (dist/bin/nestsim.cjs, built from src/cli.ts, which runs the command
  * when it sees itself started as dist/bin/cli.js) from V8's code cache (src/util/code-cache.ts),
  * and writes that cache when the process ends, if it had none to start from.

@@ -1,5 +1,5 @@
 /**
- * The vCPU worker piscina starts (built to dist/workers/vcpu-boot.js): runs the worker's one-file
+ * The vCPU worker piscina starts (built to dist/workers/vcpu-boot.cjs): runs the worker's one-file
  * bundle beside it (dist/workers/vcpu.bundle.cjs, built from workers/vcpu.ts) from V8's code cache
  * (src/util/code-cache.ts), and writes that cache after its first task when it had none: by then
  * the thread has compiled everything a vCPU runs.

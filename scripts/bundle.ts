@@ -4,7 +4,7 @@
  * first run of each so an install starts from cached bytecode on its first command.
  *
  * - The vCPU worker: dist/workers/vcpu.bundle.cjs (from workers/vcpu.ts), started through
- *   dist/workers/vcpu-boot.js (boot/vcpu.ts). Every vCPU thread loads the whole simulator; as a
+ *   dist/workers/vcpu-boot.cjs (boot/vcpu.ts). Every vCPU thread loads the whole simulator; as a
  *   graph of ~50 modules that took 40-90 ms per thread here, as one file 10-16 ms, and from the
  *   code cache less again, which counts when 16 threads start on 2 cores. `vcpuWorkerFile` uses
  *   the bundle only when it is at least as new as the compiled worker, so a build that skipped
@@ -18,7 +18,7 @@
  */
 import { build, type BuildOptions } from 'esbuild';
 import { spawnSync } from 'node:child_process';
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../src/util/paths.js';
 
@@ -36,14 +36,22 @@ const commonJs: BuildOptions = {
   logLevel: 'warning',
 };
 
-/** A loader: one small ES module, with nestsim's own modules inlined. */
-const loader: BuildOptions = { bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'warning' };
+/**
+ * A loader: one small CommonJS file, nestsim's own modules inlined. CommonJS, so Node sets up no
+ * ES module graph for the entry point: about 7% of a one-access run (docs/performance.md).
+ */
+const loader: BuildOptions = {
+  ...commonJs,
+  packages: 'external',
+  define: { 'import.meta.url': 'nestsimLoaderUrl' },
+  banner: { js: "const nestsimLoaderUrl = require('node:url').pathToFileURL(__filename).href;" },
+};
 
 const workers = join(dist, 'workers');
-for (const stale of ['vcpu.bundle.js', 'vcpu.bundle.cjs.v8-cache']) rmSync(join(workers, stale), { force: true });
+for (const stale of ['vcpu.bundle.js', 'vcpu-boot.js', 'vcpu.bundle.cjs.v8-cache']) rmSync(join(workers, stale), { force: true });
 // Only nestsim's own modules go in; npm packages stay require() calls.
 await build({ ...commonJs, entryPoints: [join(workers, 'vcpu.js')], outfile: join(workers, 'vcpu.bundle.cjs'), packages: 'external' });
-await build({ ...loader, entryPoints: [join(dist, 'boot', 'vcpu.js')], outfile: join(workers, 'vcpu-boot.js') });
+await build({ ...loader, entryPoints: [join(dist, 'boot', 'vcpu.js')], outfile: join(workers, 'vcpu-boot.cjs') });
 
 const binDir = join(dist, 'bin');
 rmSync(binDir, { recursive: true, force: true }); // nothing of an earlier build left behind, its cache included
@@ -56,6 +64,8 @@ await build({
   external: ['piscina', 'ajv', 'ajv/*', 'esbuild', 'puppeteer-core'],
 });
 await build({ ...loader, entryPoints: [join(dist, 'boot', 'cli.js')], outfile: join(binDir, 'cli.js') });
+// package.json's `bin` names cli.js, which the package's "type" would make an ES module.
+writeFileSync(join(binDir, 'package.json'), '{ "type": "commonjs" }\n');
 
 // A script has no module loader: an import() left in a bundle would fail only when reached.
 for (const f of [join(workers, 'vcpu.bundle.cjs'), join(binDir, 'nestsim.cjs')]) {

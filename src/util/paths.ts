@@ -32,7 +32,7 @@ export function vcpuWorkerFile(): string {
   const dir = join(packageRoot(), 'dist', 'workers');
   const f = join(dir, 'vcpu.js');
   if (!existsSync(f)) throw new Error(`${f} is missing: run \`npm run build\` first`);
-  const boot = join(dir, 'vcpu-boot.js');
+  const boot = join(dir, 'vcpu-boot.cjs');
   const bundle = join(dir, 'vcpu.bundle.cjs');
   if (existsSync(boot) && existsSync(bundle) && statSync(bundle).mtimeMs >= statSync(f).mtimeMs) return boot;
   return f;
