@@ -8,14 +8,15 @@
  * the bundle is compiled as usual and the cache written again when the process is done, so the
  * cache holds every function that process ran, not only the top level.
  *
- * Writing is best effort: an install the user cannot write to runs as fast as before, no slower.
+ * Writing is best effort: in an install the user cannot write to, a command runs as it did
+ * before the cache (nothing is serialised there).
  * Several processes (or threads) may write at once: each writes its own file and renames it over
  * the cache, which replaces it whole.
  *
  * Node 22 has `module.enableCompileCache()` for this; Node 20 does not (docs/performance.md,
  * "Starting from cached bytecode").
  */
-import { readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { Script } from 'node:vm';
@@ -70,6 +71,7 @@ export function loadCached(bundle: string): CachedBundle {
       saved = true;
       const tmp = `${cacheFile}.${process.pid}-${threadId}.tmp`;
       try {
+        accessSync(dirname(bundle), constants.W_OK); // else do not serialise what cannot be written
         const data = script.createCachedData();
         const head = Buffer.alloc(HEADER);
         head.writeDoubleLE(st.size, 0);
