@@ -7,7 +7,16 @@
  */
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadCached } from '../src/util/code-cache.js';
+import { loadCached, type CachedBundle } from '../src/util/code-cache.js';
 
-const bundle = loadCached(join(dirname(fileURLToPath(import.meta.url)), 'nestsim.cjs'));
-if (!bundle.fromCache) process.once('exit', () => bundle.save());
+const file = join(dirname(fileURLToPath(import.meta.url)), 'nestsim.cjs');
+let bundle: CachedBundle | undefined;
+try {
+  bundle = loadCached(file);
+} catch (e) {
+  // A build cut short, or a file removed: one line and the internal-error status, not a stack.
+  const why = e instanceof Error ? e.message.split('\n')[0] : String(e);
+  process.stderr.write(`nestsim: internal error: cannot start ${file} (${why}); run \`npm run build\`\n`);
+  process.exitCode = 3;
+}
+if (bundle !== undefined && !bundle.fromCache) process.once('exit', () => bundle.save());

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -104,4 +104,14 @@ describe('code cache', () => {
     // Started from the cache, so it had nothing to write.
     expect(statSync(cache).mtimeMs).toBe(before);
   });
+
+  it('a command line whose bundle is missing says so in one line and exits 3', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'nestsim-nobundle-'));
+    for (const f of ['cli.js', 'package.json']) copyFileSync(join(packageRoot(), 'dist', 'bin', f), join(dir, f));
+    const r = spawnSync(process.execPath, [join(dir, 'cli.js'), '--version'], { encoding: 'utf8' });
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/^nestsim: internal error: cannot start .*nestsim\.cjs .*npm run build/);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
+  });
 });
+
