@@ -40,12 +40,7 @@ const commonJs: BuildOptions = {
  * A loader: one small CommonJS file, nestsim's own modules inlined. CommonJS, so Node sets up no
  * ES module graph for the entry point: about 7% of a one-access run (docs/performance.md).
  */
-const loader: BuildOptions = {
-  ...commonJs,
-  packages: 'external',
-  define: { 'import.meta.url': 'nestsimLoaderUrl' },
-  banner: { js: "const nestsimLoaderUrl = require('node:url').pathToFileURL(__filename).href;" },
-};
+const loader: BuildOptions = { ...commonJs, packages: 'external' };
 
 const workers = join(dist, 'workers');
 for (const stale of ['vcpu.bundle.js', 'vcpu-boot.js', 'vcpu.bundle.cjs.v8-cache']) rmSync(join(workers, stale), { force: true });

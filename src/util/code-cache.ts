@@ -62,9 +62,7 @@ export function loadCached(bundle: string): CachedBundle {
   body(module.exports, createRequire(bundle), module, bundle, dirname(bundle));
   let saved = fromCache;
   return {
-    get exports() {
-      return module.exports;
-    },
+    exports: module.exports,
     fromCache,
     save() {
       if (saved) return;
