@@ -34,9 +34,10 @@ const MUX_ACCESSES = 256;
  * their own (engine/vcpu-map.ts, `paceKey`) and none keeps pace with another thread: their
  * clocks are free of each other, so a turn carries no modeled order (fault-storm, 4 vCPUs on one
  * thread, 20,000 accesses: the same counts, modeled faults/s 1,378,826.2 against 1,378,816.3 with
- * turns of 256), and a long one keeps one guest's tables in the cache. Measured against 256, fault-storm with a guest per
- * vCPU on 2 threads, interleaved pairs: 4 vCPUs 1.07x (0.93x-1.27x, 6 pairs), 16 vCPUs 1.08x
- * (1.01x-1.10x, 4 pairs); without a cost model no gain (1.01x), so those keep MUX_ACCESSES.
+ * turns of 256), and a long one keeps one guest's tables in the cache. Measured against 256,
+ * fault-storm with a guest per vCPU on 2 threads, interleaved pairs: 4 vCPUs 1.07x (0.93x-1.27x,
+ * 6 pairs), 16 vCPUs 1.08x (1.01x-1.10x, 4 pairs); without a cost model no gain (1.01x), so
+ * those keep MUX_ACCESSES.
  */
 const FREE_TURN_ACCESSES = 2048;
 
